@@ -1,0 +1,32 @@
+"""``python -m quickstart`` (what ``make run`` does): serve the quickstart with waitress."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from waitress import serve
+
+from .app import create_app
+from .settings import load_settings
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("waitress").setLevel(logging.WARNING)
+    settings = load_settings()
+    app = create_app(settings)
+    url = f"http://127.0.0.1:{settings.app_port}"
+    if settings.sandbox:
+        print(f"No API_KEY set: using the built-in Smile sandbox. Open {url}", flush=True)
+    else:
+        print(
+            f"Using Smile's API at {settings.open_api_host or 'the default host'}. Open {url}",
+            flush=True,
+        )
+    serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

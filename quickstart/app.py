@@ -1,0 +1,139 @@
+"""The quickstart app: the flask-wink blueprint, a dashboard, and the sandbox when there is no key."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask, abort, jsonify, render_template, request, send_from_directory, session
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from flask_wink import SmileError, Wink, get_state
+from flask_wink.blueprint import link_config
+from flask_wink.errors import upstream_http_error
+from flask_wink.sandbox import create_sandbox_app
+
+from .settings import ROOT, Settings, load_settings
+
+SANDBOX_PREFIX = "/sandbox"
+FRONTEND_DIR = ROOT / "frontend"
+
+
+def create_app(
+    settings: Settings | None = None, *, instance_path: str | Path | None = None
+) -> Flask:
+    """Build the quickstart for ``settings`` (default: environment, then ``.env``)."""
+    settings = settings or load_settings()
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path) if instance_path else None,
+        instance_relative_config=True,
+    )
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    webhook_secret = settings.webhook_secret or secrets.token_hex(32)
+    base_url = f"http://127.0.0.1:{settings.app_port}"
+
+    sandbox = None
+    if settings.sandbox:
+        sandbox = create_sandbox_app()
+        sandbox_state = sandbox.extensions["wink_sandbox"]
+        api_host = f"{base_url}{SANDBOX_PREFIX}/v1"
+        api_key, api_secret = sandbox_state.api_key, sandbox_state.api_secret
+        # Smile would be told this URL in its portal; the sandbox is told directly.
+        sandbox_state.create_webhook(
+            {
+                "name": "flask-wink quickstart",
+                "url": f"{base_url}/wink/webhooks",
+                "eventTypes": ["ALL_EVENTS"],
+                "active": True,
+                "secret": webhook_secret,
+            }
+        )
+    else:
+        api_host = settings.open_api_host or "https://sandbox.smileapi.io/v1"
+        api_key, api_secret = settings.api_key, settings.api_secret
+        if not api_secret:
+            raise SystemExit("API_KEY is set but API_SECRET is not: put both in .env.")
+
+    if settings.database_url:
+        app.config["WINK_DATABASE_URL"] = settings.database_url
+    wink = Wink(
+        app,
+        api_key=api_key,
+        api_secret=api_secret,
+        api_host=api_host,
+        webhook_secrets=[webhook_secret],
+        template_id=settings.template_id,
+        sdk_version=settings.sdk_version,
+    )
+    app.config["QUICKSTART"] = settings
+    app.config["QUICKSTART_SANDBOX"] = sandbox
+
+    @wink.user_id_loader
+    def anonymous_user() -> str:
+        # The quickstart has no sign-in: each browser gets an id kept in its session cookie.
+        if "wink_user" not in session:
+            session["wink_user"] = "anon-" + secrets.token_hex(8)
+            session.permanent = True
+        return session["wink_user"]
+
+    @wink.events_permission
+    def everyone_may_read() -> bool:
+        return True
+
+    @app.get("/")
+    def index():
+        sdk = request.args.get("sdk")
+        return render_template(
+            "index.html",
+            wink=link_config(get_state(), sdk),
+            sandbox=settings.sandbox,
+            user_id=anonymous_user(),
+        )
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok", "mode": "sandbox" if settings.sandbox else "api"})
+
+    @app.route("/api/create_link_token", methods=["GET", "POST"])
+    def create_link_token():
+        """The shape of Smile's Node quickstart, so its frontend and webviews work unchanged."""
+        state = get_state()
+        try:
+            token = state.mint_link_token(anonymous_user())
+        except SmileError as exc:
+            raise upstream_http_error(exc) from None
+        return jsonify(
+            {
+                "id": token.token_id,
+                "accessToken": token.access_token,
+                "expiresAt": token.expires_at,
+                "mode": token.mode,
+                "topProviders": list(settings.top_providers),
+                "providers": list(settings.providers),
+                "enableUpload": settings.enable_upload,
+                "userId": token.smile_user_id,
+                "sdkUrl": state.script_url(state.sdk_version),
+            }
+        )
+
+    @app.after_request
+    def cors(response):
+        origin = request.headers.get("Origin")
+        if origin and origin in settings.allowed_origins and request.path.startswith("/api/"):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Vary"] = "Origin"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/frontend/")
+    @app.get("/frontend/<path:name>")
+    def frontend(name: str = "index.html"):
+        if not FRONTEND_DIR.is_dir():
+            abort(404)
+        return send_from_directory(FRONTEND_DIR, name)
+
+    if sandbox is not None:
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox.wsgi_app})
+    return app

@@ -1,0 +1,306 @@
+"""The views: token, link page, callbacks, webhooks, events.
+
+Data flows one way: request -> view -> provider/client -> store -> signal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError
+
+from . import signals
+from .errors import (
+    InvalidRequest,
+    InvalidSignature,
+    Misconfigured,
+    NotAllowed,
+    NotSignedIn,
+    PayloadTooLarge,
+    SmileError,
+    WebhookVerificationError,
+    upstream_http_error,
+)
+from .extension import WinkState, get_state
+from .store import StoredEvent
+
+log = logging.getLogger("flask_wink")
+
+bp = Blueprint(
+    "wink", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
+
+CSRF_HEADER = "X-CSRFToken"
+MAX_EVENTS_PAGE = 500
+
+
+@bp.post("/token")
+def mint_token():
+    """Mint a Link token for the current app user: 201 ``{accessToken, expiresAt, mode, userId}``."""
+    state = get_state()
+    _check_csrf()
+    app_user_id = _require_user(state)
+    try:
+        token = state.mint_link_token(app_user_id)
+    except SmileError as exc:
+        log.warning("minting a Link token failed: %s", exc)
+        raise upstream_http_error(exc) from None
+    body = {
+        "accessToken": token.access_token,
+        "expiresAt": token.expires_at,
+        "mode": token.mode,
+        "userId": token.smile_user_id,
+    }
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/link")
+def link_page():
+    """The page that opens Smile's Wink widget (SDK v2, or v1 with ``?sdk=1``)."""
+    state = get_state()
+    return render_template("wink/link.html", wink=link_config(state, request.args.get("sdk")))
+
+
+def link_config(state: WinkState, sdk: str | None = None) -> dict[str, Any]:
+    """What the browser side needs to open the widget; also used by pages of the host app."""
+    version = state.sdk_version
+    if sdk is not None:
+        if sdk not in {str(v) for v in state.provider.sdk_versions}:
+            raise InvalidRequest("sdk must be 1 or 2.")
+        version = int(sdk)
+    return {
+        "sdkVersion": version,
+        "sdkUrl": state.script_url(version),
+        "templateId": state.template_id,
+        "tokenUrl": url_for("wink.mint_token"),
+        "callbacksUrl": url_for("wink.record_callback"),
+        "csrfToken": generate_csrf(),
+        "csrfHeader": CSRF_HEADER,
+        "callbacks": list(state.provider.callbacks),
+    }
+
+
+@bp.post("/callbacks")
+def record_callback():
+    """Record one widget callback ``{name, args}`` for the current app user."""
+    state = get_state()
+    body = _read_body(state.callback_max_bytes)
+    _check_csrf()
+    app_user_id = _require_user(state)
+    payload = _json_object(body)
+    name = payload.get("name")
+    if name not in state.provider.callbacks:
+        raise InvalidRequest(
+            f"name must be one of the widget callbacks: {', '.join(state.provider.callbacks)}."
+        )
+    args = payload.get("args")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise InvalidRequest("args must be a JSON object.")
+    # The browser may claim any userId; the one we made for this app user is the truth.
+    smile_user_id = state.store.smile_user_id(app_user_id)
+    event = state.store.add_event(
+        kind="callback",
+        name=name,
+        payload=args,
+        provider=state.provider.name,
+        app_user_id=app_user_id,
+        smile_user_id=smile_user_id,
+    )
+    app = current_app._get_current_object()
+    update = state.provider.callback_account_update(name, args)
+    if update is not None and smile_user_id is not None:
+        _apply_account_update(state, event, update, owner=smile_user_id)
+    _send(signals.callback_received, app, event=event, name=name, args=args)
+    if name == "onAccountConnected":
+        _send(signals.account_connected, app, event=event, account_id=args.get("accountId"))
+    elif name == "onUploadsCreated":
+        _send(signals.uploads_created, app, event=event, uploads=args.get("uploads"))
+    elif name == "onClose":
+        _send(signals.widget_closed, app, event=event, reason=args.get("reason"))
+    return jsonify({"id": event.id, "status": "recorded"}), 201
+
+
+@bp.post("/webhooks")
+def receive_webhook():
+    """Verify, store and hand on one Smile webhook; a redelivered event id is acknowledged only."""
+    state = get_state()
+    raw = _read_body(state.webhook_max_bytes)
+    try:
+        state.provider.verify_signature(raw, request.headers, state.webhook_secrets)
+    except WebhookVerificationError as exc:
+        log.warning("refused a webhook: %s", exc)
+        raise InvalidSignature(f"Webhook signature refused: {exc}.") from None
+    try:
+        event = state.provider.parse_event(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"Not a Smile event envelope: {exc}.") from None
+    smile_user_id = state.provider.webhook_user_id(event)
+    stored = state.store.add_event(
+        kind="webhook",
+        name=event["type"],
+        payload=event,
+        provider=state.provider.name,
+        event_id=event["id"],
+        smile_user_id=smile_user_id,
+        app_user_id=state.store.app_user_id(smile_user_id) if smile_user_id else None,
+    )
+    if stored is None:
+        return jsonify({"status": "duplicate", "eventId": event["id"]}), 200
+    app = current_app._get_current_object()
+    update = state.provider.webhook_account_update(event)
+    if update is not None:
+        _apply_account_update(state, stored, update, owner=None)
+    _send(signals.webhook_received, app, event=stored, type=event["type"], data=event["data"])
+    if event["type"] == "ACCOUNT_CONNECTED":
+        _send(
+            signals.account_connected, app, event=stored, account_id=event["data"].get("accountId")
+        )
+    return jsonify({"status": "stored", "id": stored.id, "eventId": event["id"]}), 200
+
+
+@bp.get("/events")
+def list_events():
+    """Recorded callbacks and webhooks, newest first; ``?user=``, ``?kind=``, ``?after=``, ``?limit=``."""
+    state = get_state()
+    _require_events_permission(state)
+    kind = request.args.get("kind") or None
+    if kind not in (None, "callback", "webhook"):
+        raise InvalidRequest("kind must be 'callback' or 'webhook'.")
+    after = _int_arg("after", minimum=0)
+    limit = _int_arg("limit", minimum=1) or 100
+    app_user_id = request.args.get("user") or None
+    smile_user_id = request.args.get("smileUserId") or None
+    if app_user_id and not smile_user_id:
+        smile_user_id = state.store.smile_user_id(app_user_id)
+    events = state.store.list_events(
+        kind=kind,
+        app_user_id=app_user_id,
+        smile_user_id=smile_user_id,
+        after_id=after,
+        limit=min(limit, MAX_EVENTS_PAGE),
+    )
+    return jsonify({"events": [e.as_dict() for e in events]})
+
+
+@bp.get("/accounts")
+def list_accounts():
+    """The last known status of each account; ``?smileUserId=`` filters."""
+    state = get_state()
+    _require_events_permission(state)
+    accounts = state.store.list_accounts(smile_user_id=request.args.get("smileUserId") or None)
+    return jsonify({"accounts": accounts})
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _require_user(state: WinkState) -> str:
+    if state.wink._user_id_loader is None:
+        log.error("no user_id_loader: decorate a function with @wink.user_id_loader")
+        raise Misconfigured(
+            "The app has not told flask-wink who the user is: "
+            "decorate a function with @wink.user_id_loader."
+        )
+    app_user_id = state.wink.current_user_id()
+    if not app_user_id:
+        raise NotSignedIn("Sign in before linking an account.")
+    return app_user_id
+
+
+def _require_events_permission(state: WinkState) -> None:
+    if not state.wink.may_read_events():
+        raise NotAllowed("Reading events is not allowed: the app's events_permission refused.")
+
+
+def _check_csrf() -> None:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    try:
+        validate_csrf(request.headers.get(CSRF_HEADER))
+    except ValidationError as exc:
+        raise InvalidRequest(
+            f"CSRF check failed: {exc}. Send the page's token in {CSRF_HEADER}."
+        ) from None
+
+
+def _read_body(limit: int) -> bytes:
+    """The raw body, refused with 413 past ``limit`` without reading it whole."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
+    stream = request.stream
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
+    return b"".join(chunks)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidRequest("The body must be JSON.") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return value
+
+
+def _int_arg(name: str, *, minimum: int) -> int | None:
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a whole number.") from None
+    if number < minimum:
+        raise InvalidRequest(f"{name} must be at least {minimum}.")
+    return number
+
+
+def _apply_account_update(state: WinkState, event: StoredEvent, update, *, owner) -> None:
+    changed = state.store.update_account(
+        update.account_id,
+        update.status,
+        replaces=state.provider.statuses_replaced_by(update.status),
+        owner=owner,
+        smile_user_id=owner or event.smile_user_id,
+        provider_id=update.provider_id,
+        error_code=update.error_code,
+    )
+    if changed:
+        _send(
+            signals.account_status_changed,
+            current_app._get_current_object(),
+            event=event,
+            account_id=update.account_id,
+            status=str(update.status),
+            smile_user_id=owner or event.smile_user_id,
+        )
+
+
+def _send(signal, sender, **kwargs: Any) -> None:
+    """Call each receiver; the event is already stored, so a failing one is logged, not raised."""
+    for receiver in signal.receivers_for(sender):
+        try:
+            receiver(sender, **kwargs)
+        except Exception:
+            event = kwargs.get("event")
+            log.exception(
+                "a receiver of %s failed for event %s", signal.name, getattr(event, "id", None)
+            )

@@ -1,0 +1,42 @@
+"""``python -m flask_wink.sandbox --port N``: serve the sandbox and print the lines for ``.env``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from waitress import serve
+
+from .app import create_sandbox_app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m flask_wink.sandbox",
+        description="Serve an offline emulator of Smile's Open API (under /v1) and Wink widget.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8100, help="port to listen on")
+    parser.add_argument("--api-key", help="the key clients must send (default: random)")
+    parser.add_argument("--api-secret", help="the secret clients must send (default: random)")
+    parser.add_argument(
+        "--token-ttl",
+        type=float,
+        default=5 * 3600,
+        help="Link token lifetime in seconds (default: 5 hours)",
+    )
+    args = parser.parse_args(argv)
+    app = create_sandbox_app(
+        api_key=args.api_key, api_secret=args.api_secret, token_ttl=args.token_ttl
+    )
+    state = app.extensions["wink_sandbox"]
+    print("Smile sandbox running. Paste these lines into .env:", flush=True)
+    print(f"OPEN_API_HOST=http://{args.host}:{args.port}/v1")
+    print(f"API_KEY={state.api_key}")
+    print(f"API_SECRET={state.api_secret}", flush=True)
+    serve(app, host=args.host, port=args.port, threads=8, _quiet=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

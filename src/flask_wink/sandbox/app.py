@@ -1,0 +1,306 @@
+"""The sandbox as a Flask app: Smile's Open API under ``/v1``, the widget SDK and its endpoints."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from datetime import timedelta
+from importlib import resources
+from typing import Any
+
+from flask import Flask, Response, request
+
+from .data import PROVIDERS
+from .state import WEBHOOK_EVENT_TYPES, SandboxError, SandboxState, WebhookDispatcher
+
+MAX_PAGE = 150
+
+
+def create_sandbox_app(
+    *,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    token_ttl: timedelta | float = timedelta(hours=5),
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0),
+) -> Flask:
+    """A sandbox app; its :class:`SandboxState` is ``app.extensions["wink_sandbox"]``."""
+    if not isinstance(token_ttl, timedelta):
+        token_ttl = timedelta(seconds=token_ttl)
+    state = SandboxState(token_ttl=token_ttl, dispatcher=WebhookDispatcher(webhook_retry_delays))
+    if api_key:
+        state.api_key = api_key
+    if api_secret:
+        state.api_secret = api_secret
+    app = Flask(__name__)
+    app.extensions["wink_sandbox"] = state
+    sdk_source = resources.files(__package__).joinpath("static/smile.js").read_text("utf-8")
+
+    def envelope(
+        data: Any = None, status: int = 200, code: str = "OK", message: str = "Success"
+    ) -> Response:
+        body = {"code": code, "message": message, "requestId": str(uuid.uuid4())}
+        if data is not None:
+            body["data"] = data
+        return Response(json.dumps(body), status=status, mimetype="application/json")
+
+    @app.errorhandler(SandboxError)
+    def sandbox_error(exc: SandboxError):
+        return envelope({}, exc.status, exc.code, exc.message)
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        return envelope({}, 404, "MISSING_RESOURCE", "No such resource.")
+
+    @app.errorhandler(405)
+    def wrong_method(_exc):
+        return envelope({}, 405, "UNSUPPORTED_METHOD", "Method not allowed on this resource.")
+
+    @app.errorhandler(500)
+    def server_error(_exc):
+        return envelope({}, 500, "SERVER_ERROR", "The sandbox failed on this request.")
+
+    # -- the API under /v1: Basic auth with the sandbox key and secret --------------------
+
+    @app.before_request
+    def authenticate():
+        path = request.path
+        if not path.startswith("/v1/") or path == "/v1/smile.v1.js":
+            return None
+        given = request.authorization
+        ok = (
+            given is not None
+            and given.type == "basic"
+            and hmac.compare_digest((given.username or "").encode(), state.api_key.encode())
+            and hmac.compare_digest((given.password or "").encode(), state.api_secret.encode())
+        )
+        if not ok:
+            return envelope({}, 401, "INVALID_CREDENTIALS", "Invalid API key or secret.")
+        return None
+
+    def page(items: list[dict[str, Any]]) -> dict[str, Any]:
+        size = _int_param("size", 10, 1, MAX_PAGE)
+        start = _int_param("cursor", 0, 0, None)
+        chunk = items[start : start + size]
+        more = start + size < len(items)
+        return {"nextCursor": str(start + size) if more else None, "items": chunk}
+
+    @app.post("/v1/users")
+    def create_user():
+        body = _json_body(optional=True)
+        metadata = body.get("externalMetadata") or {}
+        if (
+            not isinstance(metadata, dict)
+            or len(metadata) > 5
+            or not all(
+                isinstance(k, str) and isinstance(v, str) and len(k) <= 50 and len(v) <= 500
+                for k, v in metadata.items()
+            )
+        ):
+            raise SandboxError(
+                400, "INVALID_PARAMETERS", "externalMetadata must map at most 5 strings to strings."
+            )
+        user, token = state.create_user(metadata)
+        return envelope({"user": state.user(user["id"]), "token": token}, 201)
+
+    @app.get("/v1/users")
+    def list_users():
+        with state.lock:
+            users = [state.user(uid) for uid in state.users]
+        return envelope(page(users))
+
+    @app.get("/v1/users/<user_id>")
+    def get_user(user_id: str):
+        return envelope(state.user(user_id))
+
+    @app.post("/v1/tokens")
+    def refresh_token():
+        user_id = request.args.get("userId", "")
+        if not 1 <= len(user_id) <= 200:
+            raise SandboxError(400, "INVALID_PARAMETERS", "userId is required.")
+        return envelope(state.refresh_token(user_id), 201)
+
+    @app.get("/v1/providers")
+    def list_providers():
+        return envelope(page(PROVIDERS))
+
+    @app.get("/v1/providers/<provider_id>")
+    def get_provider(provider_id: str):
+        for provider in PROVIDERS:
+            if provider["id"] == provider_id:
+                return envelope(provider)
+        raise SandboxError(404, "MISSING_RESOURCE", f"Provider {provider_id} was not found.")
+
+    @app.get("/v1/accounts")
+    def list_accounts():
+        user_id = request.args.get("userId")
+        with state.lock:
+            items = [
+                state.account_view(a)
+                for a in state.accounts.values()
+                if user_id in (None, "", a["userId"])
+            ]
+        return envelope(page([_public_account(a) for a in items]))
+
+    @app.get("/v1/accounts/<account_id>")
+    def get_account(account_id: str):
+        return envelope(_public_account(state.account(account_id)))
+
+    @app.delete("/v1/accounts/<account_id>")
+    def revoke_account(account_id: str):
+        state.revoke_account(account_id)
+        return envelope()
+
+    @app.get("/v1/archives")
+    def list_archives():
+        user_id = request.args.get("userId")
+        with state.lock:
+            items = [a for a in state.archives.values() if user_id in (None, "", a["userId"])]
+        return envelope(page(items))
+
+    @app.get("/v1/archives/<archive_id>")
+    def get_archive(archive_id: str):
+        with state.lock:
+            archive = state.archives.get(archive_id)
+        if archive is None:
+            raise SandboxError(404, "MISSING_RESOURCE", f"Archive {archive_id} was not found.")
+        return envelope(archive)
+
+    @app.post("/v1/webhooks")
+    def create_webhook():
+        body = _json_body()
+        _require_webhook_fields(body)
+        return envelope(state.create_webhook(body))
+
+    @app.get("/v1/webhooks")
+    def list_webhooks():
+        with state.lock:
+            hooks = [dict(h) for h in state.webhooks.values()]
+        return envelope(page(hooks))
+
+    @app.get("/v1/webhooks/<webhook_id>")
+    def get_webhook(webhook_id: str):
+        return envelope(state.webhook(webhook_id))
+
+    @app.delete("/v1/webhooks/<webhook_id>")
+    def delete_webhook(webhook_id: str):
+        state.delete_webhook(webhook_id)
+        return envelope()
+
+    # -- the widget SDK and the endpoints it calls with the user's Link token --------------
+
+    @app.get("/v<int:version>/smile.v<int:again>.js")
+    def sdk_script(version: int, again: int):
+        if version != again or version not in (1, 2):
+            return envelope({}, 404, "MISSING_RESOURCE", "No such SDK version.")
+        source = sdk_source.replace("__SDK_VERSION__", str(version))
+        return Response(
+            source, mimetype="application/javascript", headers={"Cache-Control": "no-cache"}
+        )
+
+    @app.after_request
+    def widget_cors(response: Response) -> Response:
+        # The SDK runs on the host app's origin; it sends no cookies, only the token.
+        if request.path.startswith("/widget/"):
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    @app.post("/widget/session")
+    def widget_session():
+        body = _json_body()
+        return envelope_plain(state.start_session(str(body.get("token") or "")))
+
+    @app.post("/widget/accounts")
+    def widget_login():
+        body = _json_body()
+        account = state.login(
+            str(body.get("sessionId") or ""),
+            str(body.get("providerId") or ""),
+            str(body.get("username") or ""),
+            str(body.get("password") or ""),
+        )
+        return envelope_plain({"account": account})
+
+    @app.post("/widget/accounts/<account_id>/mfa")
+    def widget_mfa(account_id: str):
+        body = _json_body()
+        account = state.verify_mfa(
+            str(body.get("sessionId") or ""), account_id, str(body.get("code") or "")
+        )
+        return envelope_plain({"account": account})
+
+    @app.post("/widget/accounts/<account_id>/remove")
+    def widget_remove(account_id: str):
+        body = _json_body()
+        account = state.remove_account(str(body.get("sessionId") or ""), account_id)
+        return envelope_plain({"account": account})
+
+    def envelope_plain(data: dict[str, Any]) -> Response:
+        return Response(json.dumps(data), mimetype="application/json")
+
+    @app.get("/")
+    def index():
+        return envelope(
+            {
+                "name": "flask-wink sandbox",
+                "api": "/v1",
+                "sdk": ["/v1/smile.v1.js", "/v2/smile.v2.js"],
+            }
+        )
+
+    return app
+
+
+def _public_account(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in view.items() if k not in ("status", "errorCode", "errorMessage")}
+
+
+def _json_body(optional: bool = False) -> dict[str, Any]:
+    raw = request.get_data(cache=True)
+    if not raw and optional:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SandboxError(400, "INVALID_PARAMETERS", "The body must be JSON.") from None
+    if not isinstance(body, dict):
+        raise SandboxError(400, "INVALID_PARAMETERS", "The body must be a JSON object.")
+    return body
+
+
+def _int_param(name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SandboxError(400, "INVALID_PARAMETERS", f"{name} must be a whole number.") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise SandboxError(400, "INVALID_PARAMETERS", f"{name} must be {bound}.")
+    return value
+
+
+def _require_webhook_fields(body: dict[str, Any]) -> None:
+    problems = []
+    if not isinstance(body.get("name"), str) or not 1 <= len(body["name"]) <= 200:
+        problems.append("name (1-200 characters)")
+    if (
+        not isinstance(body.get("url"), str)
+        or not 1 <= len(body["url"]) <= 500
+        or not (body["url"].startswith(("https://", "http://127.", "http://localhost")))
+    ):
+        problems.append("url (https://, or http:// on loopback in the sandbox)")
+    types = body.get("eventTypes")
+    if not isinstance(types, list) or not types or any(t not in WEBHOOK_EVENT_TYPES for t in types):
+        problems.append("eventTypes (a list of Smile event types)")
+    if not isinstance(body.get("active"), bool):
+        problems.append("active (true or false)")
+    if not isinstance(body.get("secret"), str) or not 1 <= len(body["secret"]) <= 64:
+        problems.append("secret (1-64 characters)")
+    if problems:
+        raise SandboxError(400, "INVALID_PARAMETERS", "Missing or invalid: " + ", ".join(problems))

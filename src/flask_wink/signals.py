@@ -1,0 +1,24 @@
+"""Signals the kit sends after an event is stored; connect with ``signal.connect(fn)``.
+
+Every receiver gets the Flask app as sender and ``event`` (a :class:`~flask_wink.store.StoredEvent`)
+among its keyword arguments.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: A widget callback was recorded. kwargs: event, name, args.
+callback_received = _signals.signal("callback-received")
+#: A verified, first-seen Smile webhook was stored. kwargs: event, type, data.
+webhook_received = _signals.signal("webhook-received")
+#: An account's last known status changed. kwargs: event, account_id, status, smile_user_id.
+account_status_changed = _signals.signal("account-status-changed")
+#: An account became CONNECTED (from the widget or from Smile). kwargs: event, account_id.
+account_connected = _signals.signal("account-connected")
+#: The widget reported uploaded documents (onUploadsCreated). kwargs: event, uploads.
+uploads_created = _signals.signal("uploads-created")
+#: The widget was closed (onClose). kwargs: event, reason.
+widget_closed = _signals.signal("widget-closed")
+#: A Link token was minted for a user. kwargs: app_user_id, smile_user_id, created_user.
+token_minted = _signals.signal("token-minted")
