@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
 
+from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
 from flask_wink import get_state, signals
 from flask_wink.testing import make_event, serve, signed_webhook
 
@@ -107,7 +107,7 @@ def test_token_needs_the_csrf_header_when_csrf_is_on(sandbox, tmp_path):
 def test_link_page_embeds_sdk_v2_from_the_sandbox_by_default(client, sandbox):
     page = client.get("/wink/link").get_data(as_text=True)
     assert f'src="{sandbox.url}/v2/smile.v2.js"' in page
-    assert "/wink/static/wink.js" in page
+    assert "/wink/static/wink/wink.js" in page
 
 
 def test_link_page_embeds_v1_on_request(client, sandbox):
@@ -295,7 +295,10 @@ def test_oversized_webhook_is_413_without_reading_the_body(sandbox, tmp_path):
             sock.sendall(b"POST /wink/webhooks HTTP/1.1\r\nHost: x\r\n"
                          b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
             sock.settimeout(5)
-            answer = sock.recv(4096).decode()
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+            answer = answer.decode()
     finally:
         server.shutdown()
     assert answer.split(" ")[1] == "413"

@@ -46,9 +46,13 @@ def serve(app, port: int = 0, threads: int = 8) -> Iterator[Served]:
     try:
         yield Served(app=app, url=f"http://127.0.0.1:{server.effective_port}", port=server.effective_port)
     finally:
-        # Close kept-alive client connections too, or the server loop would wait on them.
-        for channel in list(server._map.values()):
-            channel.close()
+        # Close kept-alive client connections too, or the server loop would wait on them; the
+        # loop's own thread does the closing so it never polls a closed socket.
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
+
+        server.trigger.pull_trigger(close_all)
         server.task_dispatcher.shutdown()
         thread.join(timeout=5)
 
