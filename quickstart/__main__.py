@@ -24,7 +24,10 @@ def main() -> int:
             f"Using Smile's API at {settings.open_api_host or 'the default host'}. Open {url}",
             flush=True,
         )
-    serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True)
+    # waitress buffers a body before the app sees it: refuse absurd ones at the door too.
+    limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
+    serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True,
+          max_request_body_size=limit)
     return 0
 
 

@@ -30,7 +30,9 @@ def create_app(
         instance_relative_config=True,
     )
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
-    webhook_secret = settings.webhook_secret or secrets.token_hex(32)
+    # WEBHOOK_SECRET may list several (rotation); the sandbox signs with the first.
+    webhook_secrets = [s.strip() for s in (settings.webhook_secret or "").split(",") if s.strip()]
+    webhook_secrets = webhook_secrets or [secrets.token_hex(32)]
     base_url = f"http://127.0.0.1:{settings.app_port}"
 
     sandbox = None
@@ -46,7 +48,7 @@ def create_app(
                 "url": f"{base_url}/wink/webhooks",
                 "eventTypes": ["ALL_EVENTS"],
                 "active": True,
-                "secret": webhook_secret,
+                "secret": webhook_secrets[0],
             }
         )
     else:
@@ -62,7 +64,7 @@ def create_app(
         api_key=api_key,
         api_secret=api_secret,
         api_host=api_host,
-        webhook_secrets=[webhook_secret],
+        webhook_secrets=webhook_secrets,
         template_id=settings.template_id,
         sdk_version=settings.sdk_version,
     )

@@ -1,0 +1,126 @@
+"""The quickstart: settings, routes, and `python -m quickstart` as `make run` starts it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flask_wink.testing import serve
+from quickstart.app import create_app
+from quickstart.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_environment_beats_env_file_beats_defaults(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("APP_PORT=9001\nWINK_TEMPLATE_ID=from-file\nSECRET_KEY=file-secret\n")
+    settings = load_settings({"APP_PORT": "9002"}, env_file=env_file)
+    assert settings.app_port == 9002
+    assert settings.template_id == "from-file"
+    assert settings.secret_key == "file-secret"
+    assert load_settings({}, env_file=tmp_path / "missing").app_port == 8000
+
+
+def test_no_api_key_means_sandbox(tmp_path):
+    assert load_settings({}, env_file=tmp_path / "none").sandbox
+    assert not load_settings({"API_KEY": "k"}, env_file=tmp_path / "none").sandbox
+
+
+def test_api_key_without_secret_stops_with_a_sentence(tmp_path):
+    settings = load_settings({"API_KEY": "k"}, env_file=tmp_path / "none")
+    with pytest.raises(SystemExit, match="API_SECRET"):
+        create_app(settings, instance_path=tmp_path)
+
+
+@pytest.fixture
+def quickstart(tmp_path):
+    port = free_port()
+    settings = load_settings({
+        "APP_PORT": str(port), "ALLOWED_ORIGINS": "http://app.example",
+        "TOP_PROVIDERS": "upwork,grab", "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
+    }, env_file=tmp_path / "none")
+    app = create_app(settings, instance_path=tmp_path)
+    with serve(app, port=port) as served:
+        yield served
+        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+
+
+def test_healthz(quickstart):
+    assert httpx.get(quickstart.url + "/healthz").json() == {"status": "ok", "mode": "sandbox"}
+
+
+def test_create_link_token_has_the_node_quickstart_shape(quickstart):
+    with httpx.Client(base_url=quickstart.url) as client:
+        body = client.get("/api/create_link_token").json()
+        again = client.post("/api/create_link_token").json()
+    for key in ("id", "accessToken", "expiresAt", "mode", "topProviders", "providers", "enableUpload"):
+        assert key in body
+    assert body["mode"] == "SANDBOX"
+    assert body["topProviders"] == ["upwork", "grab"]
+    assert body["enableUpload"] is True
+    assert body["sdkUrl"] == quickstart.url + "/sandbox/v2/smile.v2.js"
+    # The same browser session is the same user.
+    assert again["userId"] == body["userId"]
+
+
+def test_create_link_token_is_same_origin_unless_allowed(quickstart):
+    url = quickstart.url + "/api/create_link_token"
+    foreign = httpx.get(url, headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in foreign.headers
+    allowed = httpx.get(url, headers={"Origin": "http://app.example"})
+    assert allowed.headers["access-control-allow-origin"] == "http://app.example"
+
+
+def test_index_and_frontend_are_served(quickstart):
+    index = httpx.get(quickstart.url + "/").text
+    assert "Link an account" in index
+    assert quickstart.url + "/sandbox/v2/smile.v2.js" in index
+    assert "Try SDK v1" in index
+    frontend = httpx.get(quickstart.url + "/frontend/").text
+    assert "/api/create_link_token" in frontend
+
+
+def test_sandbox_is_mounted_with_its_api(quickstart):
+    refused = httpx.get(quickstart.url + "/sandbox/v1/providers")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "INVALID_CREDENTIALS"
+
+
+def test_make_run_entry_point_serves_on_app_port(tmp_path):
+    port = free_port()
+    env = {**os.environ, "APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}"}
+    env["API_KEY"] = ""  # beats an API_KEY in a developer's .env
+    process = subprocess.Popen([sys.executable, "-m", "quickstart"], cwd=tmp_path, env={
+        **env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first_line = process.stdout.readline()
+        assert first_line.strip() == (
+            f"No API_KEY set: using the built-in Smile sandbox. Open http://127.0.0.1:{port}"
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "the quickstart did not start listening"
+                time.sleep(0.1)
+        token = httpx.get(f"http://127.0.0.1:{port}/api/create_link_token")
+        assert token.status_code == 200 and token.json()["accessToken"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
