@@ -1,7 +1,6 @@
 """`flask wink ...` commands."""
 
 from conftest import WEBHOOK_SECRET
-
 from flask_wink.testing import make_event, signed_webhook
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from flask_wink.testing import serve
 from quickstart.app import create_app
 from quickstart.settings import load_settings
+
+from flask_wink.testing import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
