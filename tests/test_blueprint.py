@@ -89,6 +89,19 @@ def test_token_when_smile_is_unreachable_is_503(sandbox, tmp_path):
     assert response.get_json()["message"] == "Smile's API could not be reached."
 
 
+def test_token_when_smile_does_not_answer_in_time_is_504(sandbox, tmp_path):
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts connections, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        app, _ = make_host_app(sandbox, tmp_path, WINK_API_HOST=url, WINK_TIMEOUT=0.3)
+        response = app.test_client().post("/wink/token", headers=GEORGE)
+    assert response.status_code == 504
+    assert response.get_json()["message"] == "Smile's API did not answer in time."
+
+
 def test_token_needs_the_csrf_header_when_csrf_is_on(sandbox, tmp_path):
     app, _ = make_host_app(sandbox, tmp_path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
@@ -228,7 +241,7 @@ def test_signed_body_that_is_not_an_envelope_is_400(client):
     body = b'{"hello": "world"}'
     from flask_wink import sign
 
-    response = client.post("/wink/webhooks", data=body,
+    response = client.post("/wink/webhooks", data=body, content_type="application/json",
                            headers={"Smile-Signature": sign(body, WEBHOOK_SECRET)})
     assert response.status_code == 400
     assert "envelope" in response.get_json()["message"]

@@ -5,15 +5,16 @@ Data flows one way: request -> view -> provider/client -> store -> signal.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-from . import signals
 from .errors import (
     InvalidRequest,
     InvalidSignature,
@@ -22,10 +23,13 @@ from .errors import (
     NotSignedIn,
     PayloadTooLarge,
     SmileError,
+    StaleEvent,
+    UnsupportedType,
     WebhookVerificationError,
     upstream_http_error,
 )
 from .extension import WinkState, get_state
+from .pipeline import handle_event
 from .store import StoredEvent
 
 log = logging.getLogger("flask_wink")
@@ -114,18 +118,9 @@ def record_callback():
         provider=state.provider.name,
         app_user_id=app_user_id,
         smile_user_id=smile_user_id,
+        claimed_by=state.claim_name,
     )
-    app = current_app._get_current_object()
-    update = state.provider.callback_account_update(name, args)
-    if update is not None and smile_user_id is not None:
-        _apply_account_update(state, event, update, owner=smile_user_id)
-    _send(signals.callback_received, app, event=event, name=name, args=args)
-    if name == "onAccountConnected":
-        _send(signals.account_connected, app, event=event, account_id=args.get("accountId"))
-    elif name == "onUploadsCreated":
-        _send(signals.uploads_created, app, event=event, uploads=args.get("uploads"))
-    elif name == "onClose":
-        _send(signals.widget_closed, app, event=event, reason=args.get("reason"))
+    _handle_now(state, event)
     return jsonify({"id": event.id, "status": "recorded"}), 201
 
 
@@ -133,7 +128,10 @@ def record_callback():
 def receive_webhook():
     """Verify, store and hand on one Smile webhook; a redelivered event id is acknowledged only."""
     state = get_state()
+    _check_source(state)
     raw = _read_body(state.webhook_max_bytes)
+    if request.mimetype != "application/json":
+        raise UnsupportedType("Webhooks must be sent as application/json.")
     try:
         state.provider.verify_signature(raw, request.headers, state.webhook_secrets)
     except WebhookVerificationError as exc:
@@ -143,6 +141,7 @@ def receive_webhook():
         event = state.provider.parse_event(raw)
     except ValueError as exc:
         raise InvalidRequest(f"Not a Smile event envelope: {exc}.") from None
+    _check_age(state, event)
     smile_user_id = state.provider.webhook_user_id(event)
     stored = state.store.add_event(
         kind="webhook",
@@ -152,18 +151,11 @@ def receive_webhook():
         event_id=event["id"],
         smile_user_id=smile_user_id,
         app_user_id=state.store.app_user_id(smile_user_id) if smile_user_id else None,
+        claimed_by=state.claim_name,
     )
     if stored is None:
         return jsonify({"status": "duplicate", "eventId": event["id"]}), 200
-    app = current_app._get_current_object()
-    update = state.provider.webhook_account_update(event)
-    if update is not None:
-        _apply_account_update(state, stored, update, owner=None)
-    _send(signals.webhook_received, app, event=stored, type=event["type"], data=event["data"])
-    if event["type"] == "ACCOUNT_CONNECTED":
-        _send(
-            signals.account_connected, app, event=stored, account_id=event["data"].get("accountId")
-        )
+    _handle_now(state, stored)
     return jsonify({"status": "stored", "id": stored.id, "eventId": event["id"]}), 200
 
 
@@ -207,8 +199,7 @@ def _require_user(state: WinkState) -> str:
     if state.wink._user_id_loader is None:
         log.error("no user_id_loader: decorate a function with @wink.user_id_loader")
         raise Misconfigured(
-            "The app has not told flask-wink who the user is: "
-            "decorate a function with @wink.user_id_loader."
+            "The app has not told flask-wink who the user is: decorate a function with @wink.user_id_loader."
         )
     app_user_id = state.wink.current_user_id()
     if not app_user_id:
@@ -227,9 +218,7 @@ def _check_csrf() -> None:
     try:
         validate_csrf(request.headers.get(CSRF_HEADER))
     except ValidationError as exc:
-        raise InvalidRequest(
-            f"CSRF check failed: {exc}. Send the page's token in {CSRF_HEADER}."
-        ) from None
+        raise InvalidRequest(f"CSRF check failed: {exc}. Send the page's token in {CSRF_HEADER}.") from None
 
 
 def _read_body(limit: int) -> bytes:
@@ -273,34 +262,36 @@ def _int_arg(name: str, *, minimum: int) -> int | None:
     return number
 
 
-def _apply_account_update(state: WinkState, event: StoredEvent, update, *, owner) -> None:
-    changed = state.store.update_account(
-        update.account_id,
-        update.status,
-        replaces=state.provider.statuses_replaced_by(update.status),
-        owner=owner,
-        smile_user_id=owner or event.smile_user_id,
-        provider_id=update.provider_id,
-        error_code=update.error_code,
-    )
-    if changed:
-        _send(
-            signals.account_status_changed,
-            current_app._get_current_object(),
-            event=event,
-            account_id=update.account_id,
-            status=str(update.status),
-            smile_user_id=owner or event.smile_user_id,
+def _handle_now(state: WinkState, event: StoredEvent) -> None:
+    """Handle a just-stored event in this request, unless a worker is to do it."""
+    if state.claim_name is not None:
+        handle_event(current_app._get_current_object(), state, event)
+
+
+def _check_source(state: WinkState) -> None:
+    if not state.webhook_networks:
+        return
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        address = None
+    if address is None or not any(address in net for net in state.webhook_networks):
+        log.warning("refused a webhook from %s: not in WINK_WEBHOOK_ALLOWED_IPS", request.remote_addr)
+        raise NotAllowed("Webhooks are not accepted from this address.")
+
+
+def _check_age(state: WinkState, event: dict[str, Any]) -> None:
+    if not state.webhook_max_age:
+        return
+    try:
+        created = datetime.fromisoformat(str(event["createdAt"]).replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest("The event's createdAt is not an ISO 8601 date-time.") from None
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    age = state.clock() - created.timestamp()
+    if age > state.webhook_max_age:
+        raise StaleEvent(
+            f"The event was created {int(age)} s ago, more than the {int(state.webhook_max_age)} s "
+            "this app accepts (WINK_WEBHOOK_MAX_AGE)."
         )
-
-
-def _send(signal, sender, **kwargs: Any) -> None:
-    """Call each receiver; the event is already stored, so a failing one is logged, not raised."""
-    for receiver in signal.receivers_for(sender):
-        try:
-            receiver(sender, **kwargs)
-        except Exception:
-            event = kwargs.get("event")
-            log.exception(
-                "a receiver of %s failed for event %s", signal.name, getattr(event, "id", None)
-            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -89,7 +90,7 @@ class SmileClient:
                     status=response.status_code,
                 )
             envelope = {}
-        if response.is_error:
+        if not response.is_success:  # a 3xx (say, an http:// host redirecting to https://) too
             raise _error_for(response.status_code, envelope, f"{method} {path}")
         return envelope.get("data")
 
@@ -106,7 +107,7 @@ class SmileClient:
 
     def get_user(self, user_id: str) -> dict[str, Any]:
         """``GET /users/{id}``."""
-        return self.request("GET", f"/users/{user_id}")
+        return self.request("GET", f"/users/{_segment(user_id)}")
 
     def list_users(self, *, cursor: str | None = None, size: int | None = None) -> dict[str, Any]:
         """``GET /users``: one page ``{items, nextCursor}``."""
@@ -123,11 +124,11 @@ class SmileClient:
 
     def get_account(self, account_id: str) -> dict[str, Any]:
         """``GET /accounts/{id}``."""
-        return self.request("GET", f"/accounts/{account_id}")
+        return self.request("GET", f"/accounts/{_segment(account_id)}")
 
     def revoke_account(self, account_id: str) -> None:
         """``DELETE /accounts/{id}``: revoke the account and its data at Smile."""
-        self.request("DELETE", f"/accounts/{account_id}")
+        self.request("DELETE", f"/accounts/{_segment(account_id)}")
 
     def list_archives(
         self, *, user_id: str | None = None, cursor: str | None = None, size: int | None = None
@@ -138,7 +139,7 @@ class SmileClient:
 
     def get_archive(self, archive_id: str) -> dict[str, Any]:
         """``GET /archives/{id}``."""
-        return self.request("GET", f"/archives/{archive_id}")
+        return self.request("GET", f"/archives/{_segment(archive_id)}")
 
     # -- providers ---------------------------------------------------------------------------
 
@@ -150,7 +151,7 @@ class SmileClient:
 
     def get_provider(self, provider_id: str) -> dict[str, Any]:
         """``GET /providers/{id}``."""
-        return self.request("GET", f"/providers/{provider_id}")
+        return self.request("GET", f"/providers/{_segment(provider_id)}")
 
     # -- webhooks ----------------------------------------------------------------------------
 
@@ -181,11 +182,11 @@ class SmileClient:
 
     def get_webhook(self, webhook_id: str) -> dict[str, Any]:
         """``GET /webhooks/{id}``."""
-        return self.request("GET", f"/webhooks/{webhook_id}")
+        return self.request("GET", f"/webhooks/{_segment(webhook_id)}")
 
     def delete_webhook(self, webhook_id: str) -> None:
         """``DELETE /webhooks/{id}``."""
-        self.request("DELETE", f"/webhooks/{webhook_id}")
+        self.request("DELETE", f"/webhooks/{_segment(webhook_id)}")
 
     # -- pagination --------------------------------------------------------------------------
 
@@ -199,6 +200,12 @@ class SmileClient:
             cursor = page.get("nextCursor")
             if not cursor:
                 return
+
+
+def _segment(value: str) -> str:
+    """``value`` as one path segment: ``/``, ``?``, ``#`` and dot-segments must not reshape the URL."""
+    escaped = quote(str(value), safe="")
+    return escaped.replace(".", "%2E") if escaped.strip(".") == "" else escaped
 
 
 def _error_for(status: int, envelope: Mapping[str, Any], what: str) -> SmileError:

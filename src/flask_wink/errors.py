@@ -21,6 +21,7 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
     ServiceUnavailable,
     Unauthorized,
+    UnsupportedMediaType,
 )
 
 
@@ -103,11 +104,16 @@ class InvalidRequest(WinkHTTPError, BadRequest):
     """The request body is not what the endpoint accepts (400)."""
 
 
+class StaleEvent(InvalidRequest):
+    """A webhook's ``createdAt`` is older than ``WINK_WEBHOOK_MAX_AGE`` (400)."""
+
+
+class UnsupportedType(WinkHTTPError, UnsupportedMediaType):
+    """The body is not sent as ``application/json`` (415)."""
+
+
 class InvalidSignature(WinkHTTPError, Unauthorized):
     """A webhook's ``Smile-Signature`` is missing or wrong (401)."""
-
-    def get_headers(self, environ=None, scope=None) -> list[tuple[str, str]]:
-        return [("Content-Type", "application/json")]
 
 
 class NotSignedIn(WinkHTTPError, Unauthorized):

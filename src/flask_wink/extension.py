@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from flask import Flask, current_app
 
 from . import signals
 from .client import SmileClient
+from .pipeline import process_name
 from .providers.smile_wink import SMILE_WINK, LinkToken, SmileWinkProvider
 from .store import Store
 
@@ -41,6 +44,12 @@ class WinkState:
     webhook_secrets: tuple[str, ...]
     webhook_max_bytes: int
     callback_max_bytes: int
+    webhook_max_age: float | None = None
+    webhook_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: Who handles events in requests (None: a worker does, see ``WINK_HANDLE_EVENTS``).
+    claim_name: str | None = None
+    #: Seconds since the epoch; replaceable so tests need no sleeping.
+    clock: Callable[[], float] = time.time
     _user_locks: tuple[threading.Lock, ...] = field(
         default_factory=lambda: tuple(threading.Lock() for _ in range(64))
     )
@@ -147,9 +156,10 @@ class Wink:
         config.setdefault("WINK_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024)
         config.setdefault("WINK_CALLBACK_MAX_BYTES", 64 * 1024)
         config.setdefault("WINK_TIMEOUT", 10.0)
-        config.setdefault(
-            "WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}"
-        )
+        config.setdefault("WINK_WEBHOOK_MAX_AGE", 3 * 24 * 3600)
+        config.setdefault("WINK_WEBHOOK_ALLOWED_IPS", None)
+        config.setdefault("WINK_HANDLE_EVENTS", "request")
+        config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         for key in ("WINK_API_KEY", "WINK_API_SECRET"):
             if not config.get(key):
@@ -165,6 +175,15 @@ class Wink:
         sdk_version = int(config["WINK_SDK_VERSION"])
         if sdk_version not in SMILE_WINK.sdk_versions:
             raise RuntimeError(f"WINK_SDK_VERSION must be 1 or 2, not {sdk_version}.")
+
+        handle_events = config["WINK_HANDLE_EVENTS"]
+        if handle_events not in ("request", "worker"):
+            raise RuntimeError(f"WINK_HANDLE_EVENTS must be 'request' or 'worker', not {handle_events!r}.")
+        try:
+            allowed = _secrets(config["WINK_WEBHOOK_ALLOWED_IPS"])
+            networks = tuple(ipaddress.ip_network(item, strict=False) for item in allowed)
+        except ValueError as exc:
+            raise RuntimeError(f"WINK_WEBHOOK_ALLOWED_IPS holds a bad address or network: {exc}") from None
 
         database_url = config["WINK_DATABASE_URL"]
         if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
@@ -190,6 +209,9 @@ class Wink:
             webhook_secrets=_secrets(config["WINK_WEBHOOK_SECRETS"]),
             webhook_max_bytes=int(config["WINK_WEBHOOK_MAX_BYTES"]),
             callback_max_bytes=int(config["WINK_CALLBACK_MAX_BYTES"]),
+            webhook_max_age=float(config["WINK_WEBHOOK_MAX_AGE"] or 0) or None,
+            webhook_networks=networks,
+            claim_name=process_name() if handle_events == "request" else None,
         )
         app.extensions["wink"] = state
         weakref.finalize(app, _close, client, store)

@@ -1,20 +1,29 @@
 """Where the kit keeps what it receives: events, the app-user -> Smile-user map, account status.
 
-SQLAlchemy Core, so the same code runs on a SQLite file (the default) and on PostgreSQL.
+SQLAlchemy Core, so the same code runs on a SQLite file (the default) and on PostgreSQL. Writes
+that a request waits for go through one writer thread per process that commits them in groups:
+many requests share one transaction and one fsync, and none is answered before its commit.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import queue
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+log = logging.getLogger("flask_wink")
 
 metadata = sa.MetaData()
 
@@ -40,8 +49,17 @@ events = sa.Table(
     sa.Column("smile_user_id", sa.String(200), nullable=True),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    # Handling: pending -> handling -> handled | failed (failed ones can be retried).
+    sa.Column("state", sa.String(20), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("claimed_by", sa.String(100), nullable=True),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("provider", "kind", "event_id", name="uq_wink_events_delivery"),
-    sa.Index("ix_wink_events_user", "smile_user_id"),
+    sa.Index("ix_wink_events_smile_user", "smile_user_id"),
+    sa.Index("ix_wink_events_app_user", "app_user_id"),
+    sa.Index("ix_wink_events_state", "state", "id"),
 )
 
 accounts = sa.Table(
@@ -55,6 +73,8 @@ accounts = sa.Table(
     sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+EVENT_STATES = ("pending", "handling", "handled", "failed")
 
 
 def utcnow() -> datetime:
@@ -73,6 +93,9 @@ class StoredEvent:
     smile_user_id: str | None
     payload: Any
     received_at: datetime
+    state: str = "pending"
+    attempts: int = 0
+    error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +107,9 @@ class StoredEvent:
             "smileUserId": self.smile_user_id,
             "payload": self.payload,
             "receivedAt": _iso(self.received_at),
+            "state": self.state,
+            "attempts": self.attempts,
+            "error": self.error,
         }
 
 
@@ -94,61 +120,151 @@ def _iso(moment: datetime) -> str:
 
 
 def create_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL and a busy timeout for concurrent writers."""
+    """An engine for ``url``; SQLite files get WAL, full fsync on commit and a busy timeout."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class GroupCommitter:
+    """One writer thread: takes every write that is waiting and commits them in one transaction.
+
+    While one group commits, the next one gathers, so under load a commit (and its fsync) is
+    shared by many requests; alone, a write commits at once. If a group fails, each write is
+    retried on its own so one bad write cannot sink the others.
+    """
+
+    def __init__(self, engine: Engine, max_group: int = 256) -> None:
+        self.engine = engine
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, op: Callable[[Connection], Any]) -> Future:
+        """Queue ``op(conn)``; the future resolves once its transaction committed."""
+        self._ensure_thread()
+        future: Future = Future()
+        self._queue.put((op, future))
+        return future
+
+    def run(self, op: Callable[[Connection], Any], timeout: float = 60.0) -> Any:
+        """Queue ``op`` and wait for its committed result."""
+        return self.submit(op).result(timeout)
+
+    def _ensure_thread(self) -> None:
+        # A forked worker process inherits no running thread: start one of its own.
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._loop, name="wink-writer", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(group)
+
+    def _commit(self, group: list[tuple[Callable, Future]]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                results = [op(conn) for op, _ in group]
+        except Exception:
+            if len(group) == 1:
+                op, future = group[0]
+                return self._commit_alone(op, future)
+            for op, future in group:
+                self._commit_alone(op, future)
+            return
+        for (_, future), result in zip(group, results, strict=True):
+            future.set_result(result)
+
+    def _commit_alone(self, op: Callable, future: Future) -> None:
+        try:
+            with self.engine.begin() as conn:
+                future.set_result(op(conn))
+        except Exception as exc:
+            future.set_exception(exc)
 
 
 class Store:
     """The kit's tables on one database; tables are created on first use."""
 
     def __init__(self, url_or_engine: str | Engine) -> None:
-        self.engine = (
-            create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
-        )
+        self.engine = create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        self.dialect = self.engine.dialect.name
+        self.writer = GroupCommitter(self.engine)
         self._ready = False
         self._lock = threading.Lock()
 
     def init(self) -> None:
-        """Create the tables if they are missing."""
+        """Create the tables if they are missing (safe when several processes start at once)."""
         with self._lock:
-            if not self._ready:
+            if self._ready:
+                return
+            try:
                 metadata.create_all(self.engine)
-                self._ready = True
+            except (OperationalError, ProgrammingError, IntegrityError):
+                # Another process created them between our check and our CREATE.
+                metadata.create_all(self.engine)
+            self._ready = True
 
     def _begin(self):
         if not self._ready:
             self.init()
         return self.engine.begin()
 
+    def _write(self, op: Callable[[Connection], Any], *, wait: bool = True) -> Any:
+        if not self._ready:
+            self.init()
+        if wait:
+            return self.writer.run(op)
+        self.writer.submit(op)
+        return None
+
+    def flush(self) -> None:
+        """Wait until every write queued so far is committed."""
+        self._write(lambda conn: None)
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def _insert(self, table: sa.Table):
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        return None
 
     # -- users ----------------------------------------------------------------------------
 
     def smile_user_id(self, app_user_id: str) -> str | None:
         """The Smile userId already made for ``app_user_id``, if any."""
         with self._begin() as conn:
-            return conn.scalar(
-                sa.select(users.c.smile_user_id).where(users.c.app_user_id == app_user_id)
-            )
+            return conn.scalar(sa.select(users.c.smile_user_id).where(users.c.app_user_id == app_user_id))
 
     def app_user_id(self, smile_user_id: str) -> str | None:
         """The app's user id for a Smile userId, if we made that Smile user."""
         with self._begin() as conn:
-            return conn.scalar(
-                sa.select(users.c.app_user_id).where(users.c.smile_user_id == smile_user_id)
-            )
+            return conn.scalar(sa.select(users.c.app_user_id).where(users.c.smile_user_id == smile_user_id))
 
     def link_user(self, app_user_id: str, smile_user_id: str, provider: str) -> str:
         """Remember the mapping; when another request won the race, keep and return its userId."""
@@ -181,8 +297,13 @@ class Store:
         event_id: str | None = None,
         app_user_id: str | None = None,
         smile_user_id: str | None = None,
+        claimed_by: str | None = None,
     ) -> StoredEvent | None:
-        """Commit one event; ``None`` when an event with the same ``event_id`` is already stored."""
+        """Commit one event; ``None`` when an event with the same ``event_id`` is already stored.
+
+        With ``claimed_by`` the event is stored as being handled by that process (so no worker
+        takes it); without, it waits for a worker as ``pending``.
+        """
         received_at = utcnow()
         values = {
             "kind": kind,
@@ -193,13 +314,31 @@ class Store:
             "smile_user_id": smile_user_id,
             "payload": json.dumps(payload, separators=(",", ":")),
             "received_at": received_at,
+            "state": "handling" if claimed_by else "pending",
+            "attempts": 1 if claimed_by else 0,
+            "claimed_by": claimed_by,
+            "claimed_at": received_at if claimed_by else None,
         }
-        try:
-            with self._begin() as conn:
-                new_id = conn.execute(events.insert().values(**values)).inserted_primary_key[0]
-        except IntegrityError:
-            if event_id is None:
-                raise
+        insert = self._insert(events)
+
+        def op(conn: Connection) -> int | None:
+            if insert is not None:
+                # A unique constraint decides, not a check-then-insert: concurrent redeliveries
+                # of one event id leave exactly one row.
+                statement = (
+                    insert.values(**values)
+                    .on_conflict_do_nothing(index_elements=["provider", "kind", "event_id"])
+                    .returning(events.c.id)
+                )
+                return conn.scalar(statement)
+            try:
+                with conn.begin_nested():
+                    return conn.execute(events.insert().values(**values)).inserted_primary_key[0]
+            except IntegrityError:
+                return None
+
+        new_id = self._write(op)
+        if new_id is None:
             return None
         return StoredEvent(
             id=new_id,
@@ -210,7 +349,70 @@ class Store:
             smile_user_id=smile_user_id,
             payload=payload,
             received_at=received_at,
+            state=values["state"],
+            attempts=values["attempts"],
         )
+
+    def mark_handled(self, event_id: int, *, wait: bool = False) -> None:
+        """Record that an event's handlers all ran (queued with the next group commit)."""
+        statement = (
+            events.update()
+            .where(events.c.id == event_id)
+            .values(state="handled", error=None, handled_at=utcnow(), claimed_by=None)
+        )
+        self._write(lambda conn: conn.execute(statement), wait=wait)
+
+    def mark_failed(self, event_id: int, error: str, *, wait: bool = False) -> None:
+        """Record that a handler raised; ``retry_failed`` makes the event pending again."""
+        statement = (
+            events.update()
+            .where(events.c.id == event_id)
+            .values(state="failed", error=error[:4000], claimed_by=None)
+        )
+        self._write(lambda conn: conn.execute(statement), wait=wait)
+
+    def claim_events(self, worker: str, *, limit: int = 50, lease: float = 300.0) -> list[StoredEvent]:
+        """Take up to ``limit`` pending events (or ones whose handler died ``lease`` s ago) for ``worker``.
+
+        On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so workers on several
+        hosts never take the same event; SQLite serialises writers, which gives the same.
+        """
+        if not self._ready:
+            self.init()
+        now = utcnow()
+        claimable = sa.or_(
+            events.c.state == "pending",
+            sa.and_(events.c.state == "handling", events.c.claimed_at < now - timedelta(seconds=lease)),
+        )
+        chosen = sa.select(events.c.id).where(claimable).order_by(events.c.id).limit(limit)
+        if self.dialect == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = (
+            events.update()
+            .where(events.c.id.in_(chosen.scalar_subquery()))
+            .values(state="handling", claimed_by=worker, claimed_at=now, attempts=events.c.attempts + 1)
+        )
+        with self.engine.begin() as conn:
+            if self.dialect in ("postgresql", "sqlite"):
+                rows = conn.execute(statement.returning(*events.c)).mappings().all()
+            else:
+                conn.execute(statement)
+                rows = (
+                    conn.execute(
+                        sa.select(events).where(events.c.claimed_by == worker, events.c.claimed_at == now)
+                    )
+                    .mappings()
+                    .all()
+                )
+        return sorted((_event_from_row(row) for row in rows), key=lambda e: e.id)
+
+    def retry_failed(self, ids: Iterable[int] | None = None) -> int:
+        """Make failed events pending again; returns how many."""
+        statement = events.update().where(events.c.state == "failed")
+        if ids is not None:
+            statement = statement.where(events.c.id.in_(list(ids)))
+        with self._begin() as conn:
+            return conn.execute(statement.values(state="pending", claimed_by=None)).rowcount
 
     def list_events(
         self,
@@ -218,6 +420,7 @@ class Store:
         kind: str | None = None,
         app_user_id: str | None = None,
         smile_user_id: str | None = None,
+        state: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
     ) -> list[StoredEvent]:
@@ -225,6 +428,8 @@ class Store:
         query = sa.select(events).order_by(events.c.id.desc()).limit(limit)
         if kind:
             query = query.where(events.c.kind == kind)
+        if state:
+            query = query.where(events.c.state == state)
         if app_user_id and smile_user_id:
             # A webhook can arrive before we learn whose Smile user it names: match either id.
             query = query.where(
@@ -240,8 +445,14 @@ class Store:
             rows = conn.execute(query).mappings().all()
         return [_event_from_row(row) for row in rows]
 
+    def get_event(self, id_: int) -> StoredEvent | None:
+        """One stored event by its row id."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(events).where(events.c.id == id_)).mappings().first()
+        return _event_from_row(row) if row else None
+
     def count_events(self, **filters: Any) -> int:
-        """How many events are stored (``kind`` and ``event_id`` filters supported)."""
+        """How many events are stored, with equality filters on columns (``kind``, ``state``...)."""
         query = sa.select(sa.func.count()).select_from(events)
         for column, value in filters.items():
             query = query.where(events.c[column] == value)
@@ -281,50 +492,52 @@ class Store:
     ) -> bool:
         """Set an account's status if it is new or its current status is in ``replaces``.
 
-        One conditional UPDATE (then an INSERT for a new account), so two events racing for the
-        same account cannot overwrite a later status with an earlier one. With ``owner``, only an
-        account of that Smile user (or of no known user) changes. True when changed.
+        One atomic upsert, so two events racing for the same account cannot overwrite a later
+        status with an earlier one. With ``owner``, only an account of that Smile user (or of no
+        known user) changes. True when changed.
         """
         now = utcnow()
         replaceable = [s for s in replaces if s != status]
-        changes: dict[str, Any] = {
+        values = {
+            "account_id": account_id,
+            "smile_user_id": smile_user_id,
+            "provider_id": provider_id,
             "status": status,
             "error_code": error_code,
+            "connected_at": now if status == "CONNECTED" else None,
             "updated_at": now,
-            "smile_user_id": sa.func.coalesce(accounts.c.smile_user_id, smile_user_id),
-            "provider_id": sa.func.coalesce(accounts.c.provider_id, provider_id),
         }
-        if status == "CONNECTED":
-            changes["connected_at"] = sa.func.coalesce(accounts.c.connected_at, now)
-        update = (
-            accounts.update()
-            .where(accounts.c.account_id == account_id)
-            .where(accounts.c.status.in_(replaceable))
-            .values(**changes)
-        )
+        guard = accounts.c.status.in_(replaceable) if replaceable else sa.false()
         if owner is not None:
-            update = update.where(
-                sa.or_(accounts.c.smile_user_id.is_(None), accounts.c.smile_user_id == owner)
+            guard = sa.and_(
+                guard, sa.or_(accounts.c.smile_user_id.is_(None), accounts.c.smile_user_id == owner)
             )
-        insert = accounts.insert().values(
-            account_id=account_id,
-            smile_user_id=smile_user_id,
-            provider_id=provider_id,
-            status=status,
-            error_code=error_code,
-            connected_at=now if status == "CONNECTED" else None,
-            updated_at=now,
-        )
-        # Update first; for an unknown account insert; if another event inserted it meanwhile,
-        # the conditional update gets one more chance (the primary key refuses a second row).
+        insert = self._insert(accounts)
+        if insert is None:
+            return self._update_account_portably(account_id, values, guard)
+        upsert = insert.values(**values)
+        changes: dict[str, Any] = {
+            "status": upsert.excluded.status,
+            "error_code": upsert.excluded.error_code,
+            "updated_at": upsert.excluded.updated_at,
+            "smile_user_id": sa.func.coalesce(accounts.c.smile_user_id, upsert.excluded.smile_user_id),
+            "provider_id": sa.func.coalesce(accounts.c.provider_id, upsert.excluded.provider_id),
+            "connected_at": sa.func.coalesce(accounts.c.connected_at, upsert.excluded.connected_at),
+        }
+        statement = upsert.on_conflict_do_update(index_elements=["account_id"], set_=changes, where=guard)
+        statement = statement.returning(accounts.c.account_id)
+        return self._write(lambda conn: conn.scalar(statement)) is not None
+
+    def _update_account_portably(self, account_id: str, values: dict[str, Any], guard) -> bool:
+        changes = {k: v for k, v in values.items() if k not in ("account_id", "connected_at")}
+        update = accounts.update().where(accounts.c.account_id == account_id).where(guard).values(**changes)
         for _ in range(2):
-            if replaceable:
-                with self._begin() as conn:
-                    if conn.execute(update).rowcount:
-                        return True
+            with self._begin() as conn:
+                if conn.execute(update).rowcount:
+                    return True
             try:
                 with self._begin() as conn:
-                    conn.execute(insert)
+                    conn.execute(accounts.insert().values(**values))
                 return True
             except IntegrityError:
                 continue
@@ -341,6 +554,9 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
         smile_user_id=row["smile_user_id"],
         payload=json.loads(row["payload"]),
         received_at=row["received_at"],
+        state=row["state"],
+        attempts=row["attempts"],
+        error=row["error"],
     )
 
 

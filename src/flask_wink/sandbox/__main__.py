@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from waitress import serve
+from waitress import create_server
 
 from .app import create_sandbox_app
 
@@ -30,11 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         api_key=args.api_key, api_secret=args.api_secret, token_ttl=args.token_ttl
     )
     state = app.extensions["wink_sandbox"]
+    # Listen before printing, so whoever reads the lines can use them at once (and a port in use
+    # fails before any line is printed).
+    server = create_server(app, host=args.host, port=args.port, threads=8)
     print("Smile sandbox running. Paste these lines into .env:", flush=True)
     print(f"OPEN_API_HOST=http://{args.host}:{args.port}/v1")
     print(f"API_KEY={state.api_key}")
     print(f"API_SECRET={state.api_secret}", flush=True)
-    serve(app, host=args.host, port=args.port, threads=8, _quiet=True)
+    server.run()
     return 0
 
 

@@ -88,17 +88,26 @@ def create_sandbox_app(
     @app.post("/v1/users")
     def create_user():
         body = _json_body(optional=True)
-        metadata = body.get("externalMetadata") or {}
+        metadata = body.get("externalMetadata")
+        if metadata is None:
+            metadata = {}
         if (
             not isinstance(metadata, dict)
             or len(metadata) > 5
             or not all(
-                isinstance(k, str) and isinstance(v, str) and len(k) <= 50 and len(v) <= 500
+                isinstance(k, str)
+                and isinstance(v, str)
+                and len(k) <= 50
+                and len(v) <= 500
+                and k.isascii()
+                and v.isascii()
                 for k, v in metadata.items()
             )
         ):
             raise SandboxError(
-                400, "INVALID_PARAMETERS", "externalMetadata must map at most 5 strings to strings."
+                400,
+                "INVALID_PARAMETERS",
+                "externalMetadata must map at most 5 ASCII strings to ASCII strings.",
             )
         user, token = state.create_user(metadata)
         return envelope({"user": state.user(user["id"]), "token": token}, 201)

@@ -1,0 +1,146 @@
+"""What happens to an event after it is stored: account status, then the signals.
+
+The same code runs in the request that stored the event (the default), in ``flask wink worker``
+(with ``WINK_HANDLE_EVENTS = "worker"``), and in ``flask wink events retry``. A receiver that
+raises never loses the event: the event is marked failed with the error and can be retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+
+from . import signals
+from .store import StoredEvent
+
+if TYPE_CHECKING:
+    from .extension import WinkState
+
+log = logging.getLogger("flask_wink")
+
+
+def process_name() -> str:
+    """Who claims events: host, pid and a random part, unique per process start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
+    """Run the built-in status tracking and every signal receiver; record the outcome.
+
+    Returns the errors (empty when every receiver succeeded).
+    """
+    errors: list[str] = []
+    try:
+        _track_account(app, state, event, errors)
+    except Exception as exc:  # the database or a bug: the event stays stored, marked failed
+        log.exception("tracking the account of event %s failed", event.id)
+        errors.append(f"account status: {exc!r}")
+    for signal, kwargs in _signals_for(event):
+        _send(app, signal, errors, event=event, **kwargs)
+    if errors:
+        state.store.mark_failed(event.id, "; ".join(errors))
+    else:
+        state.store.mark_handled(event.id)
+    return errors
+
+
+def _signals_for(event: StoredEvent) -> list[tuple[Any, dict[str, Any]]]:
+    payload = event.payload
+    if event.kind == "callback":
+        found = [(signals.callback_received, {"name": event.name, "args": payload})]
+        if event.name == "onAccountConnected":
+            found.append((signals.account_connected, {"account_id": payload.get("accountId")}))
+        elif event.name == "onUploadsCreated":
+            found.append((signals.uploads_created, {"uploads": payload.get("uploads")}))
+        elif event.name == "onClose":
+            found.append((signals.widget_closed, {"reason": payload.get("reason")}))
+        return found
+    data = payload.get("data") or {}
+    found = [(signals.webhook_received, {"type": event.name, "data": data})]
+    if event.name == "ACCOUNT_CONNECTED":
+        found.append((signals.account_connected, {"account_id": data.get("accountId")}))
+    return found
+
+
+def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
+    provider = state.provider
+    if event.kind == "callback":
+        # Only accounts of the caller's own Smile user: the browser cannot be trusted further.
+        owner = event.smile_user_id
+        if owner is None:
+            return
+        update = provider.callback_account_update(event.name, event.payload)
+    else:
+        owner = None
+        update = provider.webhook_account_update(event.payload)
+    if update is None:
+        return
+    smile_user_id = owner or event.smile_user_id
+    changed = state.store.update_account(
+        update.account_id,
+        update.status,
+        replaces=provider.statuses_replaced_by(update.status),
+        owner=owner,
+        smile_user_id=smile_user_id,
+        provider_id=update.provider_id,
+        error_code=update.error_code,
+    )
+    if changed:
+        _send(
+            app,
+            signals.account_status_changed,
+            errors,
+            event=event,
+            account_id=update.account_id,
+            status=str(update.status),
+            smile_user_id=smile_user_id,
+        )
+
+
+def _send(app: Flask, signal, errors: list[str], **kwargs: Any) -> None:
+    for receiver in signal.receivers_for(app):
+        try:
+            receiver(app, **kwargs)
+        except Exception as exc:
+            log.exception("a receiver of %s failed for event %s", signal.name, kwargs["event"].id)
+            name = getattr(receiver, "__qualname__", repr(receiver))
+            errors.append(f"{signal.name} -> {name}: {exc!r}")
+
+
+def run_worker(
+    app: Flask,
+    *,
+    once: bool = False,
+    batch: int = 50,
+    poll: float = 0.5,
+    lease: float = 300.0,
+    stop: threading.Event | None = None,
+) -> int:
+    """Claim pending events and handle them until ``stop`` is set (or, with ``once``, none are left).
+
+    Returns how many events were handled.
+    """
+    from .extension import get_state
+
+    worker = process_name()
+    handled = 0
+    with app.app_context():
+        state = get_state(app)
+        while stop is None or not stop.is_set():
+            claimed = state.store.claim_events(worker, limit=batch, lease=lease)
+            for event in claimed:
+                handle_event(app, state, event)
+                handled += 1
+            if not claimed:
+                if once:
+                    break
+                time.sleep(poll)
+        state.store.flush()
+    return handled
