@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench lint chromium clean
+.PHONY: run test bench lint chromium postgres clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "flask-wink needs Python 3.11 or newer")'
@@ -24,13 +24,21 @@ run: $(VENV)/.installed
 chromium:
 	@sh scripts/ensure-chromium.sh
 
-test: $(VENV)/.installed-test chromium
+postgres:
+	@sh scripts/ensure-postgres.sh
+
+test: $(VENV)/.installed-test chromium postgres
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src quickstart tests benchmarks
 
-bench: $(VENV)/.installed-test
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	@touch $@ $(VENV)/.installed $(VENV)/.installed-test
+
+bench: $(VENV)/.installed-bench postgres
+	@sh scripts/ensure-wrk.sh
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from .extension import get_state
+from .pipeline import run_worker
+from .store import EVENT_STATES
 
 
 @click.group("wink", help="flask-wink: account linking with Smile's Wink widget.")
@@ -24,11 +29,45 @@ def init_db() -> None:
     click.echo(f"Tables ready in {state.store.engine.url.render_as_string(hide_password=True)}")
 
 
-@wink_cli.command("events")
+@wink_cli.group("events", invoke_without_command=True)
 @click.option("--kind", type=click.Choice(["callback", "webhook"]))
+@click.option("--state", "state_", type=click.Choice(EVENT_STATES), help="only events in this state")
 @click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_context
 @with_appcontext
-def list_events(kind: str | None, limit: int) -> None:
-    """Print the newest recorded events as JSON lines."""
-    for event in get_state().store.list_events(kind=kind, limit=limit):
+def events(ctx: click.Context, kind: str | None, state_: str | None, limit: int) -> None:
+    """Print the newest recorded events as JSON lines, with their handling state."""
+    if ctx.invoked_subcommand is not None:
+        return
+    for event in get_state().store.list_events(kind=kind, state=state_, limit=limit):
         click.echo(json.dumps(event.as_dict()))
+
+
+@events.command("retry")
+@click.option("--id", "ids", type=int, multiple=True, help="only these event ids (repeatable)")
+@with_appcontext
+def retry(ids: tuple[int, ...]) -> None:
+    """Run the handlers of failed events again, now, in this process."""
+    state = get_state()
+    count = state.store.retry_failed(ids or None)
+    handled = run_worker(current_app._get_current_object(), once=True) if count else 0
+    failed = state.store.count_events(state="failed")
+    click.echo(f"Retried {count} failed event(s); handled {handled}; {failed} still failed.")
+
+
+@wink_cli.command("worker")
+@click.option("--batch", type=int, default=50, show_default=True, help="events claimed at a time")
+@click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between empty polls")
+@click.option("--lease", type=float, default=300.0, show_default=True,
+              help="seconds after which an event claimed by a dead process is taken over")
+@click.option("--once", is_flag=True, help="stop when no event is pending")
+@with_appcontext
+def worker(batch: int, poll: float, lease: float, once: bool) -> None:
+    """Handle stored events (for WINK_HANDLE_EVENTS = "worker"); run as many as you like."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    app = current_app._get_current_object()
+    click.echo("flask-wink worker started; Ctrl+C stops it.")
+    handled = run_worker(app, once=once, batch=batch, poll=poll, lease=lease, stop=stop)
+    click.echo(f"Handled {handled} event(s).")
