@@ -77,8 +77,8 @@ def test_a_failing_write_in_a_group_does_not_sink_the_others(store):
 
 
 def update(store, status, owner=None, **kw):
-    return store.update_account("a-1", status, replaces=SMILE_WINK.statuses_replaced_by(AccountStatus(status)),
-                                owner=owner, **kw)
+    replaces = SMILE_WINK.statuses_replaced_by(AccountStatus(status))
+    return store.update_account("a-1", status, replaces=replaces, owner=owner, **kw)
 
 
 def test_account_status_never_goes_back(store):
