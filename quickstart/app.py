@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from pathlib import Path
 
@@ -136,6 +137,18 @@ def create_app(
             abort(404)
         return send_from_directory(FRONTEND_DIR, name)
 
+    for hook in settings.hooks:
+        _load_hook(hook)(app)
+
     if sandbox is not None:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox.wsgi_app})
     return app
+
+
+def _load_hook(spec: str):
+    """``package.module:function`` from QUICKSTART_HOOKS, called with the app at start."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute or "setup")
+    except (ImportError, AttributeError) as exc:
+        raise SystemExit(f"QUICKSTART_HOOKS: cannot load {spec!r} ({exc}).") from None

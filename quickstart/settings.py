@@ -28,6 +28,7 @@ class Settings:
     top_providers: tuple[str, ...]
     providers: tuple[str, ...]
     enable_upload: bool
+    hooks: tuple[str, ...] = ()
 
     @property
     def sandbox(self) -> bool:
@@ -73,4 +74,5 @@ def load_settings(
         top_providers=_list(get("TOP_PROVIDERS")),
         providers=_list(get("PROVIDERS")),
         enable_upload=(get("ENABLE_UPLOAD") or "true").lower() in ("1", "true", "yes", "on"),
+        hooks=_list(get("QUICKSTART_HOOKS")),
     )
