@@ -149,8 +149,8 @@ def receive_webhook():
         payload=event,
         provider=state.provider.name,
         event_id=event["id"],
+        # Whose app user this is gets resolved when events are read, so ingest makes no query.
         smile_user_id=smile_user_id,
-        app_user_id=state.store.app_user_id(smile_user_id) if smile_user_id else None,
         claimed_by=state.claim_name,
     )
     if stored is None:

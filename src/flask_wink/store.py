@@ -7,12 +7,13 @@ many requests share one transaction and one fsync, and none is answered before i
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
-import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,6 +77,19 @@ accounts = sa.Table(
 
 EVENT_STATES = ("pending", "handling", "handled", "failed")
 
+# Statements built once and run with parameters: building one per request costs more than
+# running it.
+MARK_HANDLED = (
+    events.update()
+    .where(events.c.id == sa.bindparam("row_id"))
+    .values(state="handled", error=None, handled_at=sa.bindparam("now"), claimed_by=None)
+)
+MARK_FAILED = (
+    events.update()
+    .where(events.c.id == sa.bindparam("row_id"))
+    .values(state="failed", error=sa.bindparam("message"), claimed_by=None)
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -136,73 +150,130 @@ def create_engine(url: str) -> Engine:
 
 
 class GroupCommitter:
-    """One writer thread: takes every write that is waiting and commits them in one transaction.
+    """Group commit: whoever finds no commit under way commits every write that is waiting.
 
-    While one group commits, the next one gathers, so under load a commit (and its fsync) is
-    shared by many requests; alone, a write commits at once. If a group fails, each write is
-    retried on its own so one bad write cannot sink the others.
+    The thread of one waiting request (the leader) runs the whole group in one transaction
+    while the next group gathers, so under load a commit and its fsync are shared by many
+    requests, and alone a write commits at once, with no hand-off to another thread. If a group
+    fails, each write is retried on its own so one bad write cannot sink the others.
     """
 
-    def __init__(self, engine: Engine, max_group: int = 256) -> None:
+    def __init__(self, engine: Engine, max_group: int = 512) -> None:
         self.engine = engine
         self.max_group = max_group
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._pending: list[tuple[Any, Future]] = []
+        self._notes: collections.deque = collections.deque()
+        self._leading = False
+        self._flusher: threading.Thread | None = None
         self._pid: int | None = None
-        self._lock = threading.Lock()
 
-    def submit(self, op: Callable[[Connection], Any]) -> Future:
-        """Queue ``op(conn)``; the future resolves once its transaction committed."""
-        self._ensure_thread()
+    def run(self, op: Any, timeout: float = 60.0) -> Any:
+        """Commit ``op(conn)`` (or a :class:`Many`) with whatever else is waiting; its result."""
         future: Future = Future()
-        self._queue.put((op, future))
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._pending.append((op, future))
+            while not future.done():
+                if not self._leading:
+                    self._lead_locked()
+                    continue
+                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError("the database did not commit in time")
+        return future.result()
+
+    def submit(self, op: Any) -> Future:
+        """Queue ``op`` without waiting; the future resolves once its transaction committed."""
+        future: Future = Future()
+        with self._cond:
+            self._pending.append((op, future))
+            if not self._leading:
+                self._lead_locked()
+        self._ensure_flusher()
         return future
 
-    def run(self, op: Callable[[Connection], Any], timeout: float = 60.0) -> Any:
-        """Queue ``op`` and wait for its committed result."""
-        return self.submit(op).result(timeout)
+    def note(self, op: Many) -> None:
+        """Queue a write nobody waits for; it rides along with the next group (within 50 ms)."""
+        self._notes.append(op)
+        self._ensure_flusher()
 
-    def _ensure_thread(self) -> None:
-        # A forked worker process inherits no running thread: start one of its own.
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+    def _lead_locked(self) -> None:
+        # Called holding the condition; commits outside it so others can queue meanwhile.
+        self._leading = True
+        group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
+        while self._notes:
+            group.insert(0, (self._notes.popleft(), Future()))
+        self._cond.release()
+        try:
+            if group:
+                self._commit(group)
+        finally:
+            self._cond.acquire()
+            self._leading = False
+            self._cond.notify_all()
+
+    def _ensure_flusher(self) -> None:
+        # Writes nobody waits for must not sit forever when traffic stops; a forked process
+        # inherits no thread, so it starts its own.
+        if self._flusher is not None and self._pid == os.getpid() and self._flusher.is_alive():
             return
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._queue = queue.SimpleQueue()
+        with self._cond:
+            if self._flusher is None or self._pid != os.getpid() or not self._flusher.is_alive():
                 self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._loop, name="wink-writer", daemon=True)
-                self._thread.start()
+                self._flusher = threading.Thread(target=self._flush_loop, name="wink-flusher", daemon=True)
+                self._flusher.start()
 
-    def _loop(self) -> None:
+    def _flush_loop(self) -> None:
         while True:
-            group = [self._queue.get()]
-            while len(group) < self.max_group:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(group)
+            time.sleep(0.05)
+            with self._cond:
+                if (self._notes or self._pending) and not self._leading:
+                    self._lead_locked()
 
-    def _commit(self, group: list[tuple[Callable, Future]]) -> None:
+    def _commit(self, group: list[tuple[Any, Future]]) -> None:
         try:
             with self.engine.begin() as conn:
-                results = [op(conn) for op, _ in group]
+                results = _execute_group(conn, [op for op, _ in group])
         except Exception:
-            if len(group) == 1:
-                op, future = group[0]
-                return self._commit_alone(op, future)
             for op, future in group:
                 self._commit_alone(op, future)
             return
         for (_, future), result in zip(group, results, strict=True):
             future.set_result(result)
 
-    def _commit_alone(self, op: Callable, future: Future) -> None:
+    def _commit_alone(self, op: Any, future: Future) -> None:
         try:
             with self.engine.begin() as conn:
-                future.set_result(op(conn))
+                future.set_result(_execute_group(conn, [op])[0])
         except Exception as exc:
             future.set_exception(exc)
+
+
+@dataclass(frozen=True)
+class Many:
+    """A write whose statement can share one ``executemany`` with its neighbours in a group."""
+
+    statement: Any
+    params: dict[str, Any]
+
+
+def _execute_group(conn: Connection, ops: list[Any]) -> list[Any]:
+    """Run a group's writes in order; runs of :class:`Many` with one statement go as one call."""
+    results: list[Any] = []
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        if isinstance(op, Many):
+            j = i
+            while j < len(ops) and isinstance(ops[j], Many) and ops[j].statement is op.statement:
+                j += 1
+            conn.execute(op.statement, [o.params for o in ops[i:j]])
+            results.extend([None] * (j - i))
+            i = j
+        else:
+            results.append(op(conn))
+            i += 1
+    return results
 
 
 class Store:
@@ -214,6 +285,17 @@ class Store:
         self.writer = GroupCommitter(self.engine)
         self._ready = False
         self._lock = threading.Lock()
+        self._insert_event = None
+        self._upsert_account: dict[bool, Any] = {}
+        insert = self._insert(events)
+        if insert is not None:
+            # A unique constraint decides, not a check-then-insert: concurrent redeliveries of
+            # one event id leave exactly one row.
+            self._insert_event = insert.on_conflict_do_nothing(
+                index_elements=["provider", "kind", "event_id"]
+            ).returning(events.c.id)
+            for with_owner in (False, True):
+                self._upsert_account[with_owner] = _account_upsert(self._insert(accounts), with_owner)
 
     def init(self) -> None:
         """Create the tables if they are missing (safe when several processes start at once)."""
@@ -232,12 +314,12 @@ class Store:
             self.init()
         return self.engine.begin()
 
-    def _write(self, op: Callable[[Connection], Any], *, wait: bool = True) -> Any:
+    def _write(self, op: Any, *, wait: bool = True) -> Any:
         if not self._ready:
             self.init()
         if wait:
             return self.writer.run(op)
-        self.writer.submit(op)
+        self.writer.note(op)
         return None
 
     def flush(self) -> None:
@@ -319,18 +401,11 @@ class Store:
             "claimed_by": claimed_by,
             "claimed_at": received_at if claimed_by else None,
         }
-        insert = self._insert(events)
+        statement = self._insert_event
 
         def op(conn: Connection) -> int | None:
-            if insert is not None:
-                # A unique constraint decides, not a check-then-insert: concurrent redeliveries
-                # of one event id leave exactly one row.
-                statement = (
-                    insert.values(**values)
-                    .on_conflict_do_nothing(index_elements=["provider", "kind", "event_id"])
-                    .returning(events.c.id)
-                )
-                return conn.scalar(statement)
+            if statement is not None:
+                return conn.execute(statement, values).scalar()
             try:
                 with conn.begin_nested():
                     return conn.execute(events.insert().values(**values)).inserted_primary_key[0]
@@ -354,22 +429,16 @@ class Store:
         )
 
     def mark_handled(self, event_id: int, *, wait: bool = False) -> None:
-        """Record that an event's handlers all ran (queued with the next group commit)."""
-        statement = (
-            events.update()
-            .where(events.c.id == event_id)
-            .values(state="handled", error=None, handled_at=utcnow(), claimed_by=None)
-        )
-        self._write(lambda conn: conn.execute(statement), wait=wait)
+        """Record that an event's handlers all ran; rides with the next group commit unless ``wait``.
+
+        Should the process die first, the event stays ``handling`` and a worker takes it over
+        after its lease: handling is at least once, never lost.
+        """
+        self._write(Many(MARK_HANDLED, {"row_id": event_id, "now": utcnow()}), wait=wait)
 
     def mark_failed(self, event_id: int, error: str, *, wait: bool = False) -> None:
         """Record that a handler raised; ``retry_failed`` makes the event pending again."""
-        statement = (
-            events.update()
-            .where(events.c.id == event_id)
-            .values(state="failed", error=error[:4000], claimed_by=None)
-        )
-        self._write(lambda conn: conn.execute(statement), wait=wait)
+        self._write(Many(MARK_FAILED, {"row_id": event_id, "message": error[:4000]}), wait=wait)
 
     def claim_events(self, worker: str, *, limit: int = 50, lease: float = 300.0) -> list[StoredEvent]:
         """Take up to ``limit`` pending events (or ones whose handler died ``lease`` s ago) for ``worker``.
@@ -507,26 +576,16 @@ class Store:
             "connected_at": now if status == "CONNECTED" else None,
             "updated_at": now,
         }
-        guard = accounts.c.status.in_(replaceable) if replaceable else sa.false()
-        if owner is not None:
-            guard = sa.and_(
-                guard, sa.or_(accounts.c.smile_user_id.is_(None), accounts.c.smile_user_id == owner)
-            )
-        insert = self._insert(accounts)
-        if insert is None:
+        statement = self._upsert_account.get(owner is not None)
+        if statement is None:
+            guard = accounts.c.status.in_(replaceable) if replaceable else sa.false()
+            if owner is not None:
+                guard = sa.and_(
+                    guard, sa.or_(accounts.c.smile_user_id.is_(None), accounts.c.smile_user_id == owner)
+                )
             return self._update_account_portably(account_id, values, guard)
-        upsert = insert.values(**values)
-        changes: dict[str, Any] = {
-            "status": upsert.excluded.status,
-            "error_code": upsert.excluded.error_code,
-            "updated_at": upsert.excluded.updated_at,
-            "smile_user_id": sa.func.coalesce(accounts.c.smile_user_id, upsert.excluded.smile_user_id),
-            "provider_id": sa.func.coalesce(accounts.c.provider_id, upsert.excluded.provider_id),
-            "connected_at": sa.func.coalesce(accounts.c.connected_at, upsert.excluded.connected_at),
-        }
-        statement = upsert.on_conflict_do_update(index_elements=["account_id"], set_=changes, where=guard)
-        statement = statement.returning(accounts.c.account_id)
-        return self._write(lambda conn: conn.scalar(statement)) is not None
+        params = {**values, "replaceable": replaceable, "owner": owner}
+        return self._write(lambda conn: conn.execute(statement, params).scalar()) is not None
 
     def _update_account_portably(self, account_id: str, values: dict[str, Any], guard) -> bool:
         changes = {k: v for k, v in values.items() if k not in ("account_id", "connected_at")}
@@ -570,3 +629,25 @@ def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "connectedAt": _iso(row["connected_at"]) if row["connected_at"] else None,
         "updatedAt": _iso(row["updated_at"]),
     }
+
+
+def _account_upsert(insert, with_owner: bool):
+    """INSERT ... ON CONFLICT DO UPDATE that only moves a status forward (and, with an owner,
+    only for an account of that Smile user or of no known user)."""
+    guard = accounts.c.status.in_(sa.bindparam("replaceable", expanding=True))
+    if with_owner:
+        guard = sa.and_(
+            guard,
+            sa.or_(accounts.c.smile_user_id.is_(None), accounts.c.smile_user_id == sa.bindparam("owner")),
+        )
+    changes = {
+        "status": insert.excluded.status,
+        "error_code": insert.excluded.error_code,
+        "updated_at": insert.excluded.updated_at,
+        "smile_user_id": sa.func.coalesce(accounts.c.smile_user_id, insert.excluded.smile_user_id),
+        "provider_id": sa.func.coalesce(accounts.c.provider_id, insert.excluded.provider_id),
+        "connected_at": sa.func.coalesce(accounts.c.connected_at, insert.excluded.connected_at),
+    }
+    return insert.on_conflict_do_update(index_elements=["account_id"], set_=changes, where=guard).returning(
+        accounts.c.account_id
+    )

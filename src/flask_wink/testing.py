@@ -52,7 +52,10 @@ def serve(app, port: int = 0, threads: int = 8) -> Iterator[Served]:
             for channel in list(server._map.values()):
                 channel.close()
 
-        server.trigger.pull_trigger(close_all)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:  # the loop is already gone and took its trigger with it
+            pass
         server.task_dispatcher.shutdown()
         thread.join(timeout=5)
 

@@ -1,0 +1,1 @@
+"""Measured comparisons for flask-wink, run by ``make bench``."""

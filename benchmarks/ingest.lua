@@ -1,0 +1,29 @@
+-- wrk script: POST pre-signed Smile webhooks, each body once, from a file of "signature body" lines.
+local bodies, signatures = {}, {}
+local path = os.getenv("WINK_BENCH_BODIES")
+for line in io.lines(path) do
+  local space = line:find(" ")
+  signatures[#signatures + 1] = line:sub(1, space - 1)
+  bodies[#bodies + 1] = line:sub(space + 1)
+end
+
+local counter = 1
+local threads = {}
+
+function setup(thread)
+  thread:set("offset", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = offset + 1
+  stride = tonumber(os.getenv("WINK_BENCH_THREADS") or "2")
+end
+
+function request()
+  local i = counter
+  counter = counter + stride
+  if i > #bodies then i = ((i - 1) % #bodies) + 1 end
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+                                  ["Smile-Signature"] = signatures[i]}, bodies[i])
+end
