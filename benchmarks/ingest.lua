@@ -16,7 +16,8 @@ function setup(thread)
 end
 
 function init(args)
-  counter = offset + 1
+  -- Each run starts where the previous one stopped, so every stored event is a new one.
+  counter = tonumber(os.getenv("WINK_BENCH_START") or "0") + offset + 1
   stride = tonumber(os.getenv("WINK_BENCH_THREADS") or "2")
 end
 

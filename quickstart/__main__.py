@@ -20,10 +20,9 @@ def main() -> int:
     if settings.sandbox:
         print(f"No API_KEY set: using the built-in Smile sandbox. Open {url}", flush=True)
     else:
-        print(
-            f"Using Smile's API at {settings.open_api_host or 'the default host'}. Open {url}",
-            flush=True,
-        )
+        print(f"Using Smile's API at {settings.open_api_host or 'the default host'}. Open {url}", flush=True)
+        if not settings.webhook_secret:
+            print("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.", flush=True)
     # waitress buffers a body before the app sees it: refuse absurd ones at the door too.
     limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
     serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True,

@@ -34,7 +34,9 @@ def create_app(
     # WEBHOOK_SECRET may list several (rotation); the sandbox signs with the first.
     webhook_secrets = [s.strip() for s in (settings.webhook_secret or "").split(",") if s.strip()]
     webhook_secrets = webhook_secrets or [secrets.token_hex(32)]
-    base_url = f"http://127.0.0.1:{settings.app_port}"
+    # How the app reaches itself (the sandbox's webhooks): loopback unless bound elsewhere.
+    own_host = settings.app_host if settings.app_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    base_url = f"http://{own_host}:{settings.app_port}"
 
     sandbox = None
     if settings.sandbox:
@@ -69,6 +71,8 @@ def create_app(
         template_id=settings.template_id,
         sdk_version=settings.sdk_version,
     )
+    # Fail at start, not at the first webhook, when the database is unreachable.
+    get_state(app).store.init()
     app.config["QUICKSTART"] = settings
     app.config["QUICKSTART_SANDBOX"] = sandbox
 

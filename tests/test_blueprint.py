@@ -42,6 +42,12 @@ def test_returning_user_gets_a_fresh_token_for_the_same_smile_user(client, sandb
     assert len(sandbox.state.users) == 1
 
 
+def test_non_ascii_app_user_ids_still_get_a_token(client, sandbox):
+    response = client.post("/wink/token", headers={"X-User": "jos\u00e9".encode().decode("latin-1")})
+    assert response.status_code == 201
+    assert sandbox.state.users[response.get_json()["userId"]]["externalMetadata"] == {}
+
+
 def test_concurrent_first_tokens_make_one_smile_user(host, sandbox):
     with serve(host) as served, ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(
@@ -419,3 +425,51 @@ def test_events_are_newest_first_and_filter_by_user_and_kind(client):
 @pytest.mark.parametrize("query", ["kind=other", "after=x", "limit=0"])
 def test_bad_event_filters_are_400(client, query):
     assert client.get(f"/wink/events?{query}", headers=ADMIN).status_code == 400
+
+
+def test_polling_with_after_never_skips_events(client):
+    for _ in range(5):
+        client.post("/wink/callbacks", headers=GEORGE, json={"name": "onUIEvent", "args": {}})
+    first = client.get("/wink/events?after=0&limit=2", headers=ADMIN).get_json()["events"]
+    assert [e["id"] for e in first] == [2, 1]
+    second = client.get("/wink/events?after=2&limit=2", headers=ADMIN).get_json()["events"]
+    assert [e["id"] for e in second] == [4, 3]
+
+
+def test_webhook_events_name_the_app_user_once_known(client):
+    smile_user = client.post("/wink/token", headers=GEORGE).get_json()["userId"]
+    post_webhook(client, make_event("ACCOUNT_CREATED", {"userId": smile_user, "accountId": "a-5",
+                                                        "providers": ["grab"]}))
+    events = client.get("/wink/events?kind=webhook", headers=ADMIN).get_json()["events"]
+    assert {e["appUserId"] for e in events if e["smileUserId"] == smile_user} == {"george-42"}
+
+
+def test_a_smile_user_that_vanished_is_replaced(client, host, sandbox):
+    first = client.post("/wink/token", headers=GEORGE).get_json()["userId"]
+    del sandbox.state.users[first]  # as after a sandbox restart
+    again = client.post("/wink/token", headers=GEORGE)
+    assert again.status_code == 201
+    assert again.get_json()["userId"] != first
+    with host.app_context():
+        assert get_state().store.smile_user_id("george-42") == again.get_json()["userId"]
+
+
+def test_failing_token_minted_receiver_does_not_cost_the_token(client):
+    def broken(app, **kw):
+        raise RuntimeError("analytics down")
+
+    signals.token_minted.connect(broken)
+    try:
+        response = client.post("/wink/token", headers=GEORGE)
+    finally:
+        signals.token_minted.disconnect(broken)
+    assert response.status_code == 201
+
+
+def test_webhooks_pass_a_csrf_protect_set_up_after_the_kit(sandbox, tmp_path):
+    from flask_wtf.csrf import CSRFProtect
+
+    app, _ = make_host_app(sandbox, tmp_path, WTF_CSRF_ENABLED=True)
+    CSRFProtect(app)
+    response = post_webhook(app.test_client(), make_event("USER_CREATED", {"userId": "tenant-1"}))
+    assert response.status_code == 200

@@ -26,7 +26,7 @@ from flask_wink.webhooks import SIGNATURE_HEADER, verify_signature
 # -- what the spec says ------------------------------------------------------------------
 
 # components/schemas/ObjectMetadataRefCode
-ERROR_CODES = {
+RESPONSE_CODES = {
     "OK",
     "CREATED",
     "INVALID_CREDENTIALS",
@@ -98,11 +98,29 @@ def fetch(method: str, url: str, **options) -> httpx.Response:
     return httpx.request(method, url, verify=CA, **options)
 
 
+def api_client(sandbox) -> httpx.Client:
+    auth = (sandbox.api_key, sandbox.api_secret)
+    return httpx.Client(base_url=sandbox.api_host, auth=auth, verify=CA)
+
+
 @pytest.fixture
 def api(sandbox) -> Iterator[httpx.Client]:
-    """Raw HTTP to the sandbox's /v1 with its key and secret."""
-    auth = (sandbox.api_key, sandbox.api_secret)
-    with httpx.Client(base_url=sandbox.api_host, auth=auth, verify=CA) as client:
+    """Raw HTTP to a fresh sandbox's /v1 with its key and secret."""
+    with api_client(sandbox) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator:
+    """One sandbox for the tests that change nothing in it (a fresh one per test costs ~0.1 s)."""
+    with run_sandbox() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def readonly(shared) -> Iterator[httpx.Client]:
+    """Raw HTTP to the shared sandbox: only for requests that create nothing."""
+    with api_client(shared) as client:
         yield client
 
 
@@ -110,7 +128,7 @@ def data_of(response: httpx.Response, status: int = 200):
     """The envelope's ``data`` after checking the status and the envelope's metadata."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["code"] in ERROR_CODES
+    assert body["code"] in RESPONSE_CODES
     assert isinstance(body["message"], str)
     assert isinstance(body["requestId"], str) and body["requestId"]
     return body.get("data")
@@ -121,7 +139,7 @@ def error_of(response: httpx.Response, status: int) -> dict:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == ENVELOPE
-    assert body["code"] in ERROR_CODES
+    assert body["code"] in RESPONSE_CODES
     assert isinstance(body["requestId"], str) and body["requestId"]
     return body
 
@@ -134,12 +152,9 @@ def widget(sandbox, path: str, body: dict) -> httpx.Response:
     return fetch("POST", f"{sandbox.url}/widget/{path}", json=body)
 
 
-def open_session(sandbox, api: httpx.Client, user_id: str | None = None) -> str:
-    """A widget session for ``user_id`` (a new user when None)."""
-    if user_id is None:
-        token = create_user(api)["token"]
-    else:
-        token = data_of(api.post("/tokens", params={"userId": user_id}), 201)
+def open_session(sandbox, api: httpx.Client) -> str:
+    """A widget session for a new user."""
+    token = create_user(api)["token"]
     answer = widget(sandbox, "session", {"token": token["accessToken"]})
     assert answer.status_code == 200, answer.text
     return answer.json()["sessionId"]
@@ -223,23 +238,23 @@ def settle(sandbox) -> None:
 
 
 @pytest.mark.parametrize("credentials", ["missing", "wrong key", "wrong secret", "bearer"])
-def test_api_without_the_right_key_and_secret_is_401_with_smiles_envelope(sandbox, credentials):
+def test_api_without_the_right_key_and_secret_is_401_with_smiles_envelope(shared, credentials):
     auth = {
         "missing": None,
-        "wrong key": ("nope", sandbox.api_secret),
-        "wrong secret": (sandbox.api_key, "nope"),
+        "wrong key": ("nope", shared.api_secret),
+        "wrong secret": (shared.api_key, "nope"),
     }.get(credentials)
-    headers = {"Authorization": f"Bearer {sandbox.api_secret}"} if credentials == "bearer" else {}
-    response = fetch("GET", sandbox.api_host + "/providers", auth=auth, headers=headers)
+    headers = {"Authorization": f"Bearer {shared.api_secret}"} if credentials == "bearer" else {}
+    response = fetch("GET", shared.api_host + "/providers", auth=auth, headers=headers)
     assert error_of(response, 401)["code"] == "INVALID_CREDENTIALS"
 
 
-def test_unknown_api_path_is_404_missing_resource(api):
-    assert error_of(api.get("/no-such-thing"), 404)["code"] == "MISSING_RESOURCE"
+def test_unknown_api_path_is_404_missing_resource(readonly):
+    assert error_of(readonly.get("/no-such-thing"), 404)["code"] == "MISSING_RESOURCE"
 
 
-def test_wrong_method_is_405_unsupported_method(api):
-    assert error_of(api.put("/users"), 405)["code"] == "UNSUPPORTED_METHOD"
+def test_wrong_method_is_405_unsupported_method(readonly):
+    assert error_of(readonly.put("/users"), 405)["code"] == "UNSUPPORTED_METHOD"
 
 
 # -- users and tokens ----------------------------------------------------------------------
@@ -281,13 +296,13 @@ def test_create_user_without_a_body_has_empty_metadata(api):
     ],
     ids=["number", "nested", "six-keys", "long-key", "long-value", "non-ascii", "list", "string"],
 )
-def test_create_user_with_invalid_external_metadata_is_400(api, metadata):
-    response = api.post("/users", json={"externalMetadata": metadata})
+def test_create_user_with_invalid_external_metadata_is_400(readonly, metadata):
+    response = readonly.post("/users", json={"externalMetadata": metadata})
     assert error_of(response, 400)["code"] == "INVALID_PARAMETERS"
 
 
-def test_create_user_with_a_body_that_is_not_json_is_400(api):
-    response = api.post("/users", content=b"{nope", headers={"Content-Type": "application/json"})
+def test_create_user_with_a_body_that_is_not_json_is_400(readonly):
+    response = readonly.post("/users", content=b"{nope", headers={"Content-Type": "application/json"})
     assert error_of(response, 400)["code"] == "INVALID_PARAMETERS"
 
 
@@ -298,12 +313,12 @@ def test_refresh_token_is_201_with_a_new_token(api):
     assert token["accessToken"] != first["token"]["accessToken"]
 
 
-def test_refresh_token_without_user_id_is_400(api):
-    assert error_of(api.post("/tokens"), 400)["code"] == "INVALID_PARAMETERS"
+def test_refresh_token_without_user_id_is_400(readonly):
+    assert error_of(readonly.post("/tokens"), 400)["code"] == "INVALID_PARAMETERS"
 
 
-def test_refresh_token_for_unknown_user_is_404(api):
-    response = api.post("/tokens", params={"userId": "tenant-nobody"})
+def test_refresh_token_for_unknown_user_is_404(readonly):
+    response = readonly.post("/tokens", params={"userId": "tenant-nobody"})
     assert error_of(response, 404)["code"] == "MISSING_RESOURCE"
 
 
@@ -312,8 +327,8 @@ def test_get_user_returns_the_created_user(api):
     assert data_of(api.get(f"/users/{user['id']}")) == user
 
 
-def test_get_unknown_user_is_404(api):
-    assert error_of(api.get("/users/tenant-nobody"), 404)["code"] == "MISSING_RESOURCE"
+def test_get_unknown_user_is_404(readonly):
+    assert error_of(readonly.get("/users/tenant-nobody"), 404)["code"] == "MISSING_RESOURCE"
 
 
 def test_list_users_holds_every_user_with_the_required_fields(api):
@@ -338,22 +353,22 @@ def all_providers(api: httpx.Client) -> list[dict]:
     return page["items"]
 
 
-def test_provider_list_has_upwork_grab_and_sss(api):
-    names = {p["name"] for p in all_providers(api)}
+def test_provider_list_has_upwork_grab_and_sss(readonly):
+    names = {p["name"] for p in all_providers(readonly)}
     assert {"Upwork", "Grab", "SSS"} <= names
 
 
-def test_every_provider_has_the_spec_required_fields_with_their_json_types(api):
-    for provider in all_providers(api):
+def test_every_provider_has_the_spec_required_fields_with_their_json_types(readonly):
+    for provider in all_providers(readonly):
         for name, kind in PROVIDER_REQUIRED.items():
             assert isinstance(provider.get(name), kind), (provider["id"], name)
         assert all(isinstance(point, str) for point in provider["supported"])
 
 
-def test_provider_pages_of_two_chain_by_cursor_and_end_with_null(api):
+def test_provider_pages_of_two_chain_by_cursor_and_end_with_null(readonly):
     seen, cursors, cursor = [], [], None
     while True:
-        page = data_of(api.get("/providers", params={"size": 2, "cursor": cursor}))
+        page = data_of(readonly.get("/providers", params={"size": 2, "cursor": cursor}))
         assert len(page["items"]) <= 2
         seen += [p["id"] for p in page["items"]]
         cursor = page["nextCursor"]
@@ -364,22 +379,22 @@ def test_provider_pages_of_two_chain_by_cursor_and_end_with_null(api):
         assert len(cursors) < 10, "pagination never ended"
     assert len(cursors) >= 2
     assert len(seen) == len(set(seen))
-    assert sorted(seen) == sorted(p["id"] for p in all_providers(api))
+    assert sorted(seen) == sorted(p["id"] for p in all_providers(readonly))
 
 
 @pytest.mark.parametrize("size", ["0", "151", "many"])
-def test_provider_list_with_a_size_outside_1_to_150_is_400(api, size):
-    response = api.get("/providers", params={"size": size})
+def test_provider_list_with_a_size_outside_1_to_150_is_400(readonly, size):
+    response = readonly.get("/providers", params={"size": size})
     assert error_of(response, 400)["code"] == "INVALID_PARAMETERS"
 
 
-def test_get_provider_returns_the_listed_provider(api):
-    listed = {p["id"]: p for p in all_providers(api)}
-    assert data_of(api.get("/providers/upwork")) == listed["upwork"]
+def test_get_provider_returns_the_listed_provider(readonly):
+    listed = {p["id"]: p for p in all_providers(readonly)}
+    assert data_of(readonly.get("/providers/upwork")) == listed["upwork"]
 
 
-def test_get_unknown_provider_is_404(api):
-    assert error_of(api.get("/providers/myspace"), 404)["code"] == "MISSING_RESOURCE"
+def test_get_unknown_provider_is_404(readonly):
+    assert error_of(readonly.get("/providers/myspace"), 404)["code"] == "MISSING_RESOURCE"
 
 
 # -- accounts through the widget -----------------------------------------------------------
@@ -459,9 +474,9 @@ def test_revoke_account_is_200_and_leaves_it_disconnected(sandbox, api):
     assert revoked["connectionStatus"] == revoked["connection"]["status"] == "DISCONNECTED"
 
 
-def test_get_or_revoke_unknown_account_is_404(api):
-    assert error_of(api.get("/accounts/a-nothing"), 404)["code"] == "MISSING_RESOURCE"
-    assert error_of(api.delete("/accounts/a-nothing"), 404)["code"] == "MISSING_RESOURCE"
+def test_get_or_revoke_unknown_account_is_404(readonly):
+    assert error_of(readonly.get("/accounts/a-nothing"), 404)["code"] == "MISSING_RESOURCE"
+    assert error_of(readonly.delete("/accounts/a-nothing"), 404)["code"] == "MISSING_RESOURCE"
 
 
 # -- link tokens ---------------------------------------------------------------------------
@@ -501,17 +516,17 @@ def test_create_webhook_is_200_with_the_webhook_schema_required_fields(api):
 
 
 @pytest.mark.parametrize("field", ["name", "url", "eventTypes", "active", "secret"])
-def test_create_webhook_without_a_required_field_is_400_naming_it(api, field):
+def test_create_webhook_without_a_required_field_is_400_naming_it(readonly, field):
     body = webhook_body("https://hooks.example.com/smile", ["ACCOUNT_CONNECTED"])
     del body[field]
-    problem = error_of(api.post("/webhooks", json=body), 400)
+    problem = error_of(readonly.post("/webhooks", json=body), 400)
     assert problem["code"] == "INVALID_PARAMETERS"
     assert field in problem["message"]
 
 
-def test_create_webhook_with_an_unknown_event_type_is_400_naming_event_types(api):
+def test_create_webhook_with_an_unknown_event_type_is_400_naming_event_types(readonly):
     body = webhook_body("https://hooks.example.com/smile", ["ACCOUNT_CONNECTED", "ACCOUNT_EXPLODED"])
-    problem = error_of(api.post("/webhooks", json=body), 400)
+    problem = error_of(readonly.post("/webhooks", json=body), 400)
     assert problem["code"] == "INVALID_PARAMETERS"
     assert "eventTypes" in problem["message"]
     assert "name" not in problem["message"]
@@ -531,8 +546,8 @@ def test_deleted_webhook_is_200_then_404(api):
     assert error_of(api.get(f"/webhooks/{hook['id']}"), 404)["code"] == "MISSING_RESOURCE"
 
 
-def test_delete_unknown_webhook_is_404(api):
-    assert error_of(api.delete("/webhooks/nothing"), 404)["code"] == "MISSING_RESOURCE"
+def test_delete_unknown_webhook_is_404(readonly):
+    assert error_of(readonly.delete("/webhooks/nothing"), 404)["code"] == "MISSING_RESOURCE"
 
 
 # -- webhook deliveries --------------------------------------------------------------------
@@ -649,20 +664,20 @@ def test_receiver_always_failing_gets_exactly_three_attempts(sandbox, api):
 # -- archives --------------------------------------------------------------------------------
 
 
-def test_archive_list_is_an_empty_page(api):
-    assert data_of(api.get("/archives")) == {"items": [], "nextCursor": None}
+def test_archive_list_is_an_empty_page(readonly):
+    assert data_of(readonly.get("/archives")) == {"items": [], "nextCursor": None}
 
 
-def test_get_unknown_archive_is_404(api):
-    assert error_of(api.get("/archives/x"), 404)["code"] == "MISSING_RESOURCE"
+def test_get_unknown_archive_is_404(readonly):
+    assert error_of(readonly.get("/archives/x"), 404)["code"] == "MISSING_RESOURCE"
 
 
 # -- the widget SDK scripts ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("version", [1, 2])
-def test_sdk_script_is_public_javascript_defining_smile_link_modal_at_its_version(sandbox, version):
-    response = fetch("GET", f"{sandbox.url}/v{version}/smile.v{version}.js")
+def test_sdk_script_is_public_javascript_defining_smile_link_modal_at_its_version(shared, version):
+    response = fetch("GET", f"{shared.url}/v{version}/smile.v{version}.js")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/javascript")
     assert "SmileLinkModal" in response.text
@@ -670,8 +685,8 @@ def test_sdk_script_is_public_javascript_defining_smile_link_modal_at_its_versio
     assert "__SDK_VERSION__" not in response.text
 
 
-def test_unknown_sdk_version_is_404(sandbox):
-    assert fetch("GET", f"{sandbox.url}/v3/smile.v3.js").status_code == 404
+def test_unknown_sdk_version_is_404(shared):
+    assert fetch("GET", f"{shared.url}/v3/smile.v3.js").status_code == 404
 
 
 # -- python -m flask_wink.sandbox --------------------------------------------------------------

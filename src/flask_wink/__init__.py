@@ -1,5 +1,6 @@
 """flask-wink: Smile's Wink account-linking flow as one Flask blueprint."""
 
+from .blueprint import link_config
 from .client import SmileClient
 from .errors import (
     InvalidRequest,
@@ -41,6 +42,7 @@ __all__ = [
     "WinkHTTPError",
     "WinkState",
     "get_state",
+    "link_config",
     "sign",
     "verify",
 ]

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from . import signals
 from .client import SmileClient
+from .errors import SmileNotFound
 from .pipeline import process_name
 from .providers.smile_wink import SMILE_WINK, LinkToken, SmileWinkProvider
 from .store import Store
@@ -65,7 +66,16 @@ class WinkState:
         lock = self._user_locks[hash(app_user_id) % len(self._user_locks)]
         with lock:
             known = self.store.smile_user_id(app_user_id)
-            token = self.provider.mint_link_token(self.client, known, app_user_id)
+            try:
+                token = self.provider.mint_link_token(self.client, known, app_user_id)
+            except SmileNotFound:
+                if known is None:
+                    raise
+                # Smile no longer knows the user we made (deleted, or another sandbox): start over.
+                log.warning("Smile user of app user %s is gone; making a new one", app_user_id)
+                token = self.provider.mint_link_token(self.client, None, app_user_id)
+                self.store.relink_user(app_user_id, token.smile_user_id)
+                known = token.smile_user_id
             created = known is None
             if created:
                 kept = self.store.link_user(app_user_id, token.smile_user_id, self.provider.name)
@@ -73,12 +83,14 @@ class WinkState:
                     # Another process linked this user first: use its Smile user.
                     token = self.provider.mint_link_token(self.client, kept, app_user_id)
                     created = False
-        signals.token_minted.send(
-            current_app._get_current_object(),
-            app_user_id=app_user_id,
-            smile_user_id=token.smile_user_id,
-            created_user=created,
-        )
+        app = current_app._get_current_object()
+        for receiver in signals.token_minted.receivers_for(app):
+            try:
+                receiver(
+                    app, app_user_id=app_user_id, smile_user_id=token.smile_user_id, created_user=created
+                )
+            except Exception:  # the token is good; a receiver's bug must not cost the user it
+                log.exception("a receiver of token-minted failed")
         return token
 
 
@@ -224,10 +236,20 @@ class Wink:
         app.register_blueprint(bp, url_prefix=config["WINK_URL_PREFIX"])
         if "wink" not in app.cli.commands:
             app.cli.add_command(wink_cli)
-        csrf = app.extensions.get("csrf")
-        if csrf is not None:
-            # Smile signs webhooks instead; a host-wide CSRFProtect must not refuse them.
-            csrf.exempt(receive_webhook)
+        # Smile signs webhooks instead of sending a CSRF token: a host-wide CSRFProtect must not
+        # refuse them, whether it was set up before this extension or after it.
+        _exempt_from_csrf(app, receive_webhook)
+
+        @app.before_request
+        def _exempt_webhooks_late() -> None:
+            if request.endpoint == "wink.receive_webhook":
+                _exempt_from_csrf(app, receive_webhook)
+
+
+def _exempt_from_csrf(app: Flask, view) -> None:
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(view)
 
 
 def _secrets(value: Any) -> tuple[str, ...]:

@@ -56,7 +56,9 @@ def _signals_for(event: StoredEvent) -> list[tuple[Any, dict[str, Any]]]:
     if event.kind == "callback":
         found = [(signals.callback_received, {"name": event.name, "args": payload})]
         if event.name == "onAccountConnected":
-            found.append((signals.account_connected, {"account_id": payload.get("accountId")}))
+            found.append(
+                (signals.account_connected, {"account_id": payload.get("accountId"), "source": "widget"})
+            )
         elif event.name == "onUploadsCreated":
             found.append((signals.uploads_created, {"uploads": payload.get("uploads")}))
         elif event.name == "onClose":
@@ -65,7 +67,7 @@ def _signals_for(event: StoredEvent) -> list[tuple[Any, dict[str, Any]]]:
     data = payload.get("data") or {}
     found = [(signals.webhook_received, {"type": event.name, "data": data})]
     if event.name == "ACCOUNT_CONNECTED":
-        found.append((signals.account_connected, {"account_id": data.get("accountId")}))
+        found.append((signals.account_connected, {"account_id": data.get("accountId"), "source": "webhook"}))
     return found
 
 

@@ -1,7 +1,9 @@
 """Signals the kit sends after an event is stored; connect with ``signal.connect(fn)``.
 
-Every receiver gets the Flask app as sender and ``event`` (a :class:`~flask_wink.store.StoredEvent`)
-among its keyword arguments.
+Every receiver gets the Flask app as sender and, except for ``token_minted``, ``event`` (a
+:class:`~flask_wink.store.StoredEvent`) among its keyword arguments. A receiver that raises is
+logged; the event is then marked failed and ``flask wink events retry`` runs its receivers again,
+so receivers should not mind running twice.
 """
 
 from blinker import Namespace
@@ -14,7 +16,7 @@ callback_received = _signals.signal("callback-received")
 webhook_received = _signals.signal("webhook-received")
 #: An account's last known status changed. kwargs: event, account_id, status, smile_user_id.
 account_status_changed = _signals.signal("account-status-changed")
-#: An account became CONNECTED (from the widget or from Smile). kwargs: event, account_id.
+#: The widget or Smile reported an account CONNECTED (so usually twice). kwargs: event, account_id, source.
 account_connected = _signals.signal("account-connected")
 #: The widget reported uploaded documents (onUploadsCreated). kwargs: event, uploads.
 uploads_created = _signals.signal("uploads-created")

@@ -367,6 +367,13 @@ class Store:
                 raise
             return existing
 
+    def relink_user(self, app_user_id: str, smile_user_id: str) -> None:
+        """Point an app user at a new Smile user (the old one no longer exists at Smile)."""
+        with self._begin() as conn:
+            conn.execute(
+                users.update().where(users.c.app_user_id == app_user_id).values(smile_user_id=smile_user_id)
+            )
+
     # -- events ---------------------------------------------------------------------------
 
     def add_event(
@@ -493,14 +500,22 @@ class Store:
         after_id: int | None = None,
         limit: int = 100,
     ) -> list[StoredEvent]:
-        """Recorded events, newest first."""
-        query = sa.select(events).order_by(events.c.id.desc()).limit(limit)
+        """Recorded events, newest first.
+
+        With ``after_id``, the *oldest* ``limit`` events after it (still listed newest first), so a
+        poller that passes the largest id it has seen never skips any.
+        """
+        # Webhooks are stored without looking up whose app user they name; the join says.
+        owner = sa.func.coalesce(events.c.app_user_id, users.c.app_user_id).label("app_user_id")
+        columns = [c for c in events.c if c.name != "app_user_id"] + [owner]
+        joined = events.outerjoin(users, users.c.smile_user_id == events.c.smile_user_id)
+        query = sa.select(*columns).select_from(joined).limit(limit)
+        query = query.order_by(events.c.id.asc() if after_id is not None else events.c.id.desc())
         if kind:
             query = query.where(events.c.kind == kind)
         if state:
             query = query.where(events.c.state == state)
         if app_user_id and smile_user_id:
-            # A webhook can arrive before we learn whose Smile user it names: match either id.
             query = query.where(
                 sa.or_(events.c.app_user_id == app_user_id, events.c.smile_user_id == smile_user_id)
             )
@@ -512,7 +527,8 @@ class Store:
             query = query.where(events.c.id > after_id)
         with self._begin() as conn:
             rows = conn.execute(query).mappings().all()
-        return [_event_from_row(row) for row in rows]
+        found = [_event_from_row(row) for row in rows]
+        return found[::-1] if after_id is not None else found
 
     def get_event(self, id_: int) -> StoredEvent | None:
         """One stored event by its row id."""

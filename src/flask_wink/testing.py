@@ -11,6 +11,7 @@ Helpers:
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from waitress.server import create_server
 
 from .webhooks import SIGNATURE_HEADER, sign
@@ -108,3 +110,29 @@ def signed_webhook(event: dict[str, Any], secret: str) -> tuple[bytes, dict[str,
     """The raw body and headers Smile would send for ``event`` signed with ``secret``."""
     body = json.dumps(event).encode()
     return body, {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret)}
+
+
+#: Where :func:`fresh_postgres_database` creates databases (a role with CREATEDB).
+POSTGRES_URL = os.environ.get("WINK_TEST_POSTGRES_URL", "postgresql+psycopg://wink:wink@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str = POSTGRES_URL) -> Iterator[str]:
+    """Create an empty PostgreSQL database for the block and drop it afterwards; yields its URL."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"wink_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        raise RuntimeError(
+            f"PostgreSQL is needed here ({exc.orig}); `make test` starts it, or set WINK_TEST_POSTGRES_URL."
+        ) from None
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

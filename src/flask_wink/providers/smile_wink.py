@@ -110,7 +110,9 @@ class SmileWinkProvider:
     ) -> LinkToken:
         """A first-time user gets ``POST /users``; a returning one ``POST /tokens?userId=``."""
         if smile_user_id is None:
-            data = client.create_user({"appUserId": app_user_id})
+            # Smile takes ASCII metadata values of at most 500 characters; the mapping is ours anyway.
+            fits = app_user_id.isascii() and len(app_user_id) <= 500
+            data = client.create_user({"appUserId": app_user_id} if fits else {})
             smile_user_id = data["user"]["id"]
             token = data["token"]
         else:

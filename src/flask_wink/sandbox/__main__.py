@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     # fails before any line is printed).
     server = create_server(app, host=args.host, port=args.port, threads=8)
     print("Smile sandbox running. Paste these lines into .env:", flush=True)
-    print(f"OPEN_API_HOST=http://{args.host}:{args.port}/v1")
+    reachable = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    print(f"OPEN_API_HOST=http://{reachable}:{args.port}/v1")
     print(f"API_KEY={state.api_key}")
     print(f"API_SECRET={state.api_secret}", flush=True)
     server.run()

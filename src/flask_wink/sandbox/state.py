@@ -103,7 +103,10 @@ class WebhookDispatcher:
     def __init__(self, retry_delays: tuple[float, ...] = (1.0, 5.0), timeout: float = 5.0) -> None:
         self.retry_delays = retry_delays
         self._queue: queue.Queue = queue.Queue()
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "Smile-Sandbox-Webhooks"})
+        self._timeout = timeout
+        # Made on the first delivery, by the delivery thread: loading the CA bundle costs ~60 ms, and
+        # most sandboxes (one per test) never deliver anything.
+        self._http: httpx.Client | None = None
         self._pending = 0
         self._idle = threading.Condition()
         self.deliveries: list[Delivery] = []
@@ -130,16 +133,25 @@ class WebhookDispatcher:
         return True
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            delivery, body, secret = item
-            self._attempt(delivery, body, secret)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                delivery, body, secret = item
+                self._attempt(delivery, body, secret)
+        finally:
+            # Closed here, not in close(), so a delivery in flight never meets a closed client.
+            if self._http is not None:
+                self._http.close()
 
     def _attempt(self, delivery: Delivery, body: bytes, secret: str) -> None:
         delivery.attempts += 1
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret)}
+        if self._http is None:
+            self._http = httpx.Client(
+                timeout=self._timeout, headers={"User-Agent": "Smile-Sandbox-Webhooks"}
+            )
         try:
             response = self._http.post(delivery.url, content=body, headers=headers)
             delivery.status, delivery.error = response.status_code, None
@@ -164,8 +176,8 @@ class WebhookDispatcher:
         timer.start()
 
     def close(self) -> None:
+        """Stop the delivery thread once it has sent what is queued (retries not yet due are dropped)."""
         self._queue.put(None)
-        self._http.close()
 
 
 @dataclass

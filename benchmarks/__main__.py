@@ -1,0 +1,362 @@
+"""``make bench``: the kit against a bare route, token minting against a direct call, memory.
+
+Everything runs on this machine, one measurement after another, with Debian's wrk as the load
+generator. Results: a table on stdout, ``benchmarks/results/latest.json`` and ``benchmarks.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from flask_wink import SmileClient
+from flask_wink.testing import fresh_postgres_database, make_event, signed_webhook
+
+from .server import WEBHOOK_SECRET
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+SECONDS = float(os.environ.get("WINK_BENCH_SECONDS", "10"))
+CONNECTIONS = 32
+
+
+class Bodies:
+    """Pre-signed webhook bodies, handed out so that no stored event is ever sent twice."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        self.path, self.count, self.next = path, count, 0
+        write_bodies(path, count)
+
+    def env(self) -> dict:
+        return {"WINK_BENCH_BODIES": str(self.path), "WINK_BENCH_START": str(self.next)}
+
+    def used(self, run: dict) -> dict:
+        self.next += run["requests"] + 64  # + what was in flight when wrk stopped
+        if self.next >= self.count:
+            raise RuntimeError("the benchmark ran out of unique webhook bodies")
+        return run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def process(args: list[str], ready_url: str, env: dict | None = None):
+    """Start a Python module as its own process and wait until ``ready_url`` answers."""
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(ready_url, timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(args)} did not start") from None
+                time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def wrk(url: str, script: Path, connections: int, seconds: float, env: dict | None = None) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {
+        "rps": rate,
+        "requests": done,
+        "non2xx": int(bad.group(1)) if bad else 0,
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "socket_errors": errors.group(0) if errors else None,
+    }
+
+
+def write_bodies(path: Path, count: int) -> None:
+    with path.open("w") as out:
+        for i in range(count):
+            event = make_event(
+                "ACCOUNT_CONNECTED" if i % 4 == 0 else "USER_CREATED",
+                {
+                    "userId": f"tenant-{i % 1000}",
+                    "accountId": f"a-{i % 5000}",
+                    "loginName": "George",
+                    "providers": ["upwork"],
+                },
+            )
+            body, headers = signed_webhook(event, WEBHOOK_SECRET)
+            out.write(headers["Smile-Signature"] + " " + body.decode() + "\n")
+
+
+@contextmanager
+def database(kind: str, tmp: Path):
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / f'bench-{time.monotonic_ns()}.sqlite3'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield url
+
+
+def ingest(kind: str, tmp: Path, bodies: Bodies) -> dict:
+    """Signed webhooks per second against a bare 204 route on the same waitress server."""
+    port = free_port()
+    with database(kind, tmp) as url:
+        base = f"http://127.0.0.1:{port}"
+        args = ["-m", "benchmarks.server", "--port", str(port), "--threads", "32", "--database", url]
+        with process(args, base + "/wink/events"):
+            script = HERE / "ingest.lua"
+            bare_env = {"WINK_BENCH_BODIES": str(bodies.path)}  # the bare route stores nothing
+            wrk(base + "/bare", script, CONNECTIONS, 2, bare_env)  # warm up
+            runs = {"bare": [], "kit": []}
+            for _ in range(2):  # alternate, keep the best of each: the machine is shared
+                runs["bare"].append(wrk(base + "/bare", script, CONNECTIONS, SECONDS, bare_env))
+                run = wrk(base + "/wink/webhooks", script, CONNECTIONS, SECONDS, bodies.env())
+                runs["kit"].append(bodies.used(run))
+            acknowledged = sum(r["requests"] - r["non2xx"] for r in runs["kit"])
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            rows, distinct = conn.execute(
+                sa.text("SELECT count(*), count(DISTINCT event_id) FROM wink_events")
+            ).one()
+        engine.dispose()
+    bare = max(runs["bare"], key=lambda r: r["rps"])
+    kit = max(runs["kit"], key=lambda r: r["rps"])
+    return {
+        "bare": bare,
+        "kit": kit,
+        "ratio": kit["rps"] / bare["rps"],
+        "acknowledged": acknowledged,
+        "stored": rows,
+        "duplicates_stored": rows - distinct,
+        "every_ack_durable": rows >= acknowledged and rows == distinct,
+    }
+
+
+def token_minting(tmp: Path) -> dict:
+    """The /wink/token round trip against a direct client call to the same sandbox."""
+    sandbox_port, app_port = free_port(), free_port()
+    key, secret = "bench-key", "bench-secret"
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    with (
+        process(
+            [
+                "-m",
+                "flask_wink.sandbox",
+                "--port",
+                str(sandbox_port),
+                "--api-key",
+                key,
+                "--api-secret",
+                secret,
+            ],
+            sandbox_url + "/",
+        ),
+        database("sqlite", tmp) as url,
+    ):
+        args = [
+            "-m",
+            "benchmarks.server",
+            "--port",
+            str(app_port),
+            "--threads",
+            "32",
+            "--database",
+            url,
+            "--api-host",
+            sandbox_url + "/v1",
+            "--api-key",
+            key,
+            "--api-secret",
+            secret,
+        ]
+        base = f"http://127.0.0.1:{app_port}"
+        with process(args, base + "/wink/events"):
+
+            def timed(call, n=300):
+                call()
+                samples = []
+                for _ in range(n):
+                    start = time.perf_counter()
+                    call()
+                    samples.append((time.perf_counter() - start) * 1000)
+                return statistics.median(samples)
+
+            with httpx.Client() as http, SmileClient(sandbox_url + "/v1", key, secret) as client:
+                user = http.post(base + "/wink/token", headers={"X-User": "solo"}).json()["userId"]
+                kit_ms = timed(lambda: http.post(base + "/wink/token", headers={"X-User": "solo"}))
+                direct_ms = timed(lambda: client.refresh_token(user))
+            concurrent = wrk(base + "/wink/token", HERE / "token.lua", 16, SECONDS)
+    return {
+        "kit_p50_ms": kit_ms,
+        "direct_p50_ms": direct_ms,
+        "overhead_ms": kit_ms - direct_ms,
+        "ratio": kit_ms / direct_ms,
+        "concurrent16": concurrent,
+    }
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def memory_and_events_page(tmp: Path, bodies: Bodies) -> dict:
+    """The quickstart's resident size idle and after 100,000 stored events; the events page then."""
+    port = free_port()
+    url = f"sqlite:///{tmp / 'memory.sqlite3'}"
+    base = f"http://127.0.0.1:{port}"
+    env = {"APP_PORT": str(port), "DATABASE_URL": url, "API_KEY": "", "WEBHOOK_SECRET": WEBHOOK_SECRET}
+    with process(["-m", "quickstart"], base + "/healthz", env) as proc:
+        time.sleep(1)
+        idle = rss_kib(proc.pid)
+        engine = sa.create_engine(url)
+        target = 100_000
+        while True:
+            with engine.connect() as conn:
+                stored = conn.execute(sa.text("SELECT count(*) FROM wink_events")).scalar()
+            if stored >= target:
+                break
+            bodies.used(wrk(base + "/wink/webhooks", HERE / "ingest.lua", CONNECTIONS, 20, bodies.env()))
+        engine.dispose()
+        pages = {}
+        with httpx.Client() as http:
+            for name, path in {
+                "newest": "/wink/events",
+                "webhooks": "/wink/events?kind=webhook",
+                "one user": "/wink/events?user=nobody&after=0",
+            }.items():
+                http.get(base + path)
+                samples = []
+                for _ in range(100):
+                    start = time.perf_counter()
+                    assert http.get(base + path).status_code == 200
+                    samples.append((time.perf_counter() - start) * 1000)
+                samples.sort()
+                pages[name] = {"p50_ms": samples[49], "p99_ms": samples[98]}
+        after = rss_kib(proc.pid)
+    return {"idle_mib": idle / 1024, "after_mib": after / 1024, "events": stored, "events_page": pages}
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    labels, values = [], []
+    for kind in ("sqlite", "postgresql"):
+        run = results["ingest"][kind]
+        labels += [f"bare route\n({kind})", f"flask-wink\n({kind})"]
+        values += [run["bare"]["rps"], run["kit"]["rps"]]
+    axes[0].bar(labels, values, color=["#9aa3b5", "#4453d6"] * 2)
+    axes[0].set_title(f"Webhook ingest, {CONNECTIONS} senders (req/s)")
+    axes[0].tick_params(axis="x", labelsize=8)
+    token = results["token"]
+    axes[1].bar(
+        ["direct client", "/wink/token"],
+        [token["direct_p50_ms"], token["kit_p50_ms"]],
+        color=["#9aa3b5", "#4453d6"],
+    )
+    axes[1].set_title("Link token round trip, p50 (ms)")
+    memory = results["memory"]
+    axes[2].bar(
+        ["idle", f"{memory['events']:,} events"],
+        [memory["idle_mib"], memory["after_mib"]],
+        color=["#9aa3b5", "#4453d6"],
+    )
+    axes[2].set_title("Quickstart resident memory (MiB)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    RESULTS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        bodies = Bodies(tmp / "bodies.txt", 220_000)
+        results = {
+            "ingest": {kind: ingest(kind, tmp, bodies) for kind in ("sqlite", "postgresql")},
+            "token": token_minting(tmp),
+            "memory": memory_and_events_page(tmp, bodies),
+        }
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "seconds_per_run": SECONDS,
+        "python": sys.version.split()[0],
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    chart(results, RESULTS / "benchmarks.png")
+
+    print(f"{'measurement':44} {'flask-wink':>14} {'baseline':>14} {'ratio':>7}")
+    for kind, run in results["ingest"].items():
+        print(
+            f"{'webhook ingest req/s (' + kind + ')':44} "
+            f"{run['kit']['rps']:14.0f} {run['bare']['rps']:14.0f} "
+            f"{run['ratio']:7.2f}"
+        )
+        print(
+            f"{'  p50 / p99 ms':44} {run['kit']['p50_ms']:6.1f} /{run['kit']['p99_ms']:6.1f} "
+            f"{run['bare']['p50_ms']:6.1f} /{run['bare']['p99_ms']:6.1f}"
+        )
+        print(
+            f"{'  acknowledged, stored, duplicates stored':44} {run['acknowledged']:>14} {run['stored']:>14} "
+            f"{run['duplicates_stored']:>7}"
+        )
+    token = results["token"]
+    print(
+        f"{'token round trip p50 ms (vs direct call)':44} {token['kit_p50_ms']:14.2f} "
+        f"{token['direct_p50_ms']:14.2f} {token['ratio']:7.2f}"
+    )
+    print(f"{'token minting req/s, 16 users':44} {token['concurrent16']['rps']:14.0f}")
+    memory = results["memory"]
+    print(
+        f"{'quickstart RSS MiB, idle -> ' + format(memory['events'], ',') + ' events':44} "
+        f"{memory['after_mib']:14.1f} {memory['idle_mib']:14.1f}"
+    )
+    for name, page in memory["events_page"].items():
+        print(f"{'events page p50 / p99 ms (' + name + ')':44} {page['p50_ms']:6.1f} /{page['p99_ms']:6.1f}")
+    print(f"\nChart: {(RESULTS / 'benchmarks.png').relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
