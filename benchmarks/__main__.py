@@ -44,7 +44,7 @@ class Bodies:
         return {"WINK_BENCH_BODIES": str(self.path), "WINK_BENCH_START": str(self.next)}
 
     def used(self, run: dict) -> dict:
-        self.next += run["requests"] + 64  # + what was in flight when wrk stopped
+        self.next = run["bodies_used_up_to"] + 1
         if self.next >= self.count:
             raise RuntimeError("the benchmark ran out of unique webhook bodies")
         return run
@@ -99,7 +99,9 @@ def wrk(url: str, script: Path, connections: int, seconds: float, env: dict | No
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
+    used = re.search(r"bodies-used-up-to (\d+)", out)
     return {
+        "bodies_used_up_to": int(used.group(1)) if used else 0,
         "rps": rate,
         "requests": done,
         "non2xx": int(bad.group(1)) if bad else 0,

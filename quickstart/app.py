@@ -141,6 +141,11 @@ def create_app(
             abort(404)
         return send_from_directory(FRONTEND_DIR, name)
 
+    from .pages import LINKS, pages
+
+    app.register_blueprint(pages)
+    app.jinja_env.globals["quickstart_pages"] = LINKS
+
     for hook in settings.hooks:
         _load_hook(hook)(app)
 

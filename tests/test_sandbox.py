@@ -764,3 +764,12 @@ def test_module_on_a_busy_port_exits_without_printing_credentials():
     while (line := lines.get(timeout=5)) is not None:
         output.append(line)
     assert not any(line.startswith(("API_KEY=", "API_SECRET=")) for line in output), output
+
+
+@pytest.mark.parametrize("url", ["http://localhost.evil.example/hook", "http://127.0.0.1.example/hook",
+                                 "ftp://127.0.0.1/hook", "http:///hook"])
+def test_webhook_urls_that_only_look_local_are_refused(url, sandbox):
+    body = {"name": "x", "url": url, "eventTypes": ["ALL_EVENTS"], "active": True, "secret": "s"}
+    response = httpx.post(sandbox.api_host + "/webhooks", json=body, auth=(sandbox.api_key, sandbox.api_secret))
+    assert response.status_code == 400
+    assert "url" in response.json()["message"]

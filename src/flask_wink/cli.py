@@ -71,3 +71,14 @@ def worker(batch: int, poll: float, lease: float, once: bool) -> None:
     click.echo("flask-wink worker started; Ctrl+C stops it.")
     handled = run_worker(app, once=once, batch=batch, poll=poll, lease=lease, stop=stop)
     click.echo(f"Handled {handled} event(s).")
+
+
+def _register_parts() -> None:
+    # Each part of the kit brings its own commands (and, on import, its tables and trackers).
+    from . import archives, invites, userdata
+
+    for part in (userdata, archives, invites):
+        part.register_cli(wink_cli)
+
+
+_register_parts()

@@ -194,12 +194,14 @@ class SmileClient:
         """Yield every item of a list call (``"list_accounts"``, ...), following ``nextCursor``."""
         method = getattr(self, list_method)
         cursor = None
+        seen: set[str] = set()
         while True:
             page = method(cursor=cursor, **filters) or {}
             yield from page.get("items") or []
             cursor = page.get("nextCursor")
-            if not cursor:
+            if not cursor or cursor in seen:  # a server that repeats a cursor would loop forever
                 return
+            seen.add(cursor)
 
 
 def _segment(value: str) -> str:

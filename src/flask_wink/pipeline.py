@@ -37,11 +37,12 @@ def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
     Returns the errors (empty when every receiver succeeded).
     """
     errors: list[str] = []
-    try:
-        _track_account(app, state, event, errors)
-    except Exception as exc:  # the database or a bug: the event stays stored, marked failed
-        log.exception("tracking the account of event %s failed", event.id)
-        errors.append(f"account status: {exc!r}")
+    for tracker in TRACKERS:
+        try:
+            tracker(app, state, event, errors)
+        except Exception as exc:  # the database or a bug: the event stays stored, marked failed
+            log.exception("%s failed for event %s", tracker.__name__, event.id)
+            errors.append(f"{tracker.__name__}: {exc!r}")
     for signal, kwargs in _signals_for(event):
         _send(app, signal, errors, event=event, **kwargs)
     if errors:
@@ -114,6 +115,17 @@ def _send(app: Flask, signal, errors: list[str], **kwargs: Any) -> None:
             log.exception("a receiver of %s failed for event %s", signal.name, kwargs["event"].id)
             name = getattr(receiver, "__qualname__", repr(receiver))
             errors.append(f"{signal.name} -> {name}: {exc!r}")
+
+
+#: What the kit itself keeps up to date from each event, before the signals are sent. Each is
+#: ``tracker(app, state, event, errors)``; it may append to ``errors`` or send signals via ``_send``.
+TRACKERS: list = [_track_account]
+
+
+def register_tracker(tracker) -> None:
+    """Add a built-in tracker (account status, archive status, fetched data...)."""
+    if tracker not in TRACKERS:
+        TRACKERS.append(tracker)
 
 
 def run_worker(

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
-import uuid
 from datetime import timedelta
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
+from . import archives, invites, userdata
 from .data import PROVIDERS
+from .http import envelope, json_body, page
 from .state import WEBHOOK_EVENT_TYPES, SandboxError, SandboxState, WebhookDispatcher
-
-MAX_PAGE = 150
 
 
 def create_sandbox_app(
@@ -35,14 +36,6 @@ def create_sandbox_app(
     app = Flask(__name__)
     app.extensions["wink_sandbox"] = state
     sdk_source = resources.files(__package__).joinpath("static/smile.js").read_text("utf-8")
-
-    def envelope(
-        data: Any = None, status: int = 200, code: str = "OK", message: str = "Success"
-    ) -> Response:
-        body = {"code": code, "message": message, "requestId": str(uuid.uuid4())}
-        if data is not None:
-            body["data"] = data
-        return Response(json.dumps(body), status=status, mimetype="application/json")
 
     @app.errorhandler(SandboxError)
     def sandbox_error(exc: SandboxError):
@@ -78,16 +71,9 @@ def create_sandbox_app(
             return envelope({}, 401, "INVALID_CREDENTIALS", "Invalid API key or secret.")
         return None
 
-    def page(items: list[dict[str, Any]]) -> dict[str, Any]:
-        size = _int_param("size", 10, 1, MAX_PAGE)
-        start = _int_param("cursor", 0, 0, None)
-        chunk = items[start : start + size]
-        more = start + size < len(items)
-        return {"nextCursor": str(start + size) if more else None, "items": chunk}
-
     @app.post("/v1/users")
     def create_user():
-        body = _json_body(optional=True)
+        body = json_body(optional=True)
         metadata = body.get("externalMetadata")
         if metadata is None:
             metadata = {}
@@ -160,24 +146,9 @@ def create_sandbox_app(
         state.revoke_account(account_id)
         return envelope()
 
-    @app.get("/v1/archives")
-    def list_archives():
-        user_id = request.args.get("userId")
-        with state.lock:
-            items = [a for a in state.archives.values() if user_id in (None, "", a["userId"])]
-        return envelope(page(items))
-
-    @app.get("/v1/archives/<archive_id>")
-    def get_archive(archive_id: str):
-        with state.lock:
-            archive = state.archives.get(archive_id)
-        if archive is None:
-            raise SandboxError(404, "MISSING_RESOURCE", f"Archive {archive_id} was not found.")
-        return envelope(archive)
-
     @app.post("/v1/webhooks")
     def create_webhook():
-        body = _json_body()
+        body = json_body()
         _require_webhook_fields(body)
         return envelope(state.create_webhook(body))
 
@@ -219,12 +190,12 @@ def create_sandbox_app(
 
     @app.post("/widget/session")
     def widget_session():
-        body = _json_body()
+        body = json_body()
         return envelope_plain(state.start_session(str(body.get("token") or "")))
 
     @app.post("/widget/accounts")
     def widget_login():
-        body = _json_body()
+        body = json_body()
         account = state.login(
             str(body.get("sessionId") or ""),
             str(body.get("providerId") or ""),
@@ -235,7 +206,7 @@ def create_sandbox_app(
 
     @app.post("/widget/accounts/<account_id>/mfa")
     def widget_mfa(account_id: str):
-        body = _json_body()
+        body = json_body()
         account = state.verify_mfa(
             str(body.get("sessionId") or ""), account_id, str(body.get("code") or "")
         )
@@ -243,7 +214,7 @@ def create_sandbox_app(
 
     @app.post("/widget/accounts/<account_id>/remove")
     def widget_remove(account_id: str):
-        body = _json_body()
+        body = json_body()
         account = state.remove_account(str(body.get("sessionId") or ""), account_id)
         return envelope_plain({"account": account})
 
@@ -260,6 +231,10 @@ def create_sandbox_app(
             }
         )
 
+    # Further parts of Smile's API, each in a module of its own.
+    userdata.register(app, state)
+    archives.register(app, state)
+    invites.register(app, state)
     return app
 
 
@@ -267,31 +242,19 @@ def _public_account(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k not in ("status", "errorCode", "errorMessage")}
 
 
-def _json_body(optional: bool = False) -> dict[str, Any]:
-    raw = request.get_data(cache=True)
-    if not raw and optional:
-        return {}
+def _deliverable(url: str) -> bool:
+    """https://, or plain http:// to this machine (the sandbox's relaxation for local apps)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise SandboxError(400, "INVALID_PARAMETERS", "The body must be JSON.") from None
-    if not isinstance(body, dict):
-        raise SandboxError(400, "INVALID_PARAMETERS", "The body must be a JSON object.")
-    return body
-
-
-def _int_param(name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
+        return ipaddress.ip_address(parts.hostname).is_loopback
     except ValueError:
-        raise SandboxError(400, "INVALID_PARAMETERS", f"{name} must be a whole number.") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise SandboxError(400, "INVALID_PARAMETERS", f"{name} must be {bound}.")
-    return value
+        return False
 
 
 def _require_webhook_fields(body: dict[str, Any]) -> None:
@@ -301,7 +264,7 @@ def _require_webhook_fields(body: dict[str, Any]) -> None:
     if (
         not isinstance(body.get("url"), str)
         or not 1 <= len(body["url"]) <= 500
-        or not (body["url"].startswith(("https://", "http://127.", "http://localhost")))
+        or not _deliverable(body["url"])
     ):
         problems.append("url (https://, or http:// on loopback in the sandbox)")
     types = body.get("eventTypes")

@@ -199,6 +199,7 @@ class SandboxState:
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.archives: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
+        self.listeners: list = []
 
     # -- events ---------------------------------------------------------------------------
 
@@ -213,6 +214,7 @@ class SandboxState:
         }
         with self.lock:
             self.events.append(event)
+            listeners = list(self.listeners)
             targets = [
                 hook
                 for hook in self.webhooks.values()
@@ -221,7 +223,14 @@ class SandboxState:
             ]
         for hook in targets:
             self.dispatcher.submit(hook, event)
+        for listener in listeners:
+            listener(event)
         return event
+
+    def subscribe(self, listener) -> None:
+        """Call ``listener(event)`` after each event is emitted (e.g. to emit follow-up events)."""
+        with self.lock:
+            self.listeners.append(listener)
 
     # -- users and tokens -----------------------------------------------------------------
 

@@ -1,0 +1,9 @@
+"""Invitations: send an invite, manage invite templates."""
+
+from __future__ import annotations
+
+import click
+
+
+def register_cli(group: click.Group) -> None:
+    """Add this part's ``flask wink ...`` commands to ``group``."""
