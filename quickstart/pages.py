@@ -16,3 +16,7 @@ LINKS: list[tuple[str, str]] = []
 def link(endpoint: str, label: str) -> None:
     """List a page on the dashboard."""
     LINKS.append((endpoint, label))
+
+
+# The parts register their routes on import.
+from . import pages_archives, pages_data, pages_invites  # noqa: E402, F401

@@ -1,0 +1,5 @@
+"""Quickstart pages: invites."""
+
+from __future__ import annotations
+
+from .pages import link, pages  # noqa: F401 - routes register on this blueprint
