@@ -51,6 +51,7 @@ class WinkState:
     claim_name: str | None = None
     #: Seconds since the epoch; replaceable so tests need no sleeping.
     clock: Callable[[], float] = time.time
+    _known_users: dict[str, str] = field(default_factory=dict)
     _user_locks: tuple[threading.Lock, ...] = field(
         default_factory=lambda: tuple(threading.Lock() for _ in range(64))
     )
@@ -61,20 +62,28 @@ class WinkState:
             return self.sdk_url.format(version=version)
         return self.provider.sdk_url(version, self.api_host)
 
+    def _relink(self, app_user_id: str, gone: str) -> LinkToken:
+        """Smile no longer knows ``gone`` (deleted, or another sandbox): use or make another user."""
+        stored = self.store.smile_user_id(app_user_id)
+        if stored and stored != gone:
+            # Another process relinked already (this one remembered the old user).
+            return self.provider.mint_link_token(self.client, stored, app_user_id)
+        log.warning("Smile user of app user %s is gone; making a new one", app_user_id)
+        token = self.provider.mint_link_token(self.client, None, app_user_id)
+        self.store.relink_user(app_user_id, token.smile_user_id)
+        return token
+
     def mint_link_token(self, app_user_id: str) -> LinkToken:
         """A Link token for ``app_user_id``; makes the Smile user the first time, never twice."""
         lock = self._user_locks[hash(app_user_id) % len(self._user_locks)]
         with lock:
-            known = self.store.smile_user_id(app_user_id)
+            known = self._known_users.get(app_user_id) or self.store.smile_user_id(app_user_id)
             try:
                 token = self.provider.mint_link_token(self.client, known, app_user_id)
             except SmileNotFound:
                 if known is None:
                     raise
-                # Smile no longer knows the user we made (deleted, or another sandbox): start over.
-                log.warning("Smile user of app user %s is gone; making a new one", app_user_id)
-                token = self.provider.mint_link_token(self.client, None, app_user_id)
-                self.store.relink_user(app_user_id, token.smile_user_id)
+                token = self._relink(app_user_id, known)
                 known = token.smile_user_id
             created = known is None
             if created:
@@ -83,6 +92,10 @@ class WinkState:
                     # Another process linked this user first: use its Smile user.
                     token = self.provider.mint_link_token(self.client, kept, app_user_id)
                     created = False
+            if len(self._known_users) >= 10_000:
+                self._known_users.clear()
+            # The mapping only changes here (relinking), so this process may remember it.
+            self._known_users[app_user_id] = token.smile_user_id
         app = current_app._get_current_object()
         for receiver in signals.token_minted.receivers_for(app):
             try:
