@@ -7,7 +7,7 @@ for line in io.lines(path) do
   bodies[#bodies + 1] = line:sub(space + 1)
 end
 
-local counter = 1
+counter = 1  -- global: done() reads it from each thread
 local threads = {}
 
 function setup(thread)
