@@ -387,11 +387,13 @@ class Store:
         app_user_id: str | None = None,
         smile_user_id: str | None = None,
         claimed_by: str | None = None,
+        raw: str | None = None,
     ) -> StoredEvent | None:
         """Commit one event; ``None`` when an event with the same ``event_id`` is already stored.
 
         With ``claimed_by`` the event is stored as being handled by that process (so no worker
-        takes it); without, it waits for a worker as ``pending``.
+        takes it); without, it waits for a worker as ``pending``. ``raw`` is the JSON text to keep
+        for ``payload`` when the caller already has it.
         """
         received_at = utcnow()
         values = {
@@ -401,7 +403,8 @@ class Store:
             "provider": provider,
             "app_user_id": app_user_id,
             "smile_user_id": smile_user_id,
-            "payload": json.dumps(payload, separators=(",", ":")),
+            # A webhook keeps the very body Smile signed; anything else is serialised here.
+            "payload": raw if raw is not None else json.dumps(payload, separators=(",", ":")),
             "received_at": received_at,
             "state": "handling" if claimed_by else "pending",
             "attempts": 1 if claimed_by else 0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from .errors import WebhookVerificationError
 
 SIGNATURE_HEADER = "Smile-Signature"
 EVENT_FIELDS = ("id", "version", "type", "createdAt", "data")
+_HEX_SHA512 = re.compile(r"[0-9a-f]{128}")
 
 
 def sign(raw_body: bytes, secret: str) -> str:
@@ -28,7 +30,7 @@ def verify_signature(raw_body: bytes, signature: str | None, secrets: Iterable[s
     if not signature:
         raise WebhookVerificationError(f"missing {SIGNATURE_HEADER} header")
     candidate = signature.strip().lower()
-    if len(candidate) != 128 or any(c not in "0123456789abcdef" for c in candidate):
+    if not _HEX_SHA512.fullmatch(candidate):
         raise WebhookVerificationError(f"malformed {SIGNATURE_HEADER} header")
     matched = False
     for secret in secrets:
