@@ -387,6 +387,10 @@ def main() -> None:
     print(f"{'token minting req/s, 16 users':44} {token['concurrent16']['rps']:14.0f}")
     memory = results["memory"]
     print(
+        f"{'quickstart RSS MiB, after ' + format(memory['served_over_http'], ',') + ' webhooks':44} "
+        f"{memory['after_http_mib']:14.1f} {memory['idle_mib']:14.1f}"
+    )
+    print(
         f"{'quickstart RSS MiB, idle -> ' + format(memory['events'], ',') + ' events':44} "
         f"{memory['after_mib']:14.1f} {memory['idle_mib']:14.1f}"
     )
