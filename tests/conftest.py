@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,3 +80,61 @@ def database_url(request, tmp_path) -> Iterator[str]:
     else:
         with fresh_postgres_database() as url:
             yield url
+
+
+# -- browser tests: one Chromium (Debian's) for the whole run, the quickstart on a free port ---------
+
+CHROMIUM = os.environ.get("WINK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+QUICKSTART_WEBHOOK_SECRET = "quickstart-test-secret"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def quickstart_server(tmp_path):
+    """The quickstart in sandbox mode, served by waitress on a free port; ``.sandbox`` is its state."""
+    from quickstart.app import create_app
+    from quickstart.settings import load_settings
+
+    from flask_wink.testing import serve
+
+    port = int(free_port_url().rsplit(":", 1)[1])
+    settings = load_settings(
+        {
+            "APP_PORT": str(port),
+            "WEBHOOK_SECRET": QUICKSTART_WEBHOOK_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'wink.sqlite3'}",
+        },
+        env_file=tmp_path / "none.env",
+    )
+    app = create_app(settings, instance_path=tmp_path / "instance")
+    with serve(app, port=port) as served:
+        served.sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
+        yield served
+        served.sandbox.dispatcher.close()

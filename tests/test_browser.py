@@ -2,63 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from quickstart.app import create_app
-from quickstart.settings import load_settings
+from playwright.sync_api import expect
 
+from conftest import QUICKSTART_WEBHOOK_SECRET  # noqa: E402
 from flask_wink import get_state, signals
-from flask_wink.testing import make_event, serve, signed_webhook
+from flask_wink.testing import make_event, signed_webhook
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("WINK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-WEBHOOK_SECRET = "quickstart-test-secret"
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
-def quickstart(tmp_path):
-    """The quickstart in sandbox mode, served by waitress on a free port."""
-    port = _free_port()
-    settings = load_settings({
-        "APP_PORT": str(port), "WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'wink.sqlite3'}",
-    }, env_file=tmp_path / "none.env")
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    with serve(app, port=port) as served:
-        served.sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
-        yield served
-        served.sandbox.dispatcher.close()
+def quickstart(quickstart_server):
+    return quickstart_server
 
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
 
 
 def event_row(page, name):
@@ -130,6 +91,7 @@ def test_provider_without_mfa_connects_straight_away(page, quickstart):
     expect(dialog.get_by_role("heading", name="Account connected")).to_be_visible()
     dialog.get_by_role("button", name="Close").click()
     expect(event_row(page, "ACCOUNT_CONNECTED")).to_have_count(1)
+    expect(event_row(page, "onClose")).to_have_count(1)  # the webhook may be shown before onClose is stored
     callbacks = {e.name: e.payload for e in stored(quickstart.app, kind="callback")}
     assert callbacks["onClose"] == {"reason": "close"}
 
@@ -156,7 +118,7 @@ def test_expired_token_is_replaced_and_the_widget_reopens(page, quickstart):
 def test_forged_and_replayed_webhooks(page, quickstart):
     event = make_event("ACCOUNT_CONNECTED", {"userId": "tenant-x", "accountId": "a-x",
                                              "loginName": "George", "providers": ["grab"]})
-    body, headers = signed_webhook(event, WEBHOOK_SECRET)
+    body, headers = signed_webhook(event, QUICKSTART_WEBHOOK_SECRET)
     forged_body, forged_headers = signed_webhook(event, "guessed-secret")
     url = quickstart.url + "/wink/webhooks"
     assert httpx.post(url, content=forged_body, headers=forged_headers).status_code == 401

@@ -24,3 +24,13 @@ uploads_created = _signals.signal("uploads-created")
 widget_closed = _signals.signal("widget-closed")
 #: A Link token was minted for a user. kwargs: app_user_id, smile_user_id, created_user.
 token_minted = _signals.signal("token-minted")
+#: Smile sent an invite (INVITE_INVITED webhook). kwargs: event, invite_id, smile_user_id.
+invite_sent = _signals.signal("invite-sent")
+#: An invited user linked an account (INVITE_LINKED webhook). kwargs: event, invite_id, smile_user_id.
+invite_linked = _signals.signal("invite-linked")
+#: An account was revoked through the kit (no event). kwargs: account_id, smile_user_id, kept_data.
+account_revoked = _signals.signal("account-revoked")
+#: An archive's last known status changed. kwargs: event, archive_id, status, smile_user_id.
+archive_status_changed = _signals.signal("archive-status-changed")
+#: An archive was revoked through the kit (no event). kwargs: archive_id, smile_user_id, kept_data.
+archive_revoked = _signals.signal("archive-revoked")

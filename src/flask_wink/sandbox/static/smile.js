@@ -52,7 +52,15 @@
     ".smile-wink-alert{background:#fff1f1;border:1px solid #f3c2c2;color:#8a1c1c;border-radius:8px;padding:10px 12px;font-size:14px;margin:0 0 12px}",
     ".smile-wink-alert code{display:block;font-weight:700;margin-bottom:4px}",
     ".smile-wink-footer{margin-top:18px;text-align:center;font-size:11px;color:#8a8fa3}",
-    ".smile-wink-loading{padding:30px 0;text-align:center;font-size:15px;color:#555}"
+    ".smile-wink-loading{padding:30px 0;text-align:center;font-size:15px;color:#555}",
+    ".smile-wink-uploads{list-style:none;margin:0 0 8px;padding:0}",
+    ".smile-wink-upload{display:flex;align-items:center;justify-content:space-between;gap:8px;font-size:14px;",
+    "padding:8px 0;border-bottom:1px solid #eceef4}",
+    ".smile-wink-upload-name{font-weight:600;word-break:break-all}",
+    ".smile-wink-upload-status{display:block;font-size:12px;color:#555;margin-top:2px}",
+    ".smile-wink-upload button{border:1px solid #d33;color:#d33;background:#fff;border-radius:7px;padding:5px 9px;cursor:pointer;font-size:13px}",
+    ".smile-wink-hint{font-size:13px}",
+    ".smile-wink-hint a{color:var(--smile-wink-accent)}"
   ].join("");
 
   function injectStyle() {
@@ -102,6 +110,9 @@
       this._account = null;
       this._screen = null;
       this._busy = false;
+      this._uploads = [];
+      if (this._pollTimer) clearTimeout(this._pollTimer);
+      this._pollTimer = null;
     }
 
     open() {
@@ -153,7 +164,7 @@
       }
     }
 
-    _uiEvent(eventName, account) {
+    _uiEvent(eventName, account, archive) {
       var s = this._session || {};
       this._emit("onUIEvent", {
         eventName: eventName,
@@ -161,7 +172,7 @@
         mode: s.mode || null,
         userId: s.userId || null,
         account: account || null,
-        archive: null
+        archive: archive || null
       });
     }
 
@@ -287,8 +298,175 @@
       this._render("providers", [
         el("h2", { text: "Select your provider" }),
         this._providers.length ? list : el("p", { text: "No providers are available for this template." }),
+        el("button", { type: "button", className: "smile-wink-btn smile-wink-secondary", onclick: () => {
+          if (!this._busy) this._showUpload();
+        } }, ["Upload documents"]),
         accounts
       ]);
+    }
+
+    // -- uploads: documents instead of a login --------------------------------------------------
+
+    _showUpload(problem) {
+      var uid = this._uid;
+      var submit = el("button", { type: "submit", className: "smile-wink-btn" }, ["Submit"]);
+      var form = el("form", { novalidate: true, onsubmit: (ev) => {
+        ev.preventDefault();
+        var input = form.elements.document;
+        var files = input && input.files ? Array.prototype.slice.call(input.files) : [];
+        if (!files.length) { this._showUpload("Choose a document first."); return; }
+        this._submitUpload(files, submit);
+      } }, [
+        problem ? el("div", { className: "smile-wink-alert", role: "alert" }, [problem]) : null,
+        el("div", { className: "smile-wink-field" }, [
+          el("label", { for: uid + "-document", text: "Document" }),
+          el("input", { id: uid + "-document", name: "document", type: "file", multiple: true })
+        ]),
+        submit,
+        el("button", { type: "button", className: "smile-wink-btn smile-wink-secondary", onclick: () => {
+          if (!this._busy) this._showProviders();
+        } }, ["Back"])
+      ]);
+      this._render("upload", [
+        el("h2", { text: "Upload documents" }),
+        el("p", { text: "Upload a payslip as a PDF, PNG or JPEG file. The sandbox reads only its sample payslip; " +
+          "other files end UNSUPPORTED or ERROR." }),
+        el("p", { className: "smile-wink-hint" }, [
+          el("a", { href: ROOT + "/samples/payslip.pdf", download: "payslip.pdf", text: "Download the sample payslip (PDF)" }),
+          " \u00b7 ",
+          el("a", { href: ROOT + "/samples/payslip.png", download: "payslip.png", text: "PNG" })
+        ]),
+        form
+      ], "input");
+      if (!problem) this._uiEvent("UPLOAD_SELECTED", null, null);
+    }
+
+    _readFile(file) {
+      return new Promise(function (resolve, reject) {
+        var reader = new FileReader();
+        reader.onload = function () {
+          var url = String(reader.result || "");
+          resolve({ name: file.name, contentType: file.type || "", base64: url.slice(url.indexOf(",") + 1) });
+        };
+        reader.onerror = function () { reject(reader.error); };
+        reader.readAsDataURL(file);
+      });
+    }
+
+    async _submitUpload(files, button) {
+      if (this._busy) return;
+      this._setBusy(true, button);
+      var gen = this._gen;
+      var read;
+      try {
+        read = await Promise.all(files.map((f) => this._readFile(f)));
+      } catch (err) {
+        if (gen === this._gen) this._showError("FILE_UNREADABLE", "The file could not be read.");
+        return;
+      }
+      if (gen !== this._gen) return;
+      var data = await this._post("/widget/uploads", { sessionId: this._session.sessionId, files: read });
+      this._busy = false;
+      if (!data) return;
+      var uploads = Array.isArray(data.uploads) ? data.uploads : [];
+      uploads.forEach((u) => this._upsertUpload(u));
+      this._emit("onUploadsCreated", { uploads: uploads, userId: this._session.userId });
+      this._uiEvent("UPLOADS_CREATED", null, uploads[0] || null);
+      this._showUploads();
+    }
+
+    _upsertUpload(upload) {
+      if (!upload || !upload.id) return;
+      var i = this._uploads.findIndex(function (u) { return u.id === upload.id; });
+      if (i >= 0) this._uploads[i] = upload;
+      else this._uploads.push(upload);
+    }
+
+    _uploadName(upload) {
+      var files = Array.isArray(upload.rawFiles) ? upload.rawFiles : [];
+      return files.length ? files.map(function (f) { return f.name; }).join(", ") : upload.id;
+    }
+
+    _uploadStatus(upload) {
+      return (upload.state && upload.state.status) || "STARTED";
+    }
+
+    _showUploads() {
+      var list = el("ul", { className: "smile-wink-uploads", "aria-label": "Uploads" });
+      this._render("uploads", [
+        el("h2", { text: "Your uploads" }),
+        list,
+        el("button", { type: "button", className: "smile-wink-btn smile-wink-secondary", onclick: () => {
+          if (!this._busy) this._showUpload();
+        } }, ["Upload another document"]),
+        el("button", { type: "button", className: "smile-wink-btn", onclick: () => {
+          this._teardown();
+          this._emit("onClose", { reason: "exit" });
+        } }, ["Done"])
+      ]);
+      this._renderUploadList();
+      this._pollUploads();
+    }
+
+    _renderUploadList() {
+      var list = this._body && this._body.querySelector(".smile-wink-uploads");
+      if (!list) return;
+      list.textContent = "";
+      if (!this._uploads.length) list.appendChild(el("li", { text: "No uploads yet." }));
+      this._uploads.forEach((u) => {
+        var name = this._uploadName(u);
+        var status = this._uploadStatus(u);
+        list.appendChild(el("li", { className: "smile-wink-upload", "data-archive-id": u.id, "data-status": status }, [
+          el("span", null, [
+            el("span", { className: "smile-wink-upload-name", text: name }),
+            el("span", { className: "smile-wink-upload-status", text: status })
+          ]),
+          status === "REVOKED" ? null : el("button", { type: "button",
+            onclick: (ev) => this._removeUpload(u, ev.currentTarget) }, ["Remove " + name])
+        ]));
+      });
+    }
+
+    async _pollUploads() {
+      // Analysis takes a moment: refresh the statuses quietly while the list is on screen.
+      if (this._pollTimer) clearTimeout(this._pollTimer);
+      this._pollTimer = null;
+      if (this._screen !== "uploads" || !this._session) return;
+      var gen = this._gen;
+      try {
+        var res = await fetch(ROOT + "/widget/uploads/list", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ sessionId: this._session.sessionId })
+        });
+        var data = res.ok ? await res.json() : null;
+        if (gen !== this._gen || this._screen !== "uploads") return;
+        if (data && Array.isArray(data.uploads)) {
+          var before = JSON.stringify(this._uploads.map((u) => [u.id, this._uploadStatus(u)]));
+          data.uploads.forEach((u) => this._upsertUpload(u));
+          var after = JSON.stringify(this._uploads.map((u) => [u.id, this._uploadStatus(u)]));
+          if (before !== after && !this._busy) this._renderUploadList();
+        }
+      } catch (err) { /* try again on the next tick */ }
+      if (gen !== this._gen || this._screen !== "uploads") return;
+      if (this._uploads.some((u) => this._uploadStatus(u) === "STARTED")) {
+        this._pollTimer = setTimeout(() => this._pollUploads(), 700);
+      }
+    }
+
+    async _removeUpload(upload, button) {
+      if (this._busy) return;
+      this._setBusy(true, button);
+      var data = await this._post("/widget/uploads/" + encodeURIComponent(upload.id) + "/remove", {
+        sessionId: this._session.sessionId
+      });
+      this._busy = false;
+      if (!data) return;
+      var removed = data.upload || Object.assign({}, upload, { state: { status: "REVOKED" } });
+      this._upsertUpload(removed);
+      this._emit("onUploadsRemoved", { uploads: [removed], userId: this._session.userId });
+      this._uiEvent("UPLOADS_REMOVED", null, removed);
+      if (this._screen === "uploads") this._renderUploadList();
     }
 
     async _removeAccount(account, button) {
