@@ -595,6 +595,10 @@ def test_kit_tracks_an_upload_from_started_to_analyzed_with_its_analysis(sandbox
         archive = upload(sandbox, session_id, "payslip.pdf", sample("payslip.pdf"))
         callback(hosted, "alice", "onUploadsCreated", {"uploads": [archive], "userId": smile_user})
         record = wait_kept(hosted, archive["id"], "ANALYZED")
+        # The status is stored before the signal goes out: give the receiver its moment.
+        deadline = time.monotonic() + 5
+        while (archive["id"], "ANALYZED", smile_user) not in changes and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         signals.archive_status_changed.disconnect(on_change)
     assert record["smileUserId"] == smile_user
