@@ -11,7 +11,6 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 
 import httpx
@@ -23,8 +22,7 @@ from flask_wink import archives as kit
 from flask_wink import get_state, signals, userdata
 from flask_wink.client import SmileClient
 from flask_wink.errors import SmileNotFound
-from flask_wink.sandbox import create_sandbox_app
-from flask_wink.testing import SandboxServer, make_event, serve, signed_webhook
+from flask_wink.testing import SandboxServer, make_event, run_sandbox, serve, signed_webhook
 from flask_wink.webhooks import SIGNATURE_HEADER, verify_signature
 
 # -- what the spec says (smile-openapi-v1.yaml) --------------------------------------------
@@ -120,17 +118,9 @@ def b64(content: bytes) -> str:
 # -- the sandbox -------------------------------------------------------------------------
 
 
-@contextmanager
-def running_sandbox(delay: float = 0.1) -> Iterator[SandboxServer]:
+def running_sandbox(delay: float = 0.1):
     """A sandbox that analyses an archive ``delay`` seconds after it is made."""
-    app = create_sandbox_app(webhook_retry_delays=(0.05, 0.1))
-    app.config["WINK_SANDBOX_ANALYSIS_DELAY"] = delay
-    state = app.extensions["wink_sandbox"]
-    try:
-        with serve(app) as served:
-            yield SandboxServer(served.url, served.url + "/v1", state.api_key, state.api_secret, state)
-    finally:
-        state.dispatcher.close()
+    return run_sandbox(config={"WINK_SANDBOX_ANALYSIS_DELAY": delay})
 
 
 @pytest.fixture

@@ -74,12 +74,14 @@ class SandboxServer:
 
 
 @contextmanager
-def run_sandbox(**options: Any) -> Iterator[SandboxServer]:
-    """Serve a fresh sandbox for the block (options go to ``create_sandbox_app``)."""
+def run_sandbox(*, config: dict[str, Any] | None = None, **options: Any) -> Iterator[SandboxServer]:
+    """Serve a fresh sandbox for the block (options go to ``create_sandbox_app``, ``config`` to its
+    app config, e.g. ``{"WINK_SANDBOX_ANALYSIS_DELAY": 0.1}``)."""
     from .sandbox import create_sandbox_app
 
     options.setdefault("webhook_retry_delays", (0.05, 0.1))
     app = create_sandbox_app(**options)
+    app.config.update(config or {})
     state = app.extensions["wink_sandbox"]
     try:
         with serve(app) as served:

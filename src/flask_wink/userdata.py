@@ -193,7 +193,8 @@ def retention_schedule(
     """What Smile will delete and when: connected accounts (60 days) and uploaded files (7), soonest first."""
     state = _state(app_or_state)
     engine = _ready(state)
-    now = now or _now()
+    # Precise, not rounded to the second: what connected a moment ago has less than 60 days left.
+    now = now or datetime.now(UTC)
     found: list[dict[str, Any]] = []
     for account in state.store.list_accounts(smile_user_id=smile_user_id):
         if account["status"] != AccountStatus.CONNECTED or not account["connectedAt"]:
