@@ -13,6 +13,7 @@ from flask_wink import get_state
 from flask_wink.errors import SmileAPIError, SmileError
 from flask_wink.invites import (
     DEFAULT_TEXTS,
+    TEMPLATE_TEXT_FIELDS,
     create_invite_template,
     delete_invite_template,
     list_invite_templates,
@@ -92,16 +93,7 @@ class InviteTemplateForm(FlaskForm):
         "company_name": ("company", "name"),
         "logo_url": ("company", "logoUrl"),
         "send_email": ("email", "sendEmail"),
-        "sender_name": ("email", "senderName"),
-        "reply_address": ("email", "replyAddress"),
-        "subject": ("email", "subject"),
-        "body": ("email", "body"),
-        "landing_header": ("landingPage", "header"),
-        "landing_description": ("landingPage", "description"),
-        "landing_button": ("landingPage", "button"),
-        "success_header": ("successPage", "header"),
-        "success_description": ("successPage", "description"),
-        "success_button": ("successPage", "button"),
+        **TEMPLATE_TEXT_FIELDS,
     }
 
     def template(self) -> dict[str, Any]:

@@ -48,6 +48,21 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+#: Text fields of an invite template by their snake_case name -> (template section, field).
+TEMPLATE_TEXT_FIELDS: dict[str, tuple[str, str]] = {
+    "sender_name": ("email", "senderName"),
+    "reply_address": ("email", "replyAddress"),
+    "subject": ("email", "subject"),
+    "body": ("email", "body"),
+    "landing_header": ("landingPage", "header"),
+    "landing_description": ("landingPage", "description"),
+    "landing_button": ("landingPage", "button"),
+    "success_header": ("successPage", "header"),
+    "success_description": ("successPage", "description"),
+    "success_button": ("successPage", "button"),
+}
+
+
 class InviteTemplateMissing(ValueError):
     """No invite template was named and none could be chosen."""
 
@@ -177,18 +192,10 @@ register_tracker(_track_invites)
 
 # -- flask wink invites ... -----------------------------------------------------------------------
 
-# CLI option -> (template section, field); the sections' other fields keep their values.
+# CLI option -> (template section, field); the sections' other fields keep their values. The same
+# fields as a form's, but for the reply address, whose option is --reply-to.
 _TEXT_OPTIONS = {
-    "sender_name": ("email", "senderName"),
-    "reply_to": ("email", "replyAddress"),
-    "subject": ("email", "subject"),
-    "body": ("email", "body"),
-    "landing_header": ("landingPage", "header"),
-    "landing_description": ("landingPage", "description"),
-    "landing_button": ("landingPage", "button"),
-    "success_header": ("successPage", "header"),
-    "success_description": ("successPage", "description"),
-    "success_button": ("successPage", "button"),
+    ("reply_to" if name == "reply_address" else name): place for name, place in TEMPLATE_TEXT_FIELDS.items()
 }
 
 
