@@ -22,6 +22,7 @@ from flask import Flask, request
 from flask_wink.errors import WebhookVerificationError
 from flask_wink.testing import run_sandbox, serve
 from flask_wink.webhooks import SIGNATURE_HEADER, verify_signature
+from spec_events import EVENT_DATA_REQUIRED
 
 # -- what the spec says ------------------------------------------------------------------
 
@@ -74,24 +75,6 @@ CONNECTION_STATUSES = {"PENDING", "AWAITING_MFA", "ERROR", "CONNECTED", "DISCONN
 MONITOR_STATUSES = {"ACTIVE", "USER_ACTION_REQUIRED", "UNSUPPORTED", "CUSTOMER_DISABLED"}
 WEBHOOK_REQUIRED = {"id", "createdAt", "name", "url", "eventTypes", "active", "updatedAt"}
 EVENT_FIELDS = {"id", "version", "type", "createdAt", "data"}
-# components/schemas/*Event: the fields their ``data`` requires
-EVENT_DATA_REQUIRED = {
-    "USER_CREATED": {"userId"},
-    "ACCOUNT_CREATED": {"userId", "accountId", "providers"},
-    "ACCOUNT_CONNECTED": {"userId", "accountId", "loginName", "providers"},
-    "ACCOUNT_DISCONNECTED": {"userId", "accountId", "providers"},
-    "ACCOUNT_FAILED": {"userId", "accountId", "loginName", "errorCode", "errorMessage", "providers"},
-    # A link's data sync (sandbox/userdata.py): TaskStartedEvent, the *AddedEvents, TaskFinishedEvent.
-    "TASK_STARTED": {"userId", "sourceId", "sourceType", "taskType", "providers"},
-    "IDENTITY_ADDED": {"userId", "accountId", "identityId", "providers"},
-    "EMPLOYMENTS_ADDED": {"userId", "accountId", "count", "providers"},
-    "INCOMES_ADDED": {"userId", "accountId", "count", "providers"},
-    "TRANSACTIONS_ADDED": {"userId", "accountId", "count", "providers"},
-    "DOCUMENTS_ADDED": {"userId", "accountId", "count", "providers"},
-    "RATING_ADDED": {"userId", "accountId", "ratingId", "providers"},
-    "CONTRIBUTIONS_ADDED": {"userId", "accountId", "count", "providers"},
-    "TASK_FINISHED": {"userId", "sourceId", "sourceType", "providers", "datapoints", "data"},
-}
 DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 HOOK_SECRET = "a little secret"

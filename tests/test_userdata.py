@@ -13,6 +13,7 @@ from flask_wink import SmileNotFound, get_state, signals
 from flask_wink.client import SmileClient
 from flask_wink.testing import serve
 from flask_wink.userdata import fetch_user_data, revoke_account, store_user_data, stored_user_data
+from spec_events import EVENT_DATA_REQUIRED
 
 # -- what the spec says (smile-openapi-v1.yaml, components/schemas), copied so tests need no file ----
 
@@ -50,17 +51,9 @@ NUMBERS = {
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 # The *_ADDED events' required data fields (IdentityAddedEvent, EmploymentsAddedEvent, ...).
-ADDED_EVENTS = {
-    "IDENTITY_ADDED": {"userId", "accountId", "identityId", "providers"},
-    "EMPLOYMENTS_ADDED": {"userId", "accountId", "count", "providers"},
-    "INCOMES_ADDED": {"userId", "accountId", "count", "providers"},
-    "TRANSACTIONS_ADDED": {"userId", "accountId", "count", "providers"},
-    "DOCUMENTS_ADDED": {"userId", "accountId", "count", "providers"},
-    "RATING_ADDED": {"userId", "accountId", "ratingId", "providers"},
-    "CONTRIBUTIONS_ADDED": {"userId", "accountId", "count", "providers"},
-}
-TASK_STARTED_EVENT_DATA = {"userId", "sourceId", "sourceType", "taskType", "providers"}
-TASK_FINISHED_EVENT_DATA = {"userId", "sourceId", "sourceType", "providers", "datapoints", "data"}
+ADDED_EVENTS = {name: fields for name, fields in EVENT_DATA_REQUIRED.items() if name.endswith("_ADDED")}
+TASK_STARTED_EVENT_DATA = EVENT_DATA_REQUIRED["TASK_STARTED"]
+TASK_FINISHED_EVENT_DATA = EVENT_DATA_REQUIRED["TASK_FINISHED"]
 
 # What the sandbox makes for one connected account.
 PER_ACCOUNT = {"identities": 1, "employments": 3, "incomes": 14, "transactions": 25, "documents": 2,
