@@ -138,3 +138,15 @@ def quickstart_server(tmp_path):
         served.sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
         yield served
         served.sandbox.dispatcher.close()
+
+
+def link_in_widget(dialog, provider="Upwork", username="George", password="123456", code="1234"):
+    """Go through the sandbox widget as a person would: agree, pick, log in, enter the code."""
+    dialog.get_by_role("button", name="Agree").click()
+    dialog.get_by_role("button", name=provider, exact=True).click()
+    dialog.get_by_label("Username").fill(username)
+    dialog.get_by_label("Password").fill(password)
+    dialog.get_by_role("button", name="Continue").click()
+    if code is not None:
+        dialog.get_by_label("Verification code").fill(code)
+        dialog.get_by_role("button", name="Continue").click()

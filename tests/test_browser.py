@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import QUICKSTART_WEBHOOK_SECRET  # noqa: E402
+from conftest import QUICKSTART_WEBHOOK_SECRET, link_in_widget  # noqa: E402
 from flask_wink import get_state, signals
 from flask_wink.testing import make_event, signed_webhook
 
@@ -34,11 +34,7 @@ def stored(app, **filters):
 def link_george(page, provider="Upwork", password="123456"):
     page.get_by_role("button", name="Link an account").click()
     dialog = page.get_by_role("dialog", name="Smile Wink")
-    dialog.get_by_role("button", name="Agree").click()
-    dialog.get_by_role("button", name=provider, exact=True).click()
-    dialog.get_by_label("Username").fill("George")
-    dialog.get_by_label("Password").fill(password)
-    dialog.get_by_role("button", name="Continue").click()
+    link_in_widget(dialog, provider, password=password, code=None)
     return dialog
 
 
@@ -133,13 +129,7 @@ def test_plain_html_frontend_links_through_create_link_token(page, quickstart):
     page.goto(quickstart.url + "/frontend/")
     page.get_by_role("button", name="Link an account").click()
     dialog = page.get_by_role("dialog", name="Smile Wink")
-    dialog.get_by_role("button", name="Agree").click()
-    dialog.get_by_role("button", name="Grab", exact=True).click()
-    dialog.get_by_label("Username").fill("George")
-    dialog.get_by_label("Password").fill("123456")
-    dialog.get_by_role("button", name="Continue").click()
-    dialog.get_by_label("Verification code").fill("1234")
-    dialog.get_by_role("button", name="Continue").click()
+    link_in_widget(dialog, "Grab")
     expect(dialog.get_by_role("heading", name="Account connected")).to_be_visible()
     expect(page.get_by_role("log")).to_contain_text(re.compile(r"onAccountConnected .*grab"))
 

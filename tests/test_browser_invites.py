@@ -8,6 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from conftest import link_in_widget
+
 pytestmark = pytest.mark.browser
 
 
@@ -68,13 +70,7 @@ def test_invite_from_the_quickstart_to_a_linked_account(page, quickstart):
     expect(page.get_by_role("heading", name="Share your employment and income data with XYZ Bank")) \
         .to_be_attached()
     dialog = page.get_by_role("dialog", name="Smile Wink")
-    dialog.get_by_role("button", name="Agree").click()
-    dialog.get_by_role("button", name="Upwork", exact=True).click()
-    dialog.get_by_label("Username").fill("George")
-    dialog.get_by_label("Password").fill("123456")
-    dialog.get_by_role("button", name="Continue").click()
-    dialog.get_by_label("Verification code").fill("1234")
-    dialog.get_by_role("button", name="Continue").click()
+    link_in_widget(dialog)
     expect(dialog.get_by_role("heading", name="Account connected")).to_be_visible()
     dialog.get_by_role("button", name="Done").click()
     expect(page.get_by_role("heading", name="Thank you for sharing your data with XYZ Bank")).to_be_visible()
