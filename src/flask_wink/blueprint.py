@@ -29,7 +29,7 @@ from .errors import (
     upstream_http_error,
 )
 from .extension import WinkState, get_state
-from .pipeline import handle_event
+from .pipeline import account_change, handle_event
 from .store import StoredEvent
 
 log = logging.getLogger("flask_wink")
@@ -119,6 +119,7 @@ def record_callback():
         app_user_id=app_user_id,
         smile_user_id=smile_user_id,
         claimed_by=state.claim_name,
+        account=_account_now(state, "callback", name, args, smile_user_id),
     )
     _handle_now(state, event)
     return jsonify({"id": event.id, "status": "recorded"}), 201
@@ -153,6 +154,7 @@ def receive_webhook():
         # Whose app user this is gets resolved when events are read, so ingest makes no query.
         smile_user_id=smile_user_id,
         claimed_by=state.claim_name,
+        account=_account_now(state, "webhook", event["type"], event, smile_user_id),
     )
     if stored is None:
         return _json({"status": "duplicate", "eventId": event["id"]})
@@ -266,6 +268,14 @@ def _int_arg(name: str, *, minimum: int) -> int | None:
 def _json(body: dict[str, Any], status: int = 200) -> Response:
     # The webhook answer is on the hot path: plain json.dumps, without jsonify's options.
     return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _account_now(state: WinkState, kind: str, name: str, payload: Any, smile_user_id: str | None):
+    """The account status to record with the event itself, when this request handles it (a
+    worker records it when it handles the event, so that it knows whether the status moved)."""
+    if state.claim_name is None:
+        return None
+    return account_change(state, kind, name, payload, smile_user_id)
 
 
 def _handle_now(state: WinkState, event: StoredEvent) -> None:

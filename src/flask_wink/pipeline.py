@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from . import signals
-from .store import StoredEvent
+from .store import AccountChange, StoredEvent
 
 if TYPE_CHECKING:
     from .extension import WinkState
@@ -72,38 +72,57 @@ def _signals_for(event: StoredEvent) -> list[tuple[Any, dict[str, Any]]]:
     return found
 
 
-def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
+def account_change(
+    state: WinkState, kind: str, name: str, payload: Any, smile_user_id: str | None
+) -> AccountChange | None:
+    """The account status an event reports, as the store records it; None when it reports none."""
     provider = state.provider
-    if event.kind == "callback":
+    if kind == "callback":
         # Only accounts of the caller's own Smile user: the browser cannot be trusted further.
-        owner = event.smile_user_id
+        owner = smile_user_id
         if owner is None:
-            return
-        update = provider.callback_account_update(event.name, event.payload)
+            return None
+        update = provider.callback_account_update(name, payload)
     else:
         owner = None
-        update = provider.webhook_account_update(event.payload)
+        update = provider.webhook_account_update(payload)
     if update is None:
-        return
-    smile_user_id = owner or event.smile_user_id
-    changed = state.store.update_account(
+        return None
+    return AccountChange.make(
         update.account_id,
         update.status,
         replaces=provider.statuses_replaced_by(update.status),
         owner=owner,
-        smile_user_id=smile_user_id,
+        smile_user_id=owner or smile_user_id,
         provider_id=update.provider_id,
         error_code=update.error_code,
     )
+
+
+def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
+    change = account_change(state, event.kind, event.name, event.payload, event.smile_user_id)
+    if change is None:
+        return
+    changed = event.account_changed
+    if changed is None:  # not recorded with the event: record it now
+        changed = state.store.update_account(
+            change.account_id,
+            change.status,
+            replaces=change.replaceable,
+            owner=change.owner,
+            smile_user_id=change.smile_user_id,
+            provider_id=change.provider_id,
+            error_code=change.error_code,
+        )
     if changed:
         _send(
             app,
             signals.account_status_changed,
             errors,
             event=event,
-            account_id=update.account_id,
-            status=str(update.status),
-            smile_user_id=smile_user_id,
+            account_id=change.account_id,
+            status=change.status,
+            smile_user_id=change.smile_user_id,
         )
 
 

@@ -1,28 +1,33 @@
 """Where the kit keeps what it receives: events, the app-user -> Smile-user map, account status.
 
 SQLAlchemy Core, so the same code runs on a SQLite file (the default) and on PostgreSQL. Writes
-that a request waits for go through one writer thread per process that commits them in groups:
-many requests share one transaction and one fsync, and none is answered before its commit.
+that a request waits for are committed in groups (:mod:`flask_wink.writes`): many requests share
+one transaction and one fsync, and none is answered before its commit.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
-import os
 import threading
-import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from .writes import (
+    AccountChange,
+    AccountUpsert,
+    FailedMark,
+    GroupCommitter,
+    HandledMark,
+    HotStatements,
+    utcnow,
+)
 
 log = logging.getLogger("flask_wink")
 
@@ -77,24 +82,6 @@ accounts = sa.Table(
 
 EVENT_STATES = ("pending", "handling", "handled", "failed")
 
-# Statements built once and run with parameters: building one per request costs more than
-# running it.
-MARK_HANDLED = (
-    events.update()
-    .where(events.c.id == sa.bindparam("row_id"))
-    .values(state="handled", error=None, handled_at=sa.bindparam("now"), claimed_by=None)
-)
-MARK_FAILED = (
-    events.update()
-    .where(events.c.id == sa.bindparam("row_id"))
-    .values(state="failed", error=sa.bindparam("message"), claimed_by=None)
-)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class StoredEvent:
     """One recorded callback or webhook."""
@@ -110,6 +97,8 @@ class StoredEvent:
     state: str = "pending"
     attempts: int = 0
     error: str | None = None
+    #: Whether storing the event moved its account's status (None: not tracked when stored).
+    account_changed: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -149,153 +138,18 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-class GroupCommitter:
-    """Group commit: whoever finds no commit under way commits every write that is waiting.
-
-    The thread of one waiting request (the leader) runs the whole group in one transaction
-    while the next group gathers, so under load a commit and its fsync are shared by many
-    requests, and alone a write commits at once, with no hand-off to another thread. If a group
-    fails, each write is retried on its own so one bad write cannot sink the others.
-    """
-
-    def __init__(self, engine: Engine, max_group: int = 512) -> None:
-        self.engine = engine
-        self.max_group = max_group
-        self._cond = threading.Condition()
-        self._pending: list[tuple[Any, Future]] = []
-        self._notes: collections.deque = collections.deque()
-        self._leading = False
-        self._flusher: threading.Thread | None = None
-        self._pid: int | None = None
-
-    def run(self, op: Any, timeout: float = 60.0) -> Any:
-        """Commit ``op(conn)`` (or a :class:`Many`) with whatever else is waiting; its result."""
-        future: Future = Future()
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._pending.append((op, future))
-            while not future.done():
-                if not self._leading:
-                    self._lead_locked()
-                    continue
-                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
-                    raise TimeoutError("the database did not commit in time")
-        return future.result()
-
-    def submit(self, op: Any) -> Future:
-        """Queue ``op`` without waiting; the future resolves once its transaction committed."""
-        future: Future = Future()
-        with self._cond:
-            self._pending.append((op, future))
-            if not self._leading:
-                self._lead_locked()
-        self._ensure_flusher()
-        return future
-
-    def note(self, op: Many) -> None:
-        """Queue a write nobody waits for; it rides along with the next group (within 50 ms)."""
-        self._notes.append(op)
-        self._ensure_flusher()
-
-    def _lead_locked(self) -> None:
-        # Called holding the condition; commits outside it so others can queue meanwhile.
-        self._leading = True
-        group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
-        while self._notes:
-            group.insert(0, (self._notes.popleft(), Future()))
-        self._cond.release()
-        try:
-            if group:
-                self._commit(group)
-        finally:
-            self._cond.acquire()
-            self._leading = False
-            self._cond.notify_all()
-
-    def _ensure_flusher(self) -> None:
-        # Writes nobody waits for must not sit forever when traffic stops; a forked process
-        # inherits no thread, so it starts its own.
-        if self._flusher is not None and self._pid == os.getpid() and self._flusher.is_alive():
-            return
-        with self._cond:
-            if self._flusher is None or self._pid != os.getpid() or not self._flusher.is_alive():
-                self._pid = os.getpid()
-                self._flusher = threading.Thread(target=self._flush_loop, name="wink-flusher", daemon=True)
-                self._flusher.start()
-
-    def _flush_loop(self) -> None:
-        while True:
-            time.sleep(0.05)
-            with self._cond:
-                if (self._notes or self._pending) and not self._leading:
-                    self._lead_locked()
-
-    def _commit(self, group: list[tuple[Any, Future]]) -> None:
-        try:
-            with self.engine.begin() as conn:
-                results = _execute_group(conn, [op for op, _ in group])
-        except Exception:
-            for op, future in group:
-                self._commit_alone(op, future)
-            return
-        for (_, future), result in zip(group, results, strict=True):
-            future.set_result(result)
-
-    def _commit_alone(self, op: Any, future: Future) -> None:
-        try:
-            with self.engine.begin() as conn:
-                future.set_result(_execute_group(conn, [op])[0])
-        except Exception as exc:
-            future.set_exception(exc)
-
-
-@dataclass(frozen=True)
-class Many:
-    """A write whose statement can share one ``executemany`` with its neighbours in a group."""
-
-    statement: Any
-    params: dict[str, Any]
-
-
-def _execute_group(conn: Connection, ops: list[Any]) -> list[Any]:
-    """Run a group's writes in order; runs of :class:`Many` with one statement go as one call."""
-    results: list[Any] = []
-    i = 0
-    while i < len(ops):
-        op = ops[i]
-        if isinstance(op, Many):
-            j = i
-            while j < len(ops) and isinstance(ops[j], Many) and ops[j].statement is op.statement:
-                j += 1
-            conn.execute(op.statement, [o.params for o in ops[i:j]])
-            results.extend([None] * (j - i))
-            i = j
-        else:
-            results.append(op(conn))
-            i += 1
-    return results
-
-
 class Store:
     """The kit's tables on one database; tables are created on first use."""
 
     def __init__(self, url_or_engine: str | Engine) -> None:
         self.engine = create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         self.dialect = self.engine.dialect.name
+        # SQLite or PostgreSQL (a clear error for anything else). A unique constraint decides,
+        # not a check-then-insert: concurrent redeliveries of one event id leave one row.
+        self._hot = HotStatements(self.engine, events, accounts)
         self.writer = GroupCommitter(self.engine)
         self._ready = False
         self._lock = threading.Lock()
-        self._insert_event = None
-        self._upsert_account: dict[bool, Any] = {}
-        insert = self._insert(events)
-        if insert is not None:
-            # A unique constraint decides, not a check-then-insert: concurrent redeliveries of
-            # one event id leave exactly one row.
-            self._insert_event = insert.on_conflict_do_nothing(
-                index_elements=["provider", "kind", "event_id"]
-            ).returning(events.c.id)
-            for with_owner in (False, True):
-                self._upsert_account[with_owner] = _account_upsert(self._insert(accounts), with_owner)
 
     def init(self) -> None:
         """Create the tables if they are missing (safe when several processes start at once)."""
@@ -324,17 +178,13 @@ class Store:
 
     def flush(self) -> None:
         """Wait until every write queued so far is committed."""
-        self._write(lambda conn: None)
+        if not self._ready:
+            self.init()
+        self.writer.flush()
 
     def dispose(self) -> None:
+        self.writer.close()
         self.engine.dispose()
-
-    def _insert(self, table: sa.Table):
-        if self.dialect == "postgresql":
-            return postgresql.insert(table)
-        if self.dialect == "sqlite":
-            return sqlite.insert(table)
-        return None
 
     # -- users ----------------------------------------------------------------------------
 
@@ -388,12 +238,14 @@ class Store:
         smile_user_id: str | None = None,
         claimed_by: str | None = None,
         raw: str | None = None,
+        account: AccountChange | None = None,
     ) -> StoredEvent | None:
         """Commit one event; ``None`` when an event with the same ``event_id`` is already stored.
 
         With ``claimed_by`` the event is stored as being handled by that process (so no worker
         takes it); without, it waits for a worker as ``pending``. ``raw`` is the JSON text to keep
-        for ``payload`` when the caller already has it.
+        for ``payload`` when the caller already has it. ``account``: a status the event reports,
+        recorded in the same transaction if the event is new (see ``StoredEvent.account_changed``).
         """
         received_at = utcnow()
         values = {
@@ -411,20 +263,10 @@ class Store:
             "claimed_by": claimed_by,
             "claimed_at": received_at if claimed_by else None,
         }
-        statement = self._insert_event
-
-        def op(conn: Connection) -> int | None:
-            if statement is not None:
-                return conn.execute(statement, values).scalar()
-            try:
-                with conn.begin_nested():
-                    return conn.execute(events.insert().values(**values)).inserted_primary_key[0]
-            except IntegrityError:
-                return None
-
-        new_id = self._write(op)
-        if new_id is None:
+        stored = self._write(self._hot.row(values, account))
+        if stored is None:
             return None
+        new_id, account_changed = stored
         return StoredEvent(
             id=new_id,
             kind=kind,
@@ -436,6 +278,7 @@ class Store:
             received_at=received_at,
             state=values["state"],
             attempts=values["attempts"],
+            account_changed=account_changed,
         )
 
     def mark_handled(self, event_id: int, *, wait: bool = False) -> None:
@@ -444,11 +287,11 @@ class Store:
         Should the process die first, the event stays ``handling`` and a worker takes it over
         after its lease: handling is at least once, never lost.
         """
-        self._write(Many(MARK_HANDLED, {"row_id": event_id, "now": utcnow()}), wait=wait)
+        self._write(HandledMark(event_id, self._hot), wait=wait)
 
     def mark_failed(self, event_id: int, error: str, *, wait: bool = False) -> None:
         """Record that a handler raised; ``retry_failed`` makes the event pending again."""
-        self._write(Many(MARK_FAILED, {"row_id": event_id, "message": error[:4000]}), wait=wait)
+        self._write(FailedMark(event_id, error[:4000], self._hot), wait=wait)
 
     def claim_events(self, worker: str, *, limit: int = 50, lease: float = 300.0) -> list[StoredEvent]:
         """Take up to ``limit`` pending events (or ones whose handler died ``lease`` s ago) for ``worker``.
@@ -584,42 +427,16 @@ class Store:
         status with an earlier one. With ``owner``, only an account of that Smile user (or of no
         known user) changes. True when changed.
         """
-        now = utcnow()
-        replaceable = [s for s in replaces if s != status]
-        values = {
-            "account_id": account_id,
-            "smile_user_id": smile_user_id,
-            "provider_id": provider_id,
-            "status": status,
-            "error_code": error_code,
-            "connected_at": now if status == "CONNECTED" else None,
-            "updated_at": now,
-        }
-        statement = self._upsert_account.get(owner is not None)
-        if statement is None:
-            guard = accounts.c.status.in_(replaceable) if replaceable else sa.false()
-            if owner is not None:
-                guard = sa.and_(
-                    guard, sa.or_(accounts.c.smile_user_id.is_(None), accounts.c.smile_user_id == owner)
-                )
-            return self._update_account_portably(account_id, values, guard)
-        params = {**values, "replaceable": replaceable, "owner": owner}
-        return self._write(lambda conn: conn.execute(statement, params).scalar()) is not None
-
-    def _update_account_portably(self, account_id: str, values: dict[str, Any], guard) -> bool:
-        changes = {k: v for k, v in values.items() if k not in ("account_id", "connected_at")}
-        update = accounts.update().where(accounts.c.account_id == account_id).where(guard).values(**changes)
-        for _ in range(2):
-            with self._begin() as conn:
-                if conn.execute(update).rowcount:
-                    return True
-            try:
-                with self._begin() as conn:
-                    conn.execute(accounts.insert().values(**values))
-                return True
-            except IntegrityError:
-                continue
-        return False
+        change = AccountChange.make(
+            account_id,
+            status,
+            replaces=replaces,
+            owner=owner,
+            smile_user_id=smile_user_id,
+            provider_id=provider_id,
+            error_code=error_code,
+        )
+        return self._write(AccountUpsert(change, self._hot))
 
 
 def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
@@ -648,25 +465,3 @@ def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "connectedAt": _iso(row["connected_at"]) if row["connected_at"] else None,
         "updatedAt": _iso(row["updated_at"]),
     }
-
-
-def _account_upsert(insert, with_owner: bool):
-    """INSERT ... ON CONFLICT DO UPDATE that only moves a status forward (and, with an owner,
-    only for an account of that Smile user or of no known user)."""
-    guard = accounts.c.status.in_(sa.bindparam("replaceable", expanding=True))
-    if with_owner:
-        guard = sa.and_(
-            guard,
-            sa.or_(accounts.c.smile_user_id.is_(None), accounts.c.smile_user_id == sa.bindparam("owner")),
-        )
-    changes = {
-        "status": insert.excluded.status,
-        "error_code": insert.excluded.error_code,
-        "updated_at": insert.excluded.updated_at,
-        "smile_user_id": sa.func.coalesce(accounts.c.smile_user_id, insert.excluded.smile_user_id),
-        "provider_id": sa.func.coalesce(accounts.c.provider_id, insert.excluded.provider_id),
-        "connected_at": sa.func.coalesce(accounts.c.connected_at, insert.excluded.connected_at),
-    }
-    return insert.on_conflict_do_update(index_elements=["account_id"], set_=changes, where=guard).returning(
-        accounts.c.account_id
-    )

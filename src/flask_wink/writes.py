@@ -1,0 +1,674 @@
+"""Group commit: how the writes a request waits for reach the database.
+
+A request that stores an event answers only once the event is committed. One commit per request
+would cost one fsync (SQLite) or one round trip (PostgreSQL) each. Instead, the thread of one
+waiting request (the leader) commits every write that is waiting, in one transaction on a
+connection of its own, while the next group gathers; then it hands the lead to the oldest write
+of that group. Each request is woken alone, once its write is committed.
+
+The writes on that path are written once per dialect and go straight through the driver: a
+group's new events are one multi-row ``INSERT``, its "handled" marks one ``UPDATE``. A group costs
+a handful of statements however many requests share it, and each statement is a wait on the
+database that every thread of the process would otherwise queue behind.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger("flask_wink")
+
+DIALECTS = ("sqlite", "postgresql")
+
+#: The columns an event is inserted with, in the order :class:`EventRow` carries them.
+EVENT_COLUMNS = (
+    "kind",
+    "name",
+    "event_id",
+    "provider",
+    "app_user_id",
+    "smile_user_id",
+    "payload",
+    "received_at",
+    "state",
+    "attempts",
+    "claimed_by",
+    "claimed_at",
+)
+ACCOUNT_COLUMNS = (
+    "account_id",
+    "smile_user_id",
+    "provider_id",
+    "status",
+    "error_code",
+    "connected_at",
+    "updated_at",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- what a group is made of ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """An account status to record if it moves the status forward (see ``Store.update_account``)."""
+
+    account_id: str
+    status: str
+    replaceable: tuple[str, ...]
+    owner: str | None = None
+    smile_user_id: str | None = None
+    provider_id: str | None = None
+    error_code: str | None = None
+
+    @classmethod
+    def make(cls, account_id: str, status: str, *, replaces: Iterable[str], **fields: Any) -> AccountChange:
+        status = str(status)
+        return cls(account_id, status, tuple(str(s) for s in replaces if str(s) != status), **fields)
+
+    def values(self, now: datetime) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "smile_user_id": self.smile_user_id,
+            "provider_id": self.provider_id,
+            "status": self.status,
+            "error_code": self.error_code,
+            "connected_at": now if self.status == "CONNECTED" else None,
+            "updated_at": now,
+        }
+
+
+def _key(provider: str, kind: str, event_id: str | None) -> tuple | None:
+    """What the unique constraint compares; rows without an event id never collide (None)."""
+    return None if event_id is None else (provider, kind, event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One event to insert; consecutive ones in a group go to the database as one statement."""
+
+    values: tuple
+    sql: HotStatements
+    #: Recorded in the same transaction when the event is new.
+    account: AccountChange | None = None
+
+    @property
+    def key(self) -> tuple | None:
+        kind, _, event_id, provider = self.values[:4]
+        return _key(provider, kind, event_id)
+
+    @staticmethod
+    def batch(conn: Any, ops: list[EventRow]) -> list[tuple[int, bool | None] | None]:
+        return ops[0].sql.insert_events(conn, ops)
+
+
+@dataclass(frozen=True, slots=True)
+class HandledMark:
+    """An event whose handlers all ran; consecutive ones in a group are one ``UPDATE``."""
+
+    row_id: int
+    sql: HotStatements
+
+    @staticmethod
+    def batch(conn: Any, ops: list[HandledMark]) -> list[None]:
+        ops[0].sql.mark_handled(conn, [op.row_id for op in ops])
+        return [None] * len(ops)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedMark:
+    """An event a handler failed on, with the error."""
+
+    row_id: int
+    error: str
+    sql: HotStatements
+
+    @staticmethod
+    def batch(conn: Any, ops: list[FailedMark]) -> list[None]:
+        ops[0].sql.mark_failed(conn, [(op.error, op.row_id) for op in ops])
+        return [None] * len(ops)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpsert:
+    """One account status change on its own; the result says whether the status moved."""
+
+    change: AccountChange
+    sql: HotStatements
+
+    def __call__(self, conn: Any) -> bool:
+        return self.sql.upsert_account(conn, self.change)
+
+
+BATCHED = (EventRow, HandledMark, FailedMark)
+
+
+def nothing(conn: Any) -> None:
+    """A write that writes nothing: waiting for it waits for what was queued before it."""
+    return None
+
+
+# -- the statements -------------------------------------------------------------------------
+
+
+class HotStatements:
+    """The statements of the write path, written once for one dialect (SQLite or PostgreSQL).
+
+    Every method takes the driver's own connection, inside a transaction the caller commits.
+    """
+
+    MAX_ROWS = 500  # well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
+
+    def __init__(self, engine: Engine, events: sa.Table, accounts: sa.Table) -> None:
+        dialect = engine.dialect
+        if dialect.name not in DIALECTS:
+            raise RuntimeError(
+                f"flask-wink stores its data in SQLite or PostgreSQL, not {dialect.name}: "
+                "set WINK_DATABASE_URL to a sqlite:/// or postgresql+psycopg:// URL."
+            )
+        self.dialect = dialect.name
+        self.events, self.accounts = events.name, accounts.name
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.mark = mark
+        self._event_row = f"({', '.join([mark] * len(EVENT_COLUMNS))})"
+        self._inserts: dict[int, str] = {}
+
+        def processor(table: sa.Table, name: str) -> Callable[[Any], Any] | None:
+            # SQLite keeps date-times as text in SQLAlchemy's format: use SQLAlchemy's converter
+            # so that rows written here read back like any other.
+            return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+        self._event_processors = [
+            (index, convert)
+            for index, name in enumerate(EVENT_COLUMNS)
+            if (convert := processor(events, name))
+        ]
+        self._account_processors = [processor(accounts, name) for name in ACCOUNT_COLUMNS]
+        self._moment = processor(events, "handled_at") or _same
+        self._mark_failed = (
+            f"UPDATE {self.events} SET state = 'failed', error = {mark}, claimed_by = NULL WHERE id = {mark}"
+        )
+        self._upserts: dict[tuple[int, bool], str] = {}
+
+    def row(self, values: Mapping[str, Any], account: AccountChange | None = None) -> EventRow:
+        return EventRow(tuple(values[name] for name in EVENT_COLUMNS), self, account)
+
+    # events
+
+    def insert_events(self, conn: Any, rows: list[EventRow]) -> list[tuple[int, bool | None] | None]:
+        """For each row, ``(new id, whether its account change moved the status)``, or None where
+        the event is already stored (also when one event comes twice in ``rows``: only its first
+        copy is inserted, and only a new event changes an account)."""
+        results: list[tuple[int, bool | None] | None] = [None] * len(rows)
+        seen: set[tuple] = set()
+        todo: list[int] = []
+        for index, row in enumerate(rows):
+            key = row.key
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+            todo.append(index)
+        cursor = conn.cursor()
+        try:
+            for start in range(0, len(todo), self.MAX_ROWS):
+                chunk = todo[start : start + self.MAX_ROWS]
+                batch = [rows[index] for index in chunk]
+                if self.dialect == "sqlite":
+                    ids = self._insert_sqlite(cursor, batch)
+                else:
+                    ids = self._insert_postgresql(cursor, batch)
+                for index, new_id in zip(chunk, ids, strict=True):
+                    if new_id is not None:
+                        account = rows[index].account
+                        changed = None if account is None else self._upsert(cursor, account)
+                        results[index] = (new_id, changed)
+        finally:
+            cursor.close()
+        return results
+
+    def _insert_sql(self, count: int) -> str:
+        sql = self._inserts.get(count)
+        if sql is None:
+            sql = (
+                f"INSERT INTO {self.events} ({', '.join(EVENT_COLUMNS)}) VALUES "
+                f"{', '.join([self._event_row] * count)} "
+                "ON CONFLICT (provider, kind, event_id) DO NOTHING"
+            )
+            if self.dialect == "postgresql":
+                sql += " RETURNING id, provider, kind, event_id"
+            self._inserts[count] = sql
+        return sql
+
+    def _params(self, rows: list[EventRow]) -> list[Any]:
+        flat: list[Any] = []
+        for row in rows:
+            flat.extend(row.values)
+        width = len(EVENT_COLUMNS)
+        for index, convert in self._event_processors:
+            for position in range(index, len(flat), width):
+                if flat[position] is not None:
+                    flat[position] = convert(flat[position])
+        return flat
+
+    def _insert_sqlite(self, cursor: Any, rows: list[EventRow]) -> list[int | None]:
+        # The writer holds SQLite's write lock, so the new rows get consecutive ids in VALUES
+        # order: the last id and the count of inserted rows say which, with no rows sent back.
+        cursor.execute(self._insert_sql(len(rows)), self._params(rows))
+        inserted, last = cursor.rowcount, cursor.lastrowid
+        if inserted == len(rows):
+            return list(range(last - inserted + 1, last + 1))
+        if inserted <= 0:
+            return [None] * len(rows)
+        cursor.execute(
+            f"SELECT id, provider, kind, event_id FROM {self.events} WHERE id > ? AND id <= ? ORDER BY id",
+            (last - inserted, last),
+        )
+        new = cursor.fetchall()
+        # Walk both in order: a row that is not the next new one was already stored (a row
+        # without an event id never conflicts, so it is always the next new one).
+        ids: list[int | None] = []
+        position = 0
+        for row in rows:
+            if position < len(new) and _key(*new[position][1:]) == row.key:
+                ids.append(new[position][0])
+                position += 1
+            else:
+                ids.append(None)
+        return ids
+
+    def _insert_postgresql(self, cursor: Any, rows: list[EventRow]) -> list[int | None]:
+        cursor.execute(self._insert_sql(len(rows)), self._params(rows))
+        returned = cursor.fetchall()
+        by_key = {_key(provider, kind, event_id): id_ for id_, provider, kind, event_id in returned}
+        # Rows without an event id never conflict; their ids come from one sequence in VALUES order.
+        unkeyed = iter(sorted(id_ for id_, _, _, event_id in returned if event_id is None))
+        return [next(unkeyed) if row.key is None else by_key.get(row.key) for row in rows]
+
+    # marks
+
+    def mark_handled(self, conn: Any, row_ids: list[int]) -> None:
+        now = self._moment(utcnow())
+        cursor = conn.cursor()
+        try:
+            for start in range(0, len(row_ids), self.MAX_ROWS):
+                chunk = row_ids[start : start + self.MAX_ROWS]
+                cursor.execute(
+                    f"UPDATE {self.events} SET state = 'handled', error = NULL, claimed_by = NULL, "
+                    f"handled_at = {self.mark} WHERE id IN ({', '.join([self.mark] * len(chunk))})",
+                    (now, *chunk),
+                )
+        finally:
+            cursor.close()
+
+    def mark_failed(self, conn: Any, errors: list[tuple[str, int]]) -> None:
+        cursor = conn.cursor()
+        try:
+            cursor.executemany(self._mark_failed, errors)
+        finally:
+            cursor.close()
+
+    # accounts
+
+    def upsert_account(self, conn: Any, change: AccountChange) -> bool:
+        cursor = conn.cursor()
+        try:
+            return self._upsert(cursor, change)
+        finally:
+            cursor.close()
+
+    def _upsert(self, cursor: Any, change: AccountChange) -> bool:
+        # One atomic INSERT ... ON CONFLICT DO UPDATE that only moves a status forward (and, with
+        # an owner, only for an account of that Smile user or of no known user).
+        shape = (len(change.replaceable), change.owner is not None)
+        sql = self._upserts.get(shape)
+        if sql is None:
+            table, mark = self.accounts, self.mark
+            guard = f"{table}.status IN ({', '.join([mark] * shape[0])})" if shape[0] else "1 = 0"
+            if shape[1]:
+                guard += f" AND ({table}.smile_user_id IS NULL OR {table}.smile_user_id = {mark})"
+            keep = ", ".join(
+                f"{name} = coalesce({table}.{name}, excluded.{name})"
+                for name in ("smile_user_id", "provider_id", "connected_at")
+            )
+            sql = self._upserts[shape] = (
+                f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
+                f"VALUES ({', '.join([mark] * len(ACCOUNT_COLUMNS))}) "
+                "ON CONFLICT (account_id) DO UPDATE SET status = excluded.status, "
+                f"error_code = excluded.error_code, updated_at = excluded.updated_at, {keep} "
+                f"WHERE {guard}"
+            )
+        values = change.values(utcnow())
+        params = [
+            convert(values[name]) if convert is not None and values[name] is not None else values[name]
+            for name, convert in zip(ACCOUNT_COLUMNS, self._account_processors, strict=True)
+        ]
+        params.extend(change.replaceable)
+        if change.owner is not None:
+            params.append(change.owner)
+        # Inserted or updated: one row; held back by the guard: none. No row to fetch back.
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def execute(conn: Any, ops: list[Any]) -> list[Any]:
+    """Run a group's writes in order; consecutive batched ops of one kind go as one call."""
+    results: list[Any] = []
+    i = 0
+    while i < len(ops):
+        kind = type(ops[i])
+        if kind in BATCHED:
+            j = i + 1
+            while j < len(ops) and type(ops[j]) is kind:
+                j += 1
+            results.extend(kind.batch(conn, ops[i:j]))
+            i = j
+        else:
+            results.append(ops[i](conn))
+            i += 1
+    return results
+
+
+# -- group commit ---------------------------------------------------------------------------
+
+
+class _Slot:
+    """One write waiting in a :class:`GroupCommitter`, and how its thread is woken."""
+
+    __slots__ = ("op", "state", "result", "error", "future", "sleeper", "_wake")
+
+    WAITING, DONE, LEAD = 0, 1, 2
+
+    def __init__(self, op: Any, future: Future | None = None, *, sleeper: bool = False) -> None:
+        self.op, self.future, self.sleeper = op, future, sleeper
+        self.state, self.result, self.error = _Slot.WAITING, None, None
+        self._wake = threading.Lock()
+        self._wake.acquire()
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        """Record the outcome; a sleeping thread is woken separately (see ``wake``)."""
+        self.result, self.error, self.state = result, error, _Slot.DONE
+        if self.future is not None:
+            if error is None:
+                self.future.set_result(result)
+            else:
+                self.future.set_exception(error)
+
+    def wake(self) -> None:
+        self._wake.release()
+
+    def hand_lead(self) -> None:
+        self.state = _Slot.LEAD
+        self._wake.release()
+
+    def sleep(self, timeout: float | None) -> bool:
+        return self._wake.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
+
+
+class GroupCommitter:
+    """Commits writes in groups on a connection of its own (see the module's text).
+
+    An op is one of the batched kinds above, or any ``op(connection)`` given the driver's
+    connection inside the group's transaction. If a group fails, each op is retried in a
+    transaction of its own, so one bad write cannot sink the others.
+    """
+
+    #: Writes nobody waits for (see :meth:`note`) ride along once this many are queued, or once
+    #: the oldest is this many seconds old: most groups carry no statement for them.
+    NOTES_BATCH = 256
+    NOTES_MAX_AGE = 0.5
+
+    def __init__(self, engine: Engine, max_group: int = 512) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._pending: list[_Slot] = []
+        self._notes: collections.deque = collections.deque()
+        self._notes_since = 0.0
+        self._notes_wanted = False
+        self._close_when_done = False
+        self._leading = False
+        self._flusher: threading.Thread | None = None
+        self._pid: int | None = None
+        self._conn: Any = None  # the pool's wrapper of the driver connection, detached
+        self._raw: Any = None  # the driver connection itself
+        self._conn_pid: int | None = None
+        #: Transactions committed so far by this process (each one a group, or one retried op).
+        self.commits = 0
+
+    # -- the API
+
+    def run(self, op: Any, timeout: float = 60.0) -> Any:
+        """Commit ``op`` with whatever else is waiting; its result once committed."""
+        slot = _Slot(op, sleeper=True)
+        deadline: float | None = time.monotonic() + timeout
+        with self._lock:
+            self._pending.append(slot)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._lead(slot)
+        while slot.state != _Slot.DONE:
+            if slot.state == _Slot.LEAD:
+                self._lead(slot)
+                continue
+            if slot.sleep(None if deadline is None else deadline - time.monotonic()):
+                continue  # committed, or told to lead
+            with self._lock:
+                if slot.state == _Slot.WAITING and slot in self._pending:
+                    self._pending.remove(slot)
+                    raise TimeoutError("the database did not commit in time")
+            deadline = None  # its group is being committed: that ends, one way or the other
+        if slot.error is not None:
+            raise slot.error
+        return slot.result
+
+    def submit(self, op: Any) -> Future:
+        """Queue ``op`` without waiting; the future resolves once its transaction committed."""
+        future: Future = Future()
+        slot = _Slot(op, future)
+        with self._lock:
+            self._pending.append(slot)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._lead(None)
+        self._ensure_flusher()
+        return future
+
+    def note(self, op: Any) -> None:
+        """Queue a write nobody waits for; it rides along with a later group (within a second)."""
+        if not self._notes:
+            self._notes_since = time.monotonic()
+        self._notes.append(op)
+        self._ensure_flusher()
+
+    def flush(self) -> None:
+        """Wait until every write queued so far, noted ones included, is committed."""
+        with self._lock:
+            self._notes_wanted = True
+        self.run(nothing)
+
+    def close(self) -> None:
+        """Close this process's connection (the next write opens another).
+
+        Safe at any moment, from a garbage collector's finalizer too: while a group is being
+        committed, its leader closes the connection once the group is done.
+        """
+        with self._lock:
+            if self._leading:
+                self._close_when_done = True
+                return
+            self._leading = True  # nobody starts a group while the connection closes
+        try:
+            self._drop_connection()
+        finally:
+            with self._lock:
+                self._leading = False
+            self._wake_heir()
+
+    # -- leading
+
+    def _lead(self, own: _Slot | None, *, notes: bool = False) -> None:
+        # Holds the lead (self._leading) on entry. Commits groups until ``own`` is committed,
+        # then hands the lead to the oldest waiting write, or lays it down.
+        while True:
+            with self._lock:
+                group = self._pending[: self.max_group]
+                del self._pending[: self.max_group]
+                if (
+                    notes
+                    or self._notes_wanted
+                    or len(self._notes) >= self.NOTES_BATCH
+                    or (self._notes and time.monotonic() - self._notes_since > self.NOTES_MAX_AGE)
+                ):
+                    self._notes_wanted = False
+                    group[:0] = [_Slot(self._notes.popleft()) for _ in range(len(self._notes))]
+                if not group:
+                    self._leading = False
+                    return
+            self._commit(group, own)
+            self._after_group()
+            if own is not None and own.state != _Slot.DONE:
+                continue
+            with self._lock:
+                # The heir is a request thread asleep on its write; submitted writes have none.
+                heir = next((slot for slot in self._pending if slot.future is None), None)
+                if heir is not None:
+                    heir.hand_lead()
+                    return
+                if not self._pending:
+                    self._leading = False
+                    return
+            own = None  # only submitted writes are left: commit them too
+
+    def _ensure_flusher(self) -> None:
+        # Writes nobody waits for must not sit forever when traffic stops; a forked process
+        # inherits no thread, so it starts its own.
+        if self._flusher is not None and self._pid == os.getpid() and self._flusher.is_alive():
+            return
+        with self._lock:
+            if self._flusher is None or self._pid != os.getpid() or not self._flusher.is_alive():
+                self._pid = os.getpid()
+                self._flusher = threading.Thread(target=self._flush_loop, name="wink-flusher", daemon=True)
+                self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while True:
+            time.sleep(0.05)
+            with self._lock:
+                lead = bool(self._notes or self._pending) and not self._leading
+                if lead:
+                    self._leading = True
+            if lead:
+                self._lead(None, notes=True)
+
+    # -- committing
+
+    def _commit(self, group: list[_Slot], own: _Slot | None) -> None:
+        try:
+            results = self._transaction([slot.op for slot in group])
+        except Exception:
+            for slot in group:
+                try:
+                    result = self._transaction([slot.op])[0]
+                except Exception as exc:
+                    slot.settle(error=exc)
+                else:
+                    slot.settle(result)
+        else:
+            for slot, result in zip(group, results, strict=True):
+                slot.settle(result)
+        for slot in group:
+            if slot.sleeper and slot is not own:
+                slot.wake()
+
+    def _after_group(self) -> None:
+        if self._close_when_done:
+            self._close_when_done = False
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._conn_pid == os.getpid():
+            try:
+                conn.close()
+            except Exception:  # a connection already broken
+                log.debug("closing the event writer's connection failed", exc_info=True)
+
+    def _wake_heir(self) -> None:
+        # Writes queued while no one could lead: the first of them leads.
+        with self._lock:
+            if self._leading:
+                return
+            heir = next((slot for slot in self._pending if slot.future is None), None)
+            if heir is not None:
+                self._leading = True
+                heir.hand_lead()
+
+    def _transaction(self, ops: list[Any]) -> list[Any]:
+        raw = self._connection()
+        try:
+            if self.dialect == "sqlite":
+                # The driver is in autocommit mode here: BEGIN and COMMIT are statements of our
+                # own, prepared once (the driver's own commit prepares COMMIT every time).
+                cursor = raw.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
+                results = execute(raw, ops)
+                cursor.execute("COMMIT")
+                cursor.close()
+            else:
+                results = execute(raw, ops)
+                raw.commit()
+            self.commits += 1
+            return results
+        except Exception:
+            self._rollback(raw)
+            raise
+
+    def _connection(self) -> Any:
+        """The driver's connection this process writes groups on."""
+        if self._conn is not None and self._conn_pid == os.getpid():
+            return self._raw
+        # A forked child must not touch its parent's connection: it opens its own. The
+        # connection leaves the pool for good, so the pool never sees its autocommit mode.
+        conn = self.engine.raw_connection()
+        raw = conn.driver_connection
+        conn.detach()
+        if self.dialect == "sqlite":
+            raw.isolation_level = None
+        self._conn, self._raw, self._conn_pid = conn, raw, os.getpid()
+        return raw
+
+    def _rollback(self, raw: Any) -> None:
+        try:
+            if self.dialect == "sqlite":
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+            else:
+                raw.rollback()
+        except Exception:
+            # The connection itself is broken (the server went away): open a new one next time.
+            log.warning("dropping the event writer's database connection after an error")
+            self._drop_connection()
