@@ -5,31 +5,25 @@ Data flows one way: request -> view -> provider/client -> store -> signal.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
 from .errors import (
     InvalidRequest,
-    InvalidSignature,
     Misconfigured,
     NotAllowed,
     NotSignedIn,
-    PayloadTooLarge,
     SmileError,
-    StaleEvent,
-    UnsupportedType,
-    WebhookVerificationError,
     upstream_http_error,
 )
 from .extension import WinkState, get_state
-from .pipeline import account_change, handle_event
+from .pipeline import handle_event
+from .receiver import Delivery, account_now, read_body, receive
 from .store import StoredEvent
 
 log = logging.getLogger("flask_wink")
@@ -119,7 +113,7 @@ def record_callback():
         app_user_id=app_user_id,
         smile_user_id=smile_user_id,
         claimed_by=state.claim_name,
-        account=_account_now(state, "callback", name, args, smile_user_id),
+        account=account_now(state, "callback", name, args, smile_user_id),
     )
     _handle_now(state, event)
     return jsonify({"id": event.id, "status": "recorded"}), 201
@@ -127,39 +121,13 @@ def record_callback():
 
 @bp.post("/webhooks")
 def receive_webhook():
-    """Verify, store and hand on one Smile webhook; a redelivered event id is acknowledged only."""
-    state = get_state()
-    _check_source(state)
-    raw = _read_body(state.webhook_max_bytes)
-    if request.mimetype != "application/json":
-        raise UnsupportedType("Webhooks must be sent as application/json.")
-    try:
-        state.provider.verify_signature(raw, request.headers, state.webhook_secrets)
-    except WebhookVerificationError as exc:
-        log.warning("refused a webhook: %s", exc)
-        raise InvalidSignature(f"Webhook signature refused: {exc}.") from None
-    try:
-        event = state.provider.parse_event(raw)
-    except ValueError as exc:
-        raise InvalidRequest(f"Not a Smile event envelope: {exc}.") from None
-    _check_age(state, event)
-    smile_user_id = state.provider.webhook_user_id(event)
-    stored = state.store.add_event(
-        kind="webhook",
-        name=event["type"],
-        payload=event,
-        provider=state.provider.name,
-        event_id=event["id"],
-        raw=raw.decode(),
-        # Whose app user this is gets resolved when events are read, so ingest makes no query.
-        smile_user_id=smile_user_id,
-        claimed_by=state.claim_name,
-        account=_account_now(state, "webhook", event["type"], event, smile_user_id),
-    )
-    if stored is None:
-        return _json({"status": "duplicate", "eventId": event["id"]})
-    _handle_now(state, stored)
-    return _json({"status": "stored", "id": stored.id, "eventId": event["id"]})
+    """Verify, store and hand on one Smile webhook; a redelivered event id is acknowledged only.
+
+    With ``WINK_WEBHOOK_FAST_PATH`` (the default) the kit's WSGI layer answers webhooks before
+    Flask routes them here; both run :func:`flask_wink.receiver.receive`.
+    """
+    body, status = receive(current_app._get_current_object(), get_state(), Delivery.from_request(request))
+    return _json(body, status)
 
 
 @bp.get("/events")
@@ -226,20 +194,7 @@ def _check_csrf() -> None:
 
 def _read_body(limit: int) -> bytes:
     """The raw body, refused with 413 past ``limit`` without reading it whole."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
-    stream = request.stream
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = stream.read(min(65536, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
-    return b"".join(chunks)
+    return read_body(request.stream, request.content_length, limit)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
@@ -265,49 +220,15 @@ def _int_arg(name: str, *, minimum: int) -> int | None:
     return number
 
 
-def _json(body: dict[str, Any], status: int = 200) -> Response:
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _json(body: dict[str, Any], status: int = 200) -> tuple[str, int, dict[str, str]]:
     # The webhook answer is on the hot path: plain json.dumps, without jsonify's options.
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-def _account_now(state: WinkState, kind: str, name: str, payload: Any, smile_user_id: str | None):
-    """The account status to record with the event itself, when this request handles it (a
-    worker records it when it handles the event, so that it knows whether the status moved)."""
-    if state.claim_name is None:
-        return None
-    return account_change(state, kind, name, payload, smile_user_id)
+    return json.dumps(body), status, _JSON_HEADERS
 
 
 def _handle_now(state: WinkState, event: StoredEvent) -> None:
     """Handle a just-stored event in this request, unless a worker is to do it."""
     if state.claim_name is not None:
         handle_event(current_app._get_current_object(), state, event)
-
-
-def _check_source(state: WinkState) -> None:
-    if not state.webhook_networks:
-        return
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        address = None
-    if address is None or not any(address in net for net in state.webhook_networks):
-        log.warning("refused a webhook from %s: not in WINK_WEBHOOK_ALLOWED_IPS", request.remote_addr)
-        raise NotAllowed("Webhooks are not accepted from this address.")
-
-
-def _check_age(state: WinkState, event: dict[str, Any]) -> None:
-    if not state.webhook_max_age:
-        return
-    try:
-        created = datetime.fromisoformat(str(event["createdAt"]).replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest("The event's createdAt is not an ISO 8601 date-time.") from None
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    age = state.clock() - created.timestamp()
-    if age > state.webhook_max_age:
-        raise StaleEvent(
-            f"The event was created {int(age)} s ago, more than the {int(state.webhook_max_age)} s "
-            "this app accepts (WINK_WEBHOOK_MAX_AGE)."
-        )

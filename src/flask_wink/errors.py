@@ -140,6 +140,14 @@ class UpstreamTimeout(WinkHTTPError, GatewayTimeout):
     """Smile's API did not answer in time (504)."""
 
 
+class StorageUnavailable(WinkHTTPError, ServiceUnavailable):
+    """The database failed while storing a webhook; it is not acknowledged (503)."""
+
+
+class ServerError(WinkHTTPError, InternalServerError):
+    """An unexpected failure, logged with its traceback; the answer says only that (500)."""
+
+
 class Misconfigured(WinkHTTPError, InternalServerError):
     """The host app left a required hook or setting out (500, with how to fix it)."""
 

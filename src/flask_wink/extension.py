@@ -184,6 +184,7 @@ class Wink:
         config.setdefault("WINK_WEBHOOK_MAX_AGE", 3 * 24 * 3600)
         config.setdefault("WINK_WEBHOOK_ALLOWED_IPS", None)
         config.setdefault("WINK_HANDLE_EVENTS", "request")
+        config.setdefault("WINK_WEBHOOK_FAST_PATH", True)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         for key in ("WINK_API_KEY", "WINK_API_SECRET"):
@@ -245,8 +246,13 @@ class Wink:
 
         from .blueprint import bp, receive_webhook
         from .cli import wink_cli
+        from .receiver import WebhookFastPath
 
         app.register_blueprint(bp, url_prefix=config["WINK_URL_PREFIX"])
+        if config["WINK_WEBHOOK_FAST_PATH"]:
+            # Webhooks are answered before Flask's dispatch (see flask_wink.receiver).
+            path = config["WINK_URL_PREFIX"].rstrip("/") + "/webhooks"
+            app.wsgi_app = WebhookFastPath(app, app.wsgi_app, path)
         if "wink" not in app.cli.commands:
             app.cli.add_command(wink_cli)
         # Smile signs webhooks instead of sending a CSRF token: a host-wide CSRFProtect must not

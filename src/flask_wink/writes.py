@@ -236,9 +236,15 @@ class HotStatements:
                     ids = self._insert_postgresql(cursor, batch)
                 for index, new_id in zip(chunk, ids, strict=True):
                     if new_id is not None:
-                        account = rows[index].account
-                        changed = None if account is None else self._upsert(cursor, account)
-                        results[index] = (new_id, changed)
+                        results[index] = (new_id, None)
+            # Only a new event moves its account.
+            upserts = [
+                (index, self._send_upsert(conn, rows[index].account))
+                for index, result in enumerate(results)
+                if result is not None and rows[index].account is not None
+            ]
+            for index, sent in upserts:
+                results[index] = (results[index][0], self._upserted(sent))
         finally:
             cursor.close()
         return results
@@ -327,15 +333,21 @@ class HotStatements:
     # accounts
 
     def upsert_account(self, conn: Any, change: AccountChange) -> bool:
-        cursor = conn.cursor()
+        return self._upserted(self._send_upsert(conn, change))
+
+    def _upserted(self, cursor: Any) -> bool:
+        """Whether a sent upsert changed its account; closes its cursor."""
         try:
-            return self._upsert(cursor, change)
+            if self.dialect == "sqlite":
+                return cursor.rowcount > 0  # inserted or updated: one row; held back: none
+            return cursor.fetchone() is not None
         finally:
             cursor.close()
 
-    def _upsert(self, cursor: Any, change: AccountChange) -> bool:
+    def _send_upsert(self, conn: Any, change: AccountChange) -> Any:
         # One atomic INSERT ... ON CONFLICT DO UPDATE that only moves a status forward (and, with
-        # an owner, only for an account of that Smile user or of no known user).
+        # an owner, only for an account of that Smile user or of no known user). Returns its
+        # cursor, for _upserted.
         shape = (len(change.replaceable), change.owner is not None)
         sql = self._upserts.get(shape)
         if sql is None:
@@ -347,13 +359,16 @@ class HotStatements:
                 f"{name} = coalesce({table}.{name}, excluded.{name})"
                 for name in ("smile_user_id", "provider_id", "connected_at")
             )
-            sql = self._upserts[shape] = (
+            sql = (
                 f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
                 f"VALUES ({', '.join([mark] * len(ACCOUNT_COLUMNS))}) "
                 "ON CONFLICT (account_id) DO UPDATE SET status = excluded.status, "
                 f"error_code = excluded.error_code, updated_at = excluded.updated_at, {keep} "
                 f"WHERE {guard}"
             )
+            if self.dialect == "postgresql":
+                sql += " RETURNING 1"  # a row when the status moved
+            self._upserts[shape] = sql
         values = change.values(utcnow())
         params = [
             convert(values[name]) if convert is not None and values[name] is not None else values[name]
@@ -362,9 +377,9 @@ class HotStatements:
         params.extend(change.replaceable)
         if change.owner is not None:
             params.append(change.owner)
-        # Inserted or updated: one row; held back by the guard: none. No row to fetch back.
+        cursor = conn.cursor()
         cursor.execute(sql, params)
-        return cursor.rowcount > 0
+        return cursor
 
 
 def _same(value: Any) -> Any:
