@@ -33,6 +33,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 SECONDS = float(os.environ.get("WINK_BENCH_SECONDS", "10"))
 CONNECTIONS = 32
+ROUNDS = int(os.environ.get("WINK_BENCH_ROUNDS", "3"))  # runs of each route; the best counts
 THROUGH_HTTP = int(os.environ.get("WINK_BENCH_THROUGH_HTTP", "20000"))
 
 
@@ -149,12 +150,13 @@ def ingest(kind: str, tmp: Path, bodies: Bodies) -> dict:
             script = HERE / "ingest.lua"
             bare_env = {"WINK_BENCH_BODIES": str(bodies.path)}  # the bare route stores nothing
             wrk(base + "/bare", script, CONNECTIONS, 2, bare_env)  # warm up
-            runs = {"bare": [], "kit": []}
-            for _ in range(2):  # alternate, keep the best of each: the machine is shared
+            runs = {"bare": [], "kit": [], "kit_via_flask": []}
+            for _ in range(ROUNDS):  # alternate, keep the best of each: the machine is shared
                 runs["bare"].append(wrk(base + "/bare", script, CONNECTIONS, SECONDS, bare_env))
-                run = wrk(base + "/wink/webhooks", script, CONNECTIONS, SECONDS, bodies.env())
-                runs["kit"].append(bodies.used(run))
-            acknowledged = sum(r["requests"] - r["non2xx"] for r in runs["kit"])
+                for name, path in (("kit", "/wink/webhooks"), ("kit_via_flask", "/via-flask/webhooks")):
+                    run = wrk(base + path, script, CONNECTIONS, SECONDS, bodies.env())
+                    runs[name].append(bodies.used(run))
+            acknowledged = sum(r["requests"] - r["non2xx"] for r in runs["kit"] + runs["kit_via_flask"])
         engine = sa.create_engine(url)
         with engine.connect() as conn:
             rows, distinct = conn.execute(
@@ -163,10 +165,13 @@ def ingest(kind: str, tmp: Path, bodies: Bodies) -> dict:
         engine.dispose()
     bare = max(runs["bare"], key=lambda r: r["rps"])
     kit = max(runs["kit"], key=lambda r: r["rps"])
+    via_flask = max(runs["kit_via_flask"], key=lambda r: r["rps"])
     return {
         "bare": bare,
         "kit": kit,
         "ratio": kit["rps"] / bare["rps"],
+        "kit_via_flask": via_flask,
+        "ratio_via_flask": via_flask["rps"] / bare["rps"],
         "acknowledged": acknowledged,
         "stored": rows,
         "duplicates_stored": rows - distinct,
@@ -321,9 +326,9 @@ def chart(results: dict, path: Path) -> None:
     labels, values = [], []
     for kind in ("sqlite", "postgresql"):
         run = results["ingest"][kind]
-        labels += [f"bare route\n({kind})", f"flask-wink\n({kind})"]
-        values += [run["bare"]["rps"], run["kit"]["rps"]]
-    axes[0].bar(labels, values, color=["#9aa3b5", "#4453d6"] * 2)
+        labels += [f"bare route\n({kind})", f"flask-wink\n({kind})", f"via Flask\n({kind})"]
+        values += [run["bare"]["rps"], run["kit"]["rps"], run["kit_via_flask"]["rps"]]
+    axes[0].bar(labels, values, color=["#9aa3b5", "#4453d6", "#a9b1f0"] * 2)
     axes[0].set_title(f"Webhook ingest, {CONNECTIONS} senders (req/s)")
     axes[0].tick_params(axis="x", labelsize=8)
     token = results["token"]
@@ -348,7 +353,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        bodies = Bodies(tmp / "bodies.txt", 220_000)
+        bodies = Bodies(tmp / "bodies.txt", 500_000)
         results: dict = {"ingest": {}}
         for kind in ("sqlite", "postgresql"):
             results["ingest"][kind] = ingest(kind, tmp, bodies)
@@ -374,6 +379,10 @@ def main() -> None:
         print(
             f"{'  p50 / p99 ms':44} {run['kit']['p50_ms']:6.1f} /{run['kit']['p99_ms']:6.1f} "
             f"{run['bare']['p50_ms']:6.1f} /{run['bare']['p99_ms']:6.1f}"
+        )
+        print(
+            f"{'  through a Flask route instead, req/s':44} {run['kit_via_flask']['rps']:14.0f} "
+            f"{run['bare']['rps']:14.0f} {run['ratio_via_flask']:7.2f}"
         )
         print(
             f"{'  acknowledged, stored, duplicates stored':44} {run['acknowledged']:>14} {run['stored']:>14} "

@@ -1,5 +1,8 @@
 """The app the benchmarks load: the kit's blueprint beside a bare route, on one waitress server.
 
+Webhooks go to ``/wink/webhooks`` (the kit's fast path, the default) and, for comparison, to the
+same receiver mounted as a plain Flask route at ``/via-flask/webhooks``.
+
 ``python -m benchmarks.server --port N --database URL --api-host URL --api-key K --api-secret S``
 """
 
@@ -12,6 +15,7 @@ from flask import Flask, request
 from waitress import serve
 
 from flask_wink import Wink
+from flask_wink.blueprint import receive_webhook
 
 WEBHOOK_SECRET = "bench-webhook-secret"
 
@@ -40,6 +44,9 @@ def create_app(database: str, api_host: str, api_key: str, api_secret: str) -> F
     @app.post("/bare")
     def bare():
         return "", 204
+
+    # The same receiver as a plain Flask route, to show what the fast path saves.
+    app.add_url_rule("/via-flask/webhooks", view_func=receive_webhook, methods=["POST"])
 
     return app
 

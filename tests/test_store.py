@@ -222,3 +222,28 @@ def test_the_writer_reconnects_after_postgresql_drops_its_connection():
             assert store.count_events() == 2
         finally:
             store.dispose()
+
+
+def test_account_changes_in_one_group_apply_in_order_and_only_for_new_events(store):
+    add(store, "evt-old")
+    sql = store._hot
+    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, smile_user_id="u-1",
+                  payload="{}", received_at=utcnow(), state="handling", attempts=1, claimed_by="me",
+                  claimed_at=utcnow())
+
+    def change(account_id, status):
+        replaces = SMILE_WINK.statuses_replaced_by(AccountStatus(status))
+        return AccountChange.make(account_id, status, replaces=replaces, smile_user_id="u-1")
+
+    rows = [
+        sql.row({**values, "event_id": "e1"}, change("a-1", "CONNECTED")),
+        sql.row({**values, "event_id": "e2"}, change("a-2", "CONNECTED")),
+        sql.row({**values, "event_id": "e3"}, change("a-1", "DISCONNECTED")),  # same account again
+        sql.row({**values, "event_id": "evt-old"}, change("a-3", "CONNECTED")),  # a redelivery
+        sql.row({**values, "event_id": "e4"}, change("a-2", "PENDING")),  # would go back: held
+    ]
+    results = store.writer.run(lambda conn: EventRow.batch(conn, rows))
+    assert [r[1] if r else r for r in results] == [True, True, True, None, False]
+    assert store.account("a-1")["status"] == "DISCONNECTED"
+    assert store.account("a-2")["status"] == "CONNECTED"
+    assert store.account("a-3") is None

@@ -231,17 +231,17 @@ class HotStatements:
                 chunk = todo[start : start + self.MAX_ROWS]
                 batch = [rows[index] for index in chunk]
                 if self.dialect == "sqlite":
-                    ids = self._insert_sqlite(cursor, batch)
+                    ids, decided = self._insert_sqlite(cursor, batch), {}
                 else:
-                    ids = self._insert_postgresql(cursor, batch)
-                for index, new_id in zip(chunk, ids, strict=True):
+                    ids, decided = self._insert_postgresql(cursor, batch)
+                for position, (index, new_id) in enumerate(zip(chunk, ids, strict=True)):
                     if new_id is not None:
-                        results[index] = (new_id, None)
-            # Only a new event moves its account.
+                        results[index] = (new_id, decided.get(position))
+            # Only a new event moves its account; the statement above may have done it already.
             upserts = [
                 (index, self._send_upsert(conn, rows[index].account))
                 for index, result in enumerate(results)
-                if result is not None and rows[index].account is not None
+                if result is not None and rows[index].account is not None and result[1] is None
             ]
             for index, sent in upserts:
                 results[index] = (results[index][0], self._upserted(sent))
@@ -299,13 +299,84 @@ class HotStatements:
                 ids.append(None)
         return ids
 
-    def _insert_postgresql(self, cursor: Any, rows: list[EventRow]) -> list[int | None]:
-        cursor.execute(self._insert_sql(len(rows)), self._params(rows))
-        returned = cursor.fetchall()
+    def _insert_postgresql(
+        self, cursor: Any, rows: list[EventRow]
+    ) -> tuple[list[int | None], dict[int, bool]]:
+        # The account changes of the new events ride in the same statement (data-modifying
+        # CTEs), except one bound to an owner or for an account an earlier row changes: those
+        # are upserted one by one afterwards, in order. Returns the new ids and, by
+        # position, whether each change made here moved its account.
+        inline: dict[int, AccountChange] = {}
+        touched: set[str] = set()
+        for position, row in enumerate(rows):
+            change = row.account
+            if change is None:
+                continue
+            if change.owner is None and row.key is not None and change.account_id not in touched:
+                inline[position] = change
+            touched.add(change.account_id)
+        params = self._params(rows)
+        if not inline:
+            cursor.execute(self._insert_sql(len(rows)), params)
+            returned, moved = cursor.fetchall(), set()
+        else:
+            now = utcnow()
+            for position, change in inline.items():
+                values = change.values(now)
+                params.extend(rows[position].key)
+                params.extend(values[name] for name in ACCOUNT_COLUMNS)
+            pairs = sorted({(old, change.status) for change in inline.values() for old in change.replaceable})
+            for pair in pairs:
+                params.extend(pair)
+            cursor.execute(self._insert_with_accounts_sql(len(rows), len(inline), len(pairs)), params)
+            answer = cursor.fetchall()
+            returned = [row for row in answer if row[0] is not None]
+            moved = {row[3] for row in answer if row[0] is None}
         by_key = {_key(provider, kind, event_id): id_ for id_, provider, kind, event_id in returned}
         # Rows without an event id never conflict; their ids come from one sequence in VALUES order.
         unkeyed = iter(sorted(id_ for id_, _, _, event_id in returned if event_id is None))
-        return [next(unkeyed) if row.key is None else by_key.get(row.key) for row in rows]
+        ids = [next(unkeyed) if row.key is None else by_key.get(row.key) for row in rows]
+        return ids, {position: change.account_id in moved for position, change in inline.items()}
+
+    def _insert_with_accounts_sql(self, count: int, changes: int, pairs: int) -> str:
+        table = self.accounts
+        # The date-times are typed: a NULL in VALUES would otherwise be text.
+        texts = ", ".join(["%s"] * (3 + len(ACCOUNT_COLUMNS) - 2))
+        change_row = f"({texts}, %s::timestamptz, %s::timestamptz)"
+        guard = "1 = 0"
+        if pairs:
+            guard = f"({table}.status, excluded.status) IN (VALUES {', '.join(['(%s, %s)'] * pairs)})"
+        keep = ", ".join(
+            f"{name} = coalesce({table}.{name}, excluded.{name})"
+            for name in ("smile_user_id", "provider_id", "connected_at")
+        )
+        return (
+            f"WITH ins AS ({self._insert_sql(count)}), "
+            f"ch (provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
+            f"(VALUES {', '.join([change_row] * changes)}), "
+            f"acc AS (INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
+            f"SELECT {', '.join('ch.' + name for name in ACCOUNT_COLUMNS)} FROM ch JOIN ins "
+            "ON ins.provider = ch.provider AND ins.kind = ch.kind AND ins.event_id = ch.event_id "
+            "ON CONFLICT (account_id) DO UPDATE SET status = excluded.status, "
+            f"error_code = excluded.error_code, updated_at = excluded.updated_at, {keep} "
+            f"WHERE {guard} RETURNING account_id) "
+            "SELECT id, provider, kind, event_id FROM ins "
+            "UNION ALL SELECT NULL, NULL, NULL, account_id FROM acc"
+        )
+
+    @classmethod
+    def one_statement(cls, ops: list[Any]) -> bool:
+        """Whether PostgreSQL gets ``ops`` as one statement, atomic without a transaction."""
+        accounts: set[str] = set()
+        for op in ops:
+            if type(op) is not EventRow:
+                return False
+            change = op.account
+            if change is not None:
+                if change.owner is not None or op.key is None or change.account_id in accounts:
+                    return False
+                accounts.add(change.account_id)
+        return 0 < len(ops) <= cls.MAX_ROWS
 
     # marks
 
@@ -569,7 +640,7 @@ class GroupCommitter:
                 continue
             with self._lock:
                 # The heir is a request thread asleep on its write; submitted writes have none.
-                heir = next((slot for slot in self._pending if slot.future is None), None)
+                heir = next((slot for slot in self._pending if slot.sleeper), None)
                 if heir is not None:
                     heir.hand_lead()
                     return
@@ -637,7 +708,7 @@ class GroupCommitter:
         with self._lock:
             if self._leading:
                 return
-            heir = next((slot for slot in self._pending if slot.future is None), None)
+            heir = next((slot for slot in self._pending if slot.sleeper), None)
             if heir is not None:
                 self._leading = True
                 heir.hand_lead()
@@ -653,9 +724,16 @@ class GroupCommitter:
                 results = execute(raw, ops)
                 cursor.execute("COMMIT")
                 cursor.close()
-            else:
+            elif HotStatements.one_statement(ops):
+                # The connection is in autocommit mode: one statement is its own transaction,
+                # and a group of new events costs one round trip.
                 results = execute(raw, ops)
-                raw.commit()
+            else:
+                cursor = raw.cursor()
+                cursor.execute("BEGIN")
+                results = execute(raw, ops)
+                cursor.execute("COMMIT")
+                cursor.close()
             self.commits += 1
             return results
         except Exception:
@@ -673,6 +751,8 @@ class GroupCommitter:
         conn.detach()
         if self.dialect == "sqlite":
             raw.isolation_level = None
+        else:
+            raw.autocommit = True  # transactions are begun and committed by _transaction
         self._conn, self._raw, self._conn_pid = conn, raw, os.getpid()
         return raw
 
@@ -681,8 +761,10 @@ class GroupCommitter:
             if self.dialect == "sqlite":
                 if raw.in_transaction:
                     raw.execute("ROLLBACK")
-            else:
-                raw.rollback()
+            elif raw.info.transaction_status != 0:  # not idle: inside our BEGIN, or failed in it
+                cursor = raw.cursor()
+                cursor.execute("ROLLBACK")
+                cursor.close()
         except Exception:
             # The connection itself is broken (the server went away): open a new one next time.
             log.warning("dropping the event writer's database connection after an error")
