@@ -34,6 +34,7 @@ RESULTS = HERE / "results"
 SECONDS = float(os.environ.get("WINK_BENCH_SECONDS", "10"))
 CONNECTIONS = 32
 ROUNDS = int(os.environ.get("WINK_BENCH_ROUNDS", "3"))  # runs of each route; the best counts
+SERVER_THREADS = int(os.environ.get("WINK_BENCH_SERVER_THREADS", "32"))  # waitress threads
 THROUGH_HTTP = int(os.environ.get("WINK_BENCH_THROUGH_HTTP", "20000"))
 
 
@@ -145,7 +146,8 @@ def ingest(kind: str, tmp: Path, bodies: Bodies) -> dict:
     port = free_port()
     with database(kind, tmp) as url:
         base = f"http://127.0.0.1:{port}"
-        args = ["-m", "benchmarks.server", "--port", str(port), "--threads", "32", "--database", url]
+        args = ["-m", "benchmarks.server", "--port", str(port), "--threads", str(SERVER_THREADS)]
+        args += ["--database", url]
         with process(args, base + "/wink/events"):
             script = HERE / "ingest.lua"
             bare_env = {"WINK_BENCH_BODIES": str(bodies.path)}  # the bare route stores nothing
@@ -324,13 +326,13 @@ def chart(results: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     labels, values = [], []
-    for kind in ("sqlite", "postgresql"):
+    for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
         run = results["ingest"][kind]
-        labels += [f"bare route\n({kind})", f"flask-wink\n({kind})", f"via Flask\n({kind})"]
+        labels += [f"bare route\n{name}", f"flask-wink\n{name}", f"via Flask\n{name}"]
         values += [run["bare"]["rps"], run["kit"]["rps"], run["kit_via_flask"]["rps"]]
     axes[0].bar(labels, values, color=["#9aa3b5", "#4453d6", "#a9b1f0"] * 2)
     axes[0].set_title(f"Webhook ingest, {CONNECTIONS} senders (req/s)")
-    axes[0].tick_params(axis="x", labelsize=8)
+    axes[0].tick_params(axis="x", labelsize=7)
     token = results["token"]
     axes[1].bar(
         ["direct client", "/wink/token"],
