@@ -549,11 +549,7 @@ class GroupCommitter:
         """Commit ``op`` with whatever else is waiting; its result once committed."""
         slot = _Slot(op, sleeper=True)
         deadline: float | None = time.monotonic() + timeout
-        with self._lock:
-            self._pending.append(slot)
-            lead = not self._leading
-            self._leading = True
-        if lead:
+        if self._queue(slot):
             self._lead(slot)
         while slot.state != _Slot.DONE:
             if slot.state == _Slot.LEAD:
@@ -573,15 +569,18 @@ class GroupCommitter:
     def submit(self, op: Any) -> Future:
         """Queue ``op`` without waiting; the future resolves once its transaction committed."""
         future: Future = Future()
-        slot = _Slot(op, future)
+        if self._queue(_Slot(op, future)):
+            self._lead(None)
+        self._ensure_flusher()
+        return future
+
+    def _queue(self, slot: _Slot) -> bool:
+        """Queue a write; True when no commit is under way, so the caller is to lead."""
         with self._lock:
             self._pending.append(slot)
             lead = not self._leading
             self._leading = True
-        if lead:
-            self._lead(None)
-        self._ensure_flusher()
-        return future
+        return lead
 
     def note(self, op: Any) -> None:
         """Queue a write nobody waits for; it rides along with a later group (within a second)."""
