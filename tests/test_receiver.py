@@ -161,3 +161,25 @@ def test_receivers_run_inside_the_app_context(make_app):
     signals.webhook_received.connect(receiver, app, weak=False)
     assert deliver(app.test_client(), connected()).status_code == 200
     assert names == [app.name]
+
+
+def test_fields_too_long_for_the_account_table_do_not_stop_the_event(make_app, database_url):
+    app = make_app(WINK_DATABASE_URL=database_url)
+    event = make_event("ACCOUNT_CONNECTED", {"userId": "u" * 300, "accountId": "a" * 201,
+                                             "providers": ["p" * 150]})
+    long_error = make_event("ACCOUNT_FAILED", {"userId": "u-1", "accountId": "a-2", "providers": ["p" * 150],
+                                               "errorCode": "E" * 150})
+    client = app.test_client()
+    assert deliver(client, event).get_json()["status"] == "stored"
+    assert deliver(client, long_error).get_json()["status"] == "stored"
+    with app.app_context():
+        store = get_state().store
+        assert store.account("a" * 201) is None  # not an id the store can keep: not tracked
+        kept = store.account("a-2")
+    assert kept["providerId"] == "p" * 100 and kept["errorCode"] == "E" * 100
+
+
+def test_the_apps_max_content_length_is_honoured_with_a_json_413(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=100)
+    response = deliver(app.test_client(), connected())
+    assert response.status_code == 413 and response.get_json()["error"] == "PayloadTooLarge"

@@ -247,3 +247,37 @@ def test_account_changes_in_one_group_apply_in_order_and_only_for_new_events(sto
     assert store.account("a-1")["status"] == "DISCONNECTED"
     assert store.account("a-2")["status"] == "CONNECTED"
     assert store.account("a-3") is None
+
+
+def busy_writer(store):
+    """A thread holding the writer's lead until the returned event is set."""
+    gate, started = threading.Event(), threading.Event()
+
+    def slow(conn):
+        started.set()
+        return gate.wait(10)
+
+    thread = threading.Thread(target=store.writer.run, args=(slow,))
+    thread.start()
+    assert started.wait(10)
+    return gate, thread
+
+
+def test_a_cancelled_future_does_not_stop_the_writer(store):
+    gate, thread = busy_writer(store)
+    cancelled = store.writer.submit(lambda conn: 1)
+    assert cancelled.cancel()
+    gate.set()
+    thread.join(10)
+    assert add(store, "evt-after") is not None
+
+
+def test_a_write_the_database_cannot_commit_in_time_is_a_timeout_not_a_hang(store):
+    gate, thread = busy_writer(store)
+    try:
+        with pytest.raises(TimeoutError):
+            store.writer.run(lambda conn: "late", timeout=0.2)
+    finally:
+        gate.set()
+        thread.join(10)
+    assert add(store, "evt-after") is not None

@@ -86,17 +86,27 @@ def account_change(
     else:
         owner = None
         update = provider.webhook_account_update(payload)
-    if update is None:
-        return None
+    if update is None or len(update.account_id) > ACCOUNT_ID_MAX:
+        return None  # not an account id this store can keep; the event itself is still stored
     return AccountChange.make(
         update.account_id,
         update.status,
         replaces=provider.statuses_replaced_by(update.status),
         owner=owner,
-        smile_user_id=owner or smile_user_id,
-        provider_id=update.provider_id,
-        error_code=update.error_code,
+        smile_user_id=_fits(owner or smile_user_id, ACCOUNT_ID_MAX),
+        provider_id=_fits(update.provider_id, SHORT_TEXT_MAX),
+        error_code=_fits(update.error_code, SHORT_TEXT_MAX),
     )
+
+
+#: Column sizes of wink_accounts: an event whose fields do not fit is stored all the same (a
+#: status whose account id is too long is not tracked; a too long provider or error code is cut).
+ACCOUNT_ID_MAX = 200
+SHORT_TEXT_MAX = 100
+
+
+def _fits(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None else None
 
 
 def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:

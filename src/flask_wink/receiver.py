@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 
 from .errors import (
@@ -55,7 +56,7 @@ class Delivery:
     @classmethod
     def from_request(cls, request: Request) -> Delivery:
         return cls(
-            request.remote_addr, request.content_length, request.mimetype, request.headers, request.stream
+            request.remote_addr, request.content_length, request.mimetype, request.headers, _Body(request)
         )
 
     @classmethod
@@ -77,6 +78,20 @@ class Delivery:
         )
 
 
+class _Body:
+    """A request's body stream, opened on the first read (werkzeug refuses a body over the app's
+    MAX_CONTENT_LENGTH when the stream is opened; the receiver answers that itself, as JSON)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.request.stream.read(size)
+        except RequestEntityTooLarge:
+            raise PayloadTooLarge("The body is larger than the app's MAX_CONTENT_LENGTH.") from None
+
+
 def receive(app: Flask, state: WinkState, delivery: Delivery) -> tuple[dict[str, Any], int]:
     """Verify, store and hand on one Smile webhook: the answer's body and status.
 
@@ -84,7 +99,10 @@ def receive(app: Flask, state: WinkState, delivery: Delivery) -> tuple[dict[str,
     event id is acknowledged without being stored or handled again.
     """
     check_source(state, delivery.remote_addr)
-    raw = read_body(delivery.stream, delivery.content_length, state.webhook_max_bytes)
+    limit = state.webhook_max_bytes
+    if app.config.get("MAX_CONTENT_LENGTH"):
+        limit = min(limit, int(app.config["MAX_CONTENT_LENGTH"]))
+    raw = read_body(delivery.stream, delivery.content_length, limit)
     if delivery.mimetype != "application/json":
         raise UnsupportedType("Webhooks must be sent as application/json.")
     try:
@@ -98,6 +116,8 @@ def receive(app: Flask, state: WinkState, delivery: Delivery) -> tuple[dict[str,
         raise InvalidRequest(f"Not a Smile event envelope: {exc}.") from None
     check_age(state, event)
     smile_user_id = state.provider.webhook_user_id(event)
+    if smile_user_id is not None and len(smile_user_id) > 200:
+        smile_user_id = None  # no user of ours has such an id; the event is stored all the same
     try:
         stored = state.store.add_event(
             kind="webhook",

@@ -57,8 +57,8 @@ def parse_event(raw_body: bytes) -> dict[str, Any]:
         raise ValueError(f"event envelope lacks {', '.join(missing)}")
     if not isinstance(event["id"], str) or not event["id"] or len(event["id"]) > 200:
         raise ValueError("event id must be a non-empty string")
-    if not isinstance(event["type"], str) or not event["type"]:
-        raise ValueError("event type must be a non-empty string")
+    if not isinstance(event["type"], str) or not event["type"] or len(event["type"]) > 100:
+        raise ValueError("event type must be a non-empty string of at most 100 characters")
     if not isinstance(event["data"], dict):
         raise ValueError("event data must be an object")
     return event

@@ -494,7 +494,7 @@ class _Slot:
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
         """Record the outcome; a sleeping thread is woken separately (see ``wake``)."""
         self.result, self.error, self.state = result, error, _Slot.DONE
-        if self.future is not None:
+        if self.future is not None and self.future.set_running_or_notify_cancel():
             if error is None:
                 self.future.set_result(result)
             else:
@@ -524,7 +524,7 @@ class GroupCommitter:
     NOTES_BATCH = 256
     NOTES_MAX_AGE = 0.5
 
-    def __init__(self, engine: Engine, max_group: int = 512) -> None:
+    def __init__(self, engine: Engine, max_group: int = HotStatements.MAX_ROWS) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.max_group = max_group
@@ -548,20 +548,23 @@ class GroupCommitter:
     def run(self, op: Any, timeout: float = 60.0) -> Any:
         """Commit ``op`` with whatever else is waiting; its result once committed."""
         slot = _Slot(op, sleeper=True)
-        deadline: float | None = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout
         if self._queue(slot):
             self._lead(slot)
         while slot.state != _Slot.DONE:
             if slot.state == _Slot.LEAD:
                 self._lead(slot)
                 continue
-            if slot.sleep(None if deadline is None else deadline - time.monotonic()):
+            if slot.sleep(deadline - time.monotonic()):
                 continue  # committed, or told to lead
             with self._lock:
+                if slot.state == _Slot.LEAD:
+                    continue  # the lead came just now: take it
                 if slot.state == _Slot.WAITING and slot in self._pending:
                     self._pending.remove(slot)
-                    raise TimeoutError("the database did not commit in time")
-            deadline = None  # its group is being committed: that ends, one way or the other
+            if slot.state != _Slot.DONE:
+                # Not answered: the write may still commit, and a redelivery is then a duplicate.
+                raise TimeoutError("the database did not commit in time")
         if slot.error is not None:
             raise slot.error
         return slot.result
@@ -601,11 +604,17 @@ class GroupCommitter:
         Safe at any moment, from a garbage collector's finalizer too: while a group is being
         committed, its leader closes the connection once the group is done.
         """
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            # Called (by a finalizer) while this very thread, or another, holds the lock.
+            self._close_when_done = True
+            return
+        try:
             if self._leading:
                 self._close_when_done = True
                 return
             self._leading = True  # nobody starts a group while the connection closes
+        finally:
+            self._lock.release()
         try:
             self._drop_connection()
         finally:
@@ -617,7 +626,17 @@ class GroupCommitter:
 
     def _lead(self, own: _Slot | None, *, notes: bool = False) -> None:
         # Holds the lead (self._leading) on entry. Commits groups until ``own`` is committed,
-        # then hands the lead to the oldest waiting write, or lays it down.
+        # then hands the lead to the oldest waiting write, or lays it down. Should anything
+        # escape, the lead is laid down too, so that writing goes on.
+        try:
+            self._lead_groups(own, notes=notes)
+        except BaseException:
+            with self._lock:
+                self._leading = False
+            self._wake_heir()
+            raise
+
+    def _lead_groups(self, own: _Slot | None, *, notes: bool) -> None:
         while True:
             with self._lock:
                 group = self._pending[: self.max_group]
@@ -673,21 +692,25 @@ class GroupCommitter:
 
     def _commit(self, group: list[_Slot], own: _Slot | None) -> None:
         try:
-            results = self._transaction([slot.op for slot in group])
-        except Exception:
-            for slot in group:
-                try:
-                    result = self._transaction([slot.op])[0]
-                except Exception as exc:
-                    slot.settle(error=exc)
-                else:
+            try:
+                results = self._transaction([slot.op for slot in group])
+            except Exception:
+                for slot in group:
+                    try:
+                        result = self._transaction([slot.op])[0]
+                    except Exception as exc:
+                        slot.settle(error=exc)
+                    else:
+                        slot.settle(result)
+            else:
+                for slot, result in zip(group, results, strict=True):
                     slot.settle(result)
-        else:
-            for slot, result in zip(group, results, strict=True):
-                slot.settle(result)
-        for slot in group:
-            if slot.sleeper and slot is not own:
-                slot.wake()
+        finally:
+            for slot in group:
+                if slot.state != _Slot.DONE:  # something escaped: no write is left waiting
+                    slot.settle(error=RuntimeError("the write could not be committed"))
+                if slot.sleeper and slot is not own:
+                    slot.wake()
 
     def _after_group(self) -> None:
         if self._close_when_done:
