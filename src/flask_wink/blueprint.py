@@ -22,9 +22,7 @@ from .errors import (
     upstream_http_error,
 )
 from .extension import WinkState, get_state
-from .pipeline import handle_event
-from .receiver import Delivery, account_now, read_body, receive
-from .store import StoredEvent
+from .receiver import Delivery, account_now, handle_now, read_body, receive
 
 log = logging.getLogger("flask_wink")
 
@@ -115,7 +113,7 @@ def record_callback():
         claimed_by=state.claim_name,
         account=account_now(state, "callback", name, args, smile_user_id),
     )
-    _handle_now(state, event)
+    handle_now(current_app._get_current_object(), state, event)
     return jsonify({"id": event.id, "status": "recorded"}), 201
 
 
@@ -227,8 +225,3 @@ def _json(body: dict[str, Any], status: int = 200) -> tuple[str, int, dict[str, 
     # The webhook answer is on the hot path: plain json.dumps, without jsonify's options.
     return json.dumps(body), status, _JSON_HEADERS
 
-
-def _handle_now(state: WinkState, event: StoredEvent) -> None:
-    """Handle a just-stored event in this request, unless a worker is to do it."""
-    if state.claim_name is not None:
-        handle_event(current_app._get_current_object(), state, event)

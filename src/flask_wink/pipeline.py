@@ -115,15 +115,7 @@ def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: lis
         return
     changed = event.account_changed
     if changed is None:  # not recorded with the event: record it now
-        changed = state.store.update_account(
-            change.account_id,
-            change.status,
-            replaces=change.replaceable,
-            owner=change.owner,
-            smile_user_id=change.smile_user_id,
-            provider_id=change.provider_id,
-            error_code=change.error_code,
-        )
+        changed = state.store.record_account(change)
     if changed:
         _send(
             app,

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from flask import Flask, Request
 
     from .extension import WinkState
+    from .store import StoredEvent
 
 log = logging.getLogger("flask_wink")
 
@@ -139,9 +140,14 @@ def receive(app: Flask, state: WinkState, delivery: Delivery) -> tuple[dict[str,
         ) from None
     if stored is None:
         return {"status": "duplicate", "eventId": event["id"]}, 200
-    if state.claim_name is not None:  # handled here, unless a worker is to do it
-        handle_event(app, state, stored)
+    handle_now(app, state, stored)
     return {"status": "stored", "id": stored.id, "eventId": event["id"]}, 200
+
+
+def handle_now(app: Flask, state: WinkState, event: StoredEvent) -> None:
+    """Handle a just-stored event in this request, unless a worker is to do it."""
+    if state.claim_name is not None:
+        handle_event(app, state, event)
 
 
 def account_now(state: WinkState, kind: str, name: str, payload: Any, smile_user_id: str | None):

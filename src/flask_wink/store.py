@@ -436,6 +436,10 @@ class Store:
             provider_id=provider_id,
             error_code=error_code,
         )
+        return self.record_account(change)
+
+    def record_account(self, change: AccountChange) -> bool:
+        """:meth:`update_account` for a change already made (see :func:`AccountChange.make`)."""
         return self._write(AccountUpsert(change, self._hot))
 
 

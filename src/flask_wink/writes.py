@@ -188,6 +188,7 @@ class HotStatements:
         self.mark = mark
         self._event_row = f"({', '.join([mark] * len(EVENT_COLUMNS))})"
         self._inserts: dict[int, str] = {}
+        self._inserts_with_accounts: dict[tuple[int, int, int], str] = {}
 
         def processor(table: sa.Table, name: str) -> Callable[[Any], Any] | None:
             # SQLite keeps date-times as text in SQLAlchemy's format: use SQLAlchemy's converter
@@ -339,29 +340,40 @@ class HotStatements:
         return ids, {position: change.account_id in moved for position, change in inline.items()}
 
     def _insert_with_accounts_sql(self, count: int, changes: int, pairs: int) -> str:
+        shape = (count, changes, pairs)
+        sql = self._inserts_with_accounts.get(shape)
+        if sql is None:
+            table = self.accounts
+            # The date-times are typed: a NULL in VALUES would otherwise be text.
+            texts = ", ".join(["%s"] * (3 + len(ACCOUNT_COLUMNS) - 2))
+            change_row = f"({texts}, %s::timestamptz, %s::timestamptz)"
+            guard = "1 = 0"
+            if pairs:
+                guard = f"({table}.status, excluded.status) IN (VALUES {', '.join(['(%s, %s)'] * pairs)})"
+            sql = self._inserts_with_accounts[shape] = (
+                f"WITH ins AS ({self._insert_sql(count)}), "
+                f"ch (provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
+                f"(VALUES {', '.join([change_row] * changes)}), "
+                f"acc AS (INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
+                f"SELECT {', '.join('ch.' + name for name in ACCOUNT_COLUMNS)} FROM ch JOIN ins "
+                "ON ins.provider = ch.provider AND ins.kind = ch.kind AND ins.event_id = ch.event_id "
+                f"{self._account_conflict(guard)} RETURNING account_id) "
+                "SELECT id, provider, kind, event_id FROM ins "
+                "UNION ALL SELECT NULL, NULL, NULL, account_id FROM acc"
+            )
+        return sql
+
+    def _account_conflict(self, guard: str) -> str:
+        """The ON CONFLICT clause of every account upsert: the status moves only where ``guard``
+        holds; the owner, provider and first connection, once known, are kept."""
         table = self.accounts
-        # The date-times are typed: a NULL in VALUES would otherwise be text.
-        texts = ", ".join(["%s"] * (3 + len(ACCOUNT_COLUMNS) - 2))
-        change_row = f"({texts}, %s::timestamptz, %s::timestamptz)"
-        guard = "1 = 0"
-        if pairs:
-            guard = f"({table}.status, excluded.status) IN (VALUES {', '.join(['(%s, %s)'] * pairs)})"
         keep = ", ".join(
             f"{name} = coalesce({table}.{name}, excluded.{name})"
             for name in ("smile_user_id", "provider_id", "connected_at")
         )
         return (
-            f"WITH ins AS ({self._insert_sql(count)}), "
-            f"ch (provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
-            f"(VALUES {', '.join([change_row] * changes)}), "
-            f"acc AS (INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
-            f"SELECT {', '.join('ch.' + name for name in ACCOUNT_COLUMNS)} FROM ch JOIN ins "
-            "ON ins.provider = ch.provider AND ins.kind = ch.kind AND ins.event_id = ch.event_id "
             "ON CONFLICT (account_id) DO UPDATE SET status = excluded.status, "
-            f"error_code = excluded.error_code, updated_at = excluded.updated_at, {keep} "
-            f"WHERE {guard} RETURNING account_id) "
-            "SELECT id, provider, kind, event_id FROM ins "
-            "UNION ALL SELECT NULL, NULL, NULL, account_id FROM acc"
+            f"error_code = excluded.error_code, updated_at = excluded.updated_at, {keep} WHERE {guard}"
         )
 
     @classmethod
@@ -426,16 +438,9 @@ class HotStatements:
             guard = f"{table}.status IN ({', '.join([mark] * shape[0])})" if shape[0] else "1 = 0"
             if shape[1]:
                 guard += f" AND ({table}.smile_user_id IS NULL OR {table}.smile_user_id = {mark})"
-            keep = ", ".join(
-                f"{name} = coalesce({table}.{name}, excluded.{name})"
-                for name in ("smile_user_id", "provider_id", "connected_at")
-            )
             sql = (
                 f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
-                f"VALUES ({', '.join([mark] * len(ACCOUNT_COLUMNS))}) "
-                "ON CONFLICT (account_id) DO UPDATE SET status = excluded.status, "
-                f"error_code = excluded.error_code, updated_at = excluded.updated_at, {keep} "
-                f"WHERE {guard}"
+                f"VALUES ({', '.join([mark] * len(ACCOUNT_COLUMNS))}) {self._account_conflict(guard)}"
             )
             if self.dialect == "postgresql":
                 sql += " RETURNING 1"  # a row when the status moved
