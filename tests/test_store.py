@@ -281,3 +281,36 @@ def test_a_write_the_database_cannot_commit_in_time_is_a_timeout_not_a_hang(stor
         gate.set()
         thread.join(10)
     assert add(store, "evt-after") is not None
+
+
+def test_postgresql_groups_of_any_size_share_one_prepared_statement():
+    # A statement text per group size (and per number of account changes) would be parsed and
+    # planned again and again; rows go as arrays instead, so a few texts serve every group.
+    with fresh_postgres_database() as url:
+        store = Store(url)
+        store.init()
+        try:
+            sql = store._hot
+            values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None,
+                          smile_user_id="u-1", payload="{}", received_at=utcnow(), state="handling",
+                          attempts=1, claimed_by="me", claimed_at=utcnow())
+            number = 0
+            for size in [1, 2, 3, 5, 8, 13, 21] * 6:
+                rows = []
+                for position in range(size):
+                    number += 1
+                    change = None
+                    if position % 3 == 0:
+                        change = AccountChange.make(f"a-{number}", "CONNECTED", replaces=["PENDING"])
+                    rows.append(sql.row({**values, "event_id": f"e-{number}"}, change))
+                results = store.writer.run(lambda conn, rows=rows: EventRow.batch(conn, rows))
+                assert all(r is not None and r[1] in (True, None) for r in results)
+                ids = [r[0] for r in results]
+                store.writer.run(lambda conn, ids=ids: sql.mark_handled(conn, ids))
+            assert store.count_events() == number
+            assert store.count_events(state="handled") == number
+            query = "SELECT count(*) FROM pg_prepared_statements WHERE statement NOT IN ('BEGIN', 'COMMIT')"
+            prepared = store.writer.run(lambda conn: conn.execute(query).fetchone()[0])
+            assert 0 < prepared <= 3  # events, events with account changes, handled marks
+        finally:
+            store.dispose()

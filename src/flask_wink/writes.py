@@ -188,7 +188,30 @@ class HotStatements:
         self.mark = mark
         self._event_row = f"({', '.join([mark] * len(EVENT_COLUMNS))})"
         self._inserts: dict[int, str] = {}
-        self._inserts_with_accounts: dict[tuple[int, int, int], str] = {}
+        if self.dialect == "postgresql":
+            # PostgreSQL gets a group's rows as one array per column: one statement text
+            # whatever the group's size and its account changes, which the driver prepares once
+            # (a text per shape would be parsed and planned again and again).
+            event_arrays = _unnest(events, EVENT_COLUMNS)
+            insert = (
+                f"INSERT INTO {self.events} ({', '.join(EVENT_COLUMNS)}) SELECT * FROM {event_arrays} "
+                "ON CONFLICT (provider, kind, event_id) DO NOTHING RETURNING id, provider, kind, event_id"
+            )
+            self._insert_pg = insert
+            table = self.accounts
+            change_arrays = _unnest(accounts, ACCOUNT_COLUMNS, keys=3)
+            guard = f"({table}.status, excluded.status) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
+            self._insert_pg_with_accounts = (
+                f"WITH ins AS ({insert}), "
+                f"ch (provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
+                f"(SELECT * FROM {change_arrays}), "
+                f"acc AS (INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
+                f"SELECT {', '.join('ch.' + name for name in ACCOUNT_COLUMNS)} FROM ch JOIN ins "
+                "ON ins.provider = ch.provider AND ins.kind = ch.kind AND ins.event_id = ch.event_id "
+                f"{self._account_conflict(guard)} RETURNING account_id) "
+                "SELECT id, provider, kind, event_id FROM ins "
+                "UNION ALL SELECT NULL, NULL, NULL, account_id FROM acc"
+            )
 
         def processor(table: sa.Table, name: str) -> Callable[[Any], Any] | None:
             # SQLite keeps date-times as text in SQLAlchemy's format: use SQLAlchemy's converter
@@ -258,8 +281,6 @@ class HotStatements:
                 f"{', '.join([self._event_row] * count)} "
                 "ON CONFLICT (provider, kind, event_id) DO NOTHING"
             )
-            if self.dialect == "postgresql":
-                sql += " RETURNING id, provider, kind, event_id"
             self._inserts[count] = sql
         return sql
 
@@ -316,20 +337,20 @@ class HotStatements:
             if change.owner is None and row.key is not None and change.account_id not in touched:
                 inline[position] = change
             touched.add(change.account_id)
-        params = self._params(rows)
+        columns = [list(column) for column in zip(*(row.values for row in rows), strict=True)]
         if not inline:
-            cursor.execute(self._insert_sql(len(rows)), params)
+            cursor.execute(self._insert_pg, columns)
             returned, moved = cursor.fetchall(), set()
         else:
             now = utcnow()
-            for position, change in inline.items():
-                values = change.values(now)
-                params.extend(rows[position].key)
-                params.extend(values[name] for name in ACCOUNT_COLUMNS)
+            changes = [
+                (*rows[position].key, *(change.values(now)[name] for name in ACCOUNT_COLUMNS))
+                for position, change in inline.items()
+            ]
             pairs = sorted({(old, change.status) for change in inline.values() for old in change.replaceable})
-            for pair in pairs:
-                params.extend(pair)
-            cursor.execute(self._insert_with_accounts_sql(len(rows), len(inline), len(pairs)), params)
+            params = columns + [list(column) for column in zip(*changes, strict=True)]
+            params += [[old for old, _ in pairs], [new for _, new in pairs]]
+            cursor.execute(self._insert_pg_with_accounts, params)
             answer = cursor.fetchall()
             returned = [row for row in answer if row[0] is not None]
             moved = {row[3] for row in answer if row[0] is None}
@@ -338,30 +359,6 @@ class HotStatements:
         unkeyed = iter(sorted(id_ for id_, _, _, event_id in returned if event_id is None))
         ids = [next(unkeyed) if row.key is None else by_key.get(row.key) for row in rows]
         return ids, {position: change.account_id in moved for position, change in inline.items()}
-
-    def _insert_with_accounts_sql(self, count: int, changes: int, pairs: int) -> str:
-        shape = (count, changes, pairs)
-        sql = self._inserts_with_accounts.get(shape)
-        if sql is None:
-            table = self.accounts
-            # The date-times are typed: a NULL in VALUES would otherwise be text.
-            texts = ", ".join(["%s"] * (3 + len(ACCOUNT_COLUMNS) - 2))
-            change_row = f"({texts}, %s::timestamptz, %s::timestamptz)"
-            guard = "1 = 0"
-            if pairs:
-                guard = f"({table}.status, excluded.status) IN (VALUES {', '.join(['(%s, %s)'] * pairs)})"
-            sql = self._inserts_with_accounts[shape] = (
-                f"WITH ins AS ({self._insert_sql(count)}), "
-                f"ch (provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
-                f"(VALUES {', '.join([change_row] * changes)}), "
-                f"acc AS (INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
-                f"SELECT {', '.join('ch.' + name for name in ACCOUNT_COLUMNS)} FROM ch JOIN ins "
-                "ON ins.provider = ch.provider AND ins.kind = ch.kind AND ins.event_id = ch.event_id "
-                f"{self._account_conflict(guard)} RETURNING account_id) "
-                "SELECT id, provider, kind, event_id FROM ins "
-                "UNION ALL SELECT NULL, NULL, NULL, account_id FROM acc"
-            )
-        return sql
 
     def _account_conflict(self, guard: str) -> str:
         """The ON CONFLICT clause of every account upsert: the status moves only where ``guard``
@@ -398,11 +395,14 @@ class HotStatements:
         try:
             for start in range(0, len(row_ids), self.MAX_ROWS):
                 chunk = row_ids[start : start + self.MAX_ROWS]
-                cursor.execute(
+                update = (
                     f"UPDATE {self.events} SET state = 'handled', error = NULL, claimed_by = NULL, "
-                    f"handled_at = {self.mark} WHERE id IN ({', '.join([self.mark] * len(chunk))})",
-                    (now, *chunk),
+                    f"handled_at = {self.mark} WHERE id "
                 )
+                if self.dialect == "postgresql":
+                    cursor.execute(update + "= ANY(%b::integer[])", (now, chunk))
+                else:
+                    cursor.execute(update + f"IN ({', '.join([self.mark] * len(chunk))})", (now, *chunk))
         finally:
             cursor.close()
 
@@ -460,6 +460,21 @@ class HotStatements:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _unnest(table: sa.Table, columns: tuple[str, ...], *, keys: int = 0) -> str:
+    """PostgreSQL's ``unnest(array, ...)`` over ``columns`` of ``table``, after ``keys`` text
+    columns: the rows come as one array parameter per column, sent in binary."""
+    types = ["text"] * keys
+    for name in columns:
+        kind = table.c[name].type
+        if isinstance(kind, sa.DateTime):
+            types.append("timestamptz")
+        elif isinstance(kind, sa.Integer):
+            types.append("integer")
+        else:
+            types.append("text")
+    return f"unnest({', '.join(f'%b::{kind}[]' for kind in types)})"
 
 
 def execute(conn: Any, ops: list[Any]) -> list[Any]:
