@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -187,6 +188,16 @@ def test_handled_marks_are_written_by_flush(store):
     store.mark_handled(stored.id)
     store.flush()
     assert store.get_event(stored.id).state == "handled"
+
+
+def test_noted_writes_are_committed_when_no_more_traffic_comes(store):
+    for number in range(3):  # again after each flush: the flusher wakes for every new note
+        stored = add(store, f"evt-{number}", claimed_by="me")
+        store.mark_handled(stored.id)  # noted, nobody waits for it
+        deadline = time.monotonic() + 5
+        while store.get_event(stored.id).state != "handled":
+            assert time.monotonic() < deadline, "the handled mark was never written"
+            time.sleep(0.01)
 
 
 def test_closing_the_writer_while_writes_go_on_loses_none(store):

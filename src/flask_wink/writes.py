@@ -543,6 +543,10 @@ class GroupCommitter:
     #: the oldest is this many seconds old: most groups carry no statement for them.
     NOTES_BATCH = 256
     NOTES_MAX_AGE = 0.5
+    #: The thread that writes them when no group comes: how long it lets them gather, and how
+    #: often it looks anyway while nothing is noted.
+    FLUSHER_DELAY = 0.05
+    FLUSHER_IDLE = 1.0
 
     def __init__(self, engine: Engine, max_group: int = HotStatements.MAX_ROWS) -> None:
         self.engine = engine
@@ -556,6 +560,7 @@ class GroupCommitter:
         self._close_when_done = False
         self._leading = False
         self._flusher: threading.Thread | None = None
+        self._noted = threading.Event()
         self._pid: int | None = None
         self._conn: Any = None  # the pool's wrapper of the driver connection, detached
         self._raw: Any = None  # the driver connection itself
@@ -610,7 +615,9 @@ class GroupCommitter:
         if not self._notes:
             self._notes_since = time.monotonic()
         self._notes.append(op)
-        self._ensure_flusher()
+        noted = self._ensure_flusher()
+        if not noted.is_set():
+            noted.set()
 
     def flush(self) -> None:
         """Wait until every write queued so far, noted ones included, is committed."""
@@ -687,26 +694,38 @@ class GroupCommitter:
                     return
             own = None  # only submitted writes are left: commit them too
 
-    def _ensure_flusher(self) -> None:
+    def _ensure_flusher(self) -> threading.Event:
         # Writes nobody waits for must not sit forever when traffic stops; a forked process
-        # inherits no thread, so it starts its own.
+        # inherits no thread (and maybe a held lock), so it starts its own, with its own event.
         if self._flusher is not None and self._pid == os.getpid() and self._flusher.is_alive():
-            return
+            return self._noted
         with self._lock:
             if self._flusher is None or self._pid != os.getpid() or not self._flusher.is_alive():
                 self._pid = os.getpid()
-                self._flusher = threading.Thread(target=self._flush_loop, name="wink-flusher", daemon=True)
+                self._noted = threading.Event()
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, args=(self._noted,), name="wink-flusher", daemon=True
+                )
                 self._flusher.start()
+            return self._noted
 
-    def _flush_loop(self) -> None:
+    def _flush_loop(self, noted: threading.Event) -> None:
+        # Asleep until a write is noted (or, as a safety net, once a second); then, after a
+        # moment for others to gather, it commits them unless a group is being committed.
         while True:
-            time.sleep(0.05)
-            with self._lock:
-                lead = bool(self._notes or self._pending) and not self._leading
+            noted.wait(self.FLUSHER_IDLE)
+            noted.clear()
+            while True:
+                time.sleep(self.FLUSHER_DELAY)
+                with self._lock:
+                    waiting = bool(self._notes or self._pending)
+                    lead = waiting and not self._leading
+                    if lead:
+                        self._leading = True
                 if lead:
-                    self._leading = True
-            if lead:
-                self._lead(None, notes=True)
+                    self._lead(None, notes=True)
+                if lead or not waiting:
+                    break
 
     # -- committing
 
