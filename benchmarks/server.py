@@ -1,4 +1,4 @@
-"""The app the benchmarks load: the kit's blueprint beside a bare route, on one waitress server.
+"""The app the benchmarks load: the kit's blueprint beside bare routes, on one waitress server.
 
 Webhooks go to ``/wink/webhooks`` (the kit's fast path, the default) and, for comparison, to the
 same receiver mounted as a plain Flask route at ``/via-flask/webhooks``.
@@ -44,6 +44,13 @@ def create_app(database: str, api_host: str, api_key: str, api_secret: str) -> F
     @app.post("/bare")
     def bare():
         return "", 204
+
+    # waitress closes the connection after a 204 (it carries no Content-Length), so every request
+    # to /bare opens a new one. The same do-nothing route answering 200 with an empty body keeps
+    # the connection, as the webhook route does: the stricter ceiling.
+    @app.post("/bare-keepalive")
+    def bare_keepalive():
+        return "", 200
 
     # The same receiver as a plain Flask route, to show what the fast path saves.
     app.add_url_rule("/via-flask/webhooks", view_func=receive_webhook, methods=["POST"])
