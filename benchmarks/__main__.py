@@ -342,7 +342,7 @@ def chart(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2.2, 1, 1]})
     labels, values = [], []
     for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
         run = results["ingest"][kind]

@@ -3,7 +3,7 @@
 The same steps run whether Flask routed the request to the blueprint's view or the kit's WSGI
 fast path answered it first (:class:`WebhookFastPath`, on by default with
 ``WINK_WEBHOOK_FAST_PATH``). A webhook needs nothing of Flask's request machinery (no session,
-no cookies, no login), and skipping it roughly halves what an event costs the server.
+no cookies, no login), and skipping it lets a busy server take about 1.4 times the webhooks.
 """
 
 from __future__ import annotations
