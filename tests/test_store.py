@@ -200,6 +200,21 @@ def test_noted_writes_are_committed_when_no_more_traffic_comes(store):
             time.sleep(0.01)
 
 
+def test_closing_the_writer_ends_its_flusher_and_a_later_write_starts_another(store):
+    first = add(store, "evt-1", claimed_by="me")
+    store.mark_handled(first.id)
+    thread = store.writer._flusher.thread
+    store.writer.close()
+    thread.join(5)
+    assert not thread.is_alive()  # a disposed store leaves no thread behind
+    second = add(store, "evt-2", claimed_by="me")
+    store.mark_handled(second.id)
+    deadline = time.monotonic() + 5
+    while {store.get_event(first.id).state, store.get_event(second.id).state} != {"handled"}:
+        assert time.monotonic() < deadline, "a mark noted around the close was never written"
+        time.sleep(0.01)
+
+
 def test_closing_the_writer_while_writes_go_on_loses_none(store):
     stop = threading.Event()
 

@@ -531,6 +531,20 @@ class _Slot:
         return self._wake.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
 
 
+class _Flusher:
+    """The thread of a :class:`GroupCommitter` that commits noted writes when no group comes."""
+
+    def __init__(self, loop: Callable[[_Flusher], None]) -> None:
+        self.pid = os.getpid()
+        self.noted = threading.Event()
+        self.stopped = False
+        self.thread = threading.Thread(target=loop, args=(self,), name="wink-flusher", daemon=True)
+        self.thread.start()
+
+    def serves(self, pid: int) -> bool:
+        return self.pid == pid and not self.stopped and self.thread.is_alive()
+
+
 class GroupCommitter:
     """Commits writes in groups on a connection of its own (see the module's text).
 
@@ -559,9 +573,7 @@ class GroupCommitter:
         self._notes_wanted = False
         self._close_when_done = False
         self._leading = False
-        self._flusher: threading.Thread | None = None
-        self._noted = threading.Event()
-        self._pid: int | None = None
+        self._flusher: _Flusher | None = None
         self._conn: Any = None  # the pool's wrapper of the driver connection, detached
         self._raw: Any = None  # the driver connection itself
         self._conn_pid: int | None = None
@@ -629,8 +641,10 @@ class GroupCommitter:
         """Close this process's connection (the next write opens another).
 
         Safe at any moment, from a garbage collector's finalizer too: while a group is being
-        committed, its leader closes the connection once the group is done.
+        committed, its leader closes the connection once the group is done. The thread that
+        commits noted writes ends too; writes noted and not yet committed ride with the next one.
         """
+        self._stop_flusher()
         if not self._lock.acquire(blocking=False):
             # Called (by a finalizer) while this very thread, or another, holds the lock.
             self._close_when_done = True
@@ -697,25 +711,29 @@ class GroupCommitter:
     def _ensure_flusher(self) -> threading.Event:
         # Writes nobody waits for must not sit forever when traffic stops; a forked process
         # inherits no thread (and maybe a held lock), so it starts its own, with its own event.
-        if self._flusher is not None and self._pid == os.getpid() and self._flusher.is_alive():
-            return self._noted
-        with self._lock:
-            if self._flusher is None or self._pid != os.getpid() or not self._flusher.is_alive():
-                self._pid = os.getpid()
-                self._noted = threading.Event()
-                self._flusher = threading.Thread(
-                    target=self._flush_loop, args=(self._noted,), name="wink-flusher", daemon=True
-                )
-                self._flusher.start()
-            return self._noted
+        flusher = self._flusher
+        if flusher is None or not flusher.serves(os.getpid()):
+            with self._lock:
+                flusher = self._flusher
+                if flusher is None or not flusher.serves(os.getpid()):
+                    flusher = self._flusher = _Flusher(self._flush_loop)
+        return flusher.noted
 
-    def _flush_loop(self, noted: threading.Event) -> None:
+    def _stop_flusher(self) -> None:
+        # Only a flag: close() may run in a finalizer, where taking any lock could deadlock.
+        # The thread ends when it next wakes; a later write starts another.
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.stopped = True
+
+    def _flush_loop(self, flusher: _Flusher) -> None:
         # Asleep until a write is noted (or, as a safety net, once a second); then, after a
         # moment for others to gather, it commits them unless a group is being committed.
-        while True:
+        noted = flusher.noted
+        while not flusher.stopped:
             noted.wait(self.FLUSHER_IDLE)
             noted.clear()
-            while True:
+            while not flusher.stopped:
                 time.sleep(self.FLUSHER_DELAY)
                 with self._lock:
                     waiting = bool(self._notes or self._pending)
