@@ -182,7 +182,7 @@ def ingest(kind: str, tmp: Path, bodies: Bodies) -> dict:
         each = [a["rps"] / b["rps"] for a, b in zip(runs[route], runs[baseline], strict=True)]
         return {"median": statistics.median(each), "min": min(each), "max": max(each), "rounds": each}
 
-    def median_run(route: str) -> dict:
+    def median_run(route: str) -> dict:  # the upper of the middle two for an even number of rounds
         ordered = sorted(runs[route], key=lambda r: r["rps"])
         return ordered[len(ordered) // 2]
 
@@ -425,7 +425,11 @@ def main() -> None:
     )
     for name, page in memory["events_page"].items():
         print(f"{'events page p50 / p99 ms (' + name + ')':44} {page['p50_ms']:6.1f} /{page['p99_ms']:6.1f}")
-    print(f"\nChart: {(RESULTS / 'benchmarks.png').relative_to(ROOT)}")
+    print(
+        "\nreq/s and latencies: each route's median run; ratio: the median of the ratios taken within"
+        " each round (so not always one column over the other), then their range."
+    )
+    print(f"Chart: {(RESULTS / 'benchmarks.png').relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -200,19 +200,25 @@ def test_noted_writes_are_committed_when_no_more_traffic_comes(store):
             time.sleep(0.01)
 
 
-def test_closing_the_writer_ends_its_flusher_and_a_later_write_starts_another(store):
+def wait_until_handled(store, *ids):
+    deadline = time.monotonic() + 5
+    while {store.get_event(i).state for i in ids} != {"handled"}:
+        assert time.monotonic() < deadline, "a handled mark was never written"
+        time.sleep(0.01)
+
+
+def test_closing_the_writer_writes_what_is_noted_then_ends_its_flusher(store):
     first = add(store, "evt-1", claimed_by="me")
-    store.mark_handled(first.id)
+    store.mark_handled(first.id)  # noted; nobody writes after the close
     thread = store.writer._flusher.thread
     store.writer.close()
     thread.join(5)
     assert not thread.is_alive()  # a disposed store leaves no thread behind
-    second = add(store, "evt-2", claimed_by="me")
+    wait_until_handled(store, first.id)
+    second = add(store, "evt-2", claimed_by="me")  # and writing goes on
     store.mark_handled(second.id)
-    deadline = time.monotonic() + 5
-    while {store.get_event(first.id).state, store.get_event(second.id).state} != {"handled"}:
-        assert time.monotonic() < deadline, "a mark noted around the close was never written"
-        time.sleep(0.01)
+    wait_until_handled(store, second.id)
+    assert store.writer._flusher.thread is not thread
 
 
 def test_closing_the_writer_while_writes_go_on_loses_none(store):
@@ -309,34 +315,43 @@ def test_a_write_the_database_cannot_commit_in_time_is_a_timeout_not_a_hang(stor
     assert add(store, "evt-after") is not None
 
 
-def test_postgresql_groups_of_any_size_share_one_prepared_statement():
+def test_postgresql_groups_of_any_size_share_prepared_statements():
     # A statement text per group size (and per number of account changes) would be parsed and
-    # planned again and again; rows go as arrays instead, so a few texts serve every group.
+    # planned again and again; rows go as arrays instead, so group sizes add no statements. (The
+    # driver prepares one per pattern of columns that are NULL in every row of a group.)
     with fresh_postgres_database() as url:
         store = Store(url)
         store.init()
         try:
             sql = store._hot
             values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None,
-                          smile_user_id="u-1", payload="{}", received_at=utcnow(), state="handling",
-                          attempts=1, claimed_by="me", claimed_at=utcnow())
+                          payload="{}", received_at=utcnow(), state="handling", attempts=1,
+                          claimed_by="me", claimed_at=utcnow())
+            query = "SELECT count(*) FROM pg_prepared_statements WHERE statement NOT IN ('BEGIN', 'COMMIT')"
             number = 0
-            for size in [1, 2, 3, 5, 8, 13, 21] * 6:
-                rows = []
-                for position in range(size):
-                    number += 1
-                    change = None
-                    if position % 3 == 0:
-                        change = AccountChange.make(f"a-{number}", "CONNECTED", replaces=["PENDING"])
-                    rows.append(sql.row({**values, "event_id": f"e-{number}"}, change))
-                results = store.writer.run(lambda conn, rows=rows: EventRow.batch(conn, rows))
-                assert all(r is not None and r[1] in (True, None) for r in results)
-                ids = [r[0] for r in results]
-                store.writer.run(lambda conn, ids=ids: sql.mark_handled(conn, ids))
+
+            def groups(sizes):
+                nonlocal number
+                for size in sizes * 6:
+                    for smile_user in ("u-1", None):  # two patterns of NULL columns
+                        rows = []
+                        for position in range(size):
+                            number += 1
+                            change = None
+                            if position % 3 == 0:
+                                change = AccountChange.make(f"a-{number}", "CONNECTED", replaces=["PENDING"])
+                            row = {**values, "event_id": f"e-{number}", "smile_user_id": smile_user}
+                            rows.append(sql.row(row, change))
+                        results = store.writer.run(lambda conn, rows=rows: EventRow.batch(conn, rows))
+                        assert all(r is not None and r[1] in (True, None) for r in results)
+                        ids = [r[0] for r in results]
+                        store.writer.run(lambda conn, ids=ids: sql.mark_handled(conn, ids))
+                return store.writer.run(lambda conn: conn.execute(query).fetchone()[0])
+
+            prepared = groups([1, 2, 3, 5, 8])
+            assert 0 < prepared <= 5  # events and events with account changes, two patterns each; marks
+            assert groups([13, 21, 34, 4, 7]) == prepared  # other sizes: nothing new to prepare
             assert store.count_events() == number
             assert store.count_events(state="handled") == number
-            query = "SELECT count(*) FROM pg_prepared_statements WHERE statement NOT IN ('BEGIN', 'COMMIT')"
-            prepared = store.writer.run(lambda conn: conn.execute(query).fetchone()[0])
-            assert 0 < prepared <= 3  # events, events with account changes, handled marks
         finally:
             store.dispose()

@@ -190,8 +190,9 @@ class HotStatements:
         self._inserts: dict[int, str] = {}
         if self.dialect == "postgresql":
             # PostgreSQL gets a group's rows as one array per column: one statement text
-            # whatever the group's size and its account changes, which the driver prepares once
-            # (a text per shape would be parsed and planned again and again).
+            # whatever the group's size and its account changes, which the driver prepares (once
+            # per pattern of columns that are NULL in every row; a text per size would be parsed
+            # and planned again and again).
             event_arrays = _unnest(events, EVENT_COLUMNS)
             insert = (
                 f"INSERT INTO {self.events} ({', '.join(EVENT_COLUMNS)}) SELECT * FROM {event_arrays} "
@@ -642,7 +643,7 @@ class GroupCommitter:
 
         Safe at any moment, from a garbage collector's finalizer too: while a group is being
         committed, its leader closes the connection once the group is done. The thread that
-        commits noted writes ends too; writes noted and not yet committed ride with the next one.
+        commits noted writes ends too, once it has committed those still waiting.
         """
         self._stop_flusher()
         if not self._lock.acquire(blocking=False):
@@ -721,7 +722,8 @@ class GroupCommitter:
 
     def _stop_flusher(self) -> None:
         # Only a flag: close() may run in a finalizer, where taking any lock could deadlock.
-        # The thread ends when it next wakes; a later write starts another.
+        # The thread commits what is still noted, closes the connection again and ends; a later
+        # write starts another.
         flusher = self._flusher
         if flusher is not None:
             flusher.stopped = True
@@ -730,10 +732,11 @@ class GroupCommitter:
         # Asleep until a write is noted (or, as a safety net, once a second); then, after a
         # moment for others to gather, it commits them unless a group is being committed.
         noted = flusher.noted
-        while not flusher.stopped:
+        while True:
             noted.wait(self.FLUSHER_IDLE)
             noted.clear()
-            while not flusher.stopped:
+            led = False
+            while True:
                 time.sleep(self.FLUSHER_DELAY)
                 with self._lock:
                     waiting = bool(self._notes or self._pending)
@@ -742,8 +745,13 @@ class GroupCommitter:
                         self._leading = True
                 if lead:
                     self._lead(None, notes=True)
+                    led = True
                 if lead or not waiting:
                     break
+            if flusher.stopped and not self._notes:
+                if led and self._flusher is flusher:  # no write came since close(): close again
+                    self.close()
+                return
 
     # -- committing
 
