@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -353,5 +354,52 @@ def test_postgresql_groups_of_any_size_share_prepared_statements():
             assert groups([13, 21, 34, 4, 7]) == prepared  # other sizes: nothing new to prepare
             assert store.count_events() == number
             assert store.count_events(state="handled") == number
+        finally:
+            store.dispose()
+
+
+def test_a_process_forked_while_another_thread_commits_writes_on_its_own():
+    # A server that forks workers must not leave a child waiting for a commit that only the
+    # parent's thread could finish, nor on the parent's pooled connections. (On SQLite a child
+    # forked in the middle of a transaction finds the file locked by the parent's copy of the
+    # connection for good, SQLite's own rule: fork before serving.)
+    with fresh_postgres_database() as url:
+        store = Store(url)
+        try:
+            assert add(store, "evt-parent") is not None
+
+            def backend() -> int:
+                with store.engine.connect() as conn:
+                    return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+
+            with store.engine.connect() as conn:  # every connection of the parent, pooled ones too
+                parents = set(conn.execute(sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                )).scalars())
+            gate, thread = busy_writer(store)  # another thread is inside a group's transaction
+            try:
+                pid = os.fork()
+                if pid == 0:  # the child: one thread, and a copy of the parent's writer
+                    code = 1
+                    try:
+                        stored = add(store, "evt-child")
+                        code = 0 if stored is not None and store.count_events() == 2 else 2
+                        mine = {backend(), store.writer._raw.info.backend_pid}
+                        code = code or (3 if mine & parents else 0)
+                    finally:
+                        os._exit(code)
+                deadline = time.monotonic() + 30
+                while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+                    if time.monotonic() > deadline:
+                        os.kill(pid, 9)
+                        os.waitpid(pid, 0)
+                        pytest.fail("the forked child never committed its write")
+                    time.sleep(0.05)
+                assert os.waitstatus_to_exitcode(done[1]) == 0
+            finally:
+                gate.set()
+                thread.join(10)
+            assert add(store, "evt-parent-again") is not None  # the parent goes on as before
+            assert store.count_events() == 3
         finally:
             store.dispose()

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -532,6 +533,19 @@ class _Slot:
         return self._wake.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
 
 
+#: Every committer of this process, so that a forked child can reset them (see _after_fork).
+_COMMITTERS: weakref.WeakSet[GroupCommitter] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for committer in list(_COMMITTERS):
+        committer._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class _Flusher:
     """The thread of a :class:`GroupCommitter` that commits noted writes when no group comes."""
 
@@ -580,6 +594,20 @@ class GroupCommitter:
         self._conn_pid: int | None = None
         #: Transactions committed so far by this process (each one a group, or one retried op).
         self.commits = 0
+        _COMMITTERS.add(self)
+
+    def _after_fork(self) -> None:
+        # A forked child has this one thread: a lock another thread held, a group it was
+        # leading, the writes its requests waited for and the noted ones stay with the parent,
+        # which commits them. The child opens its own connections: the writer's on its first
+        # write, the pool's anew (the parent's stay open for the parent, as SQLAlchemy advises).
+        self.engine.dispose(close=False)
+        self._lock = threading.Lock()
+        self._leading = False
+        self._close_when_done = False
+        self._notes_wanted = False
+        self._pending = []
+        self._notes = collections.deque()
 
     # -- the API
 
