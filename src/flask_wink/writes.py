@@ -550,14 +550,13 @@ class _Flusher:
     """The thread of a :class:`GroupCommitter` that commits noted writes when no group comes."""
 
     def __init__(self, loop: Callable[[_Flusher], None]) -> None:
-        self.pid = os.getpid()
         self.noted = threading.Event()
         self.stopped = False
         self.thread = threading.Thread(target=loop, args=(self,), name="wink-flusher", daemon=True)
         self.thread.start()
 
-    def serves(self, pid: int) -> bool:
-        return self.pid == pid and not self.stopped and self.thread.is_alive()
+    def serves(self) -> bool:
+        return not self.stopped and self.thread.is_alive()
 
 
 class GroupCommitter:
@@ -591,7 +590,6 @@ class GroupCommitter:
         self._flusher: _Flusher | None = None
         self._conn: Any = None  # the pool's wrapper of the driver connection, detached
         self._raw: Any = None  # the driver connection itself
-        self._conn_pid: int | None = None
         #: Transactions committed so far by this process (each one a group, or one retried op).
         self.commits = 0
         _COMMITTERS.add(self)
@@ -599,9 +597,12 @@ class GroupCommitter:
     def _after_fork(self) -> None:
         # A forked child has this one thread: a lock another thread held, a group it was
         # leading, the writes its requests waited for and the noted ones stay with the parent,
-        # which commits them. The child opens its own connections: the writer's on its first
-        # write, the pool's anew (the parent's stay open for the parent, as SQLAlchemy advises).
+        # which commits them. The child opens its own connections, the writer's on its first
+        # write and the pool's anew, and starts its own flusher; the parent's connections stay
+        # open for the parent (as SQLAlchemy advises), untouched here.
         self.engine.dispose(close=False)
+        self._conn = self._raw = None
+        self._flusher = None
         self._lock = threading.Lock()
         self._leading = False
         self._close_when_done = False
@@ -738,13 +739,12 @@ class GroupCommitter:
             own = None  # only submitted writes are left: commit them too
 
     def _ensure_flusher(self) -> threading.Event:
-        # Writes nobody waits for must not sit forever when traffic stops; a forked process
-        # inherits no thread (and maybe a held lock), so it starts its own, with its own event.
+        # Writes nobody waits for must not sit forever when traffic stops.
         flusher = self._flusher
-        if flusher is None or not flusher.serves(os.getpid()):
+        if flusher is None or not flusher.serves():
             with self._lock:
                 flusher = self._flusher
-                if flusher is None or not flusher.serves(os.getpid()):
+                if flusher is None or not flusher.serves():
                     flusher = self._flusher = _Flusher(self._flush_loop)
         return flusher.noted
 
@@ -812,7 +812,7 @@ class GroupCommitter:
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and self._conn_pid == os.getpid():
+        if conn is not None:
             try:
                 conn.close()
             except Exception:  # a connection already broken
@@ -857,10 +857,9 @@ class GroupCommitter:
 
     def _connection(self) -> Any:
         """The driver's connection this process writes groups on."""
-        if self._conn is not None and self._conn_pid == os.getpid():
+        if self._conn is not None:
             return self._raw
-        # A forked child must not touch its parent's connection: it opens its own. The
-        # connection leaves the pool for good, so the pool never sees its autocommit mode.
+        # The connection leaves the pool for good, so the pool never sees its autocommit mode.
         conn = self.engine.raw_connection()
         raw = conn.driver_connection
         conn.detach()
@@ -868,7 +867,7 @@ class GroupCommitter:
             raw.isolation_level = None
         else:
             raw.autocommit = True  # transactions are begun and committed by _transaction
-        self._conn, self._raw, self._conn_pid = conn, raw, os.getpid()
+        self._conn, self._raw = conn, raw
         return raw
 
     def _rollback(self, raw: Any) -> None:
