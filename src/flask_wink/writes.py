@@ -174,7 +174,7 @@ class HotStatements:
     Every method takes the driver's own connection, inside a transaction the caller commits.
     """
 
-    MAX_ROWS = 500  # well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
+    MAX_ROWS = 500  # rows per statement and writes per group (well under SQLite's 32,766 parameters)
 
     def __init__(self, engine: Engine, events: sa.Table, accounts: sa.Table) -> None:
         dialect = engine.dialect
@@ -189,6 +189,12 @@ class HotStatements:
         self.mark = mark
         self._event_row = f"({', '.join([mark] * len(EVENT_COLUMNS))})"
         self._inserts: dict[int, str] = {}
+        self._insert_head = f"INSERT INTO {self.events} ({', '.join(EVENT_COLUMNS)})"
+        self._on_duplicate = "ON CONFLICT (provider, kind, event_id) DO NOTHING"
+        self._mark_handled = (
+            f"UPDATE {self.events} SET state = 'handled', error = NULL, claimed_by = NULL, "
+            f"handled_at = {mark} WHERE id "
+        )
         if self.dialect == "postgresql":
             # PostgreSQL gets a group's rows as one array per column: one statement text
             # whatever the group's size and its account changes, which the driver prepares (once
@@ -196,8 +202,8 @@ class HotStatements:
             # and planned again and again).
             event_arrays = _unnest(events, EVENT_COLUMNS)
             insert = (
-                f"INSERT INTO {self.events} ({', '.join(EVENT_COLUMNS)}) SELECT * FROM {event_arrays} "
-                "ON CONFLICT (provider, kind, event_id) DO NOTHING RETURNING id, provider, kind, event_id"
+                f"{self._insert_head} SELECT * FROM {event_arrays} {self._on_duplicate} "
+                "RETURNING id, provider, kind, event_id"
             )
             self._insert_pg = insert
             table = self.accounts
@@ -278,11 +284,7 @@ class HotStatements:
     def _insert_sql(self, count: int) -> str:
         sql = self._inserts.get(count)
         if sql is None:
-            sql = (
-                f"INSERT INTO {self.events} ({', '.join(EVENT_COLUMNS)}) VALUES "
-                f"{', '.join([self._event_row] * count)} "
-                "ON CONFLICT (provider, kind, event_id) DO NOTHING"
-            )
+            sql = f"{self._insert_head} VALUES {', '.join([self._event_row] * count)} {self._on_duplicate}"
             self._inserts[count] = sql
         return sql
 
@@ -397,14 +399,11 @@ class HotStatements:
         try:
             for start in range(0, len(row_ids), self.MAX_ROWS):
                 chunk = row_ids[start : start + self.MAX_ROWS]
-                update = (
-                    f"UPDATE {self.events} SET state = 'handled', error = NULL, claimed_by = NULL, "
-                    f"handled_at = {self.mark} WHERE id "
-                )
                 if self.dialect == "postgresql":
-                    cursor.execute(update + "= ANY(%b::integer[])", (now, chunk))
+                    cursor.execute(self._mark_handled + "= ANY(%b::integer[])", (now, chunk))
                 else:
-                    cursor.execute(update + f"IN ({', '.join([self.mark] * len(chunk))})", (now, *chunk))
+                    marks = ", ".join([self.mark] * len(chunk))
+                    cursor.execute(self._mark_handled + f"IN ({marks})", (now, *chunk))
         finally:
             cursor.close()
 
@@ -830,22 +829,19 @@ class GroupCommitter:
 
     def _transaction(self, ops: list[Any]) -> list[Any]:
         raw = self._connection()
+        # The driver is in autocommit mode: BEGIN and COMMIT are statements of our own, prepared
+        # once (the driver's own commit prepares COMMIT every time). On PostgreSQL a group that
+        # is one statement needs neither: it is its own transaction, one round trip.
+        if self.dialect == "sqlite":
+            begin: str | None = "BEGIN IMMEDIATE"
+        else:
+            begin = None if HotStatements.one_statement(ops) else "BEGIN"
         try:
-            if self.dialect == "sqlite":
-                # The driver is in autocommit mode here: BEGIN and COMMIT are statements of our
-                # own, prepared once (the driver's own commit prepares COMMIT every time).
-                cursor = raw.cursor()
-                cursor.execute("BEGIN IMMEDIATE")
-                results = execute(raw, ops)
-                cursor.execute("COMMIT")
-                cursor.close()
-            elif HotStatements.one_statement(ops):
-                # The connection is in autocommit mode: one statement is its own transaction,
-                # and a group of new events costs one round trip.
+            if begin is None:
                 results = execute(raw, ops)
             else:
                 cursor = raw.cursor()
-                cursor.execute("BEGIN")
+                cursor.execute(begin)
                 results = execute(raw, ops)
                 cursor.execute("COMMIT")
                 cursor.close()
