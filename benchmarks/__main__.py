@@ -347,7 +347,7 @@ def chart(results: dict, path: Path) -> None:
     for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
         run = results["ingest"][kind]
         labels += [f"bare 204\n{name}", f"bare 200\n{name}", f"flask-wink\n{name}", f"via Flask\n{name}"]
-        values += [run[route]["rps"] for route in ("bare", "bare_keepalive", "kit", "kit_via_flask")]
+        values += [run[route]["rps"] for route in ROUTES]  # in the order of the labels
     axes[0].bar(labels, values, color=["#9aa3b5", "#6d7587", "#4453d6", "#a9b1f0"] * 2)
     axes[0].set_title(f"Webhook ingest, {CONNECTIONS} senders (req/s, median round)")
     axes[0].tick_params(axis="x", labelsize=7)

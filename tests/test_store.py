@@ -191,21 +191,18 @@ def test_handled_marks_are_written_by_flush(store):
     assert store.get_event(stored.id).state == "handled"
 
 
-def test_noted_writes_are_committed_when_no_more_traffic_comes(store):
-    for number in range(3):  # again after each flush: the flusher wakes for every new note
-        stored = add(store, f"evt-{number}", claimed_by="me")
-        store.mark_handled(stored.id)  # noted, nobody waits for it
-        deadline = time.monotonic() + 5
-        while store.get_event(stored.id).state != "handled":
-            assert time.monotonic() < deadline, "the handled mark was never written"
-            time.sleep(0.01)
-
-
 def wait_until_handled(store, *ids):
     deadline = time.monotonic() + 5
     while {store.get_event(i).state for i in ids} != {"handled"}:
         assert time.monotonic() < deadline, "a handled mark was never written"
         time.sleep(0.01)
+
+
+def test_noted_writes_are_committed_when_no_more_traffic_comes(store):
+    for number in range(3):  # again after each flush: the flusher wakes for every new note
+        stored = add(store, f"evt-{number}", claimed_by="me")
+        store.mark_handled(stored.id)  # noted, nobody waits for it
+        wait_until_handled(store, stored.id)
 
 
 def test_closing_the_writer_writes_what_is_noted_then_ends_its_flusher(store):
