@@ -9,10 +9,11 @@ from pathlib import Path
 from flask import Flask, abort, jsonify, render_template, request, send_from_directory, session
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from flask_wink import SmileError, Wink, get_state
+from flask_wink import Wink, get_state, start_link
 from flask_wink.blueprint import link_config
 from flask_wink.errors import upstream_http_error
-from flask_wink.sandbox import create_sandbox_app
+from flask_wink.providers.smile_wink import SmileError, smile_wink
+from flask_wink.providers.smile_wink.sandbox import create_sandbox_app
 
 from .settings import ROOT, Settings, load_settings
 
@@ -62,6 +63,8 @@ def create_app(
 
     if settings.database_url:
         app.config["WINK_DATABASE_URL"] = settings.database_url
+    # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
+    app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")
     wink = Wink(
         app,
         api_key=api_key,
@@ -70,6 +73,8 @@ def create_app(
         webhook_secrets=webhook_secrets,
         template_id=settings.template_id,
         sdk_version=settings.sdk_version,
+        # The quickstart serves webhooks on its own waitress: answer them before Flask's dispatch.
+        webhook_fast_path=True,
     )
     # Fail at start, not at the first webhook, when the database is unreachable.
     get_state(app).store.init()
@@ -93,7 +98,7 @@ def create_app(
         sdk = request.args.get("sdk")
         return render_template(
             "index.html",
-            wink=link_config(get_state(), sdk),
+            wink=link_config(get_state(), "smile_wink", {"sdk": sdk} if sdk is not None else {}),
             sandbox=settings.sandbox,
             user_id=anonymous_user(),
         )
@@ -106,21 +111,23 @@ def create_app(
     def create_link_token():
         """The shape of Smile's Node quickstart, so its frontend and webviews work unchanged."""
         state = get_state()
+        smile = smile_wink(state)
         try:
-            token = state.mint_link_token(anonymous_user())
+            start = start_link(state, smile, anonymous_user())
+            token = dict(start.widget or {})
         except SmileError as exc:
             raise upstream_http_error(exc) from None
         return jsonify(
             {
-                "id": token.token_id,
-                "accessToken": token.access_token,
-                "expiresAt": token.expires_at,
-                "mode": token.mode,
+                "id": start.details.get("tokenId"),
+                "accessToken": token["accessToken"],
+                "expiresAt": token["expiresAt"],
+                "mode": token["mode"],
                 "topProviders": list(settings.top_providers),
                 "providers": list(settings.providers),
                 "enableUpload": settings.enable_upload,
-                "userId": token.smile_user_id,
-                "sdkUrl": state.script_url(state.sdk_version),
+                "userId": token["userId"],
+                "sdkUrl": smile.script_url(smile.sdk_version),
             }
         )
 

@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app, jsonify, render_template
 
 from flask_wink import get_state
-from flask_wink.archives import list_archives
 from flask_wink.blueprint import link_config
+from flask_wink.providers.smile_wink.archives import list_archives
 
 from .pages import link, pages
 
@@ -16,7 +16,7 @@ from .pages import link, pages
 def _smile_user_id() -> str | None:
     state = get_state()
     app_user_id = state.wink.current_user_id()
-    return state.store.smile_user_id(app_user_id) if app_user_id else None
+    return state.store.upstream_user_id("smile_wink", app_user_id) if app_user_id else None
 
 
 def _money(value: Any) -> str:
@@ -65,7 +65,7 @@ def archives():
         "pages/archives.html",
         rows=archive_rows(),
         samples=_sample_urls(),
-        wink=link_config(get_state()),
+        wink=link_config(get_state(), "smile_wink"),
     )
 
 

@@ -9,9 +9,15 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-from flask_wink import SmileError, get_state
+from flask_wink import get_state
 from flask_wink.errors import InvalidRequest, upstream_http_error
-from flask_wink.userdata import ACCOUNT_RETENTION, fetch_and_store, revoke_account, stored_user_data
+from flask_wink.providers.smile_wink import SmileError
+from flask_wink.providers.smile_wink.userdata import (
+    ACCOUNT_RETENTION,
+    fetch_and_store,
+    revoke_account,
+    stored_user_data,
+)
 
 from .pages import link, pages
 
@@ -26,14 +32,17 @@ def _check_csrf() -> None:
 
 def _smile_user_id() -> str | None:
     state = get_state()
-    return state.store.smile_user_id(state.wink.current_user_id() or "")
+    return state.store.upstream_user_id("smile_wink", state.wink.current_user_id() or "")
 
 
 @pages.get("/accounts")
 def data_accounts():
     """The current user's linked accounts: status, connection date, when Smile deletes the data."""
     smile_user_id = _smile_user_id()
-    accounts = get_state().store.list_accounts(smile_user_id=smile_user_id) if smile_user_id else []
+    store = get_state().store
+    accounts = (
+        store.list_accounts(provider="smile_wink", upstream_user_id=smile_user_id) if smile_user_id else []
+    )
     rows = []
     for account in accounts:
         connected = account["connectedAt"]
@@ -51,8 +60,8 @@ def data_revoke_account(account_id: str):
     """Revoke one of the current user's accounts at Smile and delete its data here."""
     _check_csrf()
     smile_user_id = _smile_user_id()
-    account = get_state().store.account(account_id)
-    if smile_user_id is None or account is None or account["smileUserId"] != smile_user_id:
+    account = get_state().store.account("smile_wink", account_id)
+    if smile_user_id is None or account is None or account["upstreamUserId"] != smile_user_id:
         abort(404)
     try:
         revoke_account(account_id)
@@ -95,10 +104,3 @@ def data_fetch():
 
 link("pages.data_accounts", "Your accounts")
 link("pages.data_document", "Your data")
-
-
-@pages.record_once
-def _fetch_after_linking(setup) -> None:
-    # So "Your data" fills by itself: fetch once Smile says a link's data is all added (unless the
-    # app chose otherwise).
-    setup.app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")

@@ -10,8 +10,9 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, Regexp
 
 from flask_wink import get_state
-from flask_wink.errors import SmileAPIError, SmileError
-from flask_wink.invites import (
+from flask_wink.providers.smile_wink import smile_wink
+from flask_wink.providers.smile_wink.errors import SmileAPIError, SmileError
+from flask_wink.providers.smile_wink.invites import (
     DEFAULT_TEXTS,
     TEMPLATE_TEXT_FIELDS,
     create_invite_template,
@@ -228,7 +229,9 @@ def invite_template_edit(template_id: str):
             status = 400
     else:
         try:
-            form = InviteTemplateForm.from_template(get_state().client.get_invite_template(template_id))
+            form = InviteTemplateForm.from_template(
+                smile_wink(get_state()).client.get_invite_template(template_id)
+            )
         except SmileError as exc:
             form, error = InviteTemplateForm(formdata=None), _smile_message(exc)
             status = 404 if getattr(exc, "status", None) == 404 else 502

@@ -10,7 +10,8 @@ import pytest
 from flask import Flask, request
 
 from flask_wink import Wink
-from flask_wink.testing import fresh_postgres_database, run_sandbox
+from flask_wink.providers.smile_wink.testing import run_sandbox
+from flask_wink.testing import fresh_postgres_database
 
 WEBHOOK_SECRET = "whsec-test-0123456789"
 
@@ -32,6 +33,9 @@ def make_host_app(sandbox, tmp_path, **config: Any) -> tuple[Flask, Wink]:
         WINK_API_SECRET=sandbox.api_secret,
         WINK_API_HOST=sandbox.api_host,
         WINK_WEBHOOK_SECRETS=[WEBHOOK_SECRET],
+        # Handlers run in the request here, so a test can assert what they did without waiting;
+        # the default ("background") has tests of its own in test_pipeline.py.
+        WINK_HANDLE_EVENTS="request",
     )
     app.config.update(config)
     wink = Wink(app)

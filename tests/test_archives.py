@@ -18,12 +18,15 @@ import pytest
 from flask import Flask, request
 
 from conftest import WEBHOOK_SECRET, make_host_app
-from flask_wink import archives as kit
-from flask_wink import get_state, signals, userdata
-from flask_wink.client import SmileClient
-from flask_wink.errors import SmileNotFound
-from flask_wink.testing import SandboxServer, make_event, run_sandbox, serve, signed_webhook
-from flask_wink.webhooks import SIGNATURE_HEADER, verify_signature
+from flask_wink import get_state
+from flask_wink.providers.smile_wink import archives as kit
+from flask_wink.providers.smile_wink import signals as smile_signals
+from flask_wink.providers.smile_wink import userdata
+from flask_wink.providers.smile_wink.client import SmileClient
+from flask_wink.providers.smile_wink.errors import SmileNotFound
+from flask_wink.providers.smile_wink.signature import SIGNATURE_HEADER, verify_signature
+from flask_wink.providers.smile_wink.testing import SandboxServer, make_event, run_sandbox, signed_webhook
+from flask_wink.testing import serve
 
 # -- what the spec says (smile-openapi-v1.yaml) --------------------------------------------
 
@@ -93,7 +96,8 @@ def fetch(method: str, url: str, **options) -> httpx.Response:
 
 
 def sample(name: str) -> bytes:
-    return resources.files("flask_wink.sandbox").joinpath("static/samples", name).read_bytes()
+    samples = resources.files("flask_wink.providers.smile_wink.sandbox").joinpath("static/samples")
+    return samples.joinpath(name).read_bytes()
 
 
 def other_png() -> bytes:
@@ -580,7 +584,7 @@ def test_kit_tracks_an_upload_from_started_to_analyzed_with_its_analysis(sandbox
     def on_change(app, **kw):
         changes.append((kw["archive_id"], kw["status"], kw["smile_user_id"]))
 
-    signals.archive_status_changed.connect(on_change)
+    smile_signals.archive_status_changed.connect(on_change)
     try:
         archive = upload(sandbox, session_id, "payslip.pdf", sample("payslip.pdf"))
         callback(hosted, "alice", "onUploadsCreated", {"uploads": [archive], "userId": smile_user})
@@ -590,7 +594,7 @@ def test_kit_tracks_an_upload_from_started_to_analyzed_with_its_analysis(sandbox
         while (archive["id"], "ANALYZED", smile_user) not in changes and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
-        signals.archive_status_changed.disconnect(on_change)
+        smile_signals.archive_status_changed.disconnect(on_change)
     assert record["smileUserId"] == smile_user
     assert record["fileNames"] == ["payslip.pdf"]
     assert record["type"] == "PAYSLIP"
@@ -672,11 +676,11 @@ def test_revoke_archive_revokes_at_smile_marks_it_and_sends_the_signal(sandbox, 
     def on_revoked(app, **kw):
         sent.append(kw)
 
-    signals.archive_revoked.connect(on_revoked)
+    smile_signals.archive_revoked.connect(on_revoked)
     try:
         record = revoke(hosted, archive["id"])
     finally:
-        signals.archive_revoked.disconnect(on_revoked)
+        smile_signals.archive_revoked.disconnect(on_revoked)
     assert (record["status"], record["analysis"]) == ("REVOKED", None)
     assert sent == [{"archive_id": archive["id"], "smile_user_id": smile_user, "kept_data": False}]
     assert sandbox.state.archives[archive["id"]]["state"]["status"] == "REVOKED"

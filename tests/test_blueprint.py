@@ -9,7 +9,9 @@ import pytest
 
 from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
 from flask_wink import get_state, signals
-from flask_wink.testing import make_event, serve, signed_webhook
+from flask_wink.providers.smile_wink import signals as smile_signals
+from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
+from flask_wink.testing import serve
 
 GEORGE = {"X-User": "george-42"}
 
@@ -31,7 +33,7 @@ def test_first_token_creates_a_smile_user_with_the_app_user_id(client, host, san
     smile_user = sandbox.state.users[body["userId"]]
     assert smile_user["externalMetadata"] == {"appUserId": "george-42"}
     with host.app_context():
-        assert get_state().store.smile_user_id("george-42") == body["userId"]
+        assert get_state().store.upstream_user_id("smile_wink", "george-42") == body["userId"]
 
 
 def test_returning_user_gets_a_fresh_token_for_the_same_smile_user(client, sandbox):
@@ -126,7 +128,7 @@ def test_token_needs_the_csrf_header_when_csrf_is_on(sandbox, tmp_path):
 def test_link_page_embeds_sdk_v2_from_the_sandbox_by_default(client, sandbox):
     page = client.get("/wink/link").get_data(as_text=True)
     assert f'src="{sandbox.url}/v2/smile.v2.js"' in page
-    assert "/wink/static/wink/wink.js" in page
+    assert "/wink/smile-wink/static/wink.js" in page
 
 
 def test_link_page_embeds_v1_on_request(client, sandbox):
@@ -149,8 +151,8 @@ def test_production_api_host_uses_smiles_cdn(sandbox, tmp_path):
 
 
 def test_host_app_can_override_the_link_template(sandbox, tmp_path):
-    (tmp_path / "templates" / "wink").mkdir(parents=True)
-    (tmp_path / "templates" / "wink" / "link.html").write_text("custom {{ wink.sdkVersion }}")
+    (tmp_path / "templates" / "wink" / "smile_wink").mkdir(parents=True)
+    (tmp_path / "templates" / "wink" / "smile_wink" / "link.html").write_text("custom {{ wink.sdkVersion }}")
     app, _ = make_host_app(sandbox, tmp_path)
     app.template_folder = str(tmp_path / "templates")
     assert app.test_client().get("/wink/link").get_data(as_text=True) == "custom 2"
@@ -169,7 +171,7 @@ def test_callback_is_recorded_with_user_and_smile_user(client, host):
     assert events[0]["name"] == "onAccountCreated"
     assert events[0]["payload"] == args
     assert events[0]["appUserId"] == "george-42"
-    assert events[0]["smileUserId"] == smile_user
+    assert events[0]["upstreamUserId"] == smile_user
 
 
 @pytest.mark.parametrize("name", ["onTokenExpired", "onClose", "onUIEvent", "onUploadsRemoved"])
@@ -202,13 +204,13 @@ def test_callback_cannot_claim_another_users_account(client, host):
     client.post("/wink/token", headers=victim)
     with host.app_context():
         store = get_state().store
-        victim_smile = store.smile_user_id("victim")
+        victim_smile = store.upstream_user_id("smile_wink", "victim")
     post_webhook(client, make_event("ACCOUNT_CONNECTED", {
         "userId": victim_smile, "accountId": "a-victim", "loginName": "v", "providers": ["grab"]}))
     client.post("/wink/callbacks", headers=GEORGE, json={
         "name": "onAccountRemoved", "args": {"accountId": "a-victim", "userId": victim_smile}})
     with host.app_context():
-        assert get_state().store.account("a-victim")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-victim")["status"] == "CONNECTED"
 
 
 # -- /wink/webhooks -------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def test_unsigned_webhook_is_401(client):
 
 def test_signed_body_that_is_not_an_envelope_is_400(client):
     body = b'{"hello": "world"}'
-    from flask_wink import sign
+    from flask_wink.providers.smile_wink import sign
 
     response = client.post("/wink/webhooks", data=body, content_type="application/json",
                            headers={"Smile-Signature": sign(body, WEBHOOK_SECRET)})
@@ -357,7 +359,7 @@ def test_account_status_follows_callbacks_and_webhooks(client, host):
 
     def status():
         with host.app_context():
-            return get_state().store.account("a-9")["status"]
+            return get_state().store.account("smile_wink", "a-9")["status"]
 
     client.post("/wink/callbacks", headers=GEORGE, json={"name": "onAccountCreated", "args": account})
     assert status() == "PENDING"
@@ -382,8 +384,8 @@ def test_signals_for_connected_closed_and_uploads(client):
     got = []
     receivers = {
         signals.account_connected: lambda app, **kw: got.append(("connected", kw["account_id"])),
-        signals.widget_closed: lambda app, **kw: got.append(("closed", kw["reason"])),
-        signals.uploads_created: lambda app, **kw: got.append(("uploads", len(kw["uploads"]))),
+        smile_signals.widget_closed: lambda app, **kw: got.append(("closed", kw["reason"])),
+        smile_signals.uploads_created: lambda app, **kw: got.append(("uploads", len(kw["uploads"]))),
     }
     for signal, fn in receivers.items():
         signal.connect(fn)
@@ -441,7 +443,7 @@ def test_webhook_events_name_the_app_user_once_known(client):
     post_webhook(client, make_event("ACCOUNT_CREATED", {"userId": smile_user, "accountId": "a-5",
                                                         "providers": ["grab"]}))
     events = client.get("/wink/events?kind=webhook", headers=ADMIN).get_json()["events"]
-    assert {e["appUserId"] for e in events if e["smileUserId"] == smile_user} == {"george-42"}
+    assert {e["appUserId"] for e in events if e["upstreamUserId"] == smile_user} == {"george-42"}
 
 
 def test_a_smile_user_that_vanished_is_replaced(client, host, sandbox):
@@ -451,7 +453,7 @@ def test_a_smile_user_that_vanished_is_replaced(client, host, sandbox):
     assert again.status_code == 201
     assert again.get_json()["userId"] != first
     with host.app_context():
-        assert get_state().store.smile_user_id("george-42") == again.get_json()["userId"]
+        assert get_state().store.upstream_user_id("smile_wink", "george-42") == again.get_json()["userId"]
 
 
 def test_failing_token_minted_receiver_does_not_cost_the_token(client):

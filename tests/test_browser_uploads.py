@@ -13,7 +13,7 @@ from flask_wink import get_state
 
 pytestmark = pytest.mark.browser
 
-SAMPLES = resources.files("flask_wink.sandbox").joinpath("static/samples")
+SAMPLES = resources.files("flask_wink.providers.smile_wink.sandbox").joinpath("static/samples")
 
 
 

@@ -1,7 +1,7 @@
 """`flask wink ...` commands."""
 
 from conftest import WEBHOOK_SECRET
-from flask_wink.testing import make_event, signed_webhook
+from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 
 
 def test_init_db_creates_the_tables(host, tmp_path):
@@ -17,4 +17,4 @@ def test_events_lists_stored_events_as_json_lines(host):
     result = host.test_cli_runner().invoke(args=["wink", "events", "--kind", "webhook"])
     assert result.exit_code == 0, result.output
     assert '"name": "USER_CREATED"' in result.output
-    assert '"smileUserId": "tenant-7"' in result.output
+    assert '"upstreamUserId": "tenant-7"' in result.output

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask, Response
 
 from conftest import free_port_url
-from flask_wink import (
+from flask_wink.providers.smile_wink import (
     SmileAPIError,
     SmileAuthError,
     SmileClient,
@@ -21,7 +21,8 @@ from flask_wink import (
     SmileServerError,
     SmileTimeout,
 )
-from flask_wink.testing import run_sandbox, serve
+from flask_wink.providers.smile_wink.testing import run_sandbox
+from flask_wink.testing import serve
 
 SECRET = "sbx-secret-that-must-never-leak"
 HOOK_SECRET = "a little secret"

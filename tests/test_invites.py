@@ -11,9 +11,11 @@ from quickstart.app import create_app
 from quickstart.settings import load_settings
 
 from conftest import WEBHOOK_SECRET, make_host_app
-from flask_wink import SmileNotFound, get_state, signals
-from flask_wink.client import SmileClient
-from flask_wink.invites import (
+from flask_wink import get_state
+from flask_wink.providers.smile_wink import SmileNotFound, smile_wink
+from flask_wink.providers.smile_wink import signals as smile_signals
+from flask_wink.providers.smile_wink.client import SmileClient
+from flask_wink.providers.smile_wink.invites import (
     InviteTemplateMissing,
     invite_template,
     list_invites,
@@ -334,16 +336,16 @@ def test_invite_invited_and_linked_are_delivered_signed_and_signalled(api, sandb
     def on_linked(sender, event, invite_id, smile_user_id):
         seen.append(("linked", invite_id, smile_user_id))
 
-    signals.invite_sent.connect(on_sent, app)
-    signals.invite_linked.connect(on_linked, app)
+    smile_signals.invite_sent.connect(on_sent, app)
+    smile_signals.invite_linked.connect(on_linked, app)
     try:
         template = make_template(api)
         invite = make_invite(api, template["id"])
         link_through_widget(sandbox, invite["inviteLandingPageUrl"])
         assert sandbox.state.dispatcher.wait_idle()
     finally:
-        signals.invite_sent.disconnect(on_sent, app)
-        signals.invite_linked.disconnect(on_linked, app)
+        smile_signals.invite_sent.disconnect(on_sent, app)
+        smile_signals.invite_linked.disconnect(on_linked, app)
 
     with app.app_context():
         stored = {e.name: e for e in get_state().store.list_events(kind="webhook", limit=100)}
@@ -403,12 +405,12 @@ def kit(sandbox, tmp_path):
 def test_send_invite_uses_the_only_template_when_none_is_named(kit):
     with pytest.raises(InviteTemplateMissing, match="none yet"):
         send_invite("ann@example.com", "Ann Lee")
-    template = get_state().client.create_invite_template(
+    template = smile_wink(get_state()).client.create_invite_template(
         invite_template("Default", "XYZ Bank", "https://xyz.co/logo.png", "replies@xyz.co")
     )
     invite = send_invite("ann@example.com", "Ann Lee", first_name="Ann")
     assert invite["templateId"] == template["id"] and invite["firstName"] == "Ann"
-    get_state().client.create_invite_template(
+    smile_wink(get_state()).client.create_invite_template(
         invite_template("Second", "XYZ Bank", "https://xyz.co/logo.png", "replies@xyz.co")
     )
     with pytest.raises(InviteTemplateMissing, match="several"):
@@ -422,7 +424,7 @@ def test_invite_template_defaults_use_the_variables(kit, sandbox):
     body = invite_template("Default", "XYZ Bank", "https://xyz.co/logo.png", "replies@xyz.co",
                            landingPage={"button": "GO"})
     assert body["email"]["senderName"] == "XYZ Bank" and body["landingPage"]["button"] == "GO"
-    template = get_state().client.create_invite_template(body)
+    template = smile_wink(get_state()).client.create_invite_template(body)
     send_invite("ann@example.com", "Ann Lee", template["id"])
     message = httpx.get(sandbox.url + "/outbox.json").json()["messages"][0]
     assert "Ann Lee" in message["body"] and "XYZ Bank" in message["body"] and "${" not in message["body"]
@@ -431,7 +433,7 @@ def test_invite_template_defaults_use_the_variables(kit, sandbox):
 
 
 def test_update_invite_template_changes_only_what_is_given(kit):
-    template = get_state().client.create_invite_template(TEMPLATE)
+    template = smile_wink(get_state()).client.create_invite_template(TEMPLATE)
     updated = update_invite_template(template["id"], {"name": "v2", "email": {"subject": "New"}})
     assert updated["name"] == "v2" and updated["email"]["subject"] == "New"
     assert updated["email"]["body"] == TEMPLATE["email"]["body"]
@@ -455,7 +457,7 @@ def test_cli_manages_templates_and_sends_invites(kit, sandbox):
     assert listed.output.startswith(f"{template_id}\tCLI\tXYZ Bank")
     updated = run(kit, "templates", "update", template_id, "--name", "Renamed", "--landing-button", "GO")
     assert updated.exit_code == 0 and "Renamed" in updated.output
-    stored = get_state().client.get_invite_template(template_id)
+    stored = smile_wink(get_state()).client.get_invite_template(template_id)
     assert (stored["landingPage"]["button"], stored["email"]["subject"]) == ("GO", "Hi ${fullName}")
 
     sent = run(kit, "send", "ann@example.com", "--name", "Ann Lee")

@@ -12,7 +12,8 @@ import pytest
 from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
 from flask_wink import get_state, signals
 from flask_wink.pipeline import run_worker
-from flask_wink.testing import make_event, serve, signed_webhook
+from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
+from flask_wink.testing import serve
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_worker_mode_stores_in_the_request_and_handles_in_the_worker(make_app):
     assert seen == ["ACCOUNT_CONNECTED"]
     assert stored_event(app, event["id"]).state == "handled"
     with app.app_context():
-        assert get_state().store.account("a-1")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
 
 
 def test_several_workers_handle_each_event_exactly_once(make_app):

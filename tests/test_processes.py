@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import fresh_postgres_database
-from flask_wink.testing import make_event, signed_webhook
+from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "multi-process-secret"

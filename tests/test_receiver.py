@@ -8,9 +8,11 @@ from flask import abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
-from flask_wink import get_state, sign, signals
+from flask_wink import get_state, signals
+from flask_wink.providers.smile_wink import sign
+from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.receiver import WebhookFastPath
-from flask_wink.testing import make_event, serve, signed_webhook
+from flask_wink.testing import serve
 
 
 @pytest.fixture(params=[True, False], ids=["fast-path", "flask-route"])
@@ -51,7 +53,7 @@ def test_a_webhook_is_stored_handled_and_a_redelivery_only_acknowledged(make_app
     events = client.get("/wink/events", headers=ADMIN).get_json()["events"]
     assert [e["eventId"] for e in events] == ["evt-1"]
     with app.app_context():
-        assert get_state().store.account("a-1")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
 
 
 @pytest.mark.parametrize(
@@ -128,7 +130,7 @@ def login_required(app):
 
 
 def test_a_login_check_before_requests_does_not_refuse_smiles_webhooks_on_the_fast_path(sandbox, tmp_path):
-    app, _ = make_host_app(sandbox, tmp_path)
+    app, _ = make_host_app(sandbox, tmp_path, WINK_WEBHOOK_FAST_PATH=True)
     login_required(app)
     assert deliver(app.test_client(), connected()).status_code == 200
     assert app.test_client().get("/wink/events", headers=ADMIN).status_code == 401
@@ -174,9 +176,9 @@ def test_fields_too_long_for_the_account_table_do_not_stop_the_event(make_app, d
     assert deliver(client, long_error).get_json()["status"] == "stored"
     with app.app_context():
         store = get_state().store
-        assert store.account("a" * 201) is None  # not an id the store can keep: not tracked
-        kept = store.account("a-2")
-    assert kept["providerId"] == "p" * 100 and kept["errorCode"] == "E" * 100
+        assert store.account("smile_wink", "a" * 201) is None  # not an id the store can keep: not tracked
+        kept = store.account("smile_wink", "a-2")
+    assert kept["institutionId"] == "p" * 100 and kept["errorCode"] == "E" * 100
 
 
 def test_the_apps_max_content_length_is_honoured_with_a_json_413(make_app):

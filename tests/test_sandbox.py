@@ -20,8 +20,9 @@ import pytest
 from flask import Flask, request
 
 from flask_wink.errors import WebhookVerificationError
-from flask_wink.testing import run_sandbox, serve
-from flask_wink.webhooks import SIGNATURE_HEADER, verify_signature
+from flask_wink.providers.smile_wink.signature import SIGNATURE_HEADER, verify_signature
+from flask_wink.providers.smile_wink.testing import run_sandbox
+from flask_wink.testing import serve
 from spec_events import EVENT_DATA_REQUIRED
 
 # -- what the spec says ------------------------------------------------------------------

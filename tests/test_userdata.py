@@ -9,10 +9,17 @@ import httpx
 import pytest
 
 from conftest import WEBHOOK_SECRET, make_host_app
-from flask_wink import SmileNotFound, get_state, signals
-from flask_wink.client import SmileClient
+from flask_wink import get_state
+from flask_wink.providers.smile_wink import SmileNotFound
+from flask_wink.providers.smile_wink import signals as smile_signals
+from flask_wink.providers.smile_wink.client import SmileClient
+from flask_wink.providers.smile_wink.userdata import (
+    fetch_user_data,
+    revoke_account,
+    store_user_data,
+    stored_user_data,
+)
 from flask_wink.testing import serve
-from flask_wink.userdata import fetch_user_data, revoke_account, store_user_data, stored_user_data
 from spec_events import EVENT_DATA_REQUIRED
 
 # -- what the spec says (smile-openapi-v1.yaml, components/schemas), copied so tests need no file ----
@@ -206,7 +213,7 @@ def test_listing_filters_by_user_and_source(sandbox, served_host):
 
 
 def test_data_is_the_same_each_time_for_the_same_account(sandbox, served_host):
-    from flask_wink.sandbox.userdata import make_user_data
+    from flask_wink.providers.smile_wink.sandbox.userdata import make_user_data
 
     app, url = served_host()
     _, account_id = link_account(sandbox, url)
@@ -240,7 +247,7 @@ def test_task_and_added_webhooks_arrive_in_order_and_are_stored(sandbox, served_
                         "CONTRIBUTIONS_ADDED": "contributions"}[event.name]
                 assert data["count"] == PER_ACCOUNT[kind]
         assert event.state == "handled"
-        assert event.smile_user_id == user_id
+        assert event.upstream_user_id == user_id
     task_started = events[started].payload["data"]
     assert TASK_STARTED_EVENT_DATA <= set(task_started)
     assert (task_started["sourceId"], task_started["sourceType"]) == (account_id, "ACCOUNT")
@@ -322,15 +329,15 @@ def test_revoke_account_disconnects_everywhere_and_deletes_its_data(sandbox, ser
     def on_revoked(sender, **kw):
         seen.append(kw)
 
-    signals.account_revoked.connect(on_revoked)
+    smile_signals.account_revoked.connect(on_revoked)
     try:
         with app.app_context():
             outcome = revoke_account(upwork)
             store = get_state().store
-            assert store.account(upwork)["status"] == "DISCONNECTED"
+            assert store.account("smile_wink", upwork)["status"] == "DISCONNECTED"
             stored = stored_user_data(app, user_id)
     finally:
-        signals.account_revoked.disconnect(on_revoked)
+        smile_signals.account_revoked.disconnect(on_revoked)
     deleted = sum(PER_ACCOUNT.values())
     assert outcome == {
         "accountId": upwork, "status": "DISCONNECTED", "itemsDeleted": deleted, "keptData": False,
@@ -348,7 +355,7 @@ def test_revoke_account_keep_data_keeps_what_is_stored(sandbox, served_host):
     with app.app_context():
         revoke_account(account_id, keep_data=True)
         stored = stored_user_data(app, user_id)
-        assert get_state().store.account(account_id)["status"] == "DISCONNECTED"
+        assert get_state().store.account("smile_wink", account_id)["status"] == "DISCONNECTED"
     assert len(stored["incomes"]) == 14
 
 
@@ -397,8 +404,7 @@ def test_quickstart_accounts_and_data_pages_revoke_and_fetch(quickstart):
             "username": "George", "password": "123456",
         }).json()["account"]
         assert sandbox.dispatcher.wait_idle(15)
-        with app.app_context():
-            get_state().store.flush()
+        assert get_state(app).wait_for_handlers(15)
 
         page = browser.get("/accounts").text
         today = datetime.now(UTC)

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from conftest import WEBHOOK_SECRET, free_port_url, make_host_app
 from flask_wink import get_state
+from flask_wink.providers.smile_wink.userdata import fetch_and_store, parse_window, stored_user_data
 from flask_wink.store import accounts
 from flask_wink.testing import serve
-from flask_wink.userdata import fetch_and_store, parse_window, stored_user_data
 from test_userdata import PER_ACCOUNT, link_account, settle, subscribe
 
 
@@ -244,7 +244,7 @@ def test_revoke_account_command_deletes_local_data(linked, sandbox):
     assert f"Revoked account {account_id}: DISCONNECTED; deleted {sum(PER_ACCOUNT.values())}" in result.output
     assert sandbox.state.accounts[account_id]["connectionStatus"] == "DISCONNECTED"
     with app.app_context():
-        assert get_state().store.account(account_id)["status"] == "DISCONNECTED"
+        assert get_state().store.account("smile_wink", account_id)["status"] == "DISCONNECTED"
         document = stored_user_data(app, smile_user)
     assert all(document[k] == [] for k in PER_ACCOUNT)
 
@@ -257,7 +257,7 @@ def test_revoke_account_command_keep_data(linked, sandbox):
     result = run(app, "revoke", "account", account_id, "--keep-data")
     assert result.exit_code == 0 and "kept the stored data" in result.output
     with app.app_context():
-        assert get_state().store.account(account_id)["status"] == "DISCONNECTED"
+        assert get_state().store.account("smile_wink", account_id)["status"] == "DISCONNECTED"
         assert len(stored_user_data(app, smile_user)["incomes"]) == 14
 
 

@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from flask_wink import WebhookVerificationError, sign, verify
-from flask_wink.testing import make_event, signed_webhook
-from flask_wink.webhooks import parse_event, verify_signature
+from flask_wink import WebhookVerificationError
+from flask_wink.providers.smile_wink import sign, verify
+from flask_wink.providers.smile_wink.signature import parse_event, verify_signature
+from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 
 SECRET = "a little secret"
 

@@ -1,48 +1,41 @@
-"""flask-wink: Smile's Wink account-linking flow as one Flask blueprint."""
+"""flask-wink: account linking for Flask, one core and a provider package per upstream.
+
+The upstreams live in :mod:`flask_wink.providers` (e.g. ``flask_wink.providers.smile_wink``).
+"""
 
 from .blueprint import link_config
-from .client import SmileClient
 from .errors import (
     InvalidRequest,
     InvalidSignature,
-    SmileAPIError,
-    SmileAuthError,
-    SmileConnectionError,
-    SmileError,
-    SmileNotFound,
-    SmileRateLimited,
-    SmileServerError,
-    SmileTimeout,
+    UpstreamCallError,
+    VerificationError,
     WebhookVerificationError,
     WinkHTTPError,
 )
-from .extension import Wink, WinkState, get_state
-from .providers.smile_wink import AccountStatus, LinkToken
+from .extension import Wink
+from .linking import start_link
+from .provider import Inbound, LinkStart, Provider, ReturnEvent, StatusUpdate, UpstreamUserGone
+from .state import WinkState, get_state
 from .store import Store, StoredEvent
-from .webhooks import sign, verify
 
 __all__ = [
-    "AccountStatus",
+    "Inbound",
     "InvalidRequest",
     "InvalidSignature",
-    "LinkToken",
-    "SmileAPIError",
-    "SmileAuthError",
-    "SmileClient",
-    "SmileConnectionError",
-    "SmileError",
-    "SmileNotFound",
-    "SmileRateLimited",
-    "SmileServerError",
-    "SmileTimeout",
+    "LinkStart",
+    "Provider",
+    "ReturnEvent",
+    "StatusUpdate",
     "Store",
     "StoredEvent",
+    "UpstreamCallError",
+    "UpstreamUserGone",
+    "VerificationError",
     "WebhookVerificationError",
     "Wink",
     "WinkHTTPError",
     "WinkState",
     "get_state",
     "link_config",
-    "sign",
-    "verify",
+    "start_link",
 ]

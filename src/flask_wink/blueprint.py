@@ -1,12 +1,14 @@
-"""The views: token, link page, callbacks, webhooks, events.
+"""The routes: each provider's token, link page, browser events, webhooks and return page;
+every provider's events and accounts.
 
-Data flows one way: request -> view -> provider/client -> store -> signal.
+Data flows one way: request -> view -> provider -> store -> pipeline -> signal.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
@@ -18,134 +20,189 @@ from .errors import (
     Misconfigured,
     NotAllowed,
     NotSignedIn,
-    SmileError,
+    UnknownProvider,
+    UpstreamCallError,
     upstream_http_error,
 )
-from .extension import WinkState, get_state
-from .receiver import Delivery, account_now, handle_now, read_body, receive
+from .linking import start_link
+from .pipeline import hand_on
+from .provider import BROWSER, INBOUND, Provider, url_segment
+from .receiver import Delivery, read_body, receive, status_with_event
+from .state import WinkState, get_state
+from .store import StoredEvent
 
 log = logging.getLogger("flask_wink")
 
-bp = Blueprint(
-    "wink", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
-)
+bp = Blueprint("wink", __name__, template_folder="templates")
 
 CSRF_HEADER = "X-CSRFToken"
 MAX_EVENTS_PAGE = 500
 
 
-@bp.post("/token")
-def mint_token():
-    """Mint a Link token for the current app user: 201 ``{accessToken, expiresAt, mode, userId}``."""
+# -- one provider's routes: /<provider>/token, /link, /events, /webhooks, /return ------------
+# The un-prefixed /token, /link, /callbacks and /webhooks serve the default provider (the first
+# enabled one, or WINK_DEFAULT_PROVIDER): the URLs the kit had before it carried several.
+
+
+@bp.post("/<provider>/token")
+@bp.post("/token", defaults={"provider": None})
+def mint_token(provider: str | None):
+    """Start a link for the current app user: 201 with the provider's widget settings (e.g.
+    ``{accessToken, expiresAt, mode, userId}``) or ``{url}`` to send the browser to."""
     state = get_state()
+    chosen = _provider(state, provider)
     _check_csrf()
     app_user_id = _require_user(state)
     try:
-        token = state.mint_link_token(app_user_id)
-    except SmileError as exc:
-        log.warning("minting a Link token failed: %s", exc)
+        start = start_link(state, chosen, app_user_id, request.args)
+    except UpstreamCallError as exc:
+        log.warning("starting a %s link failed: %s", chosen.title, exc)
         raise upstream_http_error(exc) from None
-    body = {
-        "accessToken": token.access_token,
-        "expiresAt": token.expires_at,
-        "mode": token.mode,
-        "userId": token.smile_user_id,
-    }
+    body = dict(start.widget or {})
+    if start.url:
+        body["url"] = start.url
     response = jsonify(body)
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@bp.get("/link")
-def link_page():
-    """The page that opens Smile's Wink widget (SDK v2, or v1 with ``?sdk=1``)."""
+@bp.get("/<provider>/link")
+@bp.get("/link", defaults={"provider": None})
+def link_page(provider: str | None):
+    """The page that opens the provider's widget (``templates/wink/<provider>/link.html``, else
+    ``wink/link.html``, which sends the browser to the URL the provider starts a link with)."""
     state = get_state()
-    return render_template("wink/link.html", wink=link_config(state, request.args.get("sdk")))
+    chosen = _provider(state, provider)
+    # The provider's own page, else the kit's page for providers that send the browser away.
+    templates = [f"wink/{chosen.name}/link.html", "wink/link.html"]
+    return render_template(templates, wink=link_config(state, chosen, request.args), provider=chosen)
 
 
-def link_config(state: WinkState, sdk: str | None = None) -> dict[str, Any]:
-    """What the browser side needs to open the widget; also used by pages of the host app."""
-    version = state.sdk_version
-    if sdk is not None:
-        if sdk not in {str(v) for v in state.provider.sdk_versions}:
-            raise InvalidRequest("sdk must be 1 or 2.")
-        version = int(sdk)
+def link_config(
+    state: WinkState, provider: Provider | str | None = None, options: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What the browser side needs to open a provider's widget; also used by pages of the host app."""
+    if not isinstance(provider, Provider):
+        provider = _provider(state, provider)
+    try:
+        settings = provider.page_settings(options or {})
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    segment = url_segment(provider.name)
     return {
-        "sdkVersion": version,
-        "sdkUrl": state.script_url(version),
-        "templateId": state.template_id,
-        "tokenUrl": url_for("wink.mint_token"),
-        "callbacksUrl": url_for("wink.record_callback"),
+        "provider": provider.name,
+        **settings,
+        "tokenUrl": url_for("wink.mint_token", provider=segment),
+        "callbacksUrl": url_for("wink.record_callback", provider=segment),
         "csrfToken": generate_csrf(),
         "csrfHeader": CSRF_HEADER,
-        "callbacks": list(state.provider.callbacks),
+        "callbacks": list(provider.browser_events),
     }
 
 
-@bp.post("/callbacks")
-def record_callback():
-    """Record one widget callback ``{name, args}`` for the current app user."""
+@bp.post("/<provider>/events")
+@bp.post("/callbacks", defaults={"provider": None})
+def record_callback(provider: str | None):
+    """Record one browser event ``{name, args}`` of the provider for the current app user."""
     state = get_state()
+    chosen = _provider(state, provider)
     body = _read_body(state.callback_max_bytes)
     _check_csrf()
     app_user_id = _require_user(state)
     payload = _json_object(body)
     name = payload.get("name")
-    if name not in state.provider.callbacks:
+    if name not in chosen.browser_events:
         raise InvalidRequest(
-            f"name must be one of the widget callbacks: {', '.join(state.provider.callbacks)}."
+            f"name must be one of the {chosen.title} browser events: {', '.join(chosen.browser_events)}."
         )
     args = payload.get("args")
     if args is None:
         args = {}
     if not isinstance(args, dict):
         raise InvalidRequest("args must be a JSON object.")
-    # The browser may claim any userId; the one we made for this app user is the truth.
-    smile_user_id = state.store.smile_user_id(app_user_id)
-    event = state.store.add_event(
-        kind="callback",
-        name=name,
-        payload=args,
-        provider=state.provider.name,
-        app_user_id=app_user_id,
-        smile_user_id=smile_user_id,
-        claimed_by=state.claim_name,
-        account=account_now(state, "callback", name, args, smile_user_id),
-    )
-    handle_now(current_app._get_current_object(), state, event)
+    event = record_browser_event(state, chosen, app_user_id, name, args)
     return jsonify({"id": event.id, "status": "recorded"}), 201
 
 
-@bp.post("/webhooks")
-def receive_webhook():
-    """Verify, store and hand on one Smile webhook; a redelivered event id is acknowledged only.
+def record_browser_event(
+    state: WinkState, provider: Provider, app_user_id: str, name: str, args: dict[str, Any]
+) -> StoredEvent:
+    """Store a browser event for ``app_user_id`` and hand it on."""
+    # The browser may claim any user id; the one we made for this app user is the truth.
+    upstream_user_id = state.store.upstream_user_id(provider.name, app_user_id)
+    event = state.store.add_event(
+        provider=provider.name,
+        kind=BROWSER,
+        name=name,
+        payload=args,
+        app_user_id=app_user_id,
+        upstream_user_id=upstream_user_id,
+        claimed_by=state.handler_name,
+        account=status_with_event(state, provider, BROWSER, name, args, upstream_user_id),
+    )
+    hand_on(current_app._get_current_object(), state, event)
+    return event
 
-    With ``WINK_WEBHOOK_FAST_PATH`` (the default) the kit's WSGI layer answers webhooks before
-    Flask routes them here; both run :func:`flask_wink.receiver.receive`.
+
+@bp.get("/<provider>/return")
+def return_page(provider: str):
+    """Where the upstream sends the browser back: recorded as an untrusted browser event; the
+    page then waits for the upstream's signed result."""
+    state = get_state()
+    chosen = _provider(state, provider)
+    said = chosen.return_event(request.args)
+    if said is None:
+        raise UnknownProvider(f"{chosen.title} does not send the browser back to this app.")
+    app_user_id = _require_user(state)
+    event = record_browser_event(state, chosen, app_user_id, said.name, dict(said.args))
+    return render_template(
+        [f"wink/{chosen.name}/return.html", "wink/return.html"],
+        provider=chosen,
+        said=said,
+        event=event,
+    )
+
+
+@bp.post("/<provider>/webhooks")
+@bp.post("/webhooks", defaults={"provider": None})
+def receive_webhook(provider: str | None):
+    """Verify, store and hand on one inbound message; a redelivered event id is acknowledged only.
+
+    With ``WINK_WEBHOOK_FAST_PATH`` the kit's WSGI layer answers webhooks before Flask routes
+    them here; both run :func:`flask_wink.receiver.receive`.
     """
-    body, status = receive(current_app._get_current_object(), get_state(), Delivery.from_request(request))
+    state = get_state()
+    chosen = _provider(state, provider)
+    body, status = receive(current_app._get_current_object(), state, chosen, Delivery.from_request(request))
     return _json(body, status)
+
+
+# -- shared: every provider's events and accounts ----------------------------------------
 
 
 @bp.get("/events")
 def list_events():
-    """Recorded callbacks and webhooks, newest first; ``?user=``, ``?kind=``, ``?after=``, ``?limit=``."""
+    """Recorded events, newest first; ``?provider=``, ``?user=``, ``?kind=``, ``?after=``, ``?limit=``."""
     state = get_state()
     _require_events_permission(state)
     kind = request.args.get("kind") or None
-    if kind not in (None, "callback", "webhook"):
-        raise InvalidRequest("kind must be 'callback' or 'webhook'.")
+    if kind not in (None, BROWSER, INBOUND):
+        raise InvalidRequest(f"kind must be {BROWSER!r} or {INBOUND!r}.")
+    name = request.args.get("provider") or None
+    provider = state.provider(name).name if name else None
     after = _int_arg("after", minimum=0)
     limit = _int_arg("limit", minimum=1) or 100
     app_user_id = request.args.get("user") or None
-    smile_user_id = request.args.get("smileUserId") or None
-    if app_user_id and not smile_user_id:
-        smile_user_id = state.store.smile_user_id(app_user_id)
+    upstream_user_id = request.args.get("upstreamUserId") or None
+    if app_user_id and not upstream_user_id:
+        # Webhooks name the upstream's user only: include those of the app user's upstream user.
+        upstream_user_id = state.store.upstream_user_id(provider or state.default_provider, app_user_id)
     events = state.store.list_events(
+        provider=provider,
         kind=kind,
         app_user_id=app_user_id,
-        smile_user_id=smile_user_id,
+        upstream_user_id=upstream_user_id,
         after_id=after,
         limit=min(limit, MAX_EVENTS_PAGE),
     )
@@ -154,14 +211,26 @@ def list_events():
 
 @bp.get("/accounts")
 def list_accounts():
-    """The last known status of each account; ``?smileUserId=`` filters."""
+    """The last known status of each account; ``?provider=`` and ``?upstreamUserId=`` filter."""
     state = get_state()
     _require_events_permission(state)
-    accounts = state.store.list_accounts(smile_user_id=request.args.get("smileUserId") or None)
+    name = request.args.get("provider") or None
+    accounts = state.store.list_accounts(
+        provider=state.provider(name).name if name else None,
+        upstream_user_id=request.args.get("upstreamUserId") or None,
+    )
     return jsonify({"accounts": accounts})
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _provider(state: WinkState, name: str | None) -> Provider:
+    if name is None:
+        if state.default_provider is None:
+            raise UnknownProvider("No provider is enabled on this app.")
+        return state.providers[state.default_provider]
+    return state.provider(name)
 
 
 def _require_user(state: WinkState) -> str:

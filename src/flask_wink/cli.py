@@ -8,14 +8,56 @@ import threading
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
-from .extension import get_state
 from .pipeline import run_worker
+from .provider import BROWSER, INBOUND, url_segment
+from .state import get_state
 from .store import EVENT_STATES
 
 
-@click.group("wink", help="flask-wink: account linking with Smile's Wink widget.")
+class ProviderCommands(click.Group):
+    """``flask wink``: the core's commands, then a group per enabled provider (``flask wink
+    smile-wink ...``); the default provider's commands also answer without its name."""
+
+    def _provider_groups(self, ctx: click.Context) -> tuple[dict[str, click.Command], click.Group | None]:
+        info = ctx.find_object(ScriptInfo)
+        if info is None:
+            return {}, None
+        try:
+            state = get_state(info.load_app())
+        except Exception:  # no app, or no kit on it: only the core's commands
+            return {}, None
+        groups: dict[str, click.Command] = {}
+        default = None
+        for name, provider in state.providers.items():
+            group = provider.cli_group()
+            if group is not None:
+                groups[url_segment(name)] = group
+                if name == state.default_provider:
+                    default = group
+        return groups, default
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        groups, default = self._provider_groups(ctx)
+        names = set(super().list_commands(ctx)) | set(groups)
+        if isinstance(default, click.Group):
+            names |= set(default.list_commands(ctx))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        found = super().get_command(ctx, name)
+        if found is not None:
+            return found
+        groups, default = self._provider_groups(ctx)
+        if name in groups:
+            return groups[name]
+        if isinstance(default, click.Group):
+            return default.get_command(ctx, name)
+        return None
+
+
+@click.group("wink", cls=ProviderCommands, help="flask-wink: account linking for Flask.")
 def wink_cli() -> None:
     pass
 
@@ -30,16 +72,21 @@ def init_db() -> None:
 
 
 @wink_cli.group("events", invoke_without_command=True)
-@click.option("--kind", type=click.Choice(["callback", "webhook"]))
+@click.option("--provider", help="only this provider's events")
+@click.option("--kind", type=click.Choice([BROWSER, INBOUND]))
 @click.option("--state", "state_", type=click.Choice(EVENT_STATES), help="only events in this state")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.pass_context
 @with_appcontext
-def events(ctx: click.Context, kind: str | None, state_: str | None, limit: int) -> None:
+def events(
+    ctx: click.Context, provider: str | None, kind: str | None, state_: str | None, limit: int
+) -> None:
     """Print the newest recorded events as JSON lines, with their handling state."""
     if ctx.invoked_subcommand is not None:
         return
-    for event in get_state().store.list_events(kind=kind, state=state_, limit=limit):
+    state = get_state()
+    name = state.provider(provider).name if provider else None
+    for event in state.store.list_events(provider=name, kind=kind, state=state_, limit=limit):
         click.echo(json.dumps(event.as_dict()))
 
 
@@ -71,14 +118,3 @@ def worker(batch: int, poll: float, lease: float, once: bool) -> None:
     click.echo("flask-wink worker started; Ctrl+C stops it.")
     handled = run_worker(app, once=once, batch=batch, poll=poll, lease=lease, stop=stop)
     click.echo(f"Handled {handled} event(s).")
-
-
-def _register_parts() -> None:
-    # Each part of the kit brings its own commands (and, on import, its tables and trackers).
-    from . import archives, invites, userdata
-
-    for part in (userdata, archives, invites):
-        part.register_cli(wink_cli)
-
-
-_register_parts()

@@ -1,8 +1,9 @@
 """The package's exceptions.
 
-Two families: :class:`SmileError` for failures talking to Smile's Open API (raised by the
-client, never tied to a Flask request), and :class:`WinkHTTPError` for errors a request to the
-blueprint can cause. The latter subclass werkzeug's HTTP exceptions and render as JSON, so a host
+Two families: :class:`UpstreamCallError` for failures talking to an upstream's API (raised by a
+provider's client, never tied to a Flask request; each provider subclasses it), and
+:class:`WinkHTTPError` for errors a request to the blueprint can cause. The latter subclass
+werkzeug's HTTP exceptions and render as JSON, so a host
 app can re-render any of them with ``@app.errorhandler``.
 """
 
@@ -18,6 +19,7 @@ from werkzeug.exceptions import (
     GatewayTimeout,
     HTTPException,
     InternalServerError,
+    NotFound,
     RequestEntityTooLarge,
     ServiceUnavailable,
     Unauthorized,
@@ -25,8 +27,15 @@ from werkzeug.exceptions import (
 )
 
 
-class SmileError(Exception):
-    """A call to Smile's Open API failed; carries Smile's ``code``, ``message`` and ``requestId``."""
+class UpstreamCallError(Exception):
+    """A call to an upstream's API failed; carries the upstream's ``code``, ``message`` and request id.
+
+    Each provider package subclasses this tree (e.g. ``SmileError``) so a host app can catch one
+    upstream's failures or every upstream's.
+    """
+
+    #: Who failed, in words for a message ("Smile", "UCW"...); set by each provider's subclass.
+    upstream = "The upstream"
 
     def __init__(
         self,
@@ -53,36 +62,50 @@ class SmileError(Exception):
         return " ".join(parts)
 
 
-class SmileAPIError(SmileError):
-    """Smile answered with an error envelope (4xx or 5xx)."""
+class UpstreamRefused(UpstreamCallError):
+    """The upstream answered with an error (4xx or 5xx)."""
 
 
-class SmileAuthError(SmileAPIError):
-    """Smile refused the API key and secret (401/403)."""
+class UpstreamAuthRefused(UpstreamRefused):
+    """The upstream refused our credentials (401/403)."""
 
 
-class SmileNotFound(SmileAPIError):
-    """The resource does not exist at Smile (404)."""
+class UpstreamNotFound(UpstreamRefused):
+    """The resource does not exist at the upstream (404)."""
 
 
-class SmileRateLimited(SmileAPIError):
-    """Smile asks us to slow down (429)."""
+class UpstreamRateLimited(UpstreamRefused):
+    """The upstream asks us to slow down (429)."""
 
 
-class SmileServerError(SmileAPIError):
-    """Smile failed on its side (5xx)."""
+class UpstreamServerFailed(UpstreamRefused):
+    """The upstream failed on its side (5xx)."""
 
 
-class SmileConnectionError(SmileError):
-    """Smile could not be reached (DNS, refused connection, TLS)."""
+class UpstreamUnreachable(UpstreamCallError):
+    """The upstream could not be reached (DNS, refused connection, TLS)."""
 
 
-class SmileTimeout(SmileConnectionError):
-    """Smile did not answer within the configured timeout."""
+class UpstreamTimedOut(UpstreamUnreachable):
+    """The upstream did not answer within the configured timeout."""
 
 
-class WebhookVerificationError(Exception):
-    """A webhook failed verification: missing, malformed or wrong signature."""
+class VerificationError(Exception):
+    """An inbound server-to-server message failed verification: missing, malformed or wrong
+    signature, stale, or not the upstream's envelope. The one exception ``Provider.verify_inbound``
+    raises."""
+
+
+class MalformedMessage(VerificationError):
+    """A correctly signed message that is not the upstream's envelope (answered 400, not 401)."""
+
+
+class StaleMessage(VerificationError):
+    """A correctly signed message older than the app accepts (answered 400)."""
+
+
+#: The name this exception had when Smile's webhooks were the only inbound messages.
+WebhookVerificationError = VerificationError
 
 
 class WinkHTTPError(HTTPException):
@@ -113,11 +136,15 @@ class UnsupportedType(WinkHTTPError, UnsupportedMediaType):
 
 
 class InvalidSignature(WinkHTTPError, Unauthorized):
-    """A webhook's ``Smile-Signature`` is missing or wrong (401)."""
+    """An inbound message's signature is missing or wrong (401)."""
 
 
 class NotSignedIn(WinkHTTPError, Unauthorized):
     """The host app's user loader found no current user (401)."""
+
+
+class UnknownProvider(WinkHTTPError, NotFound):
+    """The URL names a provider that this app has not enabled (404)."""
 
 
 class NotAllowed(WinkHTTPError, Forbidden):
@@ -129,15 +156,15 @@ class PayloadTooLarge(WinkHTTPError, RequestEntityTooLarge):
 
 
 class UpstreamError(WinkHTTPError, BadGateway):
-    """Smile's API answered with an error (502)."""
+    """The upstream's API answered with an error (502)."""
 
 
 class UpstreamUnavailable(WinkHTTPError, ServiceUnavailable):
-    """Smile's API could not be reached (503)."""
+    """The upstream's API could not be reached (503)."""
 
 
 class UpstreamTimeout(WinkHTTPError, GatewayTimeout):
-    """Smile's API did not answer in time (504)."""
+    """The upstream's API did not answer in time (504)."""
 
 
 class StorageUnavailable(WinkHTTPError, ServiceUnavailable):
@@ -152,11 +179,11 @@ class Misconfigured(WinkHTTPError, InternalServerError):
     """The host app left a required hook or setting out (500, with how to fix it)."""
 
 
-def upstream_http_error(exc: SmileError) -> WinkHTTPError:
+def upstream_http_error(exc: UpstreamCallError) -> WinkHTTPError:
     """Translate a client failure into the HTTP error the blueprint answers with."""
     extra = {"code": exc.code, "requestId": exc.request_id}
-    if isinstance(exc, SmileTimeout):
-        return UpstreamTimeout("Smile's API did not answer in time.", **extra)
-    if isinstance(exc, SmileConnectionError):
-        return UpstreamUnavailable("Smile's API could not be reached.", **extra)
-    return UpstreamError(f"Smile's API refused the request: {exc.message}", **extra)
+    if isinstance(exc, UpstreamTimedOut):
+        return UpstreamTimeout(f"{exc.upstream}'s API did not answer in time.", **extra)
+    if isinstance(exc, UpstreamUnreachable):
+        return UpstreamUnavailable(f"{exc.upstream}'s API could not be reached.", **extra)
+    return UpstreamError(f"{exc.upstream}'s API refused the request: {exc.message}", **extra)

@@ -1,8 +1,12 @@
-"""What happens to an event after it is stored: account status, then the signals.
+"""What happens to an event after it is stored: account status, the core's signals, then the
+handlers its provider registered.
 
-The same code runs in the request that stored the event (the default), in ``flask wink worker``
-(with ``WINK_HANDLE_EVENTS = "worker"``), and in ``flask wink events retry``. A receiver that
-raises never loses the event: the event is marked failed with the error and can be retried.
+The same code runs after the answer in the process that stored the event (the default: on a
+small bounded pool, ``WINK_HANDLE_EVENTS = "background"``), in the request itself
+(``"request"``), in ``flask wink worker`` (``"worker"``), and in ``flask wink events retry``. A
+handler or receiver that raises never loses the event: it is marked failed with the error and
+can be retried. Events whose claim lapsed (the process died) are taken over by the next worker
+pass, a process start, or ``flask wink events retry``.
 """
 
 from __future__ import annotations
@@ -13,17 +17,24 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
 from . import signals
+from .provider import BROWSER, Provider
 from .store import AccountChange, StoredEvent
 
 if TYPE_CHECKING:
-    from .extension import WinkState
+    from .state import WinkState
 
 log = logging.getLogger("flask_wink")
+
+#: Column sizes of wink_accounts: an event whose fields do not fit is stored all the same (a
+#: status whose account id is too long is not tracked; a too long institution or error code is cut).
+ACCOUNT_ID_MAX = 200
+SHORT_TEXT_MAX = 100
 
 
 def process_name() -> str:
@@ -32,19 +43,18 @@ def process_name() -> str:
 
 
 def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
-    """Run the built-in status tracking and every signal receiver; record the outcome.
-
-    Returns the errors (empty when every receiver succeeded).
-    """
+    """Track the account status, send the core's signals, run the provider's handlers; record
+    the outcome. Returns the errors (empty when everything succeeded)."""
     errors: list[str] = []
-    for tracker in TRACKERS:
+    provider = state.providers.get(event.provider)
+    steps = [track_account, send_event_signals, *(provider.handlers if provider else ())]
+    for step in steps:
         try:
-            tracker(app, state, event, errors)
+            step(app, state, event, errors)
         except Exception as exc:  # the database or a bug: the event stays stored, marked failed
-            log.exception("%s failed for event %s", tracker.__name__, event.id)
-            errors.append(f"{tracker.__name__}: {exc!r}")
-    for signal, kwargs in _signals_for(event):
-        _send(app, signal, errors, event=event, **kwargs)
+            name = getattr(step, "__qualname__", repr(step))
+            log.exception("%s failed for event %s", name, event.id)
+            errors.append(f"{name}: {exc!r}")
     if errors:
         state.store.mark_failed(event.id, "; ".join(errors))
     else:
@@ -52,101 +62,113 @@ def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
     return errors
 
 
-def _signals_for(event: StoredEvent) -> list[tuple[Any, dict[str, Any]]]:
-    payload = event.payload
-    if event.kind == "callback":
-        found = [(signals.callback_received, {"name": event.name, "args": payload})]
-        if event.name == "onAccountConnected":
-            found.append(
-                (signals.account_connected, {"account_id": payload.get("accountId"), "source": "widget"})
-            )
-        elif event.name == "onUploadsCreated":
-            found.append((signals.uploads_created, {"uploads": payload.get("uploads")}))
-        elif event.name == "onClose":
-            found.append((signals.widget_closed, {"reason": payload.get("reason")}))
-        return found
-    data = payload.get("data") or {}
-    found = [(signals.webhook_received, {"type": event.name, "data": data})]
-    if event.name == "ACCOUNT_CONNECTED":
-        found.append((signals.account_connected, {"account_id": data.get("accountId"), "source": "webhook"}))
-    return found
+def send_event_signals(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
+    """``callback_received`` or ``webhook_received`` for every event."""
+    if event.kind == BROWSER:
+        signals.send(
+            app, signals.callback_received, errors, event=event, name=event.name, args=event.payload
+        )
+    else:
+        signals.send(
+            app, signals.webhook_received, errors, event=event, type=event.name, payload=event.payload
+        )
 
 
 def account_change(
-    state: WinkState, kind: str, name: str, payload: Any, smile_user_id: str | None
+    provider: Provider, kind: str, name: str, payload: Any, upstream_user_id: str | None
 ) -> AccountChange | None:
     """The account status an event reports, as the store records it; None when it reports none."""
-    provider = state.provider
-    if kind == "callback":
-        # Only accounts of the caller's own Smile user: the browser cannot be trusted further.
-        owner = smile_user_id
+    if kind == BROWSER:
+        # Only accounts of the caller's own upstream user: the browser cannot be trusted further.
+        owner = upstream_user_id
         if owner is None:
             return None
-        update = provider.callback_account_update(name, payload)
     else:
         owner = None
-        update = provider.webhook_account_update(payload)
+    update = provider.status_update(kind, name, payload)
     if update is None or len(update.account_id) > ACCOUNT_ID_MAX:
         return None  # not an account id this store can keep; the event itself is still stored
     return AccountChange.make(
+        provider.name,
         update.account_id,
         update.status,
-        replaces=provider.statuses_replaced_by(update.status),
+        replaces=update.replaces,
+        connected=update.connected,
         owner=owner,
-        smile_user_id=_fits(owner or smile_user_id, ACCOUNT_ID_MAX),
-        provider_id=_fits(update.provider_id, SHORT_TEXT_MAX),
+        upstream_user_id=_fits(owner or upstream_user_id, ACCOUNT_ID_MAX),
+        institution_id=_fits(update.institution_id, SHORT_TEXT_MAX),
         error_code=_fits(update.error_code, SHORT_TEXT_MAX),
     )
-
-
-#: Column sizes of wink_accounts: an event whose fields do not fit is stored all the same (a
-#: status whose account id is too long is not tracked; a too long provider or error code is cut).
-ACCOUNT_ID_MAX = 200
-SHORT_TEXT_MAX = 100
 
 
 def _fits(value: str | None, limit: int) -> str | None:
     return value[:limit] if value is not None else None
 
 
-def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
-    change = account_change(state, event.kind, event.name, event.payload, event.smile_user_id)
-    if change is None:
+def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
+    """Record the status the event reports (unless recorded with it) and say when it changed."""
+    provider = state.providers.get(event.provider)
+    if provider is None:
         return
-    changed = event.account_changed
-    if changed is None:  # not recorded with the event: record it now
-        changed = state.store.record_account(change)
-    if changed:
-        _send(
+    change = account_change(provider, event.kind, event.name, event.payload, event.upstream_user_id)
+    if change is not None:
+        changed = event.account_changed
+        if changed is None:  # not recorded with the event: record it now
+            changed = state.store.record_account(change)
+        if changed:
+            signals.send(
+                app,
+                signals.account_status_changed,
+                errors,
+                event=event,
+                provider=event.provider,
+                account_id=change.account_id,
+                status=change.status,
+                upstream_user_id=change.upstream_user_id,
+            )
+    # Said whenever the browser or the upstream reports it, whether or not the status moved.
+    update = provider.status_update(event.kind, event.name, event.payload)
+    if update is not None and update.connected:
+        source = "widget" if event.kind == BROWSER else "webhook"
+        signals.send(
             app,
-            signals.account_status_changed,
+            signals.account_connected,
             errors,
             event=event,
-            account_id=change.account_id,
-            status=change.status,
-            smile_user_id=change.smile_user_id,
+            provider=event.provider,
+            account_id=update.account_id,
+            source=source,
         )
 
 
-def _send(app: Flask, signal, errors: list[str], **kwargs: Any) -> None:
-    for receiver in signal.receivers_for(app):
-        try:
-            receiver(app, **kwargs)
-        except Exception as exc:
-            log.exception("a receiver of %s failed for event %s", signal.name, kwargs["event"].id)
-            name = getattr(receiver, "__qualname__", repr(receiver))
-            errors.append(f"{signal.name} -> {name}: {exc!r}")
+def hand_on(app: Flask, state: WinkState, event: StoredEvent) -> None:
+    """Handle a just-stored event in this process (after the answer, or in the request), unless
+    a worker is to do it."""
+    if state.handler_name is None:
+        return
+    if state.handler_pool is None:
+        handle_event(app, state, event)
+        return
+    try:
+        future = state.handler_pool.submit(_handle_in_context, app, state, event)
+    except RuntimeError:  # the pool is shut down (the app is closing): a worker takes it over
+        log.warning("event %s left for a worker: the handler pool is closed", event.id)
+        return
+    state.running.add(future)
+    future.add_done_callback(state.running.discard)
 
 
-#: What the kit itself keeps up to date from each event, before the signals are sent. Each is
-#: ``tracker(app, state, event, errors)``; it may append to ``errors`` or send signals via ``_send``.
-TRACKERS: list = [_track_account]
+def _handle_in_context(app: Flask, state: WinkState, event: StoredEvent) -> None:
+    try:
+        with app.app_context():
+            handle_event(app, state, event)
+    except Exception:  # marking it failed failed too: its claim lapses and it is taken over
+        log.exception("handling event %s failed", event.id)
 
 
-def register_tracker(tracker) -> None:
-    """Add a built-in tracker (account status, archive status, fetched data...)."""
-    if tracker not in TRACKERS:
-        TRACKERS.append(tracker)
+def handler_pool(size: int) -> ThreadPoolExecutor:
+    """The bounded pool that runs handlers after the answer."""
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="wink-handler")
 
 
 def run_worker(
@@ -158,11 +180,9 @@ def run_worker(
     lease: float = 300.0,
     stop: threading.Event | None = None,
 ) -> int:
-    """Claim pending events and handle them until ``stop`` is set (or, with ``once``, none are left).
-
-    Returns how many events were handled.
-    """
-    from .extension import get_state
+    """Claim pending events (and ones whose claim lapsed ``lease`` s ago) and handle them until
+    ``stop`` is set (or, with ``once``, none are left). Returns how many events were handled."""
+    from .state import get_state
 
     worker = process_name()
     handled = 0

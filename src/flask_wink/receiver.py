@@ -1,9 +1,10 @@
-"""Receiving Smile's webhooks: check, verify, store, hand on.
+"""Receiving server-to-server messages (webhooks): checks at the door, the provider's
+verification, storing, handing on.
 
 The same steps run whether Flask routed the request to the blueprint's view or the kit's WSGI
-fast path answered it first (:class:`WebhookFastPath`, on by default with
-``WINK_WEBHOOK_FAST_PATH``). A webhook needs nothing of Flask's request machinery (no session,
-no cookies, no login), and skipping it lets a busy server take about 1.4 times the webhooks.
+fast path answered it first (:class:`WebhookFastPath`, opt-in with ``WINK_WEBHOOK_FAST_PATH``).
+A webhook needs nothing of Flask's request machinery (no session, no cookies, no login), and
+skipping it lets a busy server take about 1.4 times the webhooks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import ipaddress
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import EnvironHeaders
@@ -22,24 +22,29 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 from .errors import (
     InvalidRequest,
     InvalidSignature,
+    MalformedMessage,
     NotAllowed,
     PayloadTooLarge,
     ServerError,
     StaleEvent,
+    StaleMessage,
     StorageUnavailable,
+    UnknownProvider,
     UnsupportedType,
-    WebhookVerificationError,
+    VerificationError,
     WinkHTTPError,
 )
-from .pipeline import account_change, handle_event
+from .pipeline import account_change, hand_on
+from .provider import INBOUND
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from flask import Flask, Request
 
-    from .extension import WinkState
-    from .store import StoredEvent
+    from .provider import Provider
+    from .state import WinkState
+    from .store import AccountChange
 
 log = logging.getLogger("flask_wink")
 
@@ -93,12 +98,16 @@ class _Body:
             raise PayloadTooLarge("The body is larger than the app's MAX_CONTENT_LENGTH.") from None
 
 
-def receive(app: Flask, state: WinkState, delivery: Delivery) -> tuple[dict[str, Any], int]:
-    """Verify, store and hand on one Smile webhook: the answer's body and status.
+def receive(
+    app: Flask, state: WinkState, provider: Provider, delivery: Delivery
+) -> tuple[dict[str, Any], int]:
+    """Verify, store and hand on one inbound message of ``provider``: the answer's body and status.
 
     Raises a :class:`~flask_wink.errors.WinkHTTPError` for a delivery it refuses. A redelivered
-    event id is acknowledged without being stored or handled again.
+    message (same event id) is acknowledged without being stored or handled again.
     """
+    if not provider.accepts_inbound:
+        raise UnknownProvider(f"{provider.title} sends no server-to-server messages.")
     check_source(state, delivery.remote_addr)
     limit = state.webhook_max_bytes
     if app.config.get("MAX_CONTENT_LENGTH"):
@@ -107,55 +116,52 @@ def receive(app: Flask, state: WinkState, delivery: Delivery) -> tuple[dict[str,
     if delivery.mimetype != "application/json":
         raise UnsupportedType("Webhooks must be sent as application/json.")
     try:
-        state.provider.verify_signature(raw, delivery.headers, state.webhook_secrets)
-    except WebhookVerificationError as exc:
-        log.warning("refused a webhook: %s", exc)
+        inbound = provider.verify_inbound(raw, delivery.headers, state.clock())
+    except StaleMessage as exc:
+        raise StaleEvent(str(exc)) from None
+    except MalformedMessage as exc:
+        raise InvalidRequest(str(exc)) from None
+    except VerificationError as exc:
+        log.warning("refused a webhook for %s: %s", provider.name, exc)
         raise InvalidSignature(f"Webhook signature refused: {exc}.") from None
-    try:
-        event = state.provider.parse_event(raw)
-    except ValueError as exc:
-        raise InvalidRequest(f"Not a Smile event envelope: {exc}.") from None
-    check_age(state, event)
-    smile_user_id = state.provider.webhook_user_id(event)
-    if smile_user_id is not None and len(smile_user_id) > 200:
-        smile_user_id = None  # no user of ours has such an id; the event is stored all the same
+    upstream_user_id = inbound.upstream_user_id
+    if upstream_user_id is not None and len(upstream_user_id) > 200:
+        upstream_user_id = None  # no user of ours has such an id; the event is stored all the same
     try:
         stored = state.store.add_event(
-            kind="webhook",
-            name=event["type"],
-            payload=event,
-            provider=state.provider.name,
-            event_id=event["id"],
+            provider=provider.name,
+            kind=INBOUND,
+            name=inbound.name,
+            payload=inbound.payload,
+            event_id=inbound.event_id,
             raw=raw.decode(),
             # Whose app user this is gets resolved when events are read: ingest makes no query.
-            smile_user_id=smile_user_id,
-            claimed_by=state.claim_name,
-            account=account_now(state, "webhook", event["type"], event, smile_user_id),
+            upstream_user_id=upstream_user_id,
+            claimed_by=state.handler_name,
+            account=status_with_event(
+                state, provider, INBOUND, inbound.name, inbound.payload, upstream_user_id
+            ),
         )
     except Exception:
         log.exception("a webhook could not be stored")
         raise StorageUnavailable(
             "The event could not be stored (the database failed); it was not acknowledged, so "
-            "Smile delivers it again."
+            "the upstream delivers it again."
         ) from None
     if stored is None:
-        return {"status": "duplicate", "eventId": event["id"]}, 200
-    handle_now(app, state, stored)
-    return {"status": "stored", "id": stored.id, "eventId": event["id"]}, 200
+        return {"status": "duplicate", "eventId": inbound.event_id}, 200
+    hand_on(app, state, stored)
+    return {"status": "stored", "id": stored.id, "eventId": inbound.event_id}, 200
 
 
-def handle_now(app: Flask, state: WinkState, event: StoredEvent) -> None:
-    """Handle a just-stored event in this request, unless a worker is to do it."""
-    if state.claim_name is not None:
-        handle_event(app, state, event)
-
-
-def account_now(state: WinkState, kind: str, name: str, payload: Any, smile_user_id: str | None):
-    """The account status to record with the event itself, when the request handles it (a
+def status_with_event(
+    state: WinkState, provider: Provider, kind: str, name: str, payload: Any, upstream_user_id: str | None
+) -> AccountChange | None:
+    """The account status to record with the event itself, when this process handles it (a
     worker records it when it handles the event, so that it knows whether the status moved)."""
-    if state.claim_name is None:
+    if state.handler_name is None:
         return None
-    return account_change(state, kind, name, payload, smile_user_id)
+    return account_change(provider, kind, name, payload, upstream_user_id)
 
 
 def read_body(stream: Any, length: int | None, limit: int) -> bytes:
@@ -190,44 +196,32 @@ def check_source(state: WinkState, remote_addr: str | None) -> None:
         raise NotAllowed("Webhooks are not accepted from this address.")
 
 
-def check_age(state: WinkState, event: dict[str, Any]) -> None:
-    if not state.webhook_max_age:
-        return
-    try:
-        created = datetime.fromisoformat(str(event["createdAt"]))  # "Z" included, since 3.11
-    except ValueError:
-        raise InvalidRequest("The event's createdAt is not an ISO 8601 date-time.") from None
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    age = state.clock() - created.timestamp()
-    if age > state.webhook_max_age:
-        raise StaleEvent(
-            f"The event was created {int(age)} s ago, more than the {int(state.webhook_max_age)} s "
-            "this app accepts (WINK_WEBHOOK_MAX_AGE)."
-        )
-
-
 class WebhookFastPath:
-    """A WSGI layer that answers ``POST <WINK_URL_PREFIX>/webhooks`` before Flask's dispatch.
+    """A WSGI layer that answers ``POST`` to the kit's webhook paths before Flask's dispatch.
 
-    Everything else goes on to the app. The webhook is received exactly as the blueprint's view
-    receives it, inside an app context, but without a request context: no session is opened and
-    the app's ``before_request`` / ``after_request`` functions do not run for it. Middleware
-    wrapped around ``app.wsgi_app`` after ``Wink(app)`` sees webhooks too; middleware wrapped
-    before it does not. ``WINK_WEBHOOK_FAST_PATH = False`` routes webhooks through Flask.
+    Opt-in (``WINK_WEBHOOK_FAST_PATH = True``; the quickstart turns it on). Everything else goes on
+    to the app. The webhook is received exactly as the blueprint's view receives it, inside an app
+    context, but without a request context: no session is opened, and the app's
+    ``before_request`` / ``after_request`` functions and error handlers do not run for it.
+    Middleware wrapped around ``app.wsgi_app`` after ``Wink(app)`` sees webhooks too; middleware
+    wrapped before it (ProxyFix, say) does not, so wrap such middleware after ``Wink(app)``.
+    ``paths`` maps each webhook path to its provider's name.
     """
 
-    def __init__(self, app: Flask, wsgi_app: Callable, path: str) -> None:
-        self.app, self.wsgi_app, self.path = app, wsgi_app, path
+    def __init__(self, app: Flask, wsgi_app: Callable, paths: Mapping[str, str]) -> None:
+        self.app, self.wsgi_app, self.paths = app, wsgi_app, dict(paths)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") != "POST":
+        name = self.paths.get(environ.get("PATH_INFO", ""))
+        if name is None or environ.get("REQUEST_METHOD") != "POST":
             return self.wsgi_app(environ, start_response)
-        from .extension import get_state
+        from .state import get_state
 
         try:
             with self.app.app_context():
-                body, status = receive(self.app, get_state(self.app), Delivery.from_environ(environ))
+                state = get_state(self.app)
+                delivery = Delivery.from_environ(environ)
+                body, status = receive(self.app, state, state.provider(name), delivery)
         except WinkHTTPError as exc:
             return exc(environ, start_response)
         except Exception:

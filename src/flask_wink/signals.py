@@ -1,36 +1,49 @@
-"""Signals the kit sends after an event is stored; connect with ``signal.connect(fn)``.
+"""Signals the core sends; connect with ``signal.connect(fn)``. Providers add their own
+(e.g. :mod:`flask_wink.providers.smile_wink.signals`).
 
 Every receiver gets the Flask app as sender and, except for ``token_minted``, ``event`` (a
-:class:`~flask_wink.store.StoredEvent`) among its keyword arguments. A receiver that raises is
-logged; the event is then marked failed and ``flask wink events retry`` runs its receivers again,
-so receivers should not mind running twice.
+:class:`~flask_wink.store.StoredEvent`, whose ``provider`` says whose it is) among its keyword
+arguments. A receiver that raises is logged; the event is then marked failed and
+``flask wink events retry`` runs its receivers again, so receivers should not mind running twice.
 """
+
+from __future__ import annotations
+
+import logging
+from typing import Any
 
 from blinker import Namespace
 
+log = logging.getLogger("flask_wink")
+
 _signals = Namespace()
 
-#: A widget callback was recorded. kwargs: event, name, args.
+#: A browser event (a widget callback) was recorded. kwargs: event, name, args.
 callback_received = _signals.signal("callback-received")
-#: A verified, first-seen Smile webhook was stored. kwargs: event, type, data.
+#: A verified, first-seen server-to-server message (webhook) was stored. kwargs: event, type, payload.
 webhook_received = _signals.signal("webhook-received")
-#: An account's last known status changed. kwargs: event, account_id, status, smile_user_id.
+#: An account's last known status changed. kwargs: event, provider, account_id, status, upstream_user_id.
 account_status_changed = _signals.signal("account-status-changed")
-#: The widget or Smile reported an account CONNECTED (so usually twice). kwargs: event, account_id, source.
+#: An account was reported connected (by the browser and by the upstream, so usually twice).
+#: kwargs: event, provider, account_id, source ("widget" or "webhook").
 account_connected = _signals.signal("account-connected")
-#: The widget reported uploaded documents (onUploadsCreated). kwargs: event, uploads.
-uploads_created = _signals.signal("uploads-created")
-#: The widget was closed (onClose). kwargs: event, reason.
-widget_closed = _signals.signal("widget-closed")
-#: A Link token was minted for a user. kwargs: app_user_id, smile_user_id, created_user.
+#: A link was started for a user. kwargs: provider, app_user_id, upstream_user_id, created_user.
 token_minted = _signals.signal("token-minted")
-#: Smile sent an invite (INVITE_INVITED webhook). kwargs: event, invite_id, smile_user_id.
-invite_sent = _signals.signal("invite-sent")
-#: An invited user linked an account (INVITE_LINKED webhook). kwargs: event, invite_id, smile_user_id.
-invite_linked = _signals.signal("invite-linked")
-#: An account was revoked through the kit (no event). kwargs: account_id, smile_user_id, kept_data.
-account_revoked = _signals.signal("account-revoked")
-#: An archive's last known status changed. kwargs: event, archive_id, status, smile_user_id.
-archive_status_changed = _signals.signal("archive-status-changed")
-#: An archive was revoked through the kit (no event). kwargs: archive_id, smile_user_id, kept_data.
-archive_revoked = _signals.signal("archive-revoked")
+
+
+def send(app: Any, signal: Any, errors: list[str] | None = None, **kwargs: Any) -> None:
+    """Send ``signal`` to each receiver for ``app``; a receiver that raises does not stop the others.
+
+    Its error is logged and, when ``errors`` is given, added to it (the event is then marked failed).
+    """
+    for receiver in signal.receivers_for(app):
+        try:
+            receiver(app, **kwargs)
+        except Exception as exc:
+            event = kwargs.get("event")
+            log.exception(
+                "a receiver of %s failed%s", signal.name, f" for event {event.id}" if event else ""
+            )
+            if errors is not None:
+                name = getattr(receiver, "__qualname__", repr(receiver))
+                errors.append(f"{signal.name} -> {name}: {exc!r}")

@@ -87,11 +87,12 @@ class StoredEvent:
     """One recorded callback or webhook."""
 
     id: int
+    provider: str
     kind: str
     name: str
     event_id: str | None
     app_user_id: str | None
-    smile_user_id: str | None
+    upstream_user_id: str | None
     payload: Any
     received_at: datetime
     state: str = "pending"
@@ -103,11 +104,12 @@ class StoredEvent:
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "provider": self.provider,
             "kind": self.kind,
             "name": self.name,
             "eventId": self.event_id,
             "appUserId": self.app_user_id,
-            "smileUserId": self.smile_user_id,
+            "upstreamUserId": self.upstream_user_id,
             "payload": self.payload,
             "receivedAt": _iso(self.received_at),
             "state": self.state,
@@ -188,40 +190,50 @@ class Store:
 
     # -- users ----------------------------------------------------------------------------
 
-    def smile_user_id(self, app_user_id: str) -> str | None:
-        """The Smile userId already made for ``app_user_id``, if any."""
+    def upstream_user_id(self, provider: str, app_user_id: str) -> str | None:
+        """The upstream's user id already made for ``app_user_id``, if any."""
         with self._begin() as conn:
-            return conn.scalar(sa.select(users.c.smile_user_id).where(users.c.app_user_id == app_user_id))
+            return conn.scalar(
+                sa.select(users.c.smile_user_id).where(
+                    users.c.app_user_id == app_user_id, users.c.provider == provider
+                )
+            )
 
-    def app_user_id(self, smile_user_id: str) -> str | None:
-        """The app's user id for a Smile userId, if we made that Smile user."""
+    def app_user_id(self, provider: str, upstream_user_id: str) -> str | None:
+        """The app's user id for an upstream user id, if we made that upstream user."""
         with self._begin() as conn:
-            return conn.scalar(sa.select(users.c.app_user_id).where(users.c.smile_user_id == smile_user_id))
+            return conn.scalar(
+                sa.select(users.c.app_user_id).where(
+                    users.c.smile_user_id == upstream_user_id, users.c.provider == provider
+                )
+            )
 
-    def link_user(self, app_user_id: str, smile_user_id: str, provider: str) -> str:
-        """Remember the mapping; when another request won the race, keep and return its userId."""
+    def link_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> str:
+        """Remember the mapping; when another request won the race, keep and return its user id."""
         try:
             with self._begin() as conn:
                 conn.execute(
                     users.insert().values(
                         app_user_id=app_user_id,
-                        smile_user_id=smile_user_id,
+                        smile_user_id=upstream_user_id,
                         provider=provider,
                         created_at=utcnow(),
                     )
                 )
-            return smile_user_id
+            return upstream_user_id
         except IntegrityError:
-            existing = self.smile_user_id(app_user_id)
+            existing = self.upstream_user_id(provider, app_user_id)
             if existing is None:
                 raise
             return existing
 
-    def relink_user(self, app_user_id: str, smile_user_id: str) -> None:
-        """Point an app user at a new Smile user (the old one no longer exists at Smile)."""
+    def relink_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> None:
+        """Point an app user at a new upstream user (the old one no longer exists upstream)."""
         with self._begin() as conn:
             conn.execute(
-                users.update().where(users.c.app_user_id == app_user_id).values(smile_user_id=smile_user_id)
+                users.update()
+                .where(users.c.app_user_id == app_user_id, users.c.provider == provider)
+                .values(smile_user_id=upstream_user_id)
             )
 
     # -- events ---------------------------------------------------------------------------
@@ -235,7 +247,7 @@ class Store:
         provider: str,
         event_id: str | None = None,
         app_user_id: str | None = None,
-        smile_user_id: str | None = None,
+        upstream_user_id: str | None = None,
         claimed_by: str | None = None,
         raw: str | None = None,
         account: AccountChange | None = None,
@@ -254,7 +266,7 @@ class Store:
             "event_id": event_id,
             "provider": provider,
             "app_user_id": app_user_id,
-            "smile_user_id": smile_user_id,
+            "smile_user_id": upstream_user_id,
             # A webhook keeps the very body Smile signed; anything else is serialised here.
             "payload": raw if raw is not None else json.dumps(payload, separators=(",", ":")),
             "received_at": received_at,
@@ -269,11 +281,12 @@ class Store:
         new_id, account_changed = stored
         return StoredEvent(
             id=new_id,
+            provider=provider,
             kind=kind,
             name=name,
             event_id=event_id,
             app_user_id=app_user_id,
-            smile_user_id=smile_user_id,
+            upstream_user_id=upstream_user_id,
             payload=payload,
             received_at=received_at,
             state=values["state"],
@@ -339,9 +352,10 @@ class Store:
     def list_events(
         self,
         *,
+        provider: str | None = None,
         kind: str | None = None,
         app_user_id: str | None = None,
-        smile_user_id: str | None = None,
+        upstream_user_id: str | None = None,
         state: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
@@ -357,18 +371,20 @@ class Store:
         joined = events.outerjoin(users, users.c.smile_user_id == events.c.smile_user_id)
         query = sa.select(*columns).select_from(joined).limit(limit)
         query = query.order_by(events.c.id.asc() if after_id is not None else events.c.id.desc())
+        if provider:
+            query = query.where(events.c.provider == provider)
         if kind:
             query = query.where(events.c.kind == kind)
         if state:
             query = query.where(events.c.state == state)
-        if app_user_id and smile_user_id:
+        if app_user_id and upstream_user_id:
             query = query.where(
-                sa.or_(events.c.app_user_id == app_user_id, events.c.smile_user_id == smile_user_id)
+                sa.or_(events.c.app_user_id == app_user_id, events.c.smile_user_id == upstream_user_id)
             )
         elif app_user_id:
             query = query.where(events.c.app_user_id == app_user_id)
-        elif smile_user_id:
-            query = query.where(events.c.smile_user_id == smile_user_id)
+        elif upstream_user_id:
+            query = query.where(events.c.smile_user_id == upstream_user_id)
         if after_id is not None:
             query = query.where(events.c.id > after_id)
         with self._begin() as conn:
@@ -392,7 +408,7 @@ class Store:
 
     # -- accounts -------------------------------------------------------------------------
 
-    def account(self, account_id: str) -> dict[str, Any] | None:
+    def account(self, provider: str, account_id: str) -> dict[str, Any] | None:
         """The last known state of one account."""
         with self._begin() as conn:
             row = (
@@ -402,23 +418,27 @@ class Store:
             )
         return _account_dict(row) if row else None
 
-    def list_accounts(self, *, smile_user_id: str | None = None) -> list[dict[str, Any]]:
+    def list_accounts(
+        self, *, provider: str | None = None, upstream_user_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Known accounts, most recently updated first."""
         query = sa.select(accounts).order_by(accounts.c.updated_at.desc())
-        if smile_user_id:
-            query = query.where(accounts.c.smile_user_id == smile_user_id)
+        if upstream_user_id:
+            query = query.where(accounts.c.smile_user_id == upstream_user_id)
         with self._begin() as conn:
             return [_account_dict(row) for row in conn.execute(query).mappings().all()]
 
     def update_account(
         self,
+        provider: str,
         account_id: str,
         status: str,
         *,
         replaces: Iterable[str],
+        connected: bool = False,
         owner: str | None = None,
-        smile_user_id: str | None = None,
-        provider_id: str | None = None,
+        upstream_user_id: str | None = None,
+        institution_id: str | None = None,
         error_code: str | None = None,
     ) -> bool:
         """Set an account's status if it is new or its current status is in ``replaces``.
@@ -428,12 +448,14 @@ class Store:
         known user) changes. True when changed.
         """
         change = AccountChange.make(
+            provider,
             account_id,
             status,
             replaces=replaces,
+            connected=connected,
             owner=owner,
-            smile_user_id=smile_user_id,
-            provider_id=provider_id,
+            upstream_user_id=upstream_user_id,
+            institution_id=institution_id,
             error_code=error_code,
         )
         return self.record_account(change)
@@ -446,11 +468,12 @@ class Store:
 def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
     return StoredEvent(
         id=row["id"],
+        provider=row["provider"],
         kind=row["kind"],
         name=row["name"],
         event_id=row["event_id"],
         app_user_id=row["app_user_id"],
-        smile_user_id=row["smile_user_id"],
+        upstream_user_id=row["smile_user_id"],
         payload=json.loads(row["payload"]),
         received_at=row["received_at"],
         state=row["state"],
@@ -461,9 +484,10 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
 
 def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
+        "provider": "smile_wink",
         "accountId": row["account_id"],
-        "smileUserId": row["smile_user_id"],
-        "providerId": row["provider_id"],
+        "upstreamUserId": row["smile_user_id"],
+        "institutionId": row["provider_id"],
         "status": row["status"],
         "errorCode": row["error_code"],
         "connectedAt": _iso(row["connected_at"]) if row["connected_at"] else None,

@@ -70,27 +70,32 @@ def utcnow() -> datetime:
 class AccountChange:
     """An account status to record if it moves the status forward (see ``Store.update_account``)."""
 
+    provider: str
     account_id: str
     status: str
     replaceable: tuple[str, ...]
+    connected: bool = False
     owner: str | None = None
-    smile_user_id: str | None = None
-    provider_id: str | None = None
+    upstream_user_id: str | None = None
+    institution_id: str | None = None
     error_code: str | None = None
 
     @classmethod
-    def make(cls, account_id: str, status: str, *, replaces: Iterable[str], **fields: Any) -> AccountChange:
+    def make(
+        cls, provider: str, account_id: str, status: str, *, replaces: Iterable[str], **fields: Any
+    ) -> AccountChange:
         status = str(status)
-        return cls(account_id, status, tuple(str(s) for s in replaces if str(s) != status), **fields)
+        replaceable = tuple(str(s) for s in replaces if str(s) != status)
+        return cls(provider, account_id, status, replaceable, **fields)
 
     def values(self, now: datetime) -> dict[str, Any]:
         return {
             "account_id": self.account_id,
-            "smile_user_id": self.smile_user_id,
-            "provider_id": self.provider_id,
+            "smile_user_id": self.upstream_user_id,
+            "provider_id": self.institution_id,
             "status": self.status,
             "error_code": self.error_code,
-            "connected_at": now if self.status == "CONNECTED" else None,
+            "connected_at": now if self.connected else None,
             "updated_at": now,
         }
 

@@ -1,5 +1,2 @@
-"""Upstream providers: each module holds one upstream's facts, the flow lives in the core."""
-
-from .smile_wink import SMILE_WINK, AccountStatus, SmileWinkProvider
-
-__all__ = ["SMILE_WINK", "AccountStatus", "SmileWinkProvider"]
+"""The upstreams, one package each; the core finds them through the ``flask_wink.providers``
+entry point group and never imports them."""

@@ -1,11 +1,5 @@
-"""An offline emulator of Smile's Open API and Wink widget.
+"""Offline emulators of the upstreams: ``python -m flask_wink.sandbox [NAME] --port N``.
 
-Run it on its own with ``python -m flask_wink.sandbox --port 8100``, or mount
-:func:`create_sandbox_app` in-process (the quickstart does).
+Each provider package ships its own (``flask_wink.providers.<name>.sandbox``); this module only
+finds one by name and serves it.
 """
-
-from .app import create_sandbox_app
-from .data import PROVIDERS, SANDBOX_USERS
-from .state import SandboxState
-
-__all__ = ["PROVIDERS", "SANDBOX_USERS", "SandboxState", "create_sandbox_app"]

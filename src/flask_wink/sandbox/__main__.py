@@ -1,45 +1,32 @@
-"""``python -m flask_wink.sandbox --port N``: serve the sandbox and print the lines for ``.env``."""
+"""``python -m flask_wink.sandbox [NAME] --port N``: serve an upstream's offline emulator and print
+the lines to paste into ``.env``. NAME picks the provider (default: ``smile-wink``, Smile's)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from importlib.metadata import entry_points
 
-from waitress import create_server
+from ..extension import PROVIDER_ENTRY_POINTS
 
-from .app import create_sandbox_app
+DEFAULT = "smile_wink"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m flask_wink.sandbox",
-        description="Serve an offline emulator of Smile's Open API (under /v1) and Wink widget.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8100, help="port to listen on")
-    parser.add_argument("--api-key", help="the key clients must send (default: random)")
-    parser.add_argument("--api-secret", help="the secret clients must send (default: random)")
-    parser.add_argument(
-        "--token-ttl",
-        type=float,
-        default=5 * 3600,
-        help="Link token lifetime in seconds (default: 5 hours)",
-    )
-    args = parser.parse_args(argv)
-    app = create_sandbox_app(
-        api_key=args.api_key, api_secret=args.api_secret, token_ttl=args.token_ttl
-    )
-    state = app.extensions["wink_sandbox"]
-    # Listen before printing, so whoever reads the lines can use them at once (and a port in use
-    # fails before any line is printed).
-    server = create_server(app, host=args.host, port=args.port, threads=8)
-    print("Smile sandbox running. Paste these lines into .env:", flush=True)
-    reachable = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-    print(f"OPEN_API_HOST=http://{reachable}:{args.port}/v1")
-    print(f"API_KEY={state.api_key}")
-    print(f"API_SECRET={state.api_secret}", flush=True)
-    server.run()
-    return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
+    factories = {ep.name: ep for ep in entry_points(group=PROVIDER_ENTRY_POINTS)}
+    name = DEFAULT
+    if argv and not argv[0].startswith("-"):
+        name = argv.pop(0).replace("-", "_")
+    if name not in factories:
+        known = ", ".join(sorted(n.replace("_", "-") for n in factories))
+        print(f"No sandbox called {name!r}: pick one of {known}.", file=sys.stderr)
+        return 2
+    provider = factories[name].load()
+    serve = getattr(provider, "serve_sandbox", None)
+    if serve is None:
+        print(f"{name.replace('_', '-')} has no offline sandbox.", file=sys.stderr)
+        return 2
+    return serve(argv, prog=f"python -m flask_wink.sandbox {name.replace('_', '-')}")
 
 
 if __name__ == "__main__":

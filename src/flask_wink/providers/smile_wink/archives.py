@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -22,13 +22,13 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
+from ... import signals as core_signals
+from ...provider import BROWSER
+from ...state import WinkState, get_state
+from ...store import Store, StoredEvent, metadata, utcnow
 from . import signals
 from .errors import SmileError, SmileNotFound
-from .pipeline import _send, register_tracker
-from .store import Store, StoredEvent, metadata, utcnow
-
-if TYPE_CHECKING:
-    from .extension import WinkState
+from .provider import NAME, smile_wink
 
 log = logging.getLogger("flask_wink")
 
@@ -83,7 +83,7 @@ CALLBACK_STATUS = {"onUploadsCreated": ArchiveStatus.STARTED, "onUploadsRemoved"
 
 def get_archive(archive_id: str, *, store: Store | None = None) -> dict[str, Any] | None:
     """The last known state of one archive (``None`` if the kit never heard of it)."""
-    store = store or _state().store
+    store = store or get_state().store
     with store._begin() as conn:
         row = conn.execute(sa.select(archives).where(archives.c.archive_id == archive_id)).mappings().first()
     return _archive_dict(row) if row else None
@@ -91,7 +91,7 @@ def get_archive(archive_id: str, *, store: Store | None = None) -> dict[str, Any
 
 def list_archives(*, smile_user_id: str | None = None, store: Store | None = None) -> list[dict[str, Any]]:
     """Known archives, newest first; ``smile_user_id`` filters."""
-    store = store or _state().store
+    store = store or get_state().store
     query = sa.select(archives).order_by(archives.c.created_at.desc(), archives.c.archive_id)
     if smile_user_id:
         query = query.where(archives.c.smile_user_id == smile_user_id)
@@ -109,9 +109,9 @@ def revoke_archive(archive_id: str, *, keep_data: bool = False) -> dict[str, Any
     Smile refuses (an unknown archive is :class:`~flask_wink.errors.SmileNotFound`).
     """
     app = current_app._get_current_object()
-    state = _state()
+    state = get_state()
     before = get_archive(archive_id, store=state.store)
-    state.client.revoke_archive(archive_id)
+    smile_wink(state).client.revoke_archive(archive_id)
     owner = before["smileUserId"] if before else None
     changed = _set_status(state.store, archive_id, ArchiveStatus.REVOKED, smile_user_id=owner)
     if keep_data and before and before["analysis"]:
@@ -119,19 +119,13 @@ def revoke_archive(archive_id: str, *, keep_data: bool = False) -> dict[str, Any
         _fill(state.store, archive_id, analysis=json.dumps(before["analysis"]), even_revoked=True)
     after = get_archive(archive_id, store=state.store)
     if changed:
-        _notify(app, signals.archive_status_changed, event=None, archive_id=archive_id,
-                status=str(ArchiveStatus.REVOKED), smile_user_id=owner)
-    _notify(app, signals.archive_revoked, archive_id=archive_id, smile_user_id=owner, kept_data=keep_data)
+        # Outside event handling nothing can be retried: a receiver's error is logged, not raised.
+        core_signals.send(app, signals.archive_status_changed, event=None, archive_id=archive_id,
+                          status=str(ArchiveStatus.REVOKED), smile_user_id=owner)
+    core_signals.send(
+        app, signals.archive_revoked, archive_id=archive_id, smile_user_id=owner, kept_data=keep_data
+    )
     return after
-
-
-def _notify(app: Flask, signal, **kwargs: Any) -> None:
-    # Outside event handling nothing can be retried: a receiver's error is logged, not raised.
-    for receiver in signal.receivers_for(app):
-        try:
-            receiver(app, **kwargs)
-        except Exception:
-            log.exception("a receiver of %s failed", signal.name)
 
 
 # -- tracking -----------------------------------------------------------------------------
@@ -139,7 +133,7 @@ def _notify(app: Flask, signal, **kwargs: Any) -> None:
 
 def track_archive(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """The pipeline tracker: keep each archive's status (and analysis) from callbacks and webhooks."""
-    if event.kind == "callback":
+    if event.kind == BROWSER:
         _track_callback(app, state, event, errors)
     elif event.name in WEBHOOK_STATUS:
         _track_webhook(app, state, event, errors)
@@ -148,7 +142,7 @@ def track_archive(app: Flask, state: WinkState, event: StoredEvent, errors: list
 def _track_callback(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     status = CALLBACK_STATUS.get(event.name)
     # Only archives of the caller's own Smile user: the browser cannot be trusted further.
-    owner = event.smile_user_id
+    owner = event.upstream_user_id
     payload = event.payload if isinstance(event.payload, Mapping) else {}
     if status is None or owner is None or payload.get("userId") not in (None, owner):
         return
@@ -162,8 +156,8 @@ def _track_callback(app: Flask, state: WinkState, event: StoredEvent, errors: li
         fields = _fields_from_archive(upload)
         changed = _set_status(state.store, archive_id, status, owner=owner, smile_user_id=owner, **fields)
         if changed:
-            _send(app, signals.archive_status_changed, errors, event=event, archive_id=archive_id,
-                  status=str(status), smile_user_id=owner)
+            core_signals.send(app, signals.archive_status_changed, errors, event=event,
+                              archive_id=archive_id, status=str(status), smile_user_id=owner)
 
 
 def _track_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
@@ -178,7 +172,7 @@ def _track_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: lis
     archive: Mapping[str, Any] = {}
     if event.name in ("ARCHIVE_ANALYZED", "ARCHIVE_FAILED") and not data.get("analysis"):
         try:
-            archive = state.client.get_archive(archive_id) or {}
+            archive = smile_wink(state).client.get_archive(archive_id) or {}
         except SmileNotFound:
             log.warning("archive %s of event %s is gone at Smile", archive_id, event.id)
         except SmileError as exc:
@@ -204,11 +198,8 @@ def _track_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: lis
     if kept and not changed:  # a retry after the fetch failed: the status is there, the analysis not
         _fill(state.store, archive_id, analysis=kept)
     if changed:
-        _send(app, signals.archive_status_changed, errors, event=event, archive_id=archive_id,
-              status=str(status), smile_user_id=user_id)
-
-
-register_tracker(track_archive)
+        core_signals.send(app, signals.archive_status_changed, errors, event=event,
+                          archive_id=archive_id, status=str(status), smile_user_id=user_id)
 
 
 def _fields_from_archive(archive: Mapping[str, Any]) -> dict[str, Any]:
@@ -350,12 +341,6 @@ def _text(value: Any) -> str | None:
     return value[:2000] if isinstance(value, str) and value else None
 
 
-def _state() -> WinkState:
-    from .extension import get_state
-
-    return get_state()
-
-
 # -- flask wink archives ------------------------------------------------------------------
 
 
@@ -384,8 +369,8 @@ def archives_command(ctx: click.Context, user: str | None, as_json: bool) -> Non
     """List uploaded archives with their status, amounts and expiry (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
-    store = _state().store
-    smile_user_id = (store.smile_user_id(user) or user) if user else None
+    store = get_state().store
+    smile_user_id = (store.upstream_user_id(NAME, user) or user) if user else None
     found = list_archives(smile_user_id=smile_user_id, store=store)
     if as_json:
         for archive in found:

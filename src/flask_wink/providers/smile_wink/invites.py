@@ -16,12 +16,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from ... import signals as core_signals
+from ...provider import INBOUND
+from ...state import WinkState, get_state
+from ...store import StoredEvent
 from . import signals
 from .client import SmileClient
 from .errors import SmileAPIError, SmileError
-from .extension import WinkState, get_state
-from .pipeline import _send, register_tracker
-from .store import StoredEvent
+from .provider import smile_wink
 
 #: The config key naming the invite template :func:`send_invite` uses when none is given.
 TEMPLATE_CONFIG_KEY = "WINK_INVITE_TEMPLATE_ID"
@@ -68,7 +70,7 @@ class InviteTemplateMissing(ValueError):
 
 
 def _client(client: SmileClient | None) -> SmileClient:
-    return client if client is not None else get_state().client
+    return client if client is not None else smile_wink(get_state()).client
 
 
 def invite_template(
@@ -178,16 +180,15 @@ def _only_template(client: SmileClient) -> str:
 # -- webhooks -> signals ------------------------------------------------------------------------
 
 
-def _track_invites(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
+def track_invites(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Send :data:`signals.invite_sent` / :data:`signals.invite_linked` for the invite webhooks."""
-    if event.kind != "webhook" or event.name not in ("INVITE_INVITED", "INVITE_LINKED"):
+    if event.kind != INBOUND or event.name not in ("INVITE_INVITED", "INVITE_LINKED"):
         return
     data = event.payload.get("data") or {}
     signal = signals.invite_sent if event.name == "INVITE_INVITED" else signals.invite_linked
-    _send(app, signal, errors, event=event, invite_id=data.get("inviteId"), smile_user_id=data.get("userId"))
-
-
-register_tracker(_track_invites)
+    core_signals.send(
+        app, signal, errors, event=event, invite_id=data.get("inviteId"), smile_user_id=data.get("userId")
+    )
 
 
 # -- flask wink invites ... -----------------------------------------------------------------------

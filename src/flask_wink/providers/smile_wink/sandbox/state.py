@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ..webhooks import SIGNATURE_HEADER, sign
+from ..signature import SIGNATURE_HEADER, sign
 from .data import PROVIDERS, SANDBOX_USERS, find_login
 
 log = logging.getLogger("flask_wink.sandbox")

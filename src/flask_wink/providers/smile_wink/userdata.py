@@ -21,13 +21,16 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from ... import signals as core_signals
+from ...linking import start_link
+from ...provider import INBOUND
+from ...state import WinkState, get_state
+from ...store import StoredEvent, metadata
 from . import signals
 from .client import SmileClient
 from .errors import SmileError
-from .extension import WinkState, get_state
-from .pipeline import register_tracker
-from .providers.smile_wink import AccountStatus
-from .store import StoredEvent, metadata
+from .provider import NAME, smile_wink
+from .statuses import AccountStatus, statuses_replaced_by
 
 log = logging.getLogger("flask_wink")
 
@@ -96,12 +99,12 @@ def fetch_user_data(
     state = _state(app_or_state)
     document: dict[str, Any] = {
         "userId": smile_user_id,
-        "appUserId": state.store.app_user_id(smile_user_id),
+        "appUserId": state.store.app_user_id(NAME, smile_user_id),
         "fetchedAt": _iso(_now()),
     }
     for kind in DATA_KINDS:
         document[kind] = list(
-            state.client.iterate("list_data", kind=kind, user_id=smile_user_id, size=page_size)
+            smile_wink(state).client.iterate("list_data", kind=kind, user_id=smile_user_id, size=page_size)
         )
     return document
 
@@ -163,22 +166,12 @@ def delete_source_data(app_or_state: Flask | WinkState | None, source_id: str) -
     return dropped
 
 
-def fetch_on_types(app: Flask) -> set[str]:
-    """The webhook types in ``WINK_FETCH_ON`` (a list, or a comma-separated string)."""
-    value = app.config.setdefault("WINK_FETCH_ON", "")
-    if isinstance(value, str):
-        value = value.split(",")
-    return {str(v).strip().upper() for v in value or () if str(v).strip()}
-
-
-def _fetch_on_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
-    """Tracker: fetch and store a user's data when a webhook named in ``WINK_FETCH_ON`` arrives."""
-    if event.kind != "webhook" or not event.smile_user_id or event.name not in fetch_on_types(app):
+def fetch_on_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
+    """Handler: fetch and store a user's data when a webhook named in ``WINK_FETCH_ON`` arrives."""
+    fetch_on = smile_wink(state).fetch_on
+    if event.kind != INBOUND or not event.upstream_user_id or event.name not in fetch_on:
         return
-    fetch_and_store(state, event.smile_user_id)
-
-
-register_tracker(_fetch_on_webhook)
+    fetch_and_store(state, event.upstream_user_id)
 
 
 # -- retention --------------------------------------------------------------------------------
@@ -196,18 +189,18 @@ def retention_schedule(
     # Precise, not rounded to the second: what connected a moment ago has less than 60 days left.
     now = now or datetime.now(UTC)
     found: list[dict[str, Any]] = []
-    for account in state.store.list_accounts(smile_user_id=smile_user_id):
+    for account in state.store.list_accounts(provider=NAME, upstream_user_id=smile_user_id):
         if account["status"] != AccountStatus.CONNECTED or not account["connectedAt"]:
             continue
         started = datetime.fromisoformat(account["connectedAt"].replace("Z", "+00:00"))
         found.append(
-            _expiry("account", account["accountId"], account["smileUserId"], started, ACCOUNT_RETENTION)
+            _expiry("account", account["accountId"], account["upstreamUserId"], started, ACCOUNT_RETENTION)
         )
     found.extend(_archive_expiries(engine, smile_user_id))
     owners = {}
     for item in found:
         if item["smileUserId"] and item["smileUserId"] not in owners:
-            owners[item["smileUserId"]] = state.store.app_user_id(item["smileUserId"])
+            owners[item["smileUserId"]] = state.store.app_user_id(NAME, item["smileUserId"])
         item["appUserId"] = owners.get(item["smileUserId"])
         expires = datetime.fromisoformat(item["expiresAt"].replace("Z", "+00:00"))
         item["secondsLeft"] = int((expires - now).total_seconds())
@@ -275,22 +268,23 @@ def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | Non
     """
     app = app or current_app._get_current_object()
     state = get_state(app)
-    state.client.revoke_account(account_id)
-    known = state.store.account(account_id) or {}
+    smile_wink(state).client.revoke_account(account_id)
+    known = state.store.account(NAME, account_id) or {}
     status = AccountStatus.DISCONNECTED
     state.store.update_account(
+        NAME,
         account_id,
         str(status),
-        replaces=state.provider.statuses_replaced_by(status),
-        smile_user_id=known.get("smileUserId"),
-        provider_id=known.get("providerId"),
+        replaces=statuses_replaced_by(status),
+        upstream_user_id=known.get("upstreamUserId"),
+        institution_id=known.get("institutionId"),
     )
     dropped = 0 if keep_data else delete_source_data(state, account_id)
-    for receiver in signals.account_revoked.receivers_for(app):
-        try:
-            receiver(app, account_id=account_id, smile_user_id=known.get("smileUserId"), kept_data=keep_data)
-        except Exception:  # the account is revoked either way; a receiver's bug must not hide that
-            log.exception("a receiver of account-revoked failed")
+    # The account is revoked either way; a receiver's bug is logged and must not hide that.
+    core_signals.send(
+        app, signals.account_revoked, account_id=account_id, smile_user_id=known.get("upstreamUserId"),
+        kept_data=keep_data,
+    )
     return {"accountId": account_id, "status": str(status), "itemsDeleted": dropped, "keptData": keep_data}
 
 
@@ -318,10 +312,10 @@ def revoke_account_command(account_id: str, keep_data: bool) -> None:
 
 def _resolve_user(state: WinkState, user: str) -> tuple[str, str | None]:
     """(Smile user id, app user id) for an app user id or a Smile user id."""
-    smile_user_id = state.store.smile_user_id(user)
+    smile_user_id = state.store.upstream_user_id(NAME, user)
     if smile_user_id:
         return smile_user_id, user
-    app_user_id = state.store.app_user_id(user)
+    app_user_id = state.store.app_user_id(NAME, user)
     if app_user_id is not None:
         return user, app_user_id
     raise click.ClickException(
@@ -422,15 +416,10 @@ def register_cli(group: click.Group) -> None:
     def token(user: str) -> None:
         """Print a fresh Link token for app user USER as JSON (for support staff)."""
         try:
-            minted = get_state().mint_link_token(user)
+            minted = start_link(get_state(), smile_wink(get_state()), user)
         except SmileError as exc:
             raise click.ClickException(f"Minting a Link token failed: {exc}") from None
-        click.echo(json.dumps({
-            "accessToken": minted.access_token,
-            "expiresAt": minted.expires_at,
-            "mode": minted.mode,
-            "userId": minted.smile_user_id,
-        }))
+        click.echo(json.dumps(dict(minted.widget or {})))
 
     @group.group("webhooks")
     def webhooks() -> None:
@@ -450,7 +439,7 @@ def register_cli(group: click.Group) -> None:
         if not types:
             raise click.BadParameter("name at least one event type", param_hint="--events")
         try:
-            hook = get_state().client.create_webhook(url, secret, types, name=name)
+            hook = smile_wink(get_state()).client.create_webhook(url, secret, types, name=name)
         except SmileError as exc:
             raise click.ClickException(f"Smile refused the webhook: {exc}") from None
         click.echo(json.dumps(_public_hook(hook)))
@@ -460,7 +449,7 @@ def register_cli(group: click.Group) -> None:
     def list_() -> None:
         """Print every registered webhook as JSON lines (secrets left out)."""
         try:
-            for hook in get_state().client.iterate("list_webhooks"):
+            for hook in smile_wink(get_state()).client.iterate("list_webhooks"):
                 click.echo(json.dumps(_public_hook(hook)))
         except SmileError as exc:
             raise click.ClickException(f"Listing webhooks failed: {exc}") from None
@@ -471,7 +460,7 @@ def register_cli(group: click.Group) -> None:
     def delete(webhook_id: str) -> None:
         """Delete webhook WEBHOOK_ID at Smile."""
         try:
-            get_state().client.delete_webhook(webhook_id)
+            smile_wink(get_state()).client.delete_webhook(webhook_id)
         except SmileError as exc:
             raise click.ClickException(f"Deleting webhook {webhook_id} failed: {exc}") from None
         click.echo(f"Deleted webhook {webhook_id}.")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import WebhookVerificationError
+from ...errors import WebhookVerificationError
 
 SIGNATURE_HEADER = "Smile-Signature"
 EVENT_FIELDS = ("id", "version", "type", "createdAt", "data")

@@ -1,0 +1,159 @@
+"""What the core asks of an upstream: the :class:`Provider` protocol and the values it speaks.
+
+Plain Python, no Flask. The core runs the flow (routes, storage, handling, signals); a provider
+only answers questions about its upstream:
+
+- how a link starts for an app user (:meth:`Provider.start_link`): settings for the page's script
+  (a widget token) or a URL to send the browser to;
+- which browser events it accepts (:attr:`Provider.browser_events`), and what a redirect back
+  from the upstream means (:meth:`Provider.return_event`);
+- how an inbound server-to-server message is verified (:meth:`Provider.verify_inbound`, raising
+  :class:`~flask_wink.errors.VerificationError` and nothing else);
+- the status an event implies (:meth:`Provider.status_update`, pure, no I/O);
+- what runs after an event is stored (:attr:`Provider.handlers`);
+- its CLI group, its sandbox app, its Flask parts, and how it is closed.
+
+A provider is built from the app's configuration by a factory ``from_config(config, **context)``
+named in the ``flask_wink.providers`` entry point group, or passed to ``Wink(providers=[...])``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .state import WinkState
+    from .store import StoredEvent
+
+#: The kinds of stored event: what the user's browser reported, and what the upstream's server sent.
+BROWSER = "callback"
+INBOUND = "webhook"
+
+
+@dataclass(frozen=True)
+class LinkStart:
+    """How a link begins for one app user.
+
+    ``widget`` is handed as JSON to the page's script (e.g. a short-lived token); ``url`` is where
+    to send the browser instead (a hosted page). ``upstream_user_id`` is the upstream's id for the
+    user, which the core keeps mapped to the app user. ``details``: what else the upstream said
+    (e.g. the token's own id), for the host app; the core sends it nowhere.
+    """
+
+    upstream_user_id: str
+    widget: Mapping[str, Any] | None = None
+    url: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A verified server-to-server message, ready to be stored.
+
+    ``event_id`` is the upstream's id for the message (redeliveries share it, so it is stored once);
+    ``name`` its type; ``payload`` the decoded body; ``upstream_user_id`` whose it is, when it says.
+    """
+
+    event_id: str
+    name: str
+    payload: Any
+    upstream_user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """What one event says about one account (or connection, or verification).
+
+    ``replaces``: the last known statuses this one may replace, so a status only moves forward.
+    ``connected``: whether the new status means the account is connected. The core records the
+    update only for accounts of the event's own upstream user when the event came from a browser.
+    """
+
+    account_id: str
+    status: str
+    replaces: tuple[str, ...]
+    connected: bool = False
+    institution_id: str | None = None
+    error_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ReturnEvent:
+    """What a redirect back from the upstream says: recorded as an (untrusted) browser event."""
+
+    name: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Runs after an event is stored: ``handler(app, state, event, errors)``. It may append a message
+#: to ``errors`` (the event is then marked failed and can be retried) or raise (the same).
+Handler = Callable[[Any, "WinkState", "StoredEvent", list], None]
+
+
+class UpstreamUserGone(Exception):
+    """The upstream no longer knows the user the core had mapped; the core makes a new one."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One upstream, as the core sees it."""
+
+    #: Stored with every event and mapping ("smile_wink"); its URL segment uses "-" for "_".
+    name: str
+    #: For people: "Smile Wink".
+    title: str
+    #: Names of the browser events the link page may report.
+    browser_events: Collection[str]
+    #: Whether the upstream sends signed server-to-server messages (``POST .../webhooks``).
+    accepts_inbound: bool
+
+    def start_link(
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+    ) -> LinkStart:
+        """Start a link; ``upstream_user_id`` is None the first time. May raise
+        :class:`UpstreamUserGone` (the core then calls again with None) or the provider's
+        :class:`~flask_wink.errors.UpstreamCallError`."""
+        ...
+
+    def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
+        """What the link page's script needs besides the core's URLs; ``ValueError`` for bad options."""
+        ...
+
+    def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
+        """Verify one inbound message (signature, freshness, envelope) or raise
+        :class:`~flask_wink.errors.VerificationError`."""
+        ...
+
+    def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
+        """What a redirect back to ``.../return`` says, or None when the provider has none."""
+        ...
+
+    def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
+        """The status an event implies, if any; pure."""
+        ...
+
+    #: What runs after each event of this provider is stored, in order.
+    handlers: Sequence[Handler]
+
+    def cli_group(self) -> Any:
+        """A ``click.Group`` of the provider's commands (under ``flask wink``), or None."""
+        ...
+
+    def sandbox_app(self, **options: Any) -> Any:
+        """A WSGI app emulating the upstream offline, or None."""
+        ...
+
+    def flask_parts(self) -> Any:
+        """A Flask blueprint with the provider's templates, static files and extra views, or None."""
+        ...
+
+    def close(self) -> None:
+        """Release what the provider holds (HTTP clients)."""
+        ...
+
+
+def url_segment(name: str) -> str:
+    """A provider's name as it appears in URLs: ``smile_wink`` -> ``smile-wink``."""
+    return name.replace("_", "-")

@@ -1,0 +1,305 @@
+"""Smile's Wink widget and Open API as a :class:`~flask_wink.provider.Provider`.
+
+Settings (``WINK_*``, the names the kit has always used for Smile): ``WINK_API_KEY``,
+``WINK_API_SECRET``, ``WINK_API_HOST``, ``WINK_WEBHOOK_SECRETS``, ``WINK_WEBHOOK_MAX_AGE``,
+``WINK_SDK_VERSION``, ``WINK_SDK_URL``, ``WINK_TEMPLATE_ID``, ``WINK_TIMEOUT``, ``WINK_FETCH_ON``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ...errors import MalformedMessage, StaleMessage
+from ...provider import BROWSER, Inbound, LinkStart, ReturnEvent, StatusUpdate, UpstreamUserGone
+from . import signature
+from .client import SmileClient
+from .errors import SmileNotFound
+from .statuses import CALLBACK_STATUS, CALLBACKS, WEBHOOK_STATUS, AccountStatus, statuses_replaced_by
+
+log = logging.getLogger("flask_wink")
+
+NAME = "smile_wink"
+DEFAULT_API_HOST = "https://sandbox.smileapi.io/v1"
+# Smile's own hosts; any other API host is taken to be a sandbox that serves its own SDK.
+SMILE_API_HOSTS = {"open.smileapi.io", "sandbox.smileapi.io", "open-sandbox.smileapi.io"}
+SMILE_SDK_URL = "https://web.smileapi.io/v{version}/smile.v{version}.js"
+SDK_VERSIONS = (1, 2)
+
+
+class SmileWink:
+    """Smile's Wink widget: mint Link tokens, name callbacks, read statuses, verify webhooks."""
+
+    name = NAME
+    title = "Smile Wink"
+    browser_events = CALLBACKS
+    accepts_inbound = True
+    signature_header = signature.SIGNATURE_HEADER
+    sdk_versions = SDK_VERSIONS
+
+    def __init__(
+        self,
+        client: SmileClient,
+        *,
+        api_host: str = DEFAULT_API_HOST,
+        webhook_secrets: tuple[str, ...] = (),
+        webhook_max_age: float | None = 3 * 24 * 3600,
+        sdk_version: int = 2,
+        sdk_url: str | None = None,
+        template_id: str | None = None,
+        fetch_on: frozenset[str] = frozenset(),
+    ) -> None:
+        if sdk_version not in SDK_VERSIONS:
+            raise RuntimeError(f"WINK_SDK_VERSION must be 1 or 2, not {sdk_version}.")
+        self.client = client
+        self.api_host = api_host
+        self.webhook_secrets = webhook_secrets
+        self.webhook_max_age = webhook_max_age
+        self.sdk_version = sdk_version
+        self.sdk_url_template = sdk_url
+        self.template_id = template_id
+        self.fetch_on = fetch_on
+        from . import archives, invites, userdata, widget  # their handlers; they import this module
+
+        self.handlers = (
+            widget.send_widget_signals,
+            archives.track_archive,
+            userdata.fetch_on_webhook,
+            invites.track_invites,
+        )
+
+    #: How to enable this provider, for the message when none is configured.
+    setup_hint = "set WINK_API_KEY and WINK_API_SECRET for Smile Wink"
+
+    @staticmethod
+    def configured(config: Mapping[str, Any]) -> bool:
+        """Whether the app's config enables Smile Wink (its key is set)."""
+        return bool(config.get("WINK_API_KEY"))
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
+    ) -> SmileWink:
+        """Build from the app's ``WINK_*`` settings; a one-line ``RuntimeError`` says what is missing."""
+        for key in ("WINK_API_KEY", "WINK_API_SECRET"):
+            if not config.get(key):
+                raise RuntimeError(
+                    f"{key} is not set: set app.config[{key!r}] or pass "
+                    f"{key.removeprefix('WINK_').lower()}=... to Wink() (Smile's API key and secret)."
+                )
+        try:
+            sdk_version = int(config.get("WINK_SDK_VERSION") or 2)
+        except (TypeError, ValueError):
+            raise RuntimeError(
+                f"WINK_SDK_VERSION must be 1 or 2, not {config.get('WINK_SDK_VERSION')!r}."
+            ) from None
+        api_host = config.get("WINK_API_HOST") or DEFAULT_API_HOST
+        client = SmileClient(
+            api_host,
+            config["WINK_API_KEY"],
+            config["WINK_API_SECRET"],
+            timeout=httpx.Timeout(float(config.get("WINK_TIMEOUT") or 10.0), connect=5.0),
+            transport=transport,
+        )
+        secrets = split_list(config.get("WINK_WEBHOOK_SECRETS"))
+        if not secrets:
+            log.warning("WINK_WEBHOOK_SECRETS is not set: every webhook will be refused with 401.")
+        max_age = config.get("WINK_WEBHOOK_MAX_AGE", 3 * 24 * 3600)
+        return cls(
+            client,
+            api_host=api_host,
+            webhook_secrets=secrets,
+            webhook_max_age=float(max_age or 0) or None,
+            sdk_version=sdk_version,
+            sdk_url=config.get("WINK_SDK_URL") or None,
+            template_id=config.get("WINK_TEMPLATE_ID") or None,
+            fetch_on=frozenset(name.upper() for name in split_list(config.get("WINK_FETCH_ON"))),
+        )
+
+    # -- linking ---------------------------------------------------------------------------
+
+    def start_link(
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+    ) -> LinkStart:
+        """A first-time user gets ``POST /users``; a returning one ``POST /tokens?userId=``."""
+        if upstream_user_id is None:
+            # Smile takes ASCII metadata values of at most 500 characters; the mapping is ours anyway.
+            fits = app_user_id.isascii() and len(app_user_id) <= 500
+            data = self.client.create_user({"appUserId": app_user_id} if fits else {})
+            upstream_user_id = data["user"]["id"]
+            token = data["token"]
+        else:
+            try:
+                token = self.client.refresh_token(upstream_user_id)
+            except SmileNotFound:
+                raise UpstreamUserGone(upstream_user_id) from None
+        widget = {
+            "accessToken": token["accessToken"],
+            "expiresAt": token["expiresAt"],
+            "mode": token.get("mode", ""),
+            "userId": upstream_user_id,
+        }
+        details = {"tokenId": token.get("id")}
+        return LinkStart(upstream_user_id=upstream_user_id, widget=widget, details=details)
+
+    def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
+        """The SDK version and script (``?sdk=1`` picks v1) and the template id."""
+        version = self.sdk_version
+        sdk = options.get("sdk")
+        if sdk is not None:
+            if sdk not in {str(v) for v in SDK_VERSIONS}:
+                raise ValueError("sdk must be 1 or 2.")
+            version = int(sdk)
+        return {"sdkVersion": version, "sdkUrl": self.script_url(version), "templateId": self.template_id}
+
+    def script_url(self, version: int) -> str:
+        """The widget SDK script for ``version`` (``WINK_SDK_URL`` may hold ``{version}``)."""
+        if self.sdk_url_template:
+            return self.sdk_url_template.format(version=version)
+        return sdk_url(version, self.api_host)
+
+    def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
+        """Smile's widget never sends the browser away, so there is no redirect back."""
+        return None
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
+        """Check ``Smile-Signature`` over the raw body, the envelope and its age."""
+        signature.verify_signature(raw, headers.get(self.signature_header), self.webhook_secrets)
+        try:
+            event = signature.parse_event(raw)
+        except ValueError as exc:
+            raise MalformedMessage(f"Not a Smile event envelope: {exc}.") from None
+        self._check_age(event, now)
+        user_id = _str_or_none((event.get("data") or {}).get("userId"))
+        return Inbound(event_id=event["id"], name=event["type"], payload=event, upstream_user_id=user_id)
+
+    def _check_age(self, event: Mapping[str, Any], now: float) -> None:
+        if not self.webhook_max_age:
+            return
+        try:
+            created = datetime.fromisoformat(str(event["createdAt"]))  # "Z" included, since 3.11
+        except ValueError:
+            raise MalformedMessage("The event's createdAt is not an ISO 8601 date-time.") from None
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        age = now - created.timestamp()
+        if age > self.webhook_max_age:
+            raise StaleMessage(
+                f"The event was created {int(age)} s ago, more than the {int(self.webhook_max_age)} s "
+                "this app accepts (WINK_WEBHOOK_MAX_AGE)."
+            )
+
+    # -- statuses --------------------------------------------------------------------------
+
+    def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
+        """The account status a widget callback or a webhook reports, if any."""
+        if not isinstance(payload, Mapping):
+            return None
+        if kind == BROWSER:
+            status, account = CALLBACK_STATUS.get(name), payload
+            if name == "onUIEvent":
+                # The widget's UI events carry the account as it stands, AWAITING_MFA included.
+                ui = payload.get("account")
+                ui = ui if isinstance(ui, Mapping) else {}
+                account = {
+                    "accountId": ui.get("id"),
+                    "providerId": ui.get("providerId"),
+                    "errorCode": ui.get("errorCode"),
+                }
+                status = _as_status(ui.get("status"))
+            institution = account.get("providerId")
+        else:
+            status = WEBHOOK_STATUS.get(name)
+            account = payload.get("data")
+            account = account if isinstance(account, Mapping) else {}
+            providers = account.get("providers")
+            institution = providers[0] if isinstance(providers, list) and providers else None
+        if status is None or not isinstance(account.get("accountId"), str) or not account["accountId"]:
+            return None
+        return StatusUpdate(
+            account_id=account["accountId"],
+            status=str(status),
+            replaces=statuses_replaced_by(status),
+            connected=status is AccountStatus.CONNECTED,
+            institution_id=_str_or_none(institution),
+            error_code=_str_or_none(account.get("errorCode")),
+        )
+
+    # -- parts -----------------------------------------------------------------------------
+
+    def cli_group(self) -> Any:
+        """``flask wink smile-wink ...`` (its commands are also under ``flask wink`` itself)."""
+        from .cli import smile_wink_cli
+
+        return smile_wink_cli
+
+    def sandbox_app(self, **options: Any) -> Any:
+        """The offline emulator of Smile's Open API and widget."""
+        from .sandbox import create_sandbox_app
+
+        return create_sandbox_app(**options)
+
+    @staticmethod
+    def serve_sandbox(argv: list[str], prog: str) -> int:
+        """``python -m flask_wink.sandbox [smile-wink] --port N``."""
+        from .sandbox.serve import serve_sandbox
+
+        return serve_sandbox(argv, prog)
+
+    def flask_parts(self) -> Any:
+        """The link page template and the widget's script."""
+        from .views import parts
+
+        return parts
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def sdk_url(version: int, api_base: str) -> str:
+    """The widget script for ``version``: Smile's CDN for Smile's hosts, else the sandbox's."""
+    parts = urlsplit(api_base)
+    if parts.hostname in SMILE_API_HOSTS:
+        return SMILE_SDK_URL.format(version=version)
+    root = api_base.rstrip("/")
+    if root.endswith("/v1"):
+        root = root[: -len("/v1")]
+    return f"{root}/v{version}/smile.v{version}.js"
+
+
+def split_list(value: Any) -> tuple[str, ...]:
+    """A setting given as a list or a comma-separated string, as a tuple of non-empty items."""
+    if not value:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(s.strip() for s in value if s and s.strip())
+
+
+def smile_wink(state: Any) -> SmileWink:
+    """The Smile Wink provider of a :class:`~flask_wink.state.WinkState`, or a one-line error."""
+    provider = state.providers.get(NAME)
+    if provider is None:
+        raise RuntimeError(
+            "Smile Wink is not enabled on this app: set WINK_API_KEY and WINK_API_SECRET "
+            "(and list smile_wink in WINK_PROVIDERS if you set that)."
+        )
+    return provider
+
+
+def _as_status(value: Any) -> AccountStatus | None:
+    try:
+        return AccountStatus(value)
+    except ValueError:
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,92 @@
+"""Per-app state: the enabled providers, the store, the host's hooks; found with :func:`get_state`.
+
+Imports no provider: providers are built by :mod:`flask_wink.extension` and handed in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from .errors import UnknownProvider
+from .provider import Provider, url_segment
+from .store import Store
+
+if TYPE_CHECKING:
+    from .extension import Wink
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass
+class WinkState:
+    """What one app needs at request time; lives in ``app.extensions["wink"]``."""
+
+    wink: Wink
+    store: Store
+    #: The enabled providers by name, in the order they were configured.
+    providers: dict[str, Provider]
+    #: The provider that the un-prefixed routes (``/wink/token``, ``/wink/webhooks``...) serve.
+    default_provider: str | None
+    webhook_max_bytes: int
+    callback_max_bytes: int
+    webhook_networks: tuple[Network, ...] = ()
+    #: The process name events are claimed under when this process handles them itself
+    #: (None: a ``flask wink worker`` does, see ``WINK_HANDLE_EVENTS``).
+    handler_name: str | None = None
+    #: Seconds since the epoch; replaceable so tests need no sleeping.
+    clock: Callable[[], float] = time.time
+    #: Runs handlers after the answer (``WINK_HANDLE_EVENTS = "background"``); None: in the request.
+    handler_pool: Any = None
+    #: Handlers submitted to the pool and not yet done (see :meth:`wait_for_handlers`).
+    running: set = field(default_factory=set)
+    known_users: dict[tuple[str, str], str] = field(default_factory=dict)
+    user_locks: tuple[threading.Lock, ...] = field(
+        default_factory=lambda: tuple(threading.Lock() for _ in range(64))
+    )
+
+    def provider(self, name: str) -> Provider:
+        """The enabled provider called ``name`` (or whose URL segment is ``name``); 404 otherwise."""
+        found = self.providers.get(name) or self.providers.get(name.replace("-", "_"))
+        if found is None or (name != found.name and name != url_segment(found.name)):
+            raise UnknownProvider(f"No provider {name!r} is enabled on this app.")
+        return found
+
+    def wait_for_handlers(self, timeout: float = 10.0) -> bool:
+        """Wait until the handlers of every event stored so far by this process have run (tests,
+        and a graceful stop); True when none is left running."""
+        while True:
+            try:
+                running = list(self.running)
+                break
+            except RuntimeError:  # a handler finished while the set was read: read it again
+                continue
+        _done, left = futures.wait(running, timeout=timeout)
+        self.store.flush()
+        return not left
+
+    def close(self) -> None:
+        """Stop the handler pool, close every provider and the store."""
+        if self.handler_pool is not None:
+            self.handler_pool.shutdown(wait=True)
+        for provider in self.providers.values():
+            provider.close()
+        self.store.dispose()
+
+
+def get_state(app: Flask | None = None) -> WinkState:
+    """The :class:`WinkState` of ``app`` (default: the current app)."""
+    app = app or current_app
+    try:
+        return app.extensions["wink"]
+    except KeyError:
+        raise RuntimeError(
+            "flask-wink is not set up on this app: call Wink(app) or wink.init_app(app)."
+        ) from None
