@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import signals
 from .errors import SmileError, SmileNotFound
-from .pipeline import _send, register_tracker
+from .pipeline import register_tracker
 from .store import Store, StoredEvent, metadata, utcnow
 
 if TYPE_CHECKING:
@@ -119,19 +119,12 @@ def revoke_archive(archive_id: str, *, keep_data: bool = False) -> dict[str, Any
         _fill(state.store, archive_id, analysis=json.dumps(before["analysis"]), even_revoked=True)
     after = get_archive(archive_id, store=state.store)
     if changed:
-        _notify(app, signals.archive_status_changed, event=None, archive_id=archive_id,
+        signals.send(app, signals.archive_status_changed, event=None, archive_id=archive_id,
                 status=str(ArchiveStatus.REVOKED), smile_user_id=owner)
-    _notify(app, signals.archive_revoked, archive_id=archive_id, smile_user_id=owner, kept_data=keep_data)
+    signals.send(
+        app, signals.archive_revoked, archive_id=archive_id, smile_user_id=owner, kept_data=keep_data
+    )
     return after
-
-
-def _notify(app: Flask, signal, **kwargs: Any) -> None:
-    # Outside event handling nothing can be retried: a receiver's error is logged, not raised.
-    for receiver in signal.receivers_for(app):
-        try:
-            receiver(app, **kwargs)
-        except Exception:
-            log.exception("a receiver of %s failed", signal.name)
 
 
 # -- tracking -----------------------------------------------------------------------------
@@ -162,7 +155,7 @@ def _track_callback(app: Flask, state: WinkState, event: StoredEvent, errors: li
         fields = _fields_from_archive(upload)
         changed = _set_status(state.store, archive_id, status, owner=owner, smile_user_id=owner, **fields)
         if changed:
-            _send(app, signals.archive_status_changed, errors, event=event, archive_id=archive_id,
+            signals.send(app, signals.archive_status_changed, errors, event=event, archive_id=archive_id,
                   status=str(status), smile_user_id=owner)
 
 
@@ -204,7 +197,7 @@ def _track_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: lis
     if kept and not changed:  # a retry after the fetch failed: the status is there, the analysis not
         _fill(state.store, archive_id, analysis=kept)
     if changed:
-        _send(app, signals.archive_status_changed, errors, event=event, archive_id=archive_id,
+        signals.send(app, signals.archive_status_changed, errors, event=event, archive_id=archive_id,
               status=str(status), smile_user_id=user_id)
 
 

@@ -20,7 +20,7 @@ from . import signals
 from .client import SmileClient
 from .errors import SmileAPIError, SmileError
 from .extension import WinkState, get_state
-from .pipeline import _send, register_tracker
+from .pipeline import register_tracker
 from .store import StoredEvent
 
 #: The config key naming the invite template :func:`send_invite` uses when none is given.
@@ -184,7 +184,9 @@ def _track_invites(app: Flask, state: WinkState, event: StoredEvent, errors: lis
         return
     data = event.payload.get("data") or {}
     signal = signals.invite_sent if event.name == "INVITE_INVITED" else signals.invite_linked
-    _send(app, signal, errors, event=event, invite_id=data.get("inviteId"), smile_user_id=data.get("userId"))
+    signals.send(
+        app, signal, errors, event=event, invite_id=data.get("inviteId"), smile_user_id=data.get("userId")
+    )
 
 
 register_tracker(_track_invites)

@@ -44,7 +44,7 @@ def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
             log.exception("%s failed for event %s", tracker.__name__, event.id)
             errors.append(f"{tracker.__name__}: {exc!r}")
     for signal, kwargs in _signals_for(event):
-        _send(app, signal, errors, event=event, **kwargs)
+        signals.send(app, signal, errors, event=event, **kwargs)
     if errors:
         state.store.mark_failed(event.id, "; ".join(errors))
     else:
@@ -117,7 +117,7 @@ def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: lis
     if changed is None:  # not recorded with the event: record it now
         changed = state.store.record_account(change)
     if changed:
-        _send(
+        signals.send(
             app,
             signals.account_status_changed,
             errors,
@@ -128,18 +128,9 @@ def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: lis
         )
 
 
-def _send(app: Flask, signal, errors: list[str], **kwargs: Any) -> None:
-    for receiver in signal.receivers_for(app):
-        try:
-            receiver(app, **kwargs)
-        except Exception as exc:
-            log.exception("a receiver of %s failed for event %s", signal.name, kwargs["event"].id)
-            name = getattr(receiver, "__qualname__", repr(receiver))
-            errors.append(f"{signal.name} -> {name}: {exc!r}")
-
-
 #: What the kit itself keeps up to date from each event, before the signals are sent. Each is
-#: ``tracker(app, state, event, errors)``; it may append to ``errors`` or send signals via ``_send``.
+#: ``tracker(app, state, event, errors)``; it may append to ``errors`` or send signals with
+#: :func:`flask_wink.signals.send` (passing ``errors``).
 TRACKERS: list = [_track_account]
 
 

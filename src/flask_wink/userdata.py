@@ -140,35 +140,56 @@ def stored_user_data(app_or_state: Flask | WinkState | None, smile_user_id: str)
 
 
 def delete_source_data(app_or_state: Flask | WinkState | None, source_id: str) -> int:
-    """Drop every stored item that came from one account (or archive); how many were dropped."""
+    """Drop every stored item that came from one account (or archive); how many were dropped.
+
+    One short transaction per user's document, so other users' documents are never held locked
+    while every document is read.
+    """
     engine = _ready(_state(app_or_state))
-    dropped = 0
     with engine.begin() as conn:
-        rows = conn.execute(sa.select(user_data.c.smile_user_id, user_data.c.document)).all()
-        for smile_user_id, raw in rows:
-            document = json.loads(raw)
-            removed = 0
-            for kind in DATA_KINDS:
-                items = document.get(kind) or []
-                kept = [i for i in items if (i.get("metadata") or {}).get("sourceId") != source_id]
-                removed += len(items) - len(kept)
-                document[kind] = kept
-            if removed:
-                dropped += removed
-                conn.execute(
-                    user_data.update()
-                    .where(user_data.c.smile_user_id == smile_user_id)
-                    .values(document=json.dumps(document, separators=(",", ":")))
-                )
-    return dropped
+        users = conn.scalars(sa.select(user_data.c.smile_user_id)).all()
+    return sum(_delete_source_items(engine, smile_user_id, source_id) for smile_user_id in users)
 
 
-def fetch_on_types(app: Flask) -> set[str]:
-    """The webhook types in ``WINK_FETCH_ON`` (a list, or a comma-separated string)."""
-    value = app.config.setdefault("WINK_FETCH_ON", "")
-    if isinstance(value, str):
-        value = value.split(",")
-    return {str(v).strip().upper() for v in value or () if str(v).strip()}
+def _delete_source_items(engine: sa.Engine, smile_user_id: str, source_id: str) -> int:
+    """Drop one user's items from ``source_id``, in one transaction; how many were dropped."""
+    row = user_data.c.smile_user_id == smile_user_id
+    with engine.begin() as conn:
+        # Locked (where the database can) so a document stored meanwhile is not overwritten.
+        raw = conn.scalar(sa.select(user_data.c.document).where(row).with_for_update())
+        if raw is None:  # its document was dropped since the users were listed
+            return 0
+        document = json.loads(raw)
+        removed = 0
+        for kind in DATA_KINDS:
+            items = document.get(kind) or []
+            kept = [i for i in items if (i.get("metadata") or {}).get("sourceId") != source_id]
+            removed += len(items) - len(kept)
+            document[kind] = kept
+        if removed:
+            conn.execute(
+                user_data.update().where(row).values(document=json.dumps(document, separators=(",", ":")))
+            )
+    return removed
+
+
+_fetch_on: weakref.WeakKeyDictionary[Flask, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def fetch_on_types(app: Flask) -> frozenset[str]:
+    """The webhook types in ``WINK_FETCH_ON`` (a list, or a comma-separated string; default none).
+
+    Read once per app, when its first event is handled: by then setup (``Wink(app)``, blueprints
+    registered, config loaded) is done, and each event no longer reads or writes ``app.config``.
+    """
+    found = _fetch_on.get(app)
+    if found is None:
+        value = app.config.get("WINK_FETCH_ON") or ()
+        if isinstance(value, str):
+            value = value.split(",")
+        found = frozenset(str(v).strip().upper() for v in value if str(v).strip())
+        _fetch_on[app] = found  # two threads may both read it first: the same value either way
+    return found
 
 
 def _fetch_on_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
@@ -271,26 +292,30 @@ def parse_window(text: str) -> timedelta:
 def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | None = None) -> dict[str, Any]:
     """Revoke an account at Smile, mark it DISCONNECTED here, drop its stored data unless ``keep_data``.
 
-    Sends :data:`~flask_wink.signals.account_revoked`. Needs an app context, or ``app``.
+    Sends :data:`~flask_wink.signals.account_status_changed` (``event=None``) when the status moved,
+    then :data:`~flask_wink.signals.account_revoked`. Needs an app context, or ``app``.
     """
     app = app or current_app._get_current_object()
     state = get_state(app)
     state.client.revoke_account(account_id)
     known = state.store.account(account_id) or {}
     status = AccountStatus.DISCONNECTED
-    state.store.update_account(
+    owner = known.get("smileUserId")
+    changed = state.store.update_account(
         account_id,
         str(status),
         replaces=state.provider.statuses_replaced_by(status),
-        smile_user_id=known.get("smileUserId"),
+        smile_user_id=owner,
         provider_id=known.get("providerId"),
     )
     dropped = 0 if keep_data else delete_source_data(state, account_id)
-    for receiver in signals.account_revoked.receivers_for(app):
-        try:
-            receiver(app, account_id=account_id, smile_user_id=known.get("smileUserId"), kept_data=keep_data)
-        except Exception:  # the account is revoked either way; a receiver's bug must not hide that
-            log.exception("a receiver of account-revoked failed")
+    # The account is revoked either way: a receiver's bug is logged, it must not hide that.
+    if changed:
+        signals.send(app, signals.account_status_changed, event=None, account_id=account_id,
+                     status=str(status), smile_user_id=owner)
+    signals.send(
+        app, signals.account_revoked, account_id=account_id, smile_user_id=owner, kept_data=keep_data
+    )
     return {"accountId": account_id, "status": str(status), "itemsDeleted": dropped, "keptData": keep_data}
 
 
