@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 
 from . import signals
@@ -150,10 +150,13 @@ def send_invite(
 ) -> dict[str, Any]:
     """Have Smile send an invite to ``email``; returns the ``Invite`` (``id``, ``status``...).
 
-    Without ``template_id``: ``WINK_INVITE_TEMPLATE_ID``, else the only template there is.
+    Without ``template_id``: ``WINK_INVITE_TEMPLATE_ID`` (in an app context), else the only
+    template there is. Given a ``client``, it needs no app context.
     """
     smile = _client(client)
-    template_id = template_id or current_app.config.get(TEMPLATE_CONFIG_KEY) or _only_template(smile)
+    if not template_id and has_app_context():
+        template_id = current_app.config.get(TEMPLATE_CONFIG_KEY)
+    template_id = template_id or _only_template(smile)
     return smile.create_invite(
         email,
         full_name,
