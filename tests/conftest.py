@@ -10,7 +10,8 @@ import pytest
 from flask import Flask, request
 
 from flask_wink import Wink
-from flask_wink.testing import fresh_postgres_database, run_sandbox
+from flask_wink.testing import run_sandbox
+from postgres import fresh_postgres_database
 
 WEBHOOK_SECRET = "whsec-test-0123456789"
 

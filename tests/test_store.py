@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from flask_wink.providers.smile_wink import SMILE_WINK, AccountStatus
 from flask_wink.store import Store
-from flask_wink.testing import fresh_postgres_database
 from flask_wink.writes import AccountChange, EventRow, utcnow
+from postgres import fresh_postgres_database
 
 
 @pytest.fixture
