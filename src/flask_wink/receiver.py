@@ -12,7 +12,6 @@ import ipaddress
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import EnvironHeaders
@@ -33,6 +32,7 @@ from .errors import (
     WinkHTTPError,
 )
 from .pipeline import account_change, handle_event
+from .timeutil import parse_iso
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -208,11 +208,9 @@ def check_age(state: WinkState, event: dict[str, Any]) -> None:
     if not state.webhook_max_age:
         return
     try:
-        created = datetime.fromisoformat(str(event["createdAt"]))  # "Z" included, since 3.11
+        created = parse_iso(str(event["createdAt"]))
     except ValueError:
         raise InvalidRequest("The event's createdAt is not an ISO 8601 date-time.") from None
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
     age = state.clock() - created.timestamp()
     if age > state.webhook_max_age:
         raise StaleEvent(

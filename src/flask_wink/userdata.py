@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import weakref
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .extension import WinkState, get_state
 from .pipeline import register_tracker
 from .providers.smile_wink import AccountStatus
 from .store import StoredEvent, metadata
+from .timeutil import aware, iso, parse_iso, utcnow
 
 log = logging.getLogger("flask_wink")
 
@@ -71,19 +72,7 @@ def _ready(state: WinkState) -> sa.Engine:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return utcnow().replace(microsecond=0)
 
 
 # -- fetching and keeping -------------------------------------------------------------------
@@ -97,7 +86,7 @@ def fetch_user_data(
     document: dict[str, Any] = {
         "userId": smile_user_id,
         "appUserId": state.store.app_user_id(smile_user_id),
-        "fetchedAt": _iso(_now()),
+        "fetchedAt": iso(_now(), "seconds"),
     }
     for kind in DATA_KINDS:
         document[kind] = list(
@@ -115,7 +104,7 @@ def store_user_data(app_or_state: Flask | WinkState | None, document: dict[str, 
     row = {
         "smile_user_id": smile_user_id,
         "app_user_id": document.get("appUserId"),
-        "fetched_at": datetime.fromisoformat(fetched.replace("Z", "+00:00")) if fetched else _now(),
+        "fetched_at": parse_iso(fetched) if fetched else _now(),
         "document": json.dumps(document, separators=(",", ":")),
     }
     with engine.begin() as conn:
@@ -215,12 +204,12 @@ def retention_schedule(
     state = _state(app_or_state)
     engine = _ready(state)
     # Precise, not rounded to the second: what connected a moment ago has less than 60 days left.
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     found: list[dict[str, Any]] = []
     for account in state.store.list_accounts(smile_user_id=smile_user_id):
         if account["status"] != AccountStatus.CONNECTED or not account["connectedAt"]:
             continue
-        started = datetime.fromisoformat(account["connectedAt"].replace("Z", "+00:00"))
+        started = parse_iso(account["connectedAt"])
         found.append(
             _expiry("account", account["accountId"], account["smileUserId"], started, ACCOUNT_RETENTION)
         )
@@ -230,7 +219,7 @@ def retention_schedule(
         if item["smileUserId"] and item["smileUserId"] not in owners:
             owners[item["smileUserId"]] = state.store.app_user_id(item["smileUserId"])
         item["appUserId"] = owners.get(item["smileUserId"])
-        expires = datetime.fromisoformat(item["expiresAt"].replace("Z", "+00:00"))
+        expires = parse_iso(item["expiresAt"])
         item["secondsLeft"] = int((expires - now).total_seconds())
     return sorted(found, key=lambda i: i["expiresAt"])
 
@@ -242,8 +231,8 @@ def _expiry(
         "kind": kind,
         "id": id_,
         "smileUserId": smile_user_id,
-        "startedAt": _iso(started),
-        "expiresAt": _iso(_aware(started) + keep),
+        "startedAt": iso(started, "seconds"),
+        "expiresAt": iso(aware(started) + keep, "seconds"),
     }
 
 
@@ -433,7 +422,7 @@ def register_cli(group: click.Group) -> None:
             item["smileUserId"]
             for item in retention_schedule(state)
             if item["smileUserId"]
-            and datetime.fromisoformat(item["expiresAt"].replace("Z", "+00:00")) <= horizon
+            and parse_iso(item["expiresAt"]) <= horizon
         })
         for smile_user_id in due:
             path = out_dir / f"{smile_user_id}.json"

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from .. import webhooks
 from ..client import SmileClient
+from ..statusrank import replaceable_by
 
 
 class AccountStatus(StrEnum):
@@ -180,7 +181,7 @@ class SmileWinkProvider:
     @staticmethod
     def statuses_replaced_by(new: AccountStatus) -> list[str]:
         """The last known statuses that ``new`` may replace (never a later one)."""
-        return [str(old) for old, rank in _STATUS_RANK.items() if rank <= _STATUS_RANK[new]]
+        return replaceable_by(_STATUS_RANK, new)
 
 
 def _as_status(value: Any) -> AccountStatus | None:
