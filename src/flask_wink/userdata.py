@@ -8,7 +8,6 @@ this module fetches a user's data into one JSON document, keeps the latest one p
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import weakref
@@ -29,8 +28,6 @@ from .pipeline import register_tracker
 from .providers.smile_wink import AccountStatus
 from .store import StoredEvent, metadata
 from .timeutil import aware, iso, parse_iso, utcnow
-
-log = logging.getLogger("flask_wink")
 
 #: The data types a document holds, as Smile's Open API names its collections.
 DATA_KINDS: tuple[str, ...] = SmileClient.DATA_KINDS
