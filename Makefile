@@ -27,11 +27,13 @@ chromium:
 postgres:
 	@sh scripts/ensure-postgres.sh
 
-test: $(VENV)/.installed-test chromium postgres
+test: lint chromium postgres
 	$(BIN)/python -m pytest
 
+# ruff, and the layout's boundaries (import-linter contracts in pyproject.toml).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src quickstart tests benchmarks
+	PYTHONPATH=. $(BIN)/lint-imports
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

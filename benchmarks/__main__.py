@@ -21,11 +21,11 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from tests.postgres import fresh_postgres_database
 
 from flask_wink.providers.smile_wink import SmileClient
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.store import Store, events
-from flask_wink.testing import fresh_postgres_database
 
 from .server import WEBHOOK_SECRET
 

@@ -11,7 +11,7 @@ from flask import Flask, request
 
 from flask_wink import Wink
 from flask_wink.providers.smile_wink.testing import run_sandbox
-from flask_wink.testing import fresh_postgres_database
+from postgres import fresh_postgres_database
 
 WEBHOOK_SECRET = "whsec-test-0123456789"
 

@@ -743,7 +743,7 @@ def test_cli_revokes_an_archive(sandbox, hosted):
 
 
 def test_tracking_works_on_postgresql_too(sandbox, tmp_path):
-    from flask_wink.testing import fresh_postgres_database
+    from postgres import fresh_postgres_database
 
     with fresh_postgres_database() as url:
         app, _ = make_host_app(sandbox, tmp_path, WINK_DATABASE_URL=url)

@@ -635,3 +635,11 @@ def test_send_form_validates_then_sends_and_lists_the_invite(browser_session):
     assert "Hello Ann Lee, XYZ Bank invites you." in outbox
     landing = browser_session.get(re.search(r'href="([^"]+)">Open invitation', outbox).group(1))
     assert landing.status_code == 200 and '<script src="/sandbox/v2/smile.v2.js"></script>' in landing.text
+
+
+def test_send_invite_with_a_client_needs_no_app_context(client):
+    template = client.create_invite_template(
+        invite_template("Default", "XYZ Bank", "https://xyz.co/logo.png", "replies@xyz.co")
+    )
+    invite = send_invite("ann@example.com", "Ann Lee", client=client)
+    assert invite["templateId"] == template["id"] and invite["email"] == "ann@example.com"

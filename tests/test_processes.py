@@ -18,8 +18,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conftest import fresh_postgres_database
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
+from postgres import fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "multi-process-secret"

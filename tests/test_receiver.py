@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
 import httpx
 import pytest
 from flask import abort, request
@@ -185,3 +190,39 @@ def test_the_apps_max_content_length_is_honoured_with_a_json_413(make_app):
     app = make_app(MAX_CONTENT_LENGTH=100)
     response = deliver(app.test_client(), connected())
     assert response.status_code == 413 and response.get_json()["error"] == "PayloadTooLarge"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+
+def test_a_chunked_body_on_a_server_that_cannot_end_it_is_411(make_app):
+    # wsgiref passes a chunked body on as it came, with no length and without marking the
+    # stream terminated: the receiver cannot know where it ends.
+    app = make_app()
+    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    body, headers = signed_webhook(connected(), WEBHOOK_SECRET)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = (
+        f"POST /wink/webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Transfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    try:
+        with socket.create_connection(server.server_address, timeout=10) as sock:
+            sock.sendall(request)  # in one piece, so the server has read it all when it closes
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split(b" ")[1] == b"411"
+    assert b"application/json" in head.lower()
+    error = json.loads(payload)
+    assert error["error"] == "LengthRequired" and "Content-Length" in error["message"]
+    assert app.test_client().get("/wink/events", headers=ADMIN).get_json()["events"] == []

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from flask_wink.providers.smile_wink.statuses import AccountStatus, statuses_replaced_by
 from flask_wink.store import Store
-from flask_wink.testing import fresh_postgres_database
 from flask_wink.writes import AccountChange, EventRow, utcnow
+from postgres import fresh_postgres_database
 
 
 @pytest.fixture
@@ -346,7 +346,8 @@ def test_postgresql_groups_of_any_size_share_prepared_statements():
                             change = None
                             if position % 3 == 0:
                                 change = AccountChange.make(
-                                    "smile_wink", f"a-{number}", "CONNECTED", replaces=["PENDING"], connected=True
+                                    "smile_wink", f"a-{number}", "CONNECTED", replaces=["PENDING"],
+                                    connected=True,
                                 )
                             row = {**values, "event_id": f"e-{number}", "smile_user_id": smile_user}
                             rows.append(sql.row(row, change))

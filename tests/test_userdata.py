@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from conftest import WEBHOOK_SECRET, make_host_app
-from flask_wink import get_state
+from flask_wink import get_state, signals
 from flask_wink.providers.smile_wink import SmileNotFound
 from flask_wink.providers.smile_wink import signals as smile_signals
 from flask_wink.providers.smile_wink.client import SmileClient
 from flask_wink.providers.smile_wink.userdata import (
+    delete_source_data,
     fetch_user_data,
     revoke_account,
     store_user_data,
@@ -429,3 +431,71 @@ def test_quickstart_accounts_and_data_pages_revoke_and_fetch(quickstart):
         assert "DISCONNECTED" in revoked.text and "Revoked account" in revoked.text
         assert sandbox.accounts[account["id"]]["connectionStatus"] == "DISCONNECTED"
         assert "0 incomes" in browser.get("/data").text
+
+
+def test_revoke_account_sends_account_status_changed(sandbox, served_host):
+    app, url = served_host()
+    user_id, account_id = link_account(sandbox, url)
+    settle(sandbox, app)
+    seen = []
+
+    def on_changed(sender, **kw):
+        seen.append(kw)
+
+    signals.account_status_changed.connect(on_changed)
+    try:
+        with app.app_context():
+            revoke_account(account_id)
+        settle(sandbox, app)  # the ACCOUNT_DISCONNECTED webhook may move it too; it names its event
+    finally:
+        signals.account_status_changed.disconnect(on_changed)
+    assert [kw for kw in seen if kw["event"] is None] == [
+        {"event": None, "provider": "smile_wink", "account_id": account_id, "status": "DISCONNECTED",
+         "upstream_user_id": user_id}
+    ]
+
+
+def test_wink_fetch_on_is_read_without_writing_the_config(sandbox, served_host):
+    app, url = served_host()
+    link_account(sandbox, url)
+    settle(sandbox, app)
+    with app.app_context():
+        assert get_state().store.count_events(state="handled") > 0
+    assert "WINK_FETCH_ON" not in app.config
+
+
+def test_delete_source_data_takes_one_transaction_per_users_document(sandbox, served_host, database_url):
+    app, url = served_host(WINK_FETCH_ON="TASK_FINISHED", WINK_DATABASE_URL=database_url)
+    alice, alices_account = link_account(sandbox, url, "alice")
+    bob, _ = link_account(sandbox, url, "bob")
+    settle(sandbox, app)
+    users = {alice, bob}
+    transactions: list[list[tuple[str, set]]] = [[]]
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        if "wink_user_data" in sql:
+            values = parameters.values() if isinstance(parameters, dict) else parameters or ()
+            transactions[-1].append((sql, users.intersection(values)))
+
+    def commit(conn):
+        transactions.append([])
+
+    with app.app_context():
+        engine = get_state().store.engine
+        sa.event.listen(engine, "before_cursor_execute", statement)
+        sa.event.listen(engine, "commit", commit)
+        try:
+            dropped = delete_source_data(app, alices_account)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", statement)
+            sa.event.remove(engine, "commit", commit)
+        assert dropped == sum(PER_ACCOUNT.values())
+        assert stored_user_data(app, alice)["incomes"] == []
+        assert len(stored_user_data(app, bob)["incomes"]) == PER_ACCOUNT["incomes"]
+    touched = [
+        set().union(*(named for sql, named in statements if "document" in sql))
+        for statements in transactions
+        if any("document" in sql for sql, _ in statements)
+    ]
+    # Each transaction that reads or writes documents holds exactly one user's.
+    assert sorted(map(sorted, touched)) == sorted([[alice], [bob]])

@@ -25,6 +25,7 @@ from werkzeug.exceptions import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from werkzeug.exceptions import LengthRequired as HTTPLengthRequired
 
 
 class UpstreamCallError(Exception):
@@ -149,6 +150,10 @@ class UnknownProvider(WinkHTTPError, NotFound):
 
 class NotAllowed(WinkHTTPError, Forbidden):
     """The host app's permission hook refused the request (403)."""
+
+
+class LengthRequired(WinkHTTPError, HTTPLengthRequired):
+    """A body sent without a length to a server that cannot tell where it ends (411)."""
 
 
 class PayloadTooLarge(WinkHTTPError, RequestEntityTooLarge):

@@ -21,11 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from .state import WinkState
-    from .store import StoredEvent
+from typing import Any, Protocol, runtime_checkable
 
 #: The kinds of stored event: what the user's browser reported, and what the upstream's server sent.
 BROWSER = "callback"
@@ -87,9 +83,10 @@ class ReturnEvent:
     args: Mapping[str, Any] = field(default_factory=dict)
 
 
-#: Runs after an event is stored: ``handler(app, state, event, errors)``. It may append a message
-#: to ``errors`` (the event is then marked failed and can be retried) or raise (the same).
-Handler = Callable[[Any, "WinkState", "StoredEvent", list], None]
+#: Runs after an event is stored: ``handler(app, state, event, errors)`` with the Flask app, the
+#: :class:`~flask_wink.state.WinkState` and the :class:`~flask_wink.store.StoredEvent`. It may
+#: append a message to ``errors`` (the event is then marked failed and can be retried) or raise.
+Handler = Callable[[Any, Any, Any, list], None]
 
 
 class UpstreamUserGone(Exception):

@@ -22,6 +22,7 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 from .errors import (
     InvalidRequest,
     InvalidSignature,
+    LengthRequired,
     MalformedMessage,
     NotAllowed,
     PayloadTooLarge,
@@ -57,13 +58,13 @@ class Delivery:
     content_length: int | None
     mimetype: str
     headers: Mapping[str, str]
-    stream: Any  # has read(n); empty when the body's end cannot be known
+    stream: Any  # has read(n); refuses with 411 when the body's end cannot be known
 
     @classmethod
     def from_request(cls, request: Request) -> Delivery:
-        return cls(
-            request.remote_addr, request.content_length, request.mimetype, request.headers, _Body(request)
-        )
+        length = request.content_length
+        stream = _Unterminated() if _end_unknown(request.environ, length) else _Body(request)
+        return cls(request.remote_addr, length, request.mimetype, request.headers, stream)
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any]) -> Delivery:
@@ -71,16 +72,29 @@ class Delivery:
             length: int | None = max(0, int(environ["CONTENT_LENGTH"]))
         except (KeyError, ValueError):
             length = None
-        stream = environ["wsgi.input"]
-        if length is None and not environ.get("wsgi.input_terminated"):
-            # No length and a server that does not end the stream: reading could block forever.
-            length, stream = 0, None
+        stream = _Unterminated() if _end_unknown(environ, length) else environ["wsgi.input"]
         return cls(
             environ.get("REMOTE_ADDR"),
             length,
             parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower(),
             EnvironHeaders(environ),
             stream,
+        )
+
+
+def _end_unknown(environ: Mapping[str, Any], length: int | None) -> bool:
+    """No length (a chunked body) and a server that does not end the stream: reading it could
+    block forever, and werkzeug would read it as empty."""
+    return length is None and not environ.get("wsgi.input_terminated")
+
+
+class _Unterminated:
+    """The body of a delivery whose end cannot be known: reading it is refused with 411 (after the
+    source address is checked, as for any other delivery)."""
+
+    def read(self, size: int = -1) -> bytes:  # noqa: ARG002 - a stream's signature
+        raise LengthRequired(
+            "Send the webhook with a Content-Length: this server cannot tell where a chunked body ends."
         )
 
 

@@ -22,7 +22,8 @@ _signals = Namespace()
 callback_received = _signals.signal("callback-received")
 #: A verified, first-seen server-to-server message (webhook) was stored. kwargs: event, type, payload.
 webhook_received = _signals.signal("webhook-received")
-#: An account's last known status changed. kwargs: event, provider, account_id, status, upstream_user_id.
+#: An account's last known status changed. kwargs: event (None when changed through the kit),
+#: provider, account_id, status, upstream_user_id.
 account_status_changed = _signals.signal("account-status-changed")
 #: An account was reported connected (by the browser and by the upstream, so usually twice).
 #: kwargs: event, provider, account_id, source ("widget" or "webhook").

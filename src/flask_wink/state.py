@@ -11,16 +11,13 @@ import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, current_app
 
 from .errors import UnknownProvider
 from .provider import Provider, url_segment
 from .store import Store
-
-if TYPE_CHECKING:
-    from .extension import Wink
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -29,7 +26,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class WinkState:
     """What one app needs at request time; lives in ``app.extensions["wink"]``."""
 
-    wink: Wink
+    #: The :class:`~flask_wink.extension.Wink` extension (the host's hooks).
+    wink: Any
     store: Store
     #: The enabled providers by name, in the order they were configured.
     providers: dict[str, Provider]

@@ -12,13 +12,14 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from .timeutil import iso, utcnow
 from .writes import (
     AccountChange,
     AccountUpsert,
@@ -26,7 +27,6 @@ from .writes import (
     GroupCommitter,
     HandledMark,
     HotStatements,
-    utcnow,
 )
 
 log = logging.getLogger("flask_wink")
@@ -111,17 +111,11 @@ class StoredEvent:
             "appUserId": self.app_user_id,
             "upstreamUserId": self.upstream_user_id,
             "payload": self.payload,
-            "receivedAt": _iso(self.received_at),
+            "receivedAt": iso(self.received_at),
             "state": self.state,
             "attempts": self.attempts,
             "error": self.error,
         }
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def create_engine(url: str) -> Engine:
@@ -490,6 +484,6 @@ def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "institutionId": row["provider_id"],
         "status": row["status"],
         "errorCode": row["error_code"],
-        "connectedAt": _iso(row["connected_at"]) if row["connected_at"] else None,
-        "updatedAt": _iso(row["updated_at"]),
+        "connectedAt": iso(row["connected_at"]) if row["connected_at"] else None,
+        "updatedAt": iso(row["updated_at"]),
     }

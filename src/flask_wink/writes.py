@@ -23,11 +23,13 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from .timeutil import utcnow
 
 log = logging.getLogger("flask_wink")
 
@@ -57,10 +59,6 @@ ACCOUNT_COLUMNS = (
     "connected_at",
     "updated_at",
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- what a group is made of ----------------------------------------------------------------

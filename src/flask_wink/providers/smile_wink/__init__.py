@@ -4,6 +4,7 @@ and archives, user data, invitations, and an offline sandbox.
 Enabled when ``WINK_API_KEY`` and ``WINK_API_SECRET`` are set (see :class:`SmileWink`).
 """
 
+from .access import NAME, smile_wink
 from .client import SmileClient
 from .errors import (
     SmileAPIError,
@@ -15,7 +16,7 @@ from .errors import (
     SmileServerError,
     SmileTimeout,
 )
-from .provider import NAME, SmileWink, smile_wink
+from .provider import SmileWink
 from .signature import SIGNATURE_HEADER, sign, verify
 from .statuses import AccountStatus
 

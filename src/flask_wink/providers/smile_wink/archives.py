@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -25,10 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from ... import signals as core_signals
 from ...provider import BROWSER
 from ...state import WinkState, get_state
-from ...store import Store, StoredEvent, metadata, utcnow
+from ...statusrank import replaceable_by
+from ...store import Store, StoredEvent, metadata
+from ...timeutil import aware, iso, parse_iso, utcnow
 from . import signals
+from .access import NAME, smile_wink
 from .errors import SmileError, SmileNotFound
-from .provider import NAME, smile_wink
 
 log = logging.getLogger("flask_wink")
 
@@ -238,7 +240,7 @@ def _set_status(
     created_at) are filled in whether or not the status changed.
     """
     now = utcnow()
-    replaceable = [str(s) for s, rank in _RANK.items() if rank <= _RANK[status] and s != status]
+    replaceable = [s for s in replaceable_by(_RANK, status) if s != status]
     guard = sa.and_(archives.c.archive_id == archive_id, archives.c.status.in_(replaceable))
     if owner is not None:
         guard = sa.and_(guard, _owned_by(owner))
@@ -304,7 +306,7 @@ def _fill(store: Store, archive_id: str, *, analysis: str | None, even_revoked: 
 
 
 def _archive_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    created = _aware(row["created_at"])
+    created = aware(row["created_at"])
     return {
         "archiveId": row["archive_id"],
         "smileUserId": row["smile_user_id"],
@@ -313,28 +315,19 @@ def _archive_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "fileNames": json.loads(row["file_names"] or "[]"),
         "analysis": json.loads(row["analysis"]) if row["analysis"] else None,
         "error": row["error"],
-        "createdAt": _iso(created),
-        "updatedAt": _iso(_aware(row["updated_at"])),
-        "expiresAt": _iso(created + ARCHIVE_RETENTION),
+        "createdAt": iso(created, "seconds"),
+        "updatedAt": iso(row["updated_at"], "seconds"),
+        "expiresAt": iso(created + ARCHIVE_RETENTION, "seconds"),
     }
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment  # SQLite gives naive ones
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
-    return _aware(moment)
 
 
 def _text(value: Any) -> str | None:

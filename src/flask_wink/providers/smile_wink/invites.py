@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 
 from ... import signals as core_signals
@@ -21,9 +21,9 @@ from ...provider import INBOUND
 from ...state import WinkState, get_state
 from ...store import StoredEvent
 from . import signals
+from .access import smile_wink
 from .client import SmileClient
 from .errors import SmileAPIError, SmileError
-from .provider import smile_wink
 
 #: The config key naming the invite template :func:`send_invite` uses when none is given.
 TEMPLATE_CONFIG_KEY = "WINK_INVITE_TEMPLATE_ID"
@@ -152,10 +152,13 @@ def send_invite(
 ) -> dict[str, Any]:
     """Have Smile send an invite to ``email``; returns the ``Invite`` (``id``, ``status``...).
 
-    Without ``template_id``: ``WINK_INVITE_TEMPLATE_ID``, else the only template there is.
+    Without ``template_id``: ``WINK_INVITE_TEMPLATE_ID`` (in an app context), else the only
+    template there is. Given a ``client``, it needs no app context.
     """
     smile = _client(client)
-    template_id = template_id or current_app.config.get(TEMPLATE_CONFIG_KEY) or _only_template(smile)
+    if not template_id and has_app_context():
+        template_id = current_app.config.get(TEMPLATE_CONFIG_KEY)
+    template_id = template_id or _only_template(smile)
     return smile.create_invite(
         email,
         full_name,

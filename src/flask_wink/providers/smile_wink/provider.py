@@ -18,13 +18,13 @@ import httpx
 from ...errors import MalformedMessage, StaleMessage
 from ...provider import BROWSER, Inbound, LinkStart, ReturnEvent, StatusUpdate, UpstreamUserGone
 from . import signature
+from .access import NAME
 from .client import SmileClient
 from .errors import SmileNotFound
 from .statuses import CALLBACK_STATUS, CALLBACKS, WEBHOOK_STATUS, AccountStatus, statuses_replaced_by
 
 log = logging.getLogger("flask_wink")
 
-NAME = "smile_wink"
 DEFAULT_API_HOST = "https://sandbox.smileapi.io/v1"
 # Smile's own hosts; any other API host is taken to be a sandbox that serves its own SDK.
 SMILE_API_HOSTS = {"open.smileapi.io", "sandbox.smileapi.io", "open-sandbox.smileapi.io"}
@@ -64,14 +64,9 @@ class SmileWink:
         self.sdk_url_template = sdk_url
         self.template_id = template_id
         self.fetch_on = fetch_on
-        from . import archives, invites, userdata, widget  # their handlers; they import this module
+        from .handlers import HANDLERS
 
-        self.handlers = (
-            widget.send_widget_signals,
-            archives.track_archive,
-            userdata.fetch_on_webhook,
-            invites.track_invites,
-        )
+        self.handlers = HANDLERS
 
     #: How to enable this provider, for the message when none is configured.
     setup_hint = "set WINK_API_KEY and WINK_API_SECRET for Smile Wink"
@@ -281,17 +276,6 @@ def split_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     return tuple(s.strip() for s in value if s and s.strip())
-
-
-def smile_wink(state: Any) -> SmileWink:
-    """The Smile Wink provider of a :class:`~flask_wink.state.WinkState`, or a one-line error."""
-    provider = state.providers.get(NAME)
-    if provider is None:
-        raise RuntimeError(
-            "Smile Wink is not enabled on this app: set WINK_API_KEY and WINK_API_SECRET "
-            "(and list smile_wink in WINK_PROVIDERS if you set that)."
-        )
-    return provider
 
 
 def _as_status(value: Any) -> AccountStatus | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ...statusrank import replaceable_by
+
 
 class AccountStatus(StrEnum):
     """The connection status of a linked account, as Smile names it."""
@@ -53,4 +55,4 @@ WEBHOOK_STATUS = {
 
 def statuses_replaced_by(new: AccountStatus) -> tuple[str, ...]:
     """The last known statuses that ``new`` may replace (never a later one)."""
-    return tuple(str(old) for old, rank in STATUS_RANK.items() if rank <= STATUS_RANK[new])
+    return tuple(replaceable_by(STATUS_RANK, new))

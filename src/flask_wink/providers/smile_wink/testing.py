@@ -15,12 +15,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from ...testing import serve
+from ...timeutil import iso, utcnow
 from .sandbox import create_sandbox_app
 from .signature import SIGNATURE_HEADER, sign
 
@@ -64,7 +64,7 @@ def make_event(event_type: str, data: dict[str, Any], event_id: str | None = Non
         "id": event_id or uuid.uuid4().hex,
         "version": 1,
         "type": event_type,
-        "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "createdAt": iso(utcnow(), "seconds"),
         "data": data,
     }
 

@@ -8,11 +8,10 @@ this module fetches a user's data into one JSON document, keeps the latest one p
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import weakref
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,12 @@ from ...linking import start_link
 from ...provider import INBOUND
 from ...state import WinkState, get_state
 from ...store import StoredEvent, metadata
+from ...timeutil import aware, iso, parse_iso, utcnow
 from . import signals
+from .access import NAME, smile_wink
 from .client import SmileClient
 from .errors import SmileError
-from .provider import NAME, smile_wink
 from .statuses import AccountStatus, statuses_replaced_by
-
-log = logging.getLogger("flask_wink")
 
 #: The data types a document holds, as Smile's Open API names its collections.
 DATA_KINDS: tuple[str, ...] = SmileClient.DATA_KINDS
@@ -74,19 +72,7 @@ def _ready(state: WinkState) -> sa.Engine:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return utcnow().replace(microsecond=0)
 
 
 # -- fetching and keeping -------------------------------------------------------------------
@@ -100,7 +86,7 @@ def fetch_user_data(
     document: dict[str, Any] = {
         "userId": smile_user_id,
         "appUserId": state.store.app_user_id(NAME, smile_user_id),
-        "fetchedAt": _iso(_now()),
+        "fetchedAt": iso(_now(), "seconds"),
     }
     for kind in DATA_KINDS:
         document[kind] = list(
@@ -118,7 +104,7 @@ def store_user_data(app_or_state: Flask | WinkState | None, document: dict[str, 
     row = {
         "smile_user_id": smile_user_id,
         "app_user_id": document.get("appUserId"),
-        "fetched_at": datetime.fromisoformat(fetched.replace("Z", "+00:00")) if fetched else _now(),
+        "fetched_at": parse_iso(fetched) if fetched else _now(),
         "document": json.dumps(document, separators=(",", ":")),
     }
     with engine.begin() as conn:
@@ -143,27 +129,37 @@ def stored_user_data(app_or_state: Flask | WinkState | None, smile_user_id: str)
 
 
 def delete_source_data(app_or_state: Flask | WinkState | None, source_id: str) -> int:
-    """Drop every stored item that came from one account (or archive); how many were dropped."""
+    """Drop every stored item that came from one account (or archive); how many were dropped.
+
+    One short transaction per user's document, so other users' documents are never held locked
+    while every document is read.
+    """
     engine = _ready(_state(app_or_state))
-    dropped = 0
     with engine.begin() as conn:
-        rows = conn.execute(sa.select(user_data.c.smile_user_id, user_data.c.document)).all()
-        for smile_user_id, raw in rows:
-            document = json.loads(raw)
-            removed = 0
-            for kind in DATA_KINDS:
-                items = document.get(kind) or []
-                kept = [i for i in items if (i.get("metadata") or {}).get("sourceId") != source_id]
-                removed += len(items) - len(kept)
-                document[kind] = kept
-            if removed:
-                dropped += removed
-                conn.execute(
-                    user_data.update()
-                    .where(user_data.c.smile_user_id == smile_user_id)
-                    .values(document=json.dumps(document, separators=(",", ":")))
-                )
-    return dropped
+        users = conn.scalars(sa.select(user_data.c.smile_user_id)).all()
+    return sum(_delete_source_items(engine, smile_user_id, source_id) for smile_user_id in users)
+
+
+def _delete_source_items(engine: sa.Engine, smile_user_id: str, source_id: str) -> int:
+    """Drop one user's items from ``source_id``, in one transaction; how many were dropped."""
+    row = user_data.c.smile_user_id == smile_user_id
+    with engine.begin() as conn:
+        # Locked (where the database can) so a document stored meanwhile is not overwritten.
+        raw = conn.scalar(sa.select(user_data.c.document).where(row).with_for_update())
+        if raw is None:  # its document was dropped since the users were listed
+            return 0
+        document = json.loads(raw)
+        removed = 0
+        for kind in DATA_KINDS:
+            items = document.get(kind) or []
+            kept = [i for i in items if (i.get("metadata") or {}).get("sourceId") != source_id]
+            removed += len(items) - len(kept)
+            document[kind] = kept
+        if removed:
+            conn.execute(
+                user_data.update().where(row).values(document=json.dumps(document, separators=(",", ":")))
+            )
+    return removed
 
 
 def fetch_on_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
@@ -187,12 +183,12 @@ def retention_schedule(
     state = _state(app_or_state)
     engine = _ready(state)
     # Precise, not rounded to the second: what connected a moment ago has less than 60 days left.
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     found: list[dict[str, Any]] = []
     for account in state.store.list_accounts(provider=NAME, upstream_user_id=smile_user_id):
         if account["status"] != AccountStatus.CONNECTED or not account["connectedAt"]:
             continue
-        started = datetime.fromisoformat(account["connectedAt"].replace("Z", "+00:00"))
+        started = parse_iso(account["connectedAt"])
         found.append(
             _expiry("account", account["accountId"], account["upstreamUserId"], started, ACCOUNT_RETENTION)
         )
@@ -202,7 +198,7 @@ def retention_schedule(
         if item["smileUserId"] and item["smileUserId"] not in owners:
             owners[item["smileUserId"]] = state.store.app_user_id(NAME, item["smileUserId"])
         item["appUserId"] = owners.get(item["smileUserId"])
-        expires = datetime.fromisoformat(item["expiresAt"].replace("Z", "+00:00"))
+        expires = parse_iso(item["expiresAt"])
         item["secondsLeft"] = int((expires - now).total_seconds())
     return sorted(found, key=lambda i: i["expiresAt"])
 
@@ -214,8 +210,8 @@ def _expiry(
         "kind": kind,
         "id": id_,
         "smileUserId": smile_user_id,
-        "startedAt": _iso(started),
-        "expiresAt": _iso(_aware(started) + keep),
+        "startedAt": iso(started, "seconds"),
+        "expiresAt": iso(aware(started) + keep, "seconds"),
     }
 
 
@@ -264,14 +260,16 @@ def parse_window(text: str) -> timedelta:
 def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | None = None) -> dict[str, Any]:
     """Revoke an account at Smile, mark it DISCONNECTED here, drop its stored data unless ``keep_data``.
 
-    Sends :data:`~flask_wink.signals.account_revoked`. Needs an app context, or ``app``.
+    Sends :data:`~flask_wink.signals.account_status_changed` (``event=None``) when the status moved,
+    then :data:`~flask_wink.signals.account_revoked`. Needs an app context, or ``app``.
     """
     app = app or current_app._get_current_object()
     state = get_state(app)
     smile_wink(state).client.revoke_account(account_id)
     known = state.store.account(NAME, account_id) or {}
     status = AccountStatus.DISCONNECTED
-    state.store.update_account(
+    owner = known.get("upstreamUserId")
+    changed = state.store.update_account(
         NAME,
         account_id,
         str(status),
@@ -280,9 +278,12 @@ def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | Non
         institution_id=known.get("institutionId"),
     )
     dropped = 0 if keep_data else delete_source_data(state, account_id)
-    # The account is revoked either way; a receiver's bug is logged and must not hide that.
+    # The account is revoked either way: a receiver's bug is logged, it must not hide that.
+    if changed:
+        core_signals.send(app, core_signals.account_status_changed, event=None, provider=NAME,
+                          account_id=account_id, status=str(status), upstream_user_id=owner)
     core_signals.send(
-        app, signals.account_revoked, account_id=account_id, smile_user_id=known.get("upstreamUserId"),
+        app, signals.account_revoked, account_id=account_id, smile_user_id=owner,
         kept_data=keep_data,
     )
     return {"accountId": account_id, "status": str(status), "itemsDeleted": dropped, "keptData": keep_data}
@@ -402,7 +403,7 @@ def register_cli(group: click.Group) -> None:
             item["smileUserId"]
             for item in retention_schedule(state)
             if item["smileUserId"]
-            and datetime.fromisoformat(item["expiresAt"].replace("Z", "+00:00")) <= horizon
+            and parse_iso(item["expiresAt"]) <= horizon
         })
         for smile_user_id in due:
             path = out_dir / f"{smile_user_id}.json"

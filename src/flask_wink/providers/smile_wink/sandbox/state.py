@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from .... import timeutil
 from ..signature import SIGNATURE_HEADER, sign
 from .data import PROVIDERS, SANDBOX_USERS, find_login
 
@@ -72,7 +73,8 @@ def now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``moment`` as Smile writes times: UTC to the second, ending in ``Z``."""
+    return timeutil.iso(moment, "seconds")
 
 
 class SandboxError(Exception):
