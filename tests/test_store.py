@@ -11,9 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from flask_wink.providers.smile_wink import SMILE_WINK, AccountStatus
-from flask_wink.store import Store
+from flask_wink.store import AccountChange, EventRow, Store, utcnow
 from flask_wink.testing import fresh_postgres_database
-from flask_wink.writes import AccountChange, EventRow, utcnow
 
 
 @pytest.fixture

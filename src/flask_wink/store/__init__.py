@@ -1,8 +1,11 @@
-"""Where the kit keeps what it receives: events, the app-user -> Smile-user map, account status.
+"""Where the kit keeps what it receives: events, the app-user -> upstream-user map, account status.
 
 SQLAlchemy Core, so the same code runs on a SQLite file (the default) and on PostgreSQL. Writes
-that a request waits for are committed in groups (:mod:`flask_wink.writes`): many requests share
-one transaction and one fsync, and none is answered before its commit.
+that a request waits for are committed in groups (:mod:`.group_commit`): many requests share one
+transaction and one fsync, and none is answered before its commit. One role per module:
+:mod:`.schema` the tables, :mod:`.statements` the SQL of the write path, :mod:`.operations` the
+writes a group is made of, :mod:`.group_commit` the committer, :mod:`.flusher` its background
+thread and fork reset, :mod:`.engine` the engine for a URL.
 """
 
 from __future__ import annotations
@@ -11,131 +14,37 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from .writes import (
-    AccountChange,
-    AccountUpsert,
-    FailedMark,
-    GroupCommitter,
-    HandledMark,
-    HotStatements,
-    utcnow,
-)
+from .engine import create_engine
+from .group_commit import GroupCommitter
+from .operations import AccountUpsert, EventRow, FailedMark, HandledMark
+from .schema import accounts, events, metadata, users
+from .statements import EventStatements
+from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
+
+__all__ = [
+    "EVENT_STATES",
+    "AccountChange",
+    "EventRow",
+    "EventStatements",
+    "GroupCommitter",
+    "Store",
+    "StoredEvent",
+    "accounts",
+    "create_engine",
+    "events",
+    "metadata",
+    "users",
+    "utcnow",
+]
 
 log = logging.getLogger("flask_wink")
-
-metadata = sa.MetaData()
-
-users = sa.Table(
-    "wink_users",
-    metadata,
-    sa.Column("app_user_id", sa.String(200), primary_key=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=False, unique=True),
-    sa.Column("provider", sa.String(50), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-events = sa.Table(
-    "wink_events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(20), nullable=False),  # "callback" or "webhook"
-    sa.Column("name", sa.String(100), nullable=False),  # callback name or webhook type
-    # Smile's event id for webhooks; NULL for callbacks (NULLs never collide in a unique index).
-    sa.Column("event_id", sa.String(200), nullable=True),
-    sa.Column("provider", sa.String(50), nullable=False),
-    sa.Column("app_user_id", sa.String(200), nullable=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=True),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    # Handling: pending -> handling -> handled | failed (failed ones can be retried).
-    sa.Column("state", sa.String(20), nullable=False, server_default="pending"),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("error", sa.Text, nullable=True),
-    sa.Column("claimed_by", sa.String(100), nullable=True),
-    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
-    sa.UniqueConstraint("provider", "kind", "event_id", name="uq_wink_events_delivery"),
-    sa.Index("ix_wink_events_smile_user", "smile_user_id"),
-    sa.Index("ix_wink_events_app_user", "app_user_id"),
-    sa.Index("ix_wink_events_state", "state", "id"),
-)
-
-accounts = sa.Table(
-    "wink_accounts",
-    metadata,
-    sa.Column("account_id", sa.String(200), primary_key=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=True),
-    sa.Column("provider_id", sa.String(100), nullable=True),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("error_code", sa.String(100), nullable=True),
-    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-EVENT_STATES = ("pending", "handling", "handled", "failed")
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """One recorded callback or webhook."""
-
-    id: int
-    kind: str
-    name: str
-    event_id: str | None
-    app_user_id: str | None
-    smile_user_id: str | None
-    payload: Any
-    received_at: datetime
-    state: str = "pending"
-    attempts: int = 0
-    error: str | None = None
-    #: Whether storing the event moved its account's status (None: not tracked when stored).
-    account_changed: bool | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "name": self.name,
-            "eventId": self.event_id,
-            "appUserId": self.app_user_id,
-            "smileUserId": self.smile_user_id,
-            "payload": self.payload,
-            "receivedAt": _iso(self.received_at),
-            "state": self.state,
-            "attempts": self.attempts,
-            "error": self.error,
-        }
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def create_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, full fsync on commit and a busy timeout."""
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 class Store:
@@ -146,7 +55,7 @@ class Store:
         self.dialect = self.engine.dialect.name
         # SQLite or PostgreSQL (a clear error for anything else). A unique constraint decides,
         # not a check-then-insert: concurrent redeliveries of one event id leave one row.
-        self._hot = HotStatements(self.engine, events, accounts)
+        self._hot = EventStatements(self.engine, events, accounts)
         self.writer = GroupCommitter(self.engine)
         self._ready = False
         self._lock = threading.Lock()
@@ -466,6 +375,6 @@ def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "providerId": row["provider_id"],
         "status": row["status"],
         "errorCode": row["error_code"],
-        "connectedAt": _iso(row["connected_at"]) if row["connected_at"] else None,
-        "updatedAt": _iso(row["updated_at"]),
+        "connectedAt": iso(row["connected_at"]) if row["connected_at"] else None,
+        "updatedAt": iso(row["updated_at"]),
     }
