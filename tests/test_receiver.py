@@ -183,3 +183,24 @@ def test_the_apps_max_content_length_is_honoured_with_a_json_413(make_app):
     app = make_app(MAX_CONTENT_LENGTH=100)
     response = deliver(app.test_client(), connected())
     assert response.status_code == 413 and response.get_json()["error"] == "PayloadTooLarge"
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_a_webhook_is_stored_on_postgresql_through_either_driver(make_app, driver):
+    import sqlalchemy as sa
+
+    from flask_wink.testing import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        url = sa.engine.make_url(url).set(drivername=f"postgresql+{driver}").render_as_string(False)
+        app = make_app(WINK_DATABASE_URL=url)
+        client = app.test_client()
+        try:
+            first = deliver(client, connected("evt-1"))
+            assert first.status_code == 200 and first.get_json()["status"] == "stored"
+            assert deliver(client, connected("evt-1")).get_json()["status"] == "duplicate"
+            with app.app_context():
+                assert get_state().store.account("a-1")["status"] == "CONNECTED"
+        finally:
+            with app.app_context():
+                get_state().store.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,16 @@ import sqlalchemy as sa
 from flask_wink.providers.smile_wink import SMILE_WINK, AccountStatus
 from flask_wink.store import AccountChange, EventRow, Store, utcnow
 from flask_wink.testing import fresh_postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql+psycopg", "postgresql+psycopg2"])
+def database_url(request, tmp_path):
+    """The store's tests on a SQLite file and on PostgreSQL through each driver it speaks."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wink.sqlite3'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield str(sa.engine.make_url(url).set(drivername=request.param).render_as_string(False))
 
 
 @pytest.fixture
@@ -399,3 +410,37 @@ def test_a_process_forked_while_another_thread_commits_writes_on_its_own():
             assert store.count_events() == 3
         finally:
             store.dispose()
+
+
+def test_a_bare_postgresql_url_uses_an_installed_driver(monkeypatch):
+    with fresh_postgres_database() as url:
+        bare = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
+        for used in ("psycopg", "psycopg2"):
+            store = Store(bare)
+            try:
+                assert store.engine.dialect.driver == used
+                assert add(store, f"evt-{used}") is not None
+            finally:
+                store.dispose()
+            monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("postgresql://u@h/db", 'No PostgreSQL driver is installed: pip install "flask-wink[postgres]"'),
+        ("postgresql+psycopg://u@h/db", 'psycopg is not installed: pip install "flask-wink[postgres]"'),
+        ("postgresql+psycopg2://u@h/db", "driver psycopg2 is not installed: pip install psycopg2-binary"),
+        ("postgresql+pg8000://u@h/db", "through psycopg or psycopg2, not pg8000"),
+        ("mysql+pymysql://u@h/db", "supports only SQLite and PostgreSQL, not mysql"),
+        ("not a url", "not a URL SQLAlchemy understands"),
+    ],
+)
+def test_a_database_the_store_cannot_use_is_one_line_saying_the_fix(monkeypatch, url, words):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # neither driver installed
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    with pytest.raises(RuntimeError) as caught:
+        Store(url)
+    message = str(caught.value)
+    assert words in message and "\n" not in message
+    assert caught.value.__context__ is None or caught.value.__suppress_context__  # no import traceback

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .engine import FIX, check_driver
 from .operations import EventRow, delivery_key
 from .values import AccountChange, utcnow
 
@@ -54,11 +55,13 @@ class EventStatements:
     def __init__(self, engine: Engine, events: sa.Table, accounts: sa.Table) -> None:
         dialect = engine.dialect
         if dialect.name not in DIALECTS:
-            raise RuntimeError(
-                f"flask-wink stores its data in SQLite or PostgreSQL, not {dialect.name}: "
-                "set WINK_DATABASE_URL to a sqlite:/// or postgresql+psycopg:// URL."
-            )
+            raise RuntimeError(f"flask-wink supports only SQLite and PostgreSQL, not {dialect.name}: {FIX}.")
+        if dialect.name == "postgresql":
+            check_driver(dialect.driver)
         self.dialect = dialect.name
+        # psycopg (3) sends arrays in binary (%b); psycopg2 only knows %s, and spells them out.
+        array = "%b" if dialect.driver == "psycopg" else "%s"
+        self.array = array
         self.events, self.accounts = events.name, accounts.name
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.mark = mark
@@ -75,15 +78,16 @@ class EventStatements:
             # whatever the group's size and its account changes, which the driver prepares (once
             # per pattern of columns that are NULL in every row; a text per size would be parsed
             # and planned again and again).
-            event_arrays = _unnest(events, EVENT_COLUMNS)
+            event_arrays = _unnest(events, EVENT_COLUMNS, array)
             insert = (
                 f"{self._insert_head} SELECT * FROM {event_arrays} {self._on_duplicate} "
                 "RETURNING id, provider, kind, event_id"
             )
             self._insert_pg = insert
             table = self.accounts
-            change_arrays = _unnest(accounts, ACCOUNT_COLUMNS, keys=3)
-            guard = f"({table}.status, excluded.status) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
+            change_arrays = _unnest(accounts, ACCOUNT_COLUMNS, array, keys=3)
+            pairs = f"unnest({array}::text[], {array}::text[])"
+            guard = f"({table}.status, excluded.status) IN (SELECT * FROM {pairs})"
             self._insert_pg_with_accounts = (
                 f"WITH ins AS ({insert}), "
                 f"ch (provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
@@ -275,7 +279,7 @@ class EventStatements:
             for start in range(0, len(row_ids), self.MAX_ROWS):
                 chunk = row_ids[start : start + self.MAX_ROWS]
                 if self.dialect == "postgresql":
-                    cursor.execute(self._mark_handled + "= ANY(%b::integer[])", (now, chunk))
+                    cursor.execute(self._mark_handled + f"= ANY({self.array}::integer[])", (now, chunk))
                 else:
                     marks = ", ".join([self.mark] * len(chunk))
                     cursor.execute(self._mark_handled + f"IN ({marks})", (now, *chunk))
@@ -338,9 +342,9 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _unnest(table: sa.Table, columns: tuple[str, ...], *, keys: int = 0) -> str:
+def _unnest(table: sa.Table, columns: tuple[str, ...], array: str, *, keys: int = 0) -> str:
     """PostgreSQL's ``unnest(array, ...)`` over ``columns`` of ``table``, after ``keys`` text
-    columns: the rows come as one array parameter per column, sent in binary."""
+    columns: the rows come as one array parameter per column (``array`` is its placeholder)."""
     types = ["text"] * keys
     for name in columns:
         kind = table.c[name].type
@@ -350,4 +354,4 @@ def _unnest(table: sa.Table, columns: tuple[str, ...], *, keys: int = 0) -> str:
             types.append("integer")
         else:
             types.append("text")
-    return f"unnest({', '.join(f'%b::{kind}[]' for kind in types)})"
+    return f"unnest({', '.join(f'{array}::{kind}[]' for kind in types)})"
