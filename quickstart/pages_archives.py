@@ -16,7 +16,7 @@ from .pages import link, pages
 def _smile_user_id() -> str | None:
     state = get_state()
     app_user_id = state.wink.current_user_id()
-    return state.store.smile_user_id(app_user_id) if app_user_id else None
+    return state.store.upstream_user_id(state.provider.name, app_user_id) if app_user_id else None
 
 
 def _money(value: Any) -> str:

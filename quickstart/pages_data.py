@@ -26,14 +26,15 @@ def _check_csrf() -> None:
 
 def _smile_user_id() -> str | None:
     state = get_state()
-    return state.store.smile_user_id(state.wink.current_user_id() or "")
+    return state.store.upstream_user_id(state.provider.name, state.wink.current_user_id() or "")
 
 
 @pages.get("/accounts")
 def data_accounts():
     """The current user's linked accounts: status, connection date, when Smile deletes the data."""
     smile_user_id = _smile_user_id()
-    accounts = get_state().store.list_accounts(smile_user_id=smile_user_id) if smile_user_id else []
+    store, provider = get_state().store, get_state().provider.name
+    accounts = store.list_accounts(provider=provider, upstream_user_id=smile_user_id) if smile_user_id else []
     rows = []
     for account in accounts:
         connected = account["connectedAt"]
@@ -51,8 +52,8 @@ def data_revoke_account(account_id: str):
     """Revoke one of the current user's accounts at Smile and delete its data here."""
     _check_csrf()
     smile_user_id = _smile_user_id()
-    account = get_state().store.account(account_id)
-    if smile_user_id is None or account is None or account["smileUserId"] != smile_user_id:
+    account = get_state().store.account(get_state().provider.name, account_id)
+    if smile_user_id is None or account is None or account["upstreamUserId"] != smile_user_id:
         abort(404)
     try:
         revoke_account(account_id)

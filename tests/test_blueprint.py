@@ -31,7 +31,7 @@ def test_first_token_creates_a_smile_user_with_the_app_user_id(client, host, san
     smile_user = sandbox.state.users[body["userId"]]
     assert smile_user["externalMetadata"] == {"appUserId": "george-42"}
     with host.app_context():
-        assert get_state().store.smile_user_id("george-42") == body["userId"]
+        assert get_state().store.upstream_user_id("smile_wink", "george-42") == body["userId"]
 
 
 def test_returning_user_gets_a_fresh_token_for_the_same_smile_user(client, sandbox):
@@ -169,7 +169,7 @@ def test_callback_is_recorded_with_user_and_smile_user(client, host):
     assert events[0]["name"] == "onAccountCreated"
     assert events[0]["payload"] == args
     assert events[0]["appUserId"] == "george-42"
-    assert events[0]["smileUserId"] == smile_user
+    assert events[0]["upstreamUserId"] == smile_user
 
 
 @pytest.mark.parametrize("name", ["onTokenExpired", "onClose", "onUIEvent", "onUploadsRemoved"])
@@ -202,13 +202,13 @@ def test_callback_cannot_claim_another_users_account(client, host):
     client.post("/wink/token", headers=victim)
     with host.app_context():
         store = get_state().store
-        victim_smile = store.smile_user_id("victim")
+        victim_smile = store.upstream_user_id("smile_wink", "victim")
     post_webhook(client, make_event("ACCOUNT_CONNECTED", {
         "userId": victim_smile, "accountId": "a-victim", "loginName": "v", "providers": ["grab"]}))
     client.post("/wink/callbacks", headers=GEORGE, json={
         "name": "onAccountRemoved", "args": {"accountId": "a-victim", "userId": victim_smile}})
     with host.app_context():
-        assert get_state().store.account("a-victim")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-victim")["status"] == "CONNECTED"
 
 
 # -- /wink/webhooks -------------------------------------------------------------------------
@@ -357,7 +357,7 @@ def test_account_status_follows_callbacks_and_webhooks(client, host):
 
     def status():
         with host.app_context():
-            return get_state().store.account("a-9")["status"]
+            return get_state().store.account("smile_wink", "a-9")["status"]
 
     client.post("/wink/callbacks", headers=GEORGE, json={"name": "onAccountCreated", "args": account})
     assert status() == "PENDING"
@@ -441,7 +441,7 @@ def test_webhook_events_name_the_app_user_once_known(client):
     post_webhook(client, make_event("ACCOUNT_CREATED", {"userId": smile_user, "accountId": "a-5",
                                                         "providers": ["grab"]}))
     events = client.get("/wink/events?kind=webhook", headers=ADMIN).get_json()["events"]
-    assert {e["appUserId"] for e in events if e["smileUserId"] == smile_user} == {"george-42"}
+    assert {e["appUserId"] for e in events if e["upstreamUserId"] == smile_user} == {"george-42"}
 
 
 def test_a_smile_user_that_vanished_is_replaced(client, host, sandbox):
@@ -451,7 +451,7 @@ def test_a_smile_user_that_vanished_is_replaced(client, host, sandbox):
     assert again.status_code == 201
     assert again.get_json()["userId"] != first
     with host.app_context():
-        assert get_state().store.smile_user_id("george-42") == again.get_json()["userId"]
+        assert get_state().store.upstream_user_id("smile_wink", "george-42") == again.get_json()["userId"]
 
 
 def test_failing_token_minted_receiver_does_not_cost_the_token(client):

@@ -65,7 +65,7 @@ def test_link_george_with_verification_code(page, quickstart, sdk, query):
     assert webhooks[0].payload["data"]["accountId"] == connected["accountId"]
     assert webhooks[0].payload["data"]["loginName"] == "George"
     with quickstart.app.app_context():
-        assert get_state().store.account(connected["accountId"])["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", connected["accountId"])["status"] == "CONNECTED"
 
 
 def test_wrong_password_fires_on_account_error(page, quickstart):
@@ -121,7 +121,7 @@ def test_forged_and_replayed_webhooks(page, quickstart):
     assert httpx.post(url, content=body, headers=headers).json()["status"] == "stored"
     replay = httpx.post(url, content=body, headers=headers)
     assert (replay.status_code, replay.json()["status"]) == (200, "duplicate")
-    assert [e.event_id for e in stored(quickstart.app, kind="webhook", smile_user_id="tenant-x")] \
+    assert [e.event_id for e in stored(quickstart.app, kind="webhook", upstream_user_id="tenant-x")] \
         == [event["id"]]
 
 

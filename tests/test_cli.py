@@ -17,4 +17,4 @@ def test_events_lists_stored_events_as_json_lines(host):
     result = host.test_cli_runner().invoke(args=["wink", "events", "--kind", "webhook"])
     assert result.exit_code == 0, result.output
     assert '"name": "USER_CREATED"' in result.output
-    assert '"smileUserId": "tenant-7"' in result.output
+    assert '"upstreamUserId": "tenant-7"' in result.output

@@ -91,7 +91,7 @@ def test_worker_mode_stores_in_the_request_and_handles_in_the_worker(make_app):
     assert seen == ["ACCOUNT_CONNECTED"]
     assert stored_event(app, event["id"]).state == "handled"
     with app.app_context():
-        assert get_state().store.account("a-1")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
 
 
 def test_several_workers_handle_each_event_exactly_once(make_app):

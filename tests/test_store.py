@@ -91,23 +91,26 @@ def test_a_failing_write_in_a_group_does_not_sink_the_others(store):
 
 def update(store, status, owner=None, **kw):
     replaces = SMILE_WINK.statuses_replaced_by(AccountStatus(status))
-    return store.update_account("a-1", status, replaces=replaces, owner=owner, **kw)
+    connected = status == AccountStatus.CONNECTED
+    return store.update_account("smile_wink", "a-1", status, replaces=replaces, connected=connected,
+                                owner=owner, **kw)
 
 
 def test_account_status_never_goes_back(store):
-    assert update(store, "PENDING", smile_user_id="u-1", provider_id="grab")
+    assert update(store, "PENDING", upstream_user_id="u-1", institution_id="grab")
     assert update(store, "CONNECTED")
     assert not update(store, "AWAITING_MFA")
     assert not update(store, "PENDING")
-    account = store.account("a-1")
-    assert (account["status"], account["smileUserId"], account["providerId"]) == ("CONNECTED", "u-1", "grab")
+    account = store.account("smile_wink", "a-1")
+    assert (account["provider"], account["status"]) == ("smile_wink", "CONNECTED")
+    assert (account["upstreamUserId"], account["institutionId"]) == ("u-1", "grab")
     assert account["connectedAt"]
     assert update(store, "DISCONNECTED")
-    assert store.account("a-1")["connectedAt"] == account["connectedAt"]
+    assert store.account("smile_wink", "a-1")["connectedAt"] == account["connectedAt"]
 
 
 def test_owner_guard_protects_other_users_accounts(store):
-    update(store, "CONNECTED", smile_user_id="u-1")
+    update(store, "CONNECTED", upstream_user_id="u-1")
     assert not update(store, "DISCONNECTED", owner="u-2")
     assert update(store, "DISCONNECTED", owner="u-1")
 
@@ -122,7 +125,7 @@ def test_racing_statuses_end_on_the_latest(store):
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(race, statuses))
-    assert store.account("a-1")["status"] == "CONNECTED"
+    assert store.account("smile_wink", "a-1")["status"] == "CONNECTED"
 
 
 def test_workers_claim_disjoint_events(store):
@@ -161,8 +164,8 @@ def test_failed_events_can_be_made_pending_again(store):
 def test_a_group_with_new_and_redelivered_events_maps_each_to_its_row(store):
     # One statement inserts the group; which rows are new must still be told apart exactly.
     stored = add(store, "evt-old")
-    sql = store._hot
-    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, smile_user_id=None,
+    sql = store.statements
+    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, upstream_user_id=None,
                   payload="{}", received_at=utcnow(), state="pending", attempts=0, claimed_by=None,
                   claimed_at=None)
     rows = [
@@ -183,15 +186,17 @@ def test_a_group_with_new_and_redelivered_events_maps_each_to_its_row(store):
 
 
 def test_an_account_status_commits_with_its_event_and_only_once(store):
-    change = AccountChange.make("a-9", "CONNECTED", replaces=["PENDING"], smile_user_id="u-9")
+    change = AccountChange.make("smile_wink", "a-9", "CONNECTED", replaces=["PENDING"], connected=True,
+                                upstream_user_id="u-9")
     first = add(store, "evt-a", account=change)
     assert first.account_changed is True
-    assert store.account("a-9")["status"] == "CONNECTED"
+    assert store.account("smile_wink", "a-9")["status"] == "CONNECTED"
     assert add(store, "evt-a", account=change) is None  # a redelivery changes nothing
     assert add(store, "evt-b", account=change).account_changed is False  # same status again
-    older = AccountChange.make("a-9", "PENDING", replaces=[], smile_user_id="u-9")
+    older = AccountChange.make("smile_wink", "a-9", "PENDING", replaces=[], connected=False,
+                               upstream_user_id="u-9")
     assert add(store, "evt-c", account=older).account_changed is False
-    assert store.account("a-9")["status"] == "CONNECTED"
+    assert store.account("smile_wink", "a-9")["status"] == "CONNECTED"
 
 
 def test_handled_marks_are_written_by_flush(store):
@@ -266,14 +271,15 @@ def test_the_writer_reconnects_after_postgresql_drops_its_connection():
 
 def test_account_changes_in_one_group_apply_in_order_and_only_for_new_events(store):
     add(store, "evt-old")
-    sql = store._hot
-    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, smile_user_id="u-1",
+    sql = store.statements
+    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, upstream_user_id="u-1",
                   payload="{}", received_at=utcnow(), state="handling", attempts=1, claimed_by="me",
                   claimed_at=utcnow())
 
     def change(account_id, status):
         replaces = SMILE_WINK.statuses_replaced_by(AccountStatus(status))
-        return AccountChange.make(account_id, status, replaces=replaces, smile_user_id="u-1")
+        return AccountChange.make("smile_wink", account_id, status, replaces=replaces,
+                                  connected=status == AccountStatus.CONNECTED, upstream_user_id="u-1")
 
     rows = [
         sql.row({**values, "event_id": "e1"}, change("a-1", "CONNECTED")),
@@ -284,9 +290,9 @@ def test_account_changes_in_one_group_apply_in_order_and_only_for_new_events(sto
     ]
     results = store.writer.run(lambda conn: EventRow.batch(conn, rows))
     assert [r[1] if r else r for r in results] == [True, True, True, None, False]
-    assert store.account("a-1")["status"] == "DISCONNECTED"
-    assert store.account("a-2")["status"] == "CONNECTED"
-    assert store.account("a-3") is None
+    assert store.account("smile_wink", "a-1")["status"] == "DISCONNECTED"
+    assert store.account("smile_wink", "a-2")["status"] == "CONNECTED"
+    assert store.account("smile_wink", "a-3") is None
 
 
 def busy_writer(store):
@@ -331,7 +337,7 @@ def test_postgresql_groups_of_any_size_share_prepared_statements():
         store = Store(url)
         store.init()
         try:
-            sql = store._hot
+            sql = store.statements
             values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None,
                           payload="{}", received_at=utcnow(), state="handling", attempts=1,
                           claimed_by="me", claimed_at=utcnow())
@@ -341,14 +347,15 @@ def test_postgresql_groups_of_any_size_share_prepared_statements():
             def groups(sizes):
                 nonlocal number
                 for size in sizes * 6:
-                    for smile_user in ("u-1", None):  # two patterns of NULL columns
+                    for upstream_user in ("u-1", None):  # two patterns of NULL columns
                         rows = []
                         for position in range(size):
                             number += 1
                             change = None
                             if position % 3 == 0:
-                                change = AccountChange.make(f"a-{number}", "CONNECTED", replaces=["PENDING"])
-                            row = {**values, "event_id": f"e-{number}", "smile_user_id": smile_user}
+                                change = AccountChange.make("smile_wink", f"a-{number}", "CONNECTED",
+                                                            replaces=["PENDING"], connected=True)
+                            row = {**values, "event_id": f"e-{number}", "upstream_user_id": upstream_user}
                             rows.append(sql.row(row, change))
                         results = store.writer.run(lambda conn, rows=rows: EventRow.batch(conn, rows))
                         assert all(r is not None and r[1] in (True, None) for r in results)

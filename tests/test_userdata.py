@@ -240,7 +240,7 @@ def test_task_and_added_webhooks_arrive_in_order_and_are_stored(sandbox, served_
                         "CONTRIBUTIONS_ADDED": "contributions"}[event.name]
                 assert data["count"] == PER_ACCOUNT[kind]
         assert event.state == "handled"
-        assert event.smile_user_id == user_id
+        assert event.upstream_user_id == user_id
     task_started = events[started].payload["data"]
     assert TASK_STARTED_EVENT_DATA <= set(task_started)
     assert (task_started["sourceId"], task_started["sourceType"]) == (account_id, "ACCOUNT")
@@ -327,7 +327,7 @@ def test_revoke_account_disconnects_everywhere_and_deletes_its_data(sandbox, ser
         with app.app_context():
             outcome = revoke_account(upwork)
             store = get_state().store
-            assert store.account(upwork)["status"] == "DISCONNECTED"
+            assert store.account("smile_wink", upwork)["status"] == "DISCONNECTED"
             stored = stored_user_data(app, user_id)
     finally:
         signals.account_revoked.disconnect(on_revoked)
@@ -348,7 +348,7 @@ def test_revoke_account_keep_data_keeps_what_is_stored(sandbox, served_host):
     with app.app_context():
         revoke_account(account_id, keep_data=True)
         stored = stored_user_data(app, user_id)
-        assert get_state().store.account(account_id)["status"] == "DISCONNECTED"
+        assert get_state().store.account("smile_wink", account_id)["status"] == "DISCONNECTED"
     assert len(stored["incomes"]) == 14
 
 

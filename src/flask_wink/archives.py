@@ -25,18 +25,21 @@ from sqlalchemy.exc import IntegrityError
 from . import signals
 from .errors import SmileError, SmileNotFound
 from .pipeline import _send, register_tracker
-from .store import Store, StoredEvent, metadata, utcnow
+from .providers.smile_wink import SMILE_WINK
+from .store import Store, StoredEvent, provider_metadata, utcnow
 
 if TYPE_CHECKING:
     from .extension import WinkState
 
 log = logging.getLogger("flask_wink")
 
+#: Created by the store's migrations (see flask_wink.store.migrations).
 archives = sa.Table(
     "wink_archives",
-    metadata,
+    provider_metadata(SMILE_WINK.name),
     sa.Column("archive_id", sa.String(200), primary_key=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=True),
+    sa.Column("provider", sa.String(50), nullable=False, server_default=SMILE_WINK.name),
+    sa.Column("upstream_user_id", sa.String(200), nullable=True),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("type", sa.String(50), nullable=True),
     sa.Column("file_names", sa.Text, nullable=False, server_default="[]"),  # JSON list
@@ -44,7 +47,7 @@ archives = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_wink_archives_smile_user", "smile_user_id"),
+    sa.Index("ix_wink_archives_upstream_user", "provider", "upstream_user_id"),
 )
 
 #: How long Smile keeps an uploaded archive's data after it was made.
@@ -84,7 +87,7 @@ CALLBACK_STATUS = {"onUploadsCreated": ArchiveStatus.STARTED, "onUploadsRemoved"
 def get_archive(archive_id: str, *, store: Store | None = None) -> dict[str, Any] | None:
     """The last known state of one archive (``None`` if the kit never heard of it)."""
     store = store or _state().store
-    with store._begin() as conn:
+    with store.begin() as conn:
         row = conn.execute(sa.select(archives).where(archives.c.archive_id == archive_id)).mappings().first()
     return _archive_dict(row) if row else None
 
@@ -94,8 +97,8 @@ def list_archives(*, smile_user_id: str | None = None, store: Store | None = Non
     store = store or _state().store
     query = sa.select(archives).order_by(archives.c.created_at.desc(), archives.c.archive_id)
     if smile_user_id:
-        query = query.where(archives.c.smile_user_id == smile_user_id)
-    with store._begin() as conn:
+        query = query.where(archives.c.upstream_user_id == smile_user_id)
+    with store.begin() as conn:
         return [_archive_dict(row) for row in conn.execute(query).mappings().all()]
 
 
@@ -255,19 +258,19 @@ def _set_status(
     if analysis is not None or status is ArchiveStatus.REVOKED:
         changes["analysis"] = analysis
     if smile_user_id is not None:
-        changes["smile_user_id"] = (
-            smile_user_id if trusted else sa.func.coalesce(archives.c.smile_user_id, smile_user_id)
+        changes["upstream_user_id"] = (
+            smile_user_id if trusted else sa.func.coalesce(archives.c.upstream_user_id, smile_user_id)
         )
     details = {k: v for k, v in details.items() if v is not None}
     changed = False
     for _ in range(2):
-        with store._begin() as conn:
+        with store.begin() as conn:
             if conn.execute(archives.update().where(guard).values(**changes)).rowcount:
                 changed = True
                 break
         values = {
             "archive_id": archive_id,
-            "smile_user_id": smile_user_id,
+            "upstream_user_id": smile_user_id,
             "status": str(status),
             "error": error,
             "analysis": analysis,
@@ -276,7 +279,7 @@ def _set_status(
             "updated_at": now,
         } | details
         try:
-            with store._begin() as conn:
+            with store.begin() as conn:
                 conn.execute(archives.insert().values(**values))
             return True
         except IntegrityError:  # it exists (with a later status, or another's): try the update again
@@ -287,7 +290,7 @@ def _set_status(
 
 
 def _owned_by(owner: str):
-    return sa.or_(archives.c.smile_user_id.is_(None), archives.c.smile_user_id == owner)
+    return sa.or_(archives.c.upstream_user_id.is_(None), archives.c.upstream_user_id == owner)
 
 
 def _fill_details(
@@ -299,7 +302,7 @@ def _fill_details(
         statement = statement.where(archives.c.file_names == "[]")
         if owner is not None:
             statement = statement.where(_owned_by(owner))
-    with store._begin() as conn:
+    with store.begin() as conn:
         conn.execute(statement.values(**details))
 
 
@@ -308,7 +311,7 @@ def _fill(store: Store, archive_id: str, *, analysis: str | None, even_revoked: 
     statement = archives.update().where(archives.c.archive_id == archive_id)
     if not even_revoked:
         statement = statement.where(archives.c.status != str(ArchiveStatus.REVOKED))
-    with store._begin() as conn:
+    with store.begin() as conn:
         conn.execute(statement.values(analysis=analysis))
 
 
@@ -316,7 +319,7 @@ def _archive_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     created = _aware(row["created_at"])
     return {
         "archiveId": row["archive_id"],
-        "smileUserId": row["smile_user_id"],
+        "smileUserId": row["upstream_user_id"],
         "status": row["status"],
         "type": row["type"],
         "fileNames": json.loads(row["file_names"] or "[]"),
@@ -385,7 +388,7 @@ def archives_command(ctx: click.Context, user: str | None, as_json: bool) -> Non
     if ctx.invoked_subcommand is not None:
         return
     store = _state().store
-    smile_user_id = (store.smile_user_id(user) or user) if user else None
+    smile_user_id = (store.upstream_user_id(SMILE_WINK.name, user) or user) if user else None
     found = list_archives(smile_user_id=smile_user_id, store=store)
     if as_json:
         for archive in found:

@@ -102,14 +102,14 @@ def record_callback():
     if not isinstance(args, dict):
         raise InvalidRequest("args must be a JSON object.")
     # The browser may claim any userId; the one we made for this app user is the truth.
-    smile_user_id = state.store.smile_user_id(app_user_id)
+    smile_user_id = state.store.upstream_user_id(state.provider.name, app_user_id)
     event = state.store.add_event(
         kind="callback",
         name=name,
         payload=args,
         provider=state.provider.name,
         app_user_id=app_user_id,
-        smile_user_id=smile_user_id,
+        upstream_user_id=smile_user_id,
         claimed_by=state.claim_name,
         account=account_now(state, "callback", name, args, smile_user_id),
     )
@@ -138,14 +138,12 @@ def list_events():
         raise InvalidRequest("kind must be 'callback' or 'webhook'.")
     after = _int_arg("after", minimum=0)
     limit = _int_arg("limit", minimum=1) or 100
-    app_user_id = request.args.get("user") or None
-    smile_user_id = request.args.get("smileUserId") or None
-    if app_user_id and not smile_user_id:
-        smile_user_id = state.store.smile_user_id(app_user_id)
     events = state.store.list_events(
+        provider=request.args.get("provider") or None,
         kind=kind,
-        app_user_id=app_user_id,
-        smile_user_id=smile_user_id,
+        # The app user's events include those stored under upstream users it had before a relink.
+        app_user_id=request.args.get("user") or None,
+        upstream_user_id=request.args.get("upstreamUserId") or None,
         after_id=after,
         limit=min(limit, MAX_EVENTS_PAGE),
     )
@@ -154,10 +152,13 @@ def list_events():
 
 @bp.get("/accounts")
 def list_accounts():
-    """The last known status of each account; ``?smileUserId=`` filters."""
+    """The last known status of each account; ``?provider=`` and ``?upstreamUserId=`` filter."""
     state = get_state()
     _require_events_permission(state)
-    accounts = state.store.list_accounts(smile_user_id=request.args.get("smileUserId") or None)
+    accounts = state.store.list_accounts(
+        provider=request.args.get("provider") or None,
+        upstream_user_id=request.args.get("upstreamUserId") or None,
+    )
     return jsonify({"accounts": accounts})
 
 

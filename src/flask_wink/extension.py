@@ -64,20 +64,22 @@ class WinkState:
 
     def _relink(self, app_user_id: str, gone: str) -> LinkToken:
         """Smile no longer knows ``gone`` (deleted, or another sandbox): use or make another user."""
-        stored = self.store.smile_user_id(app_user_id)
+        stored = self.store.upstream_user_id(self.provider.name, app_user_id)
         if stored and stored != gone:
             # Another process relinked already (this one remembered the old user).
             return self.provider.mint_link_token(self.client, stored, app_user_id)
         log.warning("Smile user of app user %s is gone; making a new one", app_user_id)
         token = self.provider.mint_link_token(self.client, None, app_user_id)
-        self.store.relink_user(app_user_id, token.smile_user_id)
+        self.store.relink_user(self.provider.name, app_user_id, token.smile_user_id)
         return token
 
     def mint_link_token(self, app_user_id: str) -> LinkToken:
         """A Link token for ``app_user_id``; makes the Smile user the first time, never twice."""
         lock = self._user_locks[hash(app_user_id) % len(self._user_locks)]
         with lock:
-            known = self._known_users.get(app_user_id) or self.store.smile_user_id(app_user_id)
+            known = self._known_users.get(app_user_id) or self.store.upstream_user_id(
+                self.provider.name, app_user_id
+            )
             try:
                 token = self.provider.mint_link_token(self.client, known, app_user_id)
             except SmileNotFound:
@@ -87,7 +89,7 @@ class WinkState:
                 known = token.smile_user_id
             created = known is None
             if created:
-                kept = self.store.link_user(app_user_id, token.smile_user_id, self.provider.name)
+                kept = self.store.link_user(self.provider.name, app_user_id, token.smile_user_id)
                 if kept != token.smile_user_id:
                     # Another process linked this user first: use its Smile user.
                     token = self.provider.mint_link_token(self.client, kept, app_user_id)

@@ -89,12 +89,14 @@ def account_change(
     if update is None or len(update.account_id) > ACCOUNT_ID_MAX:
         return None  # not an account id this store can keep; the event itself is still stored
     return AccountChange.make(
+        provider.name,
         update.account_id,
         update.status,
         replaces=provider.statuses_replaced_by(update.status),
+        connected=update.connected,
         owner=owner,
-        smile_user_id=_fits(owner or smile_user_id, ACCOUNT_ID_MAX),
-        provider_id=_fits(update.provider_id, SHORT_TEXT_MAX),
+        upstream_user_id=_fits(owner or smile_user_id, ACCOUNT_ID_MAX),
+        institution_id=_fits(update.provider_id, SHORT_TEXT_MAX),
         error_code=_fits(update.error_code, SHORT_TEXT_MAX),
     )
 
@@ -110,7 +112,7 @@ def _fits(value: str | None, limit: int) -> str | None:
 
 
 def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
-    change = account_change(state, event.kind, event.name, event.payload, event.smile_user_id)
+    change = account_change(state, event.kind, event.name, event.payload, event.upstream_user_id)
     if change is None:
         return
     changed = event.account_changed
@@ -124,7 +126,7 @@ def _track_account(app: Flask, state: WinkState, event: StoredEvent, errors: lis
             event=event,
             account_id=change.account_id,
             status=change.status,
-            smile_user_id=change.smile_user_id,
+            smile_user_id=change.upstream_user_id,
         )
 
 

@@ -128,7 +128,7 @@ def receive(app: Flask, state: WinkState, delivery: Delivery) -> tuple[dict[str,
             event_id=event["id"],
             raw=raw.decode(),
             # Whose app user this is gets resolved when events are read: ingest makes no query.
-            smile_user_id=smile_user_id,
+            upstream_user_id=smile_user_id,
             claimed_by=state.claim_name,
             account=account_now(state, "webhook", event["type"], event, smile_user_id),
         )

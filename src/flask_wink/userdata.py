@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,8 @@ from .client import SmileClient
 from .errors import SmileError
 from .extension import WinkState, get_state
 from .pipeline import register_tracker
-from .providers.smile_wink import AccountStatus
-from .store import StoredEvent, metadata
+from .providers.smile_wink import SMILE_WINK, AccountStatus
+from .store import StoredEvent, provider_metadata
 
 log = logging.getLogger("flask_wink")
 
@@ -40,17 +38,17 @@ ARCHIVE_RETENTION = timedelta(days=7)
 #: Page size when fetching (the Open API's largest).
 FETCH_PAGE_SIZE = 150
 
+#: Created by the store's migrations (see flask_wink.store.migrations).
 user_data = sa.Table(
     "wink_user_data",
-    metadata,
-    sa.Column("smile_user_id", sa.String(200), primary_key=True),
+    provider_metadata(SMILE_WINK.name),
+    sa.Column("upstream_user_id", sa.String(200), primary_key=True),
+    sa.Column("provider", sa.String(50), nullable=False, server_default=SMILE_WINK.name),
     sa.Column("app_user_id", sa.String(200), nullable=True),
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("document", sa.Text, nullable=False),
 )
 
-_created: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
-_created_lock = threading.Lock()
 
 
 def _state(app_or_state: Flask | WinkState | None) -> WinkState:
@@ -60,14 +58,9 @@ def _state(app_or_state: Flask | WinkState | None) -> WinkState:
 
 
 def _ready(state: WinkState) -> sa.Engine:
-    """The store's engine, with ``wink_user_data`` created (also when the store was set up earlier)."""
-    engine = state.store.engine
-    if engine not in _created:
-        with _created_lock:
-            state.store.init()
-            user_data.create(engine, checkfirst=True)
-            _created.add(engine)
-    return engine
+    """The store's engine, its tables (``wink_user_data`` included) made by its migrations."""
+    state.store.init()
+    return state.store.engine
 
 
 def _now() -> datetime:
@@ -96,7 +89,7 @@ def fetch_user_data(
     state = _state(app_or_state)
     document: dict[str, Any] = {
         "userId": smile_user_id,
-        "appUserId": state.store.app_user_id(smile_user_id),
+        "appUserId": state.store.app_user_id(SMILE_WINK.name, smile_user_id),
         "fetchedAt": _iso(_now()),
     }
     for kind in DATA_KINDS:
@@ -113,13 +106,13 @@ def store_user_data(app_or_state: Flask | WinkState | None, document: dict[str, 
     smile_user_id = document["userId"]
     fetched = document.get("fetchedAt")
     row = {
-        "smile_user_id": smile_user_id,
+        "upstream_user_id": smile_user_id,
         "app_user_id": document.get("appUserId"),
         "fetched_at": datetime.fromisoformat(fetched.replace("Z", "+00:00")) if fetched else _now(),
         "document": json.dumps(document, separators=(",", ":")),
     }
     with engine.begin() as conn:
-        conn.execute(user_data.delete().where(user_data.c.smile_user_id == smile_user_id))
+        conn.execute(user_data.delete().where(user_data.c.upstream_user_id == smile_user_id))
         conn.execute(user_data.insert().values(**row))
 
 
@@ -135,7 +128,8 @@ def stored_user_data(app_or_state: Flask | WinkState | None, smile_user_id: str)
     """The latest stored document of a Smile user, if any."""
     engine = _ready(_state(app_or_state))
     with engine.begin() as conn:
-        raw = conn.scalar(sa.select(user_data.c.document).where(user_data.c.smile_user_id == smile_user_id))
+        mine = user_data.c.upstream_user_id == smile_user_id
+        raw = conn.scalar(sa.select(user_data.c.document).where(mine))
     return json.loads(raw) if raw else None
 
 
@@ -144,7 +138,7 @@ def delete_source_data(app_or_state: Flask | WinkState | None, source_id: str) -
     engine = _ready(_state(app_or_state))
     dropped = 0
     with engine.begin() as conn:
-        rows = conn.execute(sa.select(user_data.c.smile_user_id, user_data.c.document)).all()
+        rows = conn.execute(sa.select(user_data.c.upstream_user_id, user_data.c.document)).all()
         for smile_user_id, raw in rows:
             document = json.loads(raw)
             removed = 0
@@ -157,7 +151,7 @@ def delete_source_data(app_or_state: Flask | WinkState | None, source_id: str) -
                 dropped += removed
                 conn.execute(
                     user_data.update()
-                    .where(user_data.c.smile_user_id == smile_user_id)
+                    .where(user_data.c.upstream_user_id == smile_user_id)
                     .values(document=json.dumps(document, separators=(",", ":")))
                 )
     return dropped
@@ -173,9 +167,9 @@ def fetch_on_types(app: Flask) -> set[str]:
 
 def _fetch_on_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Tracker: fetch and store a user's data when a webhook named in ``WINK_FETCH_ON`` arrives."""
-    if event.kind != "webhook" or not event.smile_user_id or event.name not in fetch_on_types(app):
+    if event.kind != "webhook" or not event.upstream_user_id or event.name not in fetch_on_types(app):
         return
-    fetch_and_store(state, event.smile_user_id)
+    fetch_and_store(state, event.upstream_user_id)
 
 
 register_tracker(_fetch_on_webhook)
@@ -196,18 +190,18 @@ def retention_schedule(
     # Precise, not rounded to the second: what connected a moment ago has less than 60 days left.
     now = now or datetime.now(UTC)
     found: list[dict[str, Any]] = []
-    for account in state.store.list_accounts(smile_user_id=smile_user_id):
+    for account in state.store.list_accounts(provider=SMILE_WINK.name, upstream_user_id=smile_user_id):
         if account["status"] != AccountStatus.CONNECTED or not account["connectedAt"]:
             continue
         started = datetime.fromisoformat(account["connectedAt"].replace("Z", "+00:00"))
         found.append(
-            _expiry("account", account["accountId"], account["smileUserId"], started, ACCOUNT_RETENTION)
+            _expiry("account", account["accountId"], account["upstreamUserId"], started, ACCOUNT_RETENTION)
         )
     found.extend(_archive_expiries(engine, smile_user_id))
     owners = {}
     for item in found:
         if item["smileUserId"] and item["smileUserId"] not in owners:
-            owners[item["smileUserId"]] = state.store.app_user_id(item["smileUserId"])
+            owners[item["smileUserId"]] = state.store.app_user_id(SMILE_WINK.name, item["smileUserId"])
         item["appUserId"] = owners.get(item["smileUserId"])
         expires = datetime.fromisoformat(item["expiresAt"].replace("Z", "+00:00"))
         item["secondsLeft"] = int((expires - now).total_seconds())
@@ -227,32 +221,17 @@ def _expiry(
 
 
 def _archive_expiries(engine: sa.Engine, smile_user_id: str | None) -> list[dict[str, Any]]:
-    """Uploaded files from ``wink_archives``, when the archives part made that table."""
-    if not sa.inspect(engine).has_table("wink_archives"):
-        return []
-    table = sa.Table("wink_archives", sa.MetaData(), autoload_with=engine)
-    columns = table.c
-    id_column = next((columns[n] for n in ("archive_id", "id") if n in columns), None)
-    if id_column is None or "created_at" not in columns:
-        return []
-    user_column = columns["smile_user_id"] if "smile_user_id" in columns else None
-    query = sa.select(table)
-    if smile_user_id and user_column is not None:
-        query = query.where(user_column == smile_user_id)
-    if "status" in columns:  # a revoked upload has nothing left to expire
-        query = query.where(sa.or_(columns["status"].is_(None), columns["status"] != "REVOKED"))
+    """Uploaded files from ``wink_archives`` that are not revoked."""
+    from .archives import ArchiveStatus, archives
+
+    query = sa.select(archives).where(archives.c.status != str(ArchiveStatus.REVOKED))
+    if smile_user_id:
+        query = query.where(archives.c.upstream_user_id == smile_user_id)
     with engine.begin() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        _expiry(
-            "archive",
-            str(row[id_column.name]),
-            row[user_column.name] if user_column is not None else None,
-            row["created_at"],
-            ARCHIVE_RETENTION,
-        )
+        _expiry("archive", row["archive_id"], row["upstream_user_id"], row["created_at"], ARCHIVE_RETENTION)
         for row in rows
-        if row["created_at"] is not None
     ]
 
 
@@ -276,19 +255,23 @@ def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | Non
     app = app or current_app._get_current_object()
     state = get_state(app)
     state.client.revoke_account(account_id)
-    known = state.store.account(account_id) or {}
+    known = state.store.account(SMILE_WINK.name, account_id) or {}
     status = AccountStatus.DISCONNECTED
     state.store.update_account(
+        SMILE_WINK.name,
         account_id,
         str(status),
         replaces=state.provider.statuses_replaced_by(status),
-        smile_user_id=known.get("smileUserId"),
-        provider_id=known.get("providerId"),
+        connected=False,
+        upstream_user_id=known.get("upstreamUserId"),
+        institution_id=known.get("institutionId"),
     )
     dropped = 0 if keep_data else delete_source_data(state, account_id)
     for receiver in signals.account_revoked.receivers_for(app):
         try:
-            receiver(app, account_id=account_id, smile_user_id=known.get("smileUserId"), kept_data=keep_data)
+            receiver(
+                app, account_id=account_id, smile_user_id=known.get("upstreamUserId"), kept_data=keep_data
+            )
         except Exception:  # the account is revoked either way; a receiver's bug must not hide that
             log.exception("a receiver of account-revoked failed")
     return {"accountId": account_id, "status": str(status), "itemsDeleted": dropped, "keptData": keep_data}
@@ -318,10 +301,10 @@ def revoke_account_command(account_id: str, keep_data: bool) -> None:
 
 def _resolve_user(state: WinkState, user: str) -> tuple[str, str | None]:
     """(Smile user id, app user id) for an app user id or a Smile user id."""
-    smile_user_id = state.store.smile_user_id(user)
+    smile_user_id = state.store.upstream_user_id(SMILE_WINK.name, user)
     if smile_user_id:
         return smile_user_id, user
-    app_user_id = state.store.app_user_id(user)
+    app_user_id = state.store.app_user_id(SMILE_WINK.name, user)
     if app_user_id is not None:
         return user, app_user_id
     raise click.ClickException(

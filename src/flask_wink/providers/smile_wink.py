@@ -75,6 +75,11 @@ class AccountUpdate:
     provider_id: str | None = None
     error_code: str | None = None
 
+    @property
+    def connected(self) -> bool:
+        """Whether the status means the account is connected."""
+        return self.status is AccountStatus.CONNECTED
+
 
 @dataclass(frozen=True)
 class LinkToken:

@@ -25,7 +25,7 @@ EVENT_COLUMNS = (
     "event_id",
     "provider",
     "app_user_id",
-    "smile_user_id",
+    "upstream_user_id",
     "payload",
     "received_at",
     "state",
@@ -34,9 +34,10 @@ EVENT_COLUMNS = (
     "claimed_at",
 )
 ACCOUNT_COLUMNS = (
+    "provider",
     "account_id",
-    "smile_user_id",
-    "provider_id",
+    "upstream_user_id",
+    "institution_id",
     "status",
     "error_code",
     "connected_at",
@@ -90,14 +91,14 @@ class EventStatements:
             guard = f"({table}.status, excluded.status) IN (SELECT * FROM {pairs})"
             self._insert_pg_with_accounts = (
                 f"WITH ins AS ({insert}), "
-                f"ch (provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
+                f"ch (event_provider, kind, event_id, {', '.join(ACCOUNT_COLUMNS)}) AS "
                 f"(SELECT * FROM {change_arrays}), "
                 f"acc AS (INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
                 f"SELECT {', '.join('ch.' + name for name in ACCOUNT_COLUMNS)} FROM ch JOIN ins "
-                "ON ins.provider = ch.provider AND ins.kind = ch.kind AND ins.event_id = ch.event_id "
-                f"{self._account_conflict(guard)} RETURNING account_id) "
+                "ON ins.provider = ch.event_provider AND ins.kind = ch.kind AND ins.event_id = ch.event_id "
+                f"{self._account_conflict(guard)} RETURNING provider, account_id) "
                 "SELECT id, provider, kind, event_id FROM ins "
-                "UNION ALL SELECT NULL, NULL, NULL, account_id FROM acc"
+                "UNION ALL SELECT NULL, provider, NULL, account_id FROM acc"
             )
 
         def processor(table: sa.Table, name: str) -> Callable[[Any], Any] | None:
@@ -212,14 +213,14 @@ class EventStatements:
         # are upserted one by one afterwards, in order. Returns the new ids and, by
         # position, whether each change made here moved its account.
         inline: dict[int, AccountChange] = {}
-        touched: set[str] = set()
+        touched: set[tuple[str, str]] = set()
         for position, row in enumerate(rows):
             change = row.account
             if change is None:
                 continue
-            if change.owner is None and row.key is not None and change.account_id not in touched:
+            if change.owner is None and row.key is not None and change.key not in touched:
                 inline[position] = change
-            touched.add(change.account_id)
+            touched.add(change.key)
         columns = [list(column) for column in zip(*(row.values for row in rows), strict=True)]
         if not inline:
             cursor.execute(self._insert_pg, columns)
@@ -236,12 +237,12 @@ class EventStatements:
             cursor.execute(self._insert_pg_with_accounts, params)
             answer = cursor.fetchall()
             returned = [row for row in answer if row[0] is not None]
-            moved = {row[3] for row in answer if row[0] is None}
+            moved = {(row[1], row[3]) for row in answer if row[0] is None}
         by_key = {delivery_key(provider, kind, event_id): id_ for id_, provider, kind, event_id in returned}
         # Rows without an event id never conflict; their ids come from one sequence in VALUES order.
         unkeyed = iter(sorted(id_ for id_, _, _, event_id in returned if event_id is None))
         ids = [next(unkeyed) if row.key is None else by_key.get(row.key) for row in rows]
-        return ids, {position: change.account_id in moved for position, change in inline.items()}
+        return ids, {position: change.key in moved for position, change in inline.items()}
 
     def _account_conflict(self, guard: str) -> str:
         """The ON CONFLICT clause of every account upsert: the status moves only where ``guard``
@@ -249,25 +250,25 @@ class EventStatements:
         table = self.accounts
         keep = ", ".join(
             f"{name} = coalesce({table}.{name}, excluded.{name})"
-            for name in ("smile_user_id", "provider_id", "connected_at")
+            for name in ("upstream_user_id", "institution_id", "connected_at")
         )
         return (
-            "ON CONFLICT (account_id) DO UPDATE SET status = excluded.status, "
+            "ON CONFLICT (provider, account_id) DO UPDATE SET status = excluded.status, "
             f"error_code = excluded.error_code, updated_at = excluded.updated_at, {keep} WHERE {guard}"
         )
 
     @classmethod
     def one_statement(cls, ops: list[Any]) -> bool:
         """Whether PostgreSQL gets ``ops`` as one statement, atomic without a transaction."""
-        accounts: set[str] = set()
+        accounts: set[tuple[str, str]] = set()
         for op in ops:
             if type(op) is not EventRow:
                 return False
             change = op.account
             if change is not None:
-                if change.owner is not None or op.key is None or change.account_id in accounts:
+                if change.owner is not None or op.key is None or change.key in accounts:
                     return False
-                accounts.add(change.account_id)
+                accounts.add(change.key)
         return 0 < len(ops) <= cls.MAX_ROWS
 
     # marks
@@ -309,7 +310,7 @@ class EventStatements:
 
     def _send_upsert(self, conn: Any, change: AccountChange) -> Any:
         # One atomic INSERT ... ON CONFLICT DO UPDATE that only moves a status forward (and, with
-        # an owner, only for an account of that Smile user or of no known user). Returns its
+        # an owner, only for an account of that upstream user or of no known user). Returns its
         # cursor, for _upserted.
         shape = (len(change.replaceable), change.owner is not None)
         sql = self._upserts.get(shape)
@@ -317,7 +318,7 @@ class EventStatements:
             table, mark = self.accounts, self.mark
             guard = f"{table}.status IN ({', '.join([mark] * shape[0])})" if shape[0] else "1 = 0"
             if shape[1]:
-                guard += f" AND ({table}.smile_user_id IS NULL OR {table}.smile_user_id = {mark})"
+                guard += f" AND ({table}.upstream_user_id IS NULL OR {table}.upstream_user_id = {mark})"
             sql = (
                 f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "
                 f"VALUES ({', '.join([mark] * len(ACCOUNT_COLUMNS))}) {self._account_conflict(guard)}"

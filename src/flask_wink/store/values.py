@@ -28,11 +28,12 @@ class StoredEvent:
     """One recorded callback or webhook."""
 
     id: int
+    provider: str
     kind: str
     name: str
     event_id: str | None
     app_user_id: str | None
-    smile_user_id: str | None
+    upstream_user_id: str | None
     payload: Any
     received_at: datetime
     state: str = "pending"
@@ -45,11 +46,12 @@ class StoredEvent:
         """The event as the JSON API shows it."""
         return {
             "id": self.id,
+            "provider": self.provider,
             "kind": self.kind,
             "name": self.name,
             "eventId": self.event_id,
             "appUserId": self.app_user_id,
-            "smileUserId": self.smile_user_id,
+            "upstreamUserId": self.upstream_user_id,
             "payload": self.payload,
             "receivedAt": iso(self.received_at),
             "state": self.state,
@@ -60,30 +62,59 @@ class StoredEvent:
 
 @dataclass(frozen=True, slots=True)
 class AccountChange:
-    """An account status to record if it moves the status forward (see ``Store.update_account``)."""
+    """An account status to record if it moves the status forward (see ``Store.update_account``).
 
+    ``connected``: whether ``status`` means the account is connected (the provider says; it sets
+    ``connected_at`` the first time). ``owner``: only an account of that upstream user, or of no
+    known user, changes.
+    """
+
+    provider: str
     account_id: str
     status: str
     replaceable: tuple[str, ...]
+    connected: bool
     owner: str | None = None
-    smile_user_id: str | None = None
-    provider_id: str | None = None
+    upstream_user_id: str | None = None
+    institution_id: str | None = None
     error_code: str | None = None
 
     @classmethod
-    def make(cls, account_id: str, status: str, *, replaces: Iterable[str], **fields: Any) -> AccountChange:
+    def make(
+        cls,
+        provider: str,
+        account_id: str,
+        status: str,
+        *,
+        replaces: Iterable[str],
+        connected: bool,
+        owner: str | None = None,
+        upstream_user_id: str | None = None,
+        institution_id: str | None = None,
+        error_code: str | None = None,
+    ) -> AccountChange:
         """A change to ``status`` that replaces any status in ``replaces`` (``status`` itself excluded)."""
         status = str(status)
-        return cls(account_id, status, tuple(str(s) for s in replaces if str(s) != status), **fields)
+        replaceable = tuple(str(s) for s in replaces if str(s) != status)
+        return cls(
+            provider, account_id, status, replaceable, connected, owner, upstream_user_id, institution_id,
+            error_code,
+        )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The account's key: ``(provider, account_id)``."""
+        return (self.provider, self.account_id)
 
     def values(self, now: datetime) -> dict[str, Any]:
         """The account row this change writes at ``now``."""
         return {
+            "provider": self.provider,
             "account_id": self.account_id,
-            "smile_user_id": self.smile_user_id,
-            "provider_id": self.provider_id,
+            "upstream_user_id": self.upstream_user_id,
+            "institution_id": self.institution_id,
             "status": self.status,
             "error_code": self.error_code,
-            "connected_at": now if self.status == "CONNECTED" else None,
+            "connected_at": now if self.connected else None,
             "updated_at": now,
         }
