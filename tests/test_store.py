@@ -451,3 +451,39 @@ def test_a_database_the_store_cannot_use_is_one_line_saying_the_fix(monkeypatch,
     message = str(caught.value)
     assert words in message and "\n" not in message
     assert caught.value.__context__ is None or caught.value.__suppress_context__  # no import traceback
+
+
+def test_a_relinked_users_events_under_every_upstream_user_list_under_the_app_user(store):
+    assert store.link_user("smile_wink", "george-42", "u-old") == "u-old"
+    add(store, "evt-1", upstream_user_id="u-old")  # webhooks name the upstream user only
+    store.relink_user("smile_wink", "george-42", "u-new")
+    add(store, "evt-2", upstream_user_id="u-new")
+    add(store, "evt-other", upstream_user_id="u-other")
+    assert store.upstream_user_id("smile_wink", "george-42") == "u-new"
+    assert store.app_user_id("smile_wink", "u-old") == store.app_user_id("smile_wink", "u-new") == "george-42"
+    mine = store.list_events(app_user_id="george-42")
+    assert [(e.event_id, e.app_user_id) for e in mine] == [("evt-2", "george-42"), ("evt-1", "george-42")]
+    assert store.upstream_user_id("other_provider", "george-42") is None  # users are per provider
+
+
+def test_linking_an_app_user_twice_keeps_the_first_upstream_user(store):
+    barrier = threading.Barrier(8)
+
+    def link(i):
+        barrier.wait()
+        return store.link_user("smile_wink", "george-42", f"u-{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        kept = set(pool.map(link, range(8)))
+    assert len(kept) == 1 and store.upstream_user_id("smile_wink", "george-42") in kept
+
+
+def test_accounts_and_events_are_keyed_per_provider(store):
+    for provider in ("smile_wink", "ucw"):
+        assert store.add_event(provider=provider, kind="webhook", name="T", payload={}, event_id="evt-1")
+        assert store.update_account(provider, "a-1", "CONNECTED", replaces=[], connected=True)
+    assert store.count_events(event_id="evt-1") == 2
+    assert [e.provider for e in store.list_events(provider="ucw")] == ["ucw"]
+    assert {a["provider"] for a in store.list_accounts()} == {"smile_wink", "ucw"}
+    assert [a["provider"] for a in store.list_accounts(provider="ucw")] == ["ucw"]
+    assert store.account("ucw", "a-1")["connectedAt"]
