@@ -300,7 +300,7 @@ def memory_and_events_page(tmp: Path, bodies: Bodies) -> dict:
                         "name": "USER_CREATED",
                         "event_id": f"bulk-{i}",
                         "provider": "smile_wink",
-                        "smile_user_id": f"tenant-{i % 1000}",
+                        "upstream_user_id": f"tenant-{i % 1000}",
                         "payload": '{"data": {}}',
                         "received_at": now,
                         "state": "handled",

@@ -226,3 +226,22 @@ def test_a_chunked_body_on_a_server_that_cannot_end_it_is_411(make_app):
     error = json.loads(payload)
     assert error["error"] == "LengthRequired" and "Content-Length" in error["message"]
     assert app.test_client().get("/wink/events", headers=ADMIN).get_json()["events"] == []
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_a_webhook_is_stored_on_postgresql_through_either_driver(make_app, driver):
+    import sqlalchemy as sa
+
+    from postgres import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        url = sa.engine.make_url(url).set(drivername=f"postgresql+{driver}").render_as_string(False)
+        app = make_app(WINK_DATABASE_URL=url)
+        client = app.test_client()
+        try:
+            first = deliver(client, connected("evt-1"))
+            assert first.status_code == 200 and first.get_json()["status"] == "stored"
+            assert deliver(client, connected("evt-1")).get_json()["status"] == "duplicate"
+            with app.app_context():
+                assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
+        finally:
+            with app.app_context():
+                get_state().store.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,18 @@ import pytest
 import sqlalchemy as sa
 
 from flask_wink.providers.smile_wink.statuses import AccountStatus, statuses_replaced_by
-from flask_wink.store import Store
-from flask_wink.writes import AccountChange, EventRow, utcnow
+from flask_wink.store import AccountChange, EventRow, Store, utcnow
 from postgres import fresh_postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql+psycopg", "postgresql+psycopg2"])
+def database_url(request, tmp_path):
+    """The store's tests on a SQLite file and on PostgreSQL through each driver it speaks."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wink.sqlite3'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield str(sa.engine.make_url(url).set(drivername=request.param).render_as_string(False))
 
 
 @pytest.fixture
@@ -81,9 +91,9 @@ def test_a_failing_write_in_a_group_does_not_sink_the_others(store):
 
 def update(store, status, owner=None, **kw):
     replaces = statuses_replaced_by(AccountStatus(status))
-    return store.update_account(
-        "smile_wink", "a-1", status, replaces=replaces, connected=status == "CONNECTED", owner=owner, **kw
-    )
+    connected = status == AccountStatus.CONNECTED
+    return store.update_account("smile_wink", "a-1", status, replaces=replaces, connected=connected,
+                                owner=owner, **kw)
 
 
 def test_account_status_never_goes_back(store):
@@ -92,8 +102,8 @@ def test_account_status_never_goes_back(store):
     assert not update(store, "AWAITING_MFA")
     assert not update(store, "PENDING")
     account = store.account("smile_wink", "a-1")
-    assert (account["status"], account["upstreamUserId"]) == ("CONNECTED", "u-1")
-    assert account["institutionId"] == "grab"
+    assert (account["provider"], account["status"]) == ("smile_wink", "CONNECTED")
+    assert (account["upstreamUserId"], account["institutionId"]) == ("u-1", "grab")
     assert account["connectedAt"]
     assert update(store, "DISCONNECTED")
     assert store.account("smile_wink", "a-1")["connectedAt"] == account["connectedAt"]
@@ -154,8 +164,8 @@ def test_failed_events_can_be_made_pending_again(store):
 def test_a_group_with_new_and_redelivered_events_maps_each_to_its_row(store):
     # One statement inserts the group; which rows are new must still be told apart exactly.
     stored = add(store, "evt-old")
-    sql = store._hot
-    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, smile_user_id=None,
+    sql = store.statements
+    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, upstream_user_id=None,
                   payload="{}", received_at=utcnow(), state="pending", attempts=0, claimed_by=None,
                   claimed_at=None)
     rows = [
@@ -176,15 +186,15 @@ def test_a_group_with_new_and_redelivered_events_maps_each_to_its_row(store):
 
 
 def test_an_account_status_commits_with_its_event_and_only_once(store):
-    change = AccountChange.make(
-        "smile_wink", "a-9", "CONNECTED", replaces=["PENDING"], connected=True, upstream_user_id="u-9"
-    )
+    change = AccountChange.make("smile_wink", "a-9", "CONNECTED", replaces=["PENDING"], connected=True,
+                                upstream_user_id="u-9")
     first = add(store, "evt-a", account=change)
     assert first.account_changed is True
     assert store.account("smile_wink", "a-9")["status"] == "CONNECTED"
     assert add(store, "evt-a", account=change) is None  # a redelivery changes nothing
     assert add(store, "evt-b", account=change).account_changed is False  # same status again
-    older = AccountChange.make("smile_wink", "a-9", "PENDING", replaces=[], upstream_user_id="u-9")
+    older = AccountChange.make("smile_wink", "a-9", "PENDING", replaces=[], connected=False,
+                               upstream_user_id="u-9")
     assert add(store, "evt-c", account=older).account_changed is False
     assert store.account("smile_wink", "a-9")["status"] == "CONNECTED"
 
@@ -261,17 +271,15 @@ def test_the_writer_reconnects_after_postgresql_drops_its_connection():
 
 def test_account_changes_in_one_group_apply_in_order_and_only_for_new_events(store):
     add(store, "evt-old")
-    sql = store._hot
-    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, smile_user_id="u-1",
+    sql = store.statements
+    values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None, upstream_user_id="u-1",
                   payload="{}", received_at=utcnow(), state="handling", attempts=1, claimed_by="me",
                   claimed_at=utcnow())
 
     def change(account_id, status):
         replaces = statuses_replaced_by(AccountStatus(status))
-        return AccountChange.make(
-            "smile_wink", account_id, status, replaces=replaces, connected=status == "CONNECTED",
-            upstream_user_id="u-1",
-        )
+        return AccountChange.make("smile_wink", account_id, status, replaces=replaces,
+                                  connected=status == AccountStatus.CONNECTED, upstream_user_id="u-1")
 
     rows = [
         sql.row({**values, "event_id": "e1"}, change("a-1", "CONNECTED")),
@@ -329,7 +337,7 @@ def test_postgresql_groups_of_any_size_share_prepared_statements():
         store = Store(url)
         store.init()
         try:
-            sql = store._hot
+            sql = store.statements
             values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None,
                           payload="{}", received_at=utcnow(), state="handling", attempts=1,
                           claimed_by="me", claimed_at=utcnow())
@@ -339,17 +347,15 @@ def test_postgresql_groups_of_any_size_share_prepared_statements():
             def groups(sizes):
                 nonlocal number
                 for size in sizes * 6:
-                    for smile_user in ("u-1", None):  # two patterns of NULL columns
+                    for upstream_user in ("u-1", None):  # two patterns of NULL columns
                         rows = []
                         for position in range(size):
                             number += 1
                             change = None
                             if position % 3 == 0:
-                                change = AccountChange.make(
-                                    "smile_wink", f"a-{number}", "CONNECTED", replaces=["PENDING"],
-                                    connected=True,
-                                )
-                            row = {**values, "event_id": f"e-{number}", "smile_user_id": smile_user}
+                                change = AccountChange.make("smile_wink", f"a-{number}", "CONNECTED",
+                                                            replaces=["PENDING"], connected=True)
+                            row = {**values, "event_id": f"e-{number}", "upstream_user_id": upstream_user}
                             rows.append(sql.row(row, change))
                         results = store.writer.run(lambda conn, rows=rows: EventRow.batch(conn, rows))
                         assert all(r is not None and r[1] in (True, None) for r in results)
@@ -411,3 +417,73 @@ def test_a_process_forked_while_another_thread_commits_writes_on_its_own():
             assert store.count_events() == 3
         finally:
             store.dispose()
+
+
+def test_a_bare_postgresql_url_uses_an_installed_driver(monkeypatch):
+    with fresh_postgres_database() as url:
+        bare = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
+        for used in ("psycopg", "psycopg2"):
+            store = Store(bare)
+            try:
+                assert store.engine.dialect.driver == used
+                assert add(store, f"evt-{used}") is not None
+            finally:
+                store.dispose()
+            monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("postgresql://u@h/db", 'No PostgreSQL driver is installed: pip install "flask-wink[postgres]"'),
+        ("postgresql+psycopg://u@h/db", 'psycopg is not installed: pip install "flask-wink[postgres]"'),
+        ("postgresql+psycopg2://u@h/db", "driver psycopg2 is not installed: pip install psycopg2-binary"),
+        ("postgresql+pg8000://u@h/db", "through psycopg or psycopg2, not pg8000"),
+        ("mysql+pymysql://u@h/db", "supports only SQLite and PostgreSQL, not mysql"),
+        ("not a url", "not a URL SQLAlchemy understands"),
+    ],
+)
+def test_a_database_the_store_cannot_use_is_one_line_saying_the_fix(monkeypatch, url, words):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # neither driver installed
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    with pytest.raises(RuntimeError) as caught:
+        Store(url)
+    message = str(caught.value)
+    assert words in message and "\n" not in message
+    assert caught.value.__context__ is None or caught.value.__suppress_context__  # no import traceback
+
+
+def test_a_relinked_users_events_under_every_upstream_user_list_under_the_app_user(store):
+    assert store.link_user("smile_wink", "george-42", "u-old") == "u-old"
+    add(store, "evt-1", upstream_user_id="u-old")  # webhooks name the upstream user only
+    store.relink_user("smile_wink", "george-42", "u-new")
+    add(store, "evt-2", upstream_user_id="u-new")
+    add(store, "evt-other", upstream_user_id="u-other")
+    assert store.upstream_user_id("smile_wink", "george-42") == "u-new"
+    assert store.app_user_id("smile_wink", "u-old") == store.app_user_id("smile_wink", "u-new") == "george-42"
+    mine = store.list_events(app_user_id="george-42")
+    assert [(e.event_id, e.app_user_id) for e in mine] == [("evt-2", "george-42"), ("evt-1", "george-42")]
+    assert store.upstream_user_id("other_provider", "george-42") is None  # users are per provider
+
+
+def test_linking_an_app_user_twice_keeps_the_first_upstream_user(store):
+    barrier = threading.Barrier(8)
+
+    def link(i):
+        barrier.wait()
+        return store.link_user("smile_wink", "george-42", f"u-{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        kept = set(pool.map(link, range(8)))
+    assert len(kept) == 1 and store.upstream_user_id("smile_wink", "george-42") in kept
+
+
+def test_accounts_and_events_are_keyed_per_provider(store):
+    for provider in ("smile_wink", "ucw"):
+        assert store.add_event(provider=provider, kind="webhook", name="T", payload={}, event_id="evt-1")
+        assert store.update_account(provider, "a-1", "CONNECTED", replaces=[], connected=True)
+    assert store.count_events(event_id="evt-1") == 2
+    assert [e.provider for e in store.list_events(provider="ucw")] == ["ucw"]
+    assert {a["provider"] for a in store.list_accounts()} == {"smile_wink", "ucw"}
+    assert [a["provider"] for a in store.list_accounts(provider="ucw")] == ["ucw"]
+    assert store.account("ucw", "a-1")["connectedAt"]

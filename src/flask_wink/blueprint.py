@@ -193,16 +193,12 @@ def list_events():
     provider = state.provider(name).name if name else None
     after = _int_arg("after", minimum=0)
     limit = _int_arg("limit", minimum=1) or 100
-    app_user_id = request.args.get("user") or None
-    upstream_user_id = request.args.get("upstreamUserId") or None
-    if app_user_id and not upstream_user_id:
-        # Webhooks name the upstream's user only: include those of the app user's upstream user.
-        upstream_user_id = state.store.upstream_user_id(provider or state.default_provider, app_user_id)
     events = state.store.list_events(
         provider=provider,
         kind=kind,
-        app_user_id=app_user_id,
-        upstream_user_id=upstream_user_id,
+        # The app user's events include those stored under upstream users it had before a relink.
+        app_user_id=request.args.get("user") or None,
+        upstream_user_id=request.args.get("upstreamUserId") or None,
         after_id=after,
         limit=min(limit, MAX_EVENTS_PAGE),
     )

@@ -124,9 +124,6 @@ class Wink:
         if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         store = Store(database_url)
-        for provider in providers.values():
-            for tables in getattr(provider, "tables", ()):
-                store.add_tables(tables)
         pool = None
         if handle_events == "background":
             pool = handler_pool(max(1, int(config["WINK_HANDLER_THREADS"])))

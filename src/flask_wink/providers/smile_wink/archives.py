@@ -26,7 +26,7 @@ from ... import signals as core_signals
 from ...provider import BROWSER
 from ...state import WinkState, get_state
 from ...statusrank import replaceable_by
-from ...store import Store, StoredEvent, metadata
+from ...store import Store, StoredEvent, provider_metadata
 from ...timeutil import aware, iso, parse_iso, utcnow
 from . import signals
 from .access import NAME, smile_wink
@@ -34,11 +34,13 @@ from .errors import SmileError, SmileNotFound
 
 log = logging.getLogger("flask_wink")
 
+#: Created by the store's migrations (see flask_wink.store.migrations).
 archives = sa.Table(
     "wink_archives",
-    metadata,
+    provider_metadata(NAME),
     sa.Column("archive_id", sa.String(200), primary_key=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=True),
+    sa.Column("provider", sa.String(50), nullable=False, server_default=NAME),
+    sa.Column("upstream_user_id", sa.String(200), nullable=True),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("type", sa.String(50), nullable=True),
     sa.Column("file_names", sa.Text, nullable=False, server_default="[]"),  # JSON list
@@ -46,7 +48,7 @@ archives = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_wink_archives_smile_user", "smile_user_id"),
+    sa.Index("ix_wink_archives_upstream_user", "provider", "upstream_user_id"),
 )
 
 #: How long Smile keeps an uploaded archive's data after it was made.
@@ -86,7 +88,7 @@ CALLBACK_STATUS = {"onUploadsCreated": ArchiveStatus.STARTED, "onUploadsRemoved"
 def get_archive(archive_id: str, *, store: Store | None = None) -> dict[str, Any] | None:
     """The last known state of one archive (``None`` if the kit never heard of it)."""
     store = store or get_state().store
-    with store._begin() as conn:
+    with store.begin() as conn:
         row = conn.execute(sa.select(archives).where(archives.c.archive_id == archive_id)).mappings().first()
     return _archive_dict(row) if row else None
 
@@ -96,8 +98,8 @@ def list_archives(*, smile_user_id: str | None = None, store: Store | None = Non
     store = store or get_state().store
     query = sa.select(archives).order_by(archives.c.created_at.desc(), archives.c.archive_id)
     if smile_user_id:
-        query = query.where(archives.c.smile_user_id == smile_user_id)
-    with store._begin() as conn:
+        query = query.where(archives.c.upstream_user_id == smile_user_id)
+    with store.begin() as conn:
         return [_archive_dict(row) for row in conn.execute(query).mappings().all()]
 
 
@@ -248,19 +250,19 @@ def _set_status(
     if analysis is not None or status is ArchiveStatus.REVOKED:
         changes["analysis"] = analysis
     if smile_user_id is not None:
-        changes["smile_user_id"] = (
-            smile_user_id if trusted else sa.func.coalesce(archives.c.smile_user_id, smile_user_id)
+        changes["upstream_user_id"] = (
+            smile_user_id if trusted else sa.func.coalesce(archives.c.upstream_user_id, smile_user_id)
         )
     details = {k: v for k, v in details.items() if v is not None}
     changed = False
     for _ in range(2):
-        with store._begin() as conn:
+        with store.begin() as conn:
             if conn.execute(archives.update().where(guard).values(**changes)).rowcount:
                 changed = True
                 break
         values = {
             "archive_id": archive_id,
-            "smile_user_id": smile_user_id,
+            "upstream_user_id": smile_user_id,
             "status": str(status),
             "error": error,
             "analysis": analysis,
@@ -269,7 +271,7 @@ def _set_status(
             "updated_at": now,
         } | details
         try:
-            with store._begin() as conn:
+            with store.begin() as conn:
                 conn.execute(archives.insert().values(**values))
             return True
         except IntegrityError:  # it exists (with a later status, or another's): try the update again
@@ -280,7 +282,7 @@ def _set_status(
 
 
 def _owned_by(owner: str):
-    return sa.or_(archives.c.smile_user_id.is_(None), archives.c.smile_user_id == owner)
+    return sa.or_(archives.c.upstream_user_id.is_(None), archives.c.upstream_user_id == owner)
 
 
 def _fill_details(
@@ -292,7 +294,7 @@ def _fill_details(
         statement = statement.where(archives.c.file_names == "[]")
         if owner is not None:
             statement = statement.where(_owned_by(owner))
-    with store._begin() as conn:
+    with store.begin() as conn:
         conn.execute(statement.values(**details))
 
 
@@ -301,7 +303,7 @@ def _fill(store: Store, archive_id: str, *, analysis: str | None, even_revoked: 
     statement = archives.update().where(archives.c.archive_id == archive_id)
     if not even_revoked:
         statement = statement.where(archives.c.status != str(ArchiveStatus.REVOKED))
-    with store._begin() as conn:
+    with store.begin() as conn:
         conn.execute(statement.values(analysis=analysis))
 
 
@@ -309,7 +311,7 @@ def _archive_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     created = aware(row["created_at"])
     return {
         "archiveId": row["archive_id"],
-        "smileUserId": row["smile_user_id"],
+        "smileUserId": row["upstream_user_id"],
         "status": row["status"],
         "type": row["type"],
         "fileNames": json.loads(row["file_names"] or "[]"),
@@ -338,19 +340,8 @@ def _text(value: Any) -> str | None:
 
 
 def register_cli(group: click.Group) -> None:
-    """Add ``flask wink archives`` and the ``revoke archive`` command to ``group``.
-
-    ``flask wink revoke archive ID`` when the user-data part provides the ``revoke`` group, else
-    ``flask wink archives revoke ID``.
-    """
-    from . import userdata
-
+    """Add ``flask wink archives`` to ``group`` (``revoke archive`` is wired by the provider's CLI)."""
     group.add_command(archives_command)
-    revoke_group = getattr(userdata, "revoke_group", None)
-    if isinstance(revoke_group, click.Group):
-        revoke_group.add_command(revoke_archive_command, "archive")
-    else:
-        archives_command.add_command(revoke_archive_command, "revoke")
 
 
 @click.group("archives", invoke_without_command=True)

@@ -10,3 +10,5 @@ smile_wink_cli = click.Group("smile-wink", help="Smile Wink: user data, archives
 
 for _part in (userdata, archives, invites):
     _part.register_cli(smile_wink_cli)
+# ``flask wink revoke archive ID`` beside ``revoke account``.
+userdata.revoke_group.add_command(archives.revoke_archive_command, "archive")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from ... import signals as core_signals
 from ...linking import start_link
 from ...provider import INBOUND
 from ...state import WinkState, get_state
-from ...store import StoredEvent, metadata
+from ...store import StoredEvent, provider_metadata
 from ...timeutil import aware, iso, parse_iso, utcnow
 from . import signals
 from .access import NAME, smile_wink
@@ -41,17 +39,17 @@ ARCHIVE_RETENTION = timedelta(days=7)
 #: Page size when fetching (the Open API's largest).
 FETCH_PAGE_SIZE = 150
 
+#: Created by the store's migrations (see flask_wink.store.migrations).
 user_data = sa.Table(
     "wink_user_data",
-    metadata,
-    sa.Column("smile_user_id", sa.String(200), primary_key=True),
+    provider_metadata(NAME),
+    sa.Column("upstream_user_id", sa.String(200), primary_key=True),
+    sa.Column("provider", sa.String(50), nullable=False, server_default=NAME),
     sa.Column("app_user_id", sa.String(200), nullable=True),
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("document", sa.Text, nullable=False),
 )
 
-_created: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
-_created_lock = threading.Lock()
 
 
 def _state(app_or_state: Flask | WinkState | None) -> WinkState:
@@ -61,14 +59,9 @@ def _state(app_or_state: Flask | WinkState | None) -> WinkState:
 
 
 def _ready(state: WinkState) -> sa.Engine:
-    """The store's engine, with ``wink_user_data`` created (also when the store was set up earlier)."""
-    engine = state.store.engine
-    if engine not in _created:
-        with _created_lock:
-            state.store.init()
-            user_data.create(engine, checkfirst=True)
-            _created.add(engine)
-    return engine
+    """The store's engine, its tables (``wink_user_data`` included) made by its migrations."""
+    state.store.init()
+    return state.store.engine
 
 
 def _now() -> datetime:
@@ -102,13 +95,13 @@ def store_user_data(app_or_state: Flask | WinkState | None, document: dict[str, 
     smile_user_id = document["userId"]
     fetched = document.get("fetchedAt")
     row = {
-        "smile_user_id": smile_user_id,
+        "upstream_user_id": smile_user_id,
         "app_user_id": document.get("appUserId"),
         "fetched_at": parse_iso(fetched) if fetched else _now(),
         "document": json.dumps(document, separators=(",", ":")),
     }
     with engine.begin() as conn:
-        conn.execute(user_data.delete().where(user_data.c.smile_user_id == smile_user_id))
+        conn.execute(user_data.delete().where(user_data.c.upstream_user_id == smile_user_id))
         conn.execute(user_data.insert().values(**row))
 
 
@@ -124,7 +117,8 @@ def stored_user_data(app_or_state: Flask | WinkState | None, smile_user_id: str)
     """The latest stored document of a Smile user, if any."""
     engine = _ready(_state(app_or_state))
     with engine.begin() as conn:
-        raw = conn.scalar(sa.select(user_data.c.document).where(user_data.c.smile_user_id == smile_user_id))
+        mine = user_data.c.upstream_user_id == smile_user_id
+        raw = conn.scalar(sa.select(user_data.c.document).where(mine))
     return json.loads(raw) if raw else None
 
 
@@ -136,13 +130,13 @@ def delete_source_data(app_or_state: Flask | WinkState | None, source_id: str) -
     """
     engine = _ready(_state(app_or_state))
     with engine.begin() as conn:
-        users = conn.scalars(sa.select(user_data.c.smile_user_id)).all()
+        users = conn.scalars(sa.select(user_data.c.upstream_user_id)).all()
     return sum(_delete_source_items(engine, smile_user_id, source_id) for smile_user_id in users)
 
 
 def _delete_source_items(engine: sa.Engine, smile_user_id: str, source_id: str) -> int:
     """Drop one user's items from ``source_id``, in one transaction; how many were dropped."""
-    row = user_data.c.smile_user_id == smile_user_id
+    row = user_data.c.upstream_user_id == smile_user_id
     with engine.begin() as conn:
         # Locked (where the database can) so a document stored meanwhile is not overwritten.
         raw = conn.scalar(sa.select(user_data.c.document).where(row).with_for_update())
@@ -216,32 +210,17 @@ def _expiry(
 
 
 def _archive_expiries(engine: sa.Engine, smile_user_id: str | None) -> list[dict[str, Any]]:
-    """Uploaded files from ``wink_archives``, when the archives part made that table."""
-    if not sa.inspect(engine).has_table("wink_archives"):
-        return []
-    table = sa.Table("wink_archives", sa.MetaData(), autoload_with=engine)
-    columns = table.c
-    id_column = next((columns[n] for n in ("archive_id", "id") if n in columns), None)
-    if id_column is None or "created_at" not in columns:
-        return []
-    user_column = columns["smile_user_id"] if "smile_user_id" in columns else None
-    query = sa.select(table)
-    if smile_user_id and user_column is not None:
-        query = query.where(user_column == smile_user_id)
-    if "status" in columns:  # a revoked upload has nothing left to expire
-        query = query.where(sa.or_(columns["status"].is_(None), columns["status"] != "REVOKED"))
+    """Uploaded files from ``wink_archives`` that are not revoked."""
+    from .archives import ArchiveStatus, archives
+
+    query = sa.select(archives).where(archives.c.status != str(ArchiveStatus.REVOKED))
+    if smile_user_id:
+        query = query.where(archives.c.upstream_user_id == smile_user_id)
     with engine.begin() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        _expiry(
-            "archive",
-            str(row[id_column.name]),
-            row[user_column.name] if user_column is not None else None,
-            row["created_at"],
-            ARCHIVE_RETENTION,
-        )
+        _expiry("archive", row["archive_id"], row["upstream_user_id"], row["created_at"], ARCHIVE_RETENTION)
         for row in rows
-        if row["created_at"] is not None
     ]
 
 
@@ -274,6 +253,7 @@ def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | Non
         account_id,
         str(status),
         replaces=statuses_replaced_by(status),
+        connected=False,
         upstream_user_id=known.get("upstreamUserId"),
         institution_id=known.get("institutionId"),
     )

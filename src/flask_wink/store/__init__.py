@@ -1,168 +1,99 @@
-"""Where the kit keeps what it receives: events, the app-user -> Smile-user map, account status.
+"""Where the kit keeps what it receives: events, the app-user -> upstream-user map, account status.
 
 SQLAlchemy Core, so the same code runs on a SQLite file (the default) and on PostgreSQL. Writes
-that a request waits for are committed in groups (:mod:`flask_wink.writes`): many requests share
-one transaction and one fsync, and none is answered before its commit.
+that a request waits for are committed in groups (:mod:`.group_commit`): many requests share one
+transaction and one fsync, and none is answered before its commit. One role per module:
+:mod:`.schema` the tables, :mod:`.statements` the SQL of the write path, :mod:`.operations` the
+writes a group is made of, :mod:`.group_commit` the committer, :mod:`.flusher` its background
+thread and fork reset, :mod:`.engine` the engine for a URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
-from .timeutil import iso, utcnow
-from .writes import (
-    AccountChange,
-    AccountUpsert,
-    FailedMark,
-    GroupCommitter,
-    HandledMark,
-    HotStatements,
-)
+from . import migrations
+from .engine import create_engine
+from .group_commit import GroupCommitter
+from .operations import AccountUpsert, EventRow, FailedMark, HandledMark
+from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
+from .statements import EventStatements
+from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
+
+__all__ = [
+    "EVENT_STATES",
+    "AccountChange",
+    "EventRow",
+    "EventStatements",
+    "GroupCommitter",
+    "Store",
+    "StoredEvent",
+    "accounts",
+    "create_engine",
+    "events",
+    "metadata",
+    "provider_metadata",
+    "users",
+    "utcnow",
+]
 
 log = logging.getLogger("flask_wink")
 
-metadata = sa.MetaData()
-
-users = sa.Table(
-    "wink_users",
-    metadata,
-    sa.Column("app_user_id", sa.String(200), primary_key=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=False, unique=True),
-    sa.Column("provider", sa.String(50), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-events = sa.Table(
-    "wink_events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(20), nullable=False),  # "callback" or "webhook"
-    sa.Column("name", sa.String(100), nullable=False),  # callback name or webhook type
-    # Smile's event id for webhooks; NULL for callbacks (NULLs never collide in a unique index).
-    sa.Column("event_id", sa.String(200), nullable=True),
-    sa.Column("provider", sa.String(50), nullable=False),
-    sa.Column("app_user_id", sa.String(200), nullable=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=True),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    # Handling: pending -> handling -> handled | failed (failed ones can be retried).
-    sa.Column("state", sa.String(20), nullable=False, server_default="pending"),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("error", sa.Text, nullable=True),
-    sa.Column("claimed_by", sa.String(100), nullable=True),
-    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
-    sa.UniqueConstraint("provider", "kind", "event_id", name="uq_wink_events_delivery"),
-    sa.Index("ix_wink_events_smile_user", "smile_user_id"),
-    sa.Index("ix_wink_events_app_user", "app_user_id"),
-    sa.Index("ix_wink_events_state", "state", "id"),
-)
-
-accounts = sa.Table(
-    "wink_accounts",
-    metadata,
-    sa.Column("account_id", sa.String(200), primary_key=True),
-    sa.Column("smile_user_id", sa.String(200), nullable=True),
-    sa.Column("provider_id", sa.String(100), nullable=True),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("error_code", sa.String(100), nullable=True),
-    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-EVENT_STATES = ("pending", "handling", "handled", "failed")
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """One recorded callback or webhook."""
-
-    id: int
-    provider: str
-    kind: str
-    name: str
-    event_id: str | None
-    app_user_id: str | None
-    upstream_user_id: str | None
-    payload: Any
-    received_at: datetime
-    state: str = "pending"
-    attempts: int = 0
-    error: str | None = None
-    #: Whether storing the event moved its account's status (None: not tracked when stored).
-    account_changed: bool | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "provider": self.provider,
-            "kind": self.kind,
-            "name": self.name,
-            "eventId": self.event_id,
-            "appUserId": self.app_user_id,
-            "upstreamUserId": self.upstream_user_id,
-            "payload": self.payload,
-            "receivedAt": iso(self.received_at),
-            "state": self.state,
-            "attempts": self.attempts,
-            "error": self.error,
-        }
-
-
-def create_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, full fsync on commit and a busy timeout."""
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-
 
 class Store:
-    """The kit's tables on one database; tables are created on first use."""
+    """The kit's tables on one database, brought up to date by its migrations on first use.
+
+    Every method names the provider (the upstream) it is about first; nothing here knows any
+    upstream's names or statuses.
+    """
 
     def __init__(self, url_or_engine: str | Engine) -> None:
-        self.engine = create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
-        self.dialect = self.engine.dialect.name
-        # SQLite or PostgreSQL (a clear error for anything else). A unique constraint decides,
-        # not a check-then-insert: concurrent redeliveries of one event id leave one row.
-        self._hot = HotStatements(self.engine, events, accounts)
+        #: The SQLAlchemy engine (its pool serves reads; group commits use a connection of their own).
+        self.engine: Engine = (
+            create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        )
+        #: ``"sqlite"`` or ``"postgresql"``.
+        self.dialect: str = self.engine.dialect.name
+        # SQLite or PostgreSQL through a driver it speaks (a clear error for anything else). A
+        # unique constraint decides, not a check-then-insert: concurrent redeliveries of one
+        # event id leave one row.
+        self.statements = EventStatements(self.engine, events, accounts)
         self.writer = GroupCommitter(self.engine)
         self._ready = False
         self._lock = threading.Lock()
 
     def init(self) -> None:
-        """Create the tables if they are missing (safe when several processes start at once)."""
+        """Create or upgrade the tables by the kit's migrations (safe when several processes start
+        at once: they take turns under a database lock), then check every provider table exists."""
         with self._lock:
             if self._ready:
                 return
-            try:
-                metadata.create_all(self.engine)
-            except (OperationalError, ProgrammingError, IntegrityError):
-                # Another process created them between our check and our CREATE.
-                metadata.create_all(self.engine)
+            migrations.upgrade(self.engine)
+            missing = [t.name for t in provider_tables() if not sa.inspect(self.engine).has_table(t.name)]
+            if missing:
+                raise RuntimeError(
+                    f"The table {missing[0]} of a provider is not created by any migration: add a "
+                    "migration under flask_wink/store/migrations/versions that creates it."
+                )
             self._ready = True
 
-    def _begin(self):
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction on a pooled connection, committed when the block ends (for provider tables)."""
         if not self._ready:
             self.init()
-        return self.engine.begin()
+        with self.engine.begin() as conn:
+            yield conn
 
     def _write(self, op: Any, *, wait: bool = True) -> Any:
         if not self._ready:
@@ -179,38 +110,39 @@ class Store:
         self.writer.flush()
 
     def dispose(self) -> None:
+        """Close the writer's connection and the pool (a later call opens new ones)."""
         self.writer.close()
         self.engine.dispose()
 
     # -- users ----------------------------------------------------------------------------
 
     def upstream_user_id(self, provider: str, app_user_id: str) -> str | None:
-        """The upstream's user id already made for ``app_user_id``, if any."""
-        with self._begin() as conn:
-            return conn.scalar(
-                sa.select(users.c.smile_user_id).where(
-                    users.c.app_user_id == app_user_id, users.c.provider == provider
-                )
-            )
+        """The upstream user ``app_user_id`` is linked to now at ``provider``, if any."""
+        query = sa.select(users.c.upstream_user_id).where(
+            users.c.provider == provider, users.c.app_user_id == app_user_id, users.c.is_current
+        )
+        with self.begin() as conn:
+            return conn.scalar(query)
 
     def app_user_id(self, provider: str, upstream_user_id: str) -> str | None:
-        """The app's user id for an upstream user id, if we made that upstream user."""
-        with self._begin() as conn:
-            return conn.scalar(
-                sa.select(users.c.app_user_id).where(
-                    users.c.smile_user_id == upstream_user_id, users.c.provider == provider
-                )
-            )
+        """The app user of an upstream user of ``provider`` (one linked before a relink too)."""
+        query = sa.select(users.c.app_user_id).where(
+            users.c.provider == provider, users.c.upstream_user_id == upstream_user_id
+        )
+        with self.begin() as conn:
+            return conn.scalar(query)
 
     def link_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> str:
-        """Remember the mapping; when another request won the race, keep and return its user id."""
+        """Link an app user to its first upstream user; when another process linked it first, keep
+        and return that one's id (a unique index decides, so two processes never both win)."""
         try:
-            with self._begin() as conn:
+            with self.begin() as conn:
                 conn.execute(
                     users.insert().values(
-                        app_user_id=app_user_id,
-                        smile_user_id=upstream_user_id,
                         provider=provider,
+                        upstream_user_id=upstream_user_id,
+                        app_user_id=app_user_id,
+                        is_current=True,
                         created_at=utcnow(),
                     )
                 )
@@ -222,23 +154,36 @@ class Store:
             return existing
 
     def relink_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> None:
-        """Point an app user at a new upstream user (the old one no longer exists upstream)."""
-        with self._begin() as conn:
-            conn.execute(
+        """Make ``upstream_user_id`` the app user's current upstream user (the upstream forgot the
+        old one); the old one stays linked to the app user, for the events stored under it."""
+        mine = sa.and_(users.c.provider == provider, users.c.app_user_id == app_user_id)
+        with self.begin() as conn:
+            conn.execute(users.update().where(mine, users.c.is_current).values(is_current=False))
+            moved = conn.execute(
                 users.update()
-                .where(users.c.app_user_id == app_user_id, users.c.provider == provider)
-                .values(smile_user_id=upstream_user_id)
-            )
+                .where(users.c.provider == provider, users.c.upstream_user_id == upstream_user_id)
+                .values(app_user_id=app_user_id, is_current=True)
+            ).rowcount
+            if not moved:
+                conn.execute(
+                    users.insert().values(
+                        provider=provider,
+                        upstream_user_id=upstream_user_id,
+                        app_user_id=app_user_id,
+                        is_current=True,
+                        created_at=utcnow(),
+                    )
+                )
 
     # -- events ---------------------------------------------------------------------------
 
     def add_event(
         self,
         *,
+        provider: str,
         kind: str,
         name: str,
         payload: Any,
-        provider: str,
         event_id: str | None = None,
         app_user_id: str | None = None,
         upstream_user_id: str | None = None,
@@ -246,7 +191,7 @@ class Store:
         raw: str | None = None,
         account: AccountChange | None = None,
     ) -> StoredEvent | None:
-        """Commit one event; ``None`` when an event with the same ``event_id`` is already stored.
+        """Commit one event; ``None`` when ``provider`` already sent an event with this ``event_id``.
 
         With ``claimed_by`` the event is stored as being handled by that process (so no worker
         takes it); without, it waits for a worker as ``pending``. ``raw`` is the JSON text to keep
@@ -260,8 +205,8 @@ class Store:
             "event_id": event_id,
             "provider": provider,
             "app_user_id": app_user_id,
-            "smile_user_id": upstream_user_id,
-            # A webhook keeps the very body Smile signed; anything else is serialised here.
+            "upstream_user_id": upstream_user_id,
+            # A webhook keeps the very body the upstream signed; anything else is serialised here.
             "payload": raw if raw is not None else json.dumps(payload, separators=(",", ":")),
             "received_at": received_at,
             "state": "handling" if claimed_by else "pending",
@@ -269,7 +214,7 @@ class Store:
             "claimed_by": claimed_by,
             "claimed_at": received_at if claimed_by else None,
         }
-        stored = self._write(self._hot.row(values, account))
+        stored = self._write(self.statements.row(values, account))
         if stored is None:
             return None
         new_id, account_changed = stored
@@ -294,11 +239,11 @@ class Store:
         Should the process die first, the event stays ``handling`` and a worker takes it over
         after its lease: handling is at least once, never lost.
         """
-        self._write(HandledMark(event_id, self._hot), wait=wait)
+        self._write(HandledMark(event_id, self.statements), wait=wait)
 
     def mark_failed(self, event_id: int, error: str, *, wait: bool = False) -> None:
         """Record that a handler raised; ``retry_failed`` makes the event pending again."""
-        self._write(FailedMark(event_id, error[:4000], self._hot), wait=wait)
+        self._write(FailedMark(event_id, error[:4000], self.statements), wait=wait)
 
     def claim_events(self, worker: str, *, limit: int = 50, lease: float = 300.0) -> list[StoredEvent]:
         """Take up to ``limit`` pending events (or ones whose handler died ``lease`` s ago) for ``worker``.
@@ -322,17 +267,7 @@ class Store:
             .values(state="handling", claimed_by=worker, claimed_at=now, attempts=events.c.attempts + 1)
         )
         with self.engine.begin() as conn:
-            if self.dialect in ("postgresql", "sqlite"):
-                rows = conn.execute(statement.returning(*events.c)).mappings().all()
-            else:
-                conn.execute(statement)
-                rows = (
-                    conn.execute(
-                        sa.select(events).where(events.c.claimed_by == worker, events.c.claimed_at == now)
-                    )
-                    .mappings()
-                    .all()
-                )
+            rows = conn.execute(statement.returning(*events.c)).mappings().all()
         return sorted((_event_from_row(row) for row in rows), key=lambda e: e.id)
 
     def retry_failed(self, ids: Iterable[int] | None = None) -> int:
@@ -340,7 +275,7 @@ class Store:
         statement = events.update().where(events.c.state == "failed")
         if ids is not None:
             statement = statement.where(events.c.id.in_(list(ids)))
-        with self._begin() as conn:
+        with self.begin() as conn:
             return conn.execute(statement.values(state="pending", claimed_by=None)).rowcount
 
     def list_events(
@@ -354,15 +289,19 @@ class Store:
         after_id: int | None = None,
         limit: int = 100,
     ) -> list[StoredEvent]:
-        """Recorded events, newest first.
+        """Recorded events, newest first; each filter given narrows the list.
 
-        With ``after_id``, the *oldest* ``limit`` events after it (still listed newest first), so a
-        poller that passes the largest id it has seen never skips any.
+        ``app_user_id`` finds the app user's events, those stored under any upstream user ever
+        linked to it included. With ``after_id``, the *oldest* ``limit`` events after it (still
+        listed newest first), so a poller that passes the largest id it has seen never skips any.
         """
         # Webhooks are stored without looking up whose app user they name; the join says.
-        owner = sa.func.coalesce(events.c.app_user_id, users.c.app_user_id).label("app_user_id")
-        columns = [c for c in events.c if c.name != "app_user_id"] + [owner]
-        joined = events.outerjoin(users, users.c.smile_user_id == events.c.smile_user_id)
+        owner = sa.func.coalesce(events.c.app_user_id, users.c.app_user_id)
+        columns = [c for c in events.c if c.name != "app_user_id"] + [owner.label("app_user_id")]
+        linked = sa.and_(
+            users.c.provider == events.c.provider, users.c.upstream_user_id == events.c.upstream_user_id
+        )
+        joined = events.outerjoin(users, linked)
         query = sa.select(*columns).select_from(joined).limit(limit)
         query = query.order_by(events.c.id.asc() if after_id is not None else events.c.id.desc())
         if provider:
@@ -371,24 +310,22 @@ class Store:
             query = query.where(events.c.kind == kind)
         if state:
             query = query.where(events.c.state == state)
-        if app_user_id and upstream_user_id:
+        if app_user_id:
             query = query.where(
-                sa.or_(events.c.app_user_id == app_user_id, events.c.smile_user_id == upstream_user_id)
+                sa.or_(events.c.app_user_id == app_user_id, users.c.app_user_id == app_user_id)
             )
-        elif app_user_id:
-            query = query.where(events.c.app_user_id == app_user_id)
-        elif upstream_user_id:
-            query = query.where(events.c.smile_user_id == upstream_user_id)
+        if upstream_user_id:
+            query = query.where(events.c.upstream_user_id == upstream_user_id)
         if after_id is not None:
             query = query.where(events.c.id > after_id)
-        with self._begin() as conn:
+        with self.begin() as conn:
             rows = conn.execute(query).mappings().all()
         found = [_event_from_row(row) for row in rows]
         return found[::-1] if after_id is not None else found
 
     def get_event(self, id_: int) -> StoredEvent | None:
         """One stored event by its row id."""
-        with self._begin() as conn:
+        with self.begin() as conn:
             row = conn.execute(sa.select(events).where(events.c.id == id_)).mappings().first()
         return _event_from_row(row) if row else None
 
@@ -397,29 +334,30 @@ class Store:
         query = sa.select(sa.func.count()).select_from(events)
         for column, value in filters.items():
             query = query.where(events.c[column] == value)
-        with self._begin() as conn:
+        with self.begin() as conn:
             return int(conn.scalar(query) or 0)
 
     # -- accounts -------------------------------------------------------------------------
 
     def account(self, provider: str, account_id: str) -> dict[str, Any] | None:
-        """The last known state of one account."""
-        with self._begin() as conn:
-            row = (
-                conn.execute(sa.select(accounts).where(accounts.c.account_id == account_id))
-                .mappings()
-                .first()
-            )
+        """The last known state of one account of ``provider``."""
+        query = sa.select(accounts).where(
+            accounts.c.provider == provider, accounts.c.account_id == account_id
+        )
+        with self.begin() as conn:
+            row = conn.execute(query).mappings().first()
         return _account_dict(row) if row else None
 
     def list_accounts(
         self, *, provider: str | None = None, upstream_user_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Known accounts, most recently updated first."""
+        """Known accounts, most recently updated first; each filter given narrows the list."""
         query = sa.select(accounts).order_by(accounts.c.updated_at.desc())
+        if provider:
+            query = query.where(accounts.c.provider == provider)
         if upstream_user_id:
-            query = query.where(accounts.c.smile_user_id == upstream_user_id)
-        with self._begin() as conn:
+            query = query.where(accounts.c.upstream_user_id == upstream_user_id)
+        with self.begin() as conn:
             return [_account_dict(row) for row in conn.execute(query).mappings().all()]
 
     def update_account(
@@ -429,7 +367,7 @@ class Store:
         status: str,
         *,
         replaces: Iterable[str],
-        connected: bool = False,
+        connected: bool,
         owner: str | None = None,
         upstream_user_id: str | None = None,
         institution_id: str | None = None,
@@ -438,8 +376,9 @@ class Store:
         """Set an account's status if it is new or its current status is in ``replaces``.
 
         One atomic upsert, so two events racing for the same account cannot overwrite a later
-        status with an earlier one. With ``owner``, only an account of that Smile user (or of no
-        known user) changes. True when changed.
+        status with an earlier one. ``connected``: whether ``status`` means connected (sets
+        ``connectedAt`` the first time). With ``owner``, only an account of that upstream user (or
+        of no known user) changes. True when changed.
         """
         change = AccountChange.make(
             provider,
@@ -455,8 +394,8 @@ class Store:
         return self.record_account(change)
 
     def record_account(self, change: AccountChange) -> bool:
-        """:meth:`update_account` for a change already made (see :func:`AccountChange.make`)."""
-        return self._write(AccountUpsert(change, self._hot))
+        """:meth:`update_account` for a change already made (see :meth:`AccountChange.make`)."""
+        return self._write(AccountUpsert(change, self.statements))
 
 
 def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
@@ -467,7 +406,7 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
         name=row["name"],
         event_id=row["event_id"],
         app_user_id=row["app_user_id"],
-        upstream_user_id=row["smile_user_id"],
+        upstream_user_id=row["upstream_user_id"],
         payload=json.loads(row["payload"]),
         received_at=row["received_at"],
         state=row["state"],
@@ -478,10 +417,10 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
 
 def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "provider": "smile_wink",
+        "provider": row["provider"],
         "accountId": row["account_id"],
-        "upstreamUserId": row["smile_user_id"],
-        "institutionId": row["provider_id"],
+        "upstreamUserId": row["upstream_user_id"],
+        "institutionId": row["institution_id"],
         "status": row["status"],
         "errorCode": row["error_code"],
         "connectedAt": iso(row["connected_at"]) if row["connected_at"] else None,

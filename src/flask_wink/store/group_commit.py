@@ -1,0 +1,359 @@
+"""Group commit: how the writes a request waits for reach the database.
+
+A request that stores an event answers only once the event is committed. One commit per request
+would cost one fsync (SQLite) or one round trip (PostgreSQL) each. Instead, the thread of one
+waiting request (the leader) commits every write that is waiting, in one transaction on a
+connection of its own, while the next group gathers; then it hands the lead to the oldest write
+of that group. Each request is woken alone, once its write is committed.
+
+The writes on that path go straight through the driver (:mod:`.statements`): each statement is a
+wait on the database that every thread of the process would otherwise queue behind.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from .flusher import COMMITTERS, Flusher
+from .operations import execute, nothing
+from .statements import EventStatements
+
+log = logging.getLogger("flask_wink")
+
+
+class _Slot:
+    """One write waiting in a :class:`GroupCommitter`, and how its thread is woken."""
+
+    __slots__ = ("op", "state", "result", "error", "future", "sleeper", "_wake")
+
+    WAITING, DONE, LEAD = 0, 1, 2
+
+    def __init__(self, op: Any, future: Future | None = None, *, sleeper: bool = False) -> None:
+        self.op, self.future, self.sleeper = op, future, sleeper
+        self.state, self.result, self.error = _Slot.WAITING, None, None
+        self._wake = threading.Lock()
+        self._wake.acquire()
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        """Record the outcome; a sleeping thread is woken separately (see ``wake``)."""
+        self.result, self.error, self.state = result, error, _Slot.DONE
+        if self.future is not None and self.future.set_running_or_notify_cancel():
+            if error is None:
+                self.future.set_result(result)
+            else:
+                self.future.set_exception(error)
+
+    def wake(self) -> None:
+        self._wake.release()
+
+    def hand_lead(self) -> None:
+        self.state = _Slot.LEAD
+        self._wake.release()
+
+    def sleep(self, timeout: float | None) -> bool:
+        return self._wake.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
+
+
+class GroupCommitter:
+    """Commits writes in groups on a connection of its own (see the module's text).
+
+    An op is one of the batched kinds above, or any ``op(connection)`` given the driver's
+    connection inside the group's transaction. If a group fails, each op is retried in a
+    transaction of its own, so one bad write cannot sink the others.
+    """
+
+    #: Writes nobody waits for (see :meth:`note`) ride along once this many are queued, or once
+    #: the oldest is this many seconds old: most groups carry no statement for them.
+    NOTES_BATCH = 256
+    NOTES_MAX_AGE = 0.5
+    #: The thread that writes them when no group comes: how long it lets them gather, and how
+    #: often it looks anyway while nothing is noted.
+    FLUSHER_DELAY = 0.05
+    FLUSHER_IDLE = 1.0
+
+    def __init__(self, engine: Engine, max_group: int = EventStatements.MAX_ROWS) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._pending: list[_Slot] = []
+        self._notes: collections.deque = collections.deque()
+        self._notes_since = 0.0
+        self._notes_wanted = False
+        self._close_when_done = False
+        self._leading = False
+        self._flusher: Flusher | None = None
+        self._conn: Any = None  # the pool's wrapper of the driver connection, detached
+        self._raw: Any = None  # the driver connection itself
+        #: Transactions committed so far by this process (each one a group, or one retried op).
+        self.commits = 0
+        COMMITTERS.add(self)
+
+    def _after_fork(self) -> None:
+        # A forked child has this one thread: a lock another thread held, a group it was
+        # leading, the writes its requests waited for and the noted ones stay with the parent,
+        # which commits them. The child opens its own connections, the writer's on its first
+        # write and the pool's anew, and starts its own flusher; the parent's connections stay
+        # open for the parent (as SQLAlchemy advises), untouched here.
+        self.engine.dispose(close=False)
+        self._conn = self._raw = None
+        self._flusher = None
+        self._lock = threading.Lock()
+        self._leading = False
+        self._close_when_done = False
+        self._notes_wanted = False
+        self._pending = []
+        self._notes = collections.deque()
+
+    # -- the API
+
+    def run(self, op: Any, timeout: float = 60.0) -> Any:
+        """Commit ``op`` with whatever else is waiting; its result once committed."""
+        slot = _Slot(op, sleeper=True)
+        deadline = time.monotonic() + timeout
+        if self._queue(slot):
+            self._lead(slot)
+        while slot.state != _Slot.DONE:
+            if slot.state == _Slot.LEAD:
+                self._lead(slot)
+                continue
+            if slot.sleep(deadline - time.monotonic()):
+                continue  # committed, or told to lead
+            with self._lock:
+                if slot.state == _Slot.LEAD:
+                    continue  # the lead came just now: take it
+                if slot.state == _Slot.WAITING and slot in self._pending:
+                    self._pending.remove(slot)
+            if slot.state != _Slot.DONE:
+                # Not answered: the write may still commit, and a redelivery is then a duplicate.
+                raise TimeoutError("the database did not commit in time")
+        if slot.error is not None:
+            raise slot.error
+        return slot.result
+
+    def submit(self, op: Any) -> Future:
+        """Queue ``op`` without waiting; the future resolves once its transaction committed."""
+        future: Future = Future()
+        if self._queue(_Slot(op, future)):
+            self._lead(None)
+        self._ensure_flusher()
+        return future
+
+    def _queue(self, slot: _Slot) -> bool:
+        """Queue a write; True when no commit is under way, so the caller is to lead."""
+        with self._lock:
+            self._pending.append(slot)
+            lead = not self._leading
+            self._leading = True
+        return lead
+
+    def note(self, op: Any) -> None:
+        """Queue a write nobody waits for; it rides along with a later group (within a second)."""
+        if not self._notes:
+            self._notes_since = time.monotonic()
+        self._notes.append(op)
+        noted = self._ensure_flusher()
+        if not noted.is_set():
+            noted.set()
+
+    def flush(self) -> None:
+        """Wait until every write queued so far, noted ones included, is committed."""
+        with self._lock:
+            self._notes_wanted = True
+        self.run(nothing)
+
+    def close(self) -> None:
+        """Close this process's connection (the next write opens another).
+
+        Safe at any moment, from a garbage collector's finalizer too: while a group is being
+        committed, its leader closes the connection once the group is done. The thread that
+        commits noted writes ends too, once it has committed those still waiting.
+        """
+        self._stop_flusher()
+        if not self._lock.acquire(blocking=False):
+            # Called (by a finalizer) while this very thread, or another, holds the lock.
+            self._close_when_done = True
+            return
+        try:
+            if self._leading:
+                self._close_when_done = True
+                return
+            self._leading = True  # nobody starts a group while the connection closes
+        finally:
+            self._lock.release()
+        try:
+            self._drop_connection()
+        finally:
+            with self._lock:
+                self._leading = False
+            self._wake_heir()
+
+    # -- leading
+
+    def _lead(self, own: _Slot | None, *, notes: bool = False) -> None:
+        # Holds the lead (self._leading) on entry. Commits groups until ``own`` is committed,
+        # then hands the lead to the oldest waiting write, or lays it down. Should anything
+        # escape, the lead is laid down too, so that writing goes on.
+        try:
+            self._lead_groups(own, notes=notes)
+        except BaseException:
+            with self._lock:
+                self._leading = False
+            self._wake_heir()
+            raise
+
+    def _lead_groups(self, own: _Slot | None, *, notes: bool) -> None:
+        while True:
+            with self._lock:
+                group = self._pending[: self.max_group]
+                del self._pending[: self.max_group]
+                if (
+                    notes
+                    or self._notes_wanted
+                    or len(self._notes) >= self.NOTES_BATCH
+                    or (self._notes and time.monotonic() - self._notes_since > self.NOTES_MAX_AGE)
+                ):
+                    self._notes_wanted = False
+                    group[:0] = [_Slot(self._notes.popleft()) for _ in range(len(self._notes))]
+                if not group:
+                    self._leading = False
+                    return
+            self._commit(group, own)
+            self._after_group()
+            if own is not None and own.state != _Slot.DONE:
+                continue
+            with self._lock:
+                # The heir is a request thread asleep on its write; submitted writes have none.
+                heir = next((slot for slot in self._pending if slot.sleeper), None)
+                if heir is not None:
+                    heir.hand_lead()
+                    return
+                if not self._pending:
+                    self._leading = False
+                    return
+            own = None  # only submitted writes are left: commit them too
+
+    def _ensure_flusher(self) -> threading.Event:
+        # Writes nobody waits for must not sit forever when traffic stops.
+        flusher = self._flusher
+        if flusher is None or not flusher.serves():
+            with self._lock:
+                flusher = self._flusher
+                if flusher is None or not flusher.serves():
+                    flusher = self._flusher = Flusher(self)
+        return flusher.noted
+
+    def _stop_flusher(self) -> None:
+        # Only a flag: close() may run in a finalizer, where taking any lock could deadlock.
+        # The thread commits what is still noted, closes the connection again and ends; a later
+        # write starts another.
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.stopped = True
+
+    # -- committing
+
+    def _commit(self, group: list[_Slot], own: _Slot | None) -> None:
+        try:
+            try:
+                results = self._transaction([slot.op for slot in group])
+            except Exception:
+                for slot in group:
+                    try:
+                        result = self._transaction([slot.op])[0]
+                    except Exception as exc:
+                        slot.settle(error=exc)
+                    else:
+                        slot.settle(result)
+            else:
+                for slot, result in zip(group, results, strict=True):
+                    slot.settle(result)
+        finally:
+            for slot in group:
+                if slot.state != _Slot.DONE:  # something escaped: no write is left waiting
+                    slot.settle(error=RuntimeError("the write could not be committed"))
+                if slot.sleeper and slot is not own:
+                    slot.wake()
+
+    def _after_group(self) -> None:
+        if self._close_when_done:
+            self._close_when_done = False
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a connection already broken
+                log.debug("closing the event writer's connection failed", exc_info=True)
+
+    def _wake_heir(self) -> None:
+        # Writes queued while no one could lead: the first of them leads.
+        with self._lock:
+            if self._leading:
+                return
+            heir = next((slot for slot in self._pending if slot.sleeper), None)
+            if heir is not None:
+                self._leading = True
+                heir.hand_lead()
+
+    def _transaction(self, ops: list[Any]) -> list[Any]:
+        raw = self._connection()
+        # The driver is in autocommit mode: BEGIN and COMMIT are statements of our own, prepared
+        # once (the driver's own commit prepares COMMIT every time). On PostgreSQL a group that
+        # is one statement needs neither: it is its own transaction, one round trip.
+        if self.dialect == "sqlite":
+            begin: str | None = "BEGIN IMMEDIATE"
+        else:
+            begin = None if EventStatements.one_statement(ops) else "BEGIN"
+        try:
+            if begin is None:
+                results = execute(raw, ops)
+            else:
+                cursor = raw.cursor()
+                cursor.execute(begin)
+                results = execute(raw, ops)
+                cursor.execute("COMMIT")
+                cursor.close()
+            self.commits += 1
+            return results
+        except Exception:
+            self._rollback(raw)
+            raise
+
+    def _connection(self) -> Any:
+        """The driver's connection this process writes groups on."""
+        if self._conn is not None:
+            return self._raw
+        # The connection leaves the pool for good, so the pool never sees its autocommit mode.
+        conn = self.engine.raw_connection()
+        raw = conn.driver_connection
+        conn.detach()
+        if self.dialect == "sqlite":
+            raw.isolation_level = None
+        else:
+            raw.autocommit = True  # transactions are begun and committed by _transaction
+        self._conn, self._raw = conn, raw
+        return raw
+
+    def _rollback(self, raw: Any) -> None:
+        try:
+            if self.dialect == "sqlite":
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+            elif raw.info.transaction_status != 0:  # not idle: inside our BEGIN, or failed in it
+                cursor = raw.cursor()
+                cursor.execute("ROLLBACK")
+                cursor.close()
+        except Exception:
+            # The connection itself is broken (the server went away): open a new one next time.
+            log.warning("dropping the event writer's database connection after an error")
+            self._drop_connection()

@@ -1,0 +1,103 @@
+"""What a group commit is made of: the writes, and how a group's writes are run in order.
+
+Consecutive writes of one batched kind (new events, "handled" marks, "failed" marks) go to the
+database as one statement; any other write is a callable given the driver's connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .values import AccountChange
+
+if TYPE_CHECKING:
+    from .statements import EventStatements
+
+
+def delivery_key(provider: str, kind: str, event_id: str | None) -> tuple | None:
+    """What the unique constraint compares; rows without an event id never collide (None)."""
+    return None if event_id is None else (provider, kind, event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One event to insert; consecutive ones in a group go to the database as one statement."""
+
+    values: tuple
+    sql: EventStatements
+    #: Recorded in the same transaction when the event is new.
+    account: AccountChange | None = None
+
+    @property
+    def key(self) -> tuple | None:
+        kind, _, event_id, provider = self.values[:4]
+        return delivery_key(provider, kind, event_id)
+
+    @staticmethod
+    def batch(conn: Any, ops: list[EventRow]) -> list[tuple[int, bool | None] | None]:
+        return ops[0].sql.insert_events(conn, ops)
+
+
+@dataclass(frozen=True, slots=True)
+class HandledMark:
+    """An event whose handlers all ran; consecutive ones in a group are one ``UPDATE``."""
+
+    row_id: int
+    sql: EventStatements
+
+    @staticmethod
+    def batch(conn: Any, ops: list[HandledMark]) -> list[None]:
+        ops[0].sql.mark_handled(conn, [op.row_id for op in ops])
+        return [None] * len(ops)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedMark:
+    """An event a handler failed on, with the error."""
+
+    row_id: int
+    error: str
+    sql: EventStatements
+
+    @staticmethod
+    def batch(conn: Any, ops: list[FailedMark]) -> list[None]:
+        ops[0].sql.mark_failed(conn, [(op.error, op.row_id) for op in ops])
+        return [None] * len(ops)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpsert:
+    """One account status change on its own; the result says whether the status moved."""
+
+    change: AccountChange
+    sql: EventStatements
+
+    def __call__(self, conn: Any) -> bool:
+        return self.sql.upsert_account(conn, self.change)
+
+
+BATCHED = (EventRow, HandledMark, FailedMark)
+
+
+def nothing(conn: Any) -> None:
+    """A write that writes nothing: waiting for it waits for what was queued before it."""
+    return None
+
+
+def execute(conn: Any, ops: list[Any]) -> list[Any]:
+    """Run a group's writes in order; consecutive batched ops of one kind go as one call."""
+    results: list[Any] = []
+    i = 0
+    while i < len(ops):
+        kind = type(ops[i])
+        if kind in BATCHED:
+            j = i + 1
+            while j < len(ops) and type(ops[j]) is kind:
+                j += 1
+            results.extend(kind.batch(conn, ops[i:j]))
+            i = j
+        else:
+            results.append(ops[i](conn))
+            i += 1
+    return results

@@ -1,0 +1,100 @@
+"""The core's tables, as the newest migration leaves them (:mod:`.migrations` creates them).
+
+Every table names the provider (the upstream, e.g. ``"smile_wink"``) its rows come from, so that
+one database holds the users, events and accounts of several upstreams side by side.
+
+Users: one row per upstream user ever linked, keyed ``(provider, upstream_user_id)`` -> the app
+user. When an upstream forgets a user and the kit makes another one for the same app user
+(relinking), the old row stays, marked not current, and the new one is the current one: a
+partial unique index lets each app user have at most one current upstream user per provider. So
+``app_user_id(provider, old_id)`` still answers, and events stored under an old upstream user id
+still list under their app user.
+
+A provider package declares its own tables on :func:`provider_metadata` (its name): the store's
+migrations create them, and :meth:`~flask_wink.store.Store.init` checks that each one exists.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "wink_users",
+    metadata,
+    sa.Column("provider", sa.String(50), nullable=False),
+    sa.Column("upstream_user_id", sa.String(200), nullable=False),
+    sa.Column("app_user_id", sa.String(200), nullable=False),
+    # The upstream user the app user is linked to now; older ones stay for their events.
+    sa.Column("is_current", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("provider", "upstream_user_id", name="pk_wink_users"),
+    sa.Index(
+        "uq_wink_users_current",
+        "provider",
+        "app_user_id",
+        unique=True,
+        sqlite_where=sa.text("is_current"),
+        postgresql_where=sa.text("is_current"),
+    ),
+)
+
+events = sa.Table(
+    "wink_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # "callback" or "webhook"
+    sa.Column("name", sa.String(100), nullable=False),  # callback name or webhook type
+    # The upstream's event id for webhooks; NULL for callbacks (NULLs never collide in a unique index).
+    sa.Column("event_id", sa.String(200), nullable=True),
+    sa.Column("provider", sa.String(50), nullable=False),
+    sa.Column("app_user_id", sa.String(200), nullable=True),
+    sa.Column("upstream_user_id", sa.String(200), nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    # Handling: pending -> handling -> handled | failed (failed ones can be retried).
+    sa.Column("state", sa.String(20), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("claimed_by", sa.String(100), nullable=True),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("provider", "kind", "event_id", name="uq_wink_events_delivery"),
+    sa.Index("ix_wink_events_upstream_user", "provider", "upstream_user_id"),
+    sa.Index("ix_wink_events_app_user", "app_user_id"),
+    sa.Index("ix_wink_events_state", "state", "id"),
+)
+
+accounts = sa.Table(
+    "wink_accounts",
+    metadata,
+    sa.Column("provider", sa.String(50), nullable=False),
+    sa.Column("account_id", sa.String(200), nullable=False),
+    sa.Column("upstream_user_id", sa.String(200), nullable=True),
+    # Where the account is: the institution or platform, as the upstream names it.
+    sa.Column("institution_id", sa.String(100), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error_code", sa.String(100), nullable=True),
+    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("provider", "account_id", name="pk_wink_accounts"),
+    sa.Index("ix_wink_accounts_upstream_user", "provider", "upstream_user_id"),
+)
+
+#: The tables of each provider package, by provider name (see provider_metadata).
+_PROVIDER_METADATA: dict[str, sa.MetaData] = {}
+
+
+def provider_metadata(provider: str) -> sa.MetaData:
+    """The MetaData the provider package ``provider`` declares its own tables on.
+
+    The tables are created by the store's versioned migrations, like the core's; ``Store.init``
+    refuses to start when one of them has no migration.
+    """
+    return _PROVIDER_METADATA.setdefault(provider, sa.MetaData())
+
+
+def provider_tables() -> list[sa.Table]:
+    """Every table declared by a provider package so far."""
+    return [table for meta in _PROVIDER_METADATA.values() for table in meta.sorted_tables]

@@ -1,0 +1,120 @@
+"""The values the store takes and hands back: a stored event, an account status change, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+#: The handling states of an event: pending -> handling -> handled | failed (failed ones can be retried).
+EVENT_STATES = ("pending", "handling", "handled", "failed")
+
+
+def utcnow() -> datetime:
+    """The current moment, timezone-aware in UTC (what every date-time column holds)."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """``moment`` as ISO 8601 with a ``Z``; naive values (SQLite hands those back) are UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One recorded callback or webhook."""
+
+    id: int
+    provider: str
+    kind: str
+    name: str
+    event_id: str | None
+    app_user_id: str | None
+    upstream_user_id: str | None
+    payload: Any
+    received_at: datetime
+    state: str = "pending"
+    attempts: int = 0
+    error: str | None = None
+    #: Whether storing the event moved its account's status (None: not tracked when stored).
+    account_changed: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as the JSON API shows it."""
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "kind": self.kind,
+            "name": self.name,
+            "eventId": self.event_id,
+            "appUserId": self.app_user_id,
+            "upstreamUserId": self.upstream_user_id,
+            "payload": self.payload,
+            "receivedAt": iso(self.received_at),
+            "state": self.state,
+            "attempts": self.attempts,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """An account status to record if it moves the status forward (see ``Store.update_account``).
+
+    ``connected``: whether ``status`` means the account is connected (the provider says; it sets
+    ``connected_at`` the first time). ``owner``: only an account of that upstream user, or of no
+    known user, changes.
+    """
+
+    provider: str
+    account_id: str
+    status: str
+    replaceable: tuple[str, ...]
+    connected: bool
+    owner: str | None = None
+    upstream_user_id: str | None = None
+    institution_id: str | None = None
+    error_code: str | None = None
+
+    @classmethod
+    def make(
+        cls,
+        provider: str,
+        account_id: str,
+        status: str,
+        *,
+        replaces: Iterable[str],
+        connected: bool,
+        owner: str | None = None,
+        upstream_user_id: str | None = None,
+        institution_id: str | None = None,
+        error_code: str | None = None,
+    ) -> AccountChange:
+        """A change to ``status`` that replaces any status in ``replaces`` (``status`` itself excluded)."""
+        status = str(status)
+        replaceable = tuple(str(s) for s in replaces if str(s) != status)
+        return cls(
+            provider, account_id, status, replaceable, connected, owner, upstream_user_id, institution_id,
+            error_code,
+        )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The account's key: ``(provider, account_id)``."""
+        return (self.provider, self.account_id)
+
+    def values(self, now: datetime) -> dict[str, Any]:
+        """The account row this change writes at ``now``."""
+        return {
+            "provider": self.provider,
+            "account_id": self.account_id,
+            "upstream_user_id": self.upstream_user_id,
+            "institution_id": self.institution_id,
+            "status": self.status,
+            "error_code": self.error_code,
+            "connected_at": now if self.connected else None,
+            "updated_at": now,
+        }
