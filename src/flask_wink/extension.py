@@ -107,7 +107,7 @@ class Wink:
                 f"not {handle_events!r}."
             )
         try:
-            allowed = _split(config["WINK_WEBHOOK_ALLOWED_IPS"])
+            allowed = split_setting(config["WINK_WEBHOOK_ALLOWED_IPS"])
             networks = tuple(ipaddress.ip_network(item, strict=False) for item in allowed)
         except ValueError as exc:
             raise RuntimeError(f"WINK_WEBHOOK_ALLOWED_IPS holds a bad address or network: {exc}") from None
@@ -148,7 +148,7 @@ class Wink:
             built = list(self._providers)
         else:
             factories = {ep.name: ep for ep in entry_points(group=PROVIDER_ENTRY_POINTS)}
-            wanted = _split(config["WINK_PROVIDERS"])
+            wanted = split_setting(config["WINK_PROVIDERS"])
             for name in wanted:
                 if name not in factories:
                     raise RuntimeError(
@@ -211,7 +211,8 @@ def _exempt_from_csrf(app: Flask, view) -> None:
         csrf.exempt(view)
 
 
-def _split(value: Any) -> tuple[str, ...]:
+def split_setting(value: Any) -> tuple[str, ...]:
+    """A setting given as a list or a comma-separated string, as a tuple of non-empty items."""
     if not value:
         return ()
     if isinstance(value, str):

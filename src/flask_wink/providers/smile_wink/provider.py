@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ...errors import MalformedMessage, StaleMessage
+from ...extension import split_setting
 from ...provider import BROWSER, Inbound, LinkStart, ReturnEvent, StatusUpdate, UpstreamUserGone
 from . import signature
 from .access import NAME
@@ -101,7 +102,7 @@ class SmileWink:
             timeout=httpx.Timeout(float(config.get("WINK_TIMEOUT") or 10.0), connect=5.0),
             transport=transport,
         )
-        secrets = split_list(config.get("WINK_WEBHOOK_SECRETS"))
+        secrets = split_setting(config.get("WINK_WEBHOOK_SECRETS"))
         if not secrets:
             log.warning("WINK_WEBHOOK_SECRETS is not set: every webhook will be refused with 401.")
         max_age = config.get("WINK_WEBHOOK_MAX_AGE", 3 * 24 * 3600)
@@ -113,7 +114,7 @@ class SmileWink:
             sdk_version=sdk_version,
             sdk_url=config.get("WINK_SDK_URL") or None,
             template_id=config.get("WINK_TEMPLATE_ID") or None,
-            fetch_on=frozenset(name.upper() for name in split_list(config.get("WINK_FETCH_ON"))),
+            fetch_on=frozenset(name.upper() for name in split_setting(config.get("WINK_FETCH_ON"))),
         )
 
     # -- linking ---------------------------------------------------------------------------
@@ -267,15 +268,6 @@ def sdk_url(version: int, api_base: str) -> str:
     if root.endswith("/v1"):
         root = root[: -len("/v1")]
     return f"{root}/v{version}/smile.v{version}.js"
-
-
-def split_list(value: Any) -> tuple[str, ...]:
-    """A setting given as a list or a comma-separated string, as a tuple of non-empty items."""
-    if not value:
-        return ()
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(s.strip() for s in value if s and s.strip())
 
 
 def _as_status(value: Any) -> AccountStatus | None:
