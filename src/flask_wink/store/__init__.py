@@ -137,15 +137,7 @@ class Store:
         and return that one's id (a unique index decides, so two processes never both win)."""
         try:
             with self.begin() as conn:
-                conn.execute(
-                    users.insert().values(
-                        provider=provider,
-                        upstream_user_id=upstream_user_id,
-                        app_user_id=app_user_id,
-                        is_current=True,
-                        created_at=utcnow(),
-                    )
-                )
+                _insert_current_user(conn, provider, app_user_id, upstream_user_id)
             return upstream_user_id
         except IntegrityError:
             existing = self.upstream_user_id(provider, app_user_id)
@@ -165,15 +157,7 @@ class Store:
                 .values(app_user_id=app_user_id, is_current=True)
             ).rowcount
             if not moved:
-                conn.execute(
-                    users.insert().values(
-                        provider=provider,
-                        upstream_user_id=upstream_user_id,
-                        app_user_id=app_user_id,
-                        is_current=True,
-                        created_at=utcnow(),
-                    )
-                )
+                _insert_current_user(conn, provider, app_user_id, upstream_user_id)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -426,3 +410,15 @@ def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "connectedAt": iso(row["connected_at"]) if row["connected_at"] else None,
         "updatedAt": iso(row["updated_at"]),
     }
+
+
+def _insert_current_user(conn, provider: str, app_user_id: str, upstream_user_id: str) -> None:
+    conn.execute(
+        users.insert().values(
+            provider=provider,
+            upstream_user_id=upstream_user_id,
+            app_user_id=app_user_id,
+            is_current=True,
+            created_at=utcnow(),
+        )
+    )

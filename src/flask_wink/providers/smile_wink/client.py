@@ -18,6 +18,7 @@ from .errors import (
     SmileServerError,
     SmileTimeout,
 )
+from .fileformat import sniff_format
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -339,12 +340,9 @@ class SmileClient:
         extension = name.rsplit(".", 1)[-1].upper() if "." in name else ""
         if extension in ("PDF", "PNG", "JPG", "JPEG"):
             return extension
-        if content.startswith(b"%PDF-"):
-            return "PDF"
-        if content.startswith(b"\x89PNG"):
-            return "PNG"
-        if content.startswith(b"\xff\xd8\xff"):
-            return "JPEG"
+        sniffed = sniff_format(content)
+        if sniffed is not None:
+            return sniffed
         raise ValueError(f"{name!r} is not a PDF, PNG or JPEG file; Smile takes only those.")
 
     # -- end of archives -----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from ..fileformat import sniff_format
 from .http import envelope, json_body, page
 from .state import SandboxError, SandboxState, iso, now
 
@@ -69,17 +70,6 @@ def sample_bytes(name: str) -> bytes:
 
 
 SAMPLE_DIGESTS = {hashlib.sha256(sample_bytes(name)).hexdigest() for name in SAMPLE_NAMES}
-
-
-def sniff_format(content: bytes) -> str | None:
-    """``PDF``, ``PNG`` or ``JPEG`` from the file's first bytes; ``None`` for anything else."""
-    if content.startswith(b"%PDF-"):
-        return "PDF"
-    if content.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if content.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    return None
 
 
 def analyse(files: list[bytes]) -> tuple[str, dict[str, Any] | None]:
