@@ -91,7 +91,8 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
 
     @app.before_request
     def check_bearer():
-        if state.bearer_token is None or request.path.startswith("/widget"):
+        # The widget's page and its own calls are not the API (v1 checks the token in its query).
+        if state.bearer_token is None or request.path == "/widget" or request.path.startswith("/widget/"):
             return None
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {state.bearer_token}".encode()):
