@@ -29,7 +29,8 @@ class Settings:
     providers: tuple[str, ...]
     enable_upload: bool
     hooks: tuple[str, ...] = ()
-    #: A Universal Connect Widget to use instead of the built-in emulator (UCW_URL, UCW_TOKEN, UCW_API_VERSION).
+    #: A Universal Connect Widget to use instead of the built-in emulator
+    #: (UCW_URL, UCW_TOKEN, UCW_API_VERSION).
     ucw_url: str | None = None
     ucw_token: str | None = None
     ucw_api_version: str | None = None

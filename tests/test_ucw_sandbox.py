@@ -40,7 +40,8 @@ def refusal(response) -> str:
     ({k: v for k, v in GOOD.items() if k != "jobTypes"}, '"jobTypes" is required'),
     ({k: v for k, v in GOOD.items() if k != "userId"}, '"userId" is required'),
     ({**GOOD, "colour": "red"}, '"colour" is not allowed'),
-    ({**GOOD, "aggregator": "mx", "institutionId": "mx_bank"}, '"aggregator" missing required peer "connectionId"'),
+    ({**GOOD, "aggregator": "mx", "institutionId": "mx_bank"},
+     '"aggregator" missing required peer "connectionId"'),
     ({**GOOD, "connectionId": "MBR-1"}, '"connectionId" missing required peer "aggregator"'),
 ])
 def test_widget_url_refusals_carry_ucws_messages(ucw, body, message):
@@ -90,7 +91,8 @@ def test_the_bearer_check_refuses_missing_or_wrong_tokens():
         assert httpx.post(ucw.url + "/widgetUrl", json=GOOD).status_code == 401
         wrong = httpx.post(ucw.url + "/widgetUrl", json=GOOD, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401 and wrong.json() == {"message": "Unauthorized"}
-        right = httpx.post(ucw.url + "/widgetUrl", json=GOOD, headers={"Authorization": "Bearer secret-bearer"})
+        bearer = {"Authorization": "Bearer secret-bearer"}
+        right = httpx.post(ucw.url + "/widgetUrl", json=GOOD, headers=bearer)
         assert right.status_code == 200
 
 
@@ -137,7 +139,8 @@ def test_data_endpoint_errors(ucw):
     unknown_user = httpx.get(ucw.url + "/api/data/accounts", params={**query, "userId": "nobody"},
                              headers={"UCW-Connection-Id": member["connectionId"]})
     assert unknown_user.status_code == 404 and unknown_user.json() == {"message": "Can't resolve userId"}
-    forged = httpx.get(ucw.url + "/api/data/accounts", params=query, headers={"UCW-Connection-Id": "MBR-forged"})
+    forged = httpx.get(ucw.url + "/api/data/accounts", params=query,
+                       headers={"UCW-Connection-Id": "MBR-forged"})
     assert forged.status_code == 404
     # Another user's connection is not this user's.
     connect(ucw, user="u-2")
@@ -158,9 +161,10 @@ def test_deletes(ucw):
     member = connect(ucw)
     header = {"UCW-Connection-Id": member["connectionId"]}
     query = {"aggregator": "mx", "userId": "u-1"}
-    assert httpx.delete(ucw.url + "/api/connection", params={"aggregator": "mx"}, headers=header).status_code == 204
+    delete = {"params": {"aggregator": "mx"}, "headers": header}
+    assert httpx.delete(ucw.url + "/api/connection", **delete).status_code == 204
     assert httpx.get(ucw.url + "/api/data/accounts", params=query, headers=header).status_code == 404
-    assert httpx.delete(ucw.url + "/api/connection", params={"aggregator": "mx"}, headers=header).status_code == 404
+    assert httpx.delete(ucw.url + "/api/connection", **delete).status_code == 404
     assert httpx.delete(ucw.url + "/api/user", params=query).status_code == 204
     gone = httpx.get(ucw.url + "/api/data/accounts", params=query, headers=header)
     assert gone.status_code == 404 and gone.json() == {"message": "Can't resolve userId"}
