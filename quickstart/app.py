@@ -15,6 +15,7 @@ from flask_wink.errors import upstream_http_error
 from flask_wink.providers.smile_wink import SmileError, smile_wink
 from flask_wink.providers.smile_wink.sandbox import create_sandbox_app
 
+from .pages_ucw import UCW_SANDBOX_PREFIX, configure_ucw
 from .settings import ROOT, Settings, load_settings
 
 SANDBOX_PREFIX = "/sandbox"
@@ -65,6 +66,7 @@ def create_app(
         app.config["WINK_DATABASE_URL"] = settings.database_url
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
     app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")
+    ucw_sandbox = configure_ucw(app, settings, base_url)
     wink = Wink(
         app,
         api_key=api_key,
@@ -156,8 +158,13 @@ def create_app(
     for hook in settings.hooks:
         _load_hook(hook)(app)
 
+    mounts = {}
     if sandbox is not None:
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox.wsgi_app})
+        mounts[SANDBOX_PREFIX] = sandbox.wsgi_app
+    if ucw_sandbox is not None:
+        mounts[UCW_SANDBOX_PREFIX] = ucw_sandbox.wsgi_app
+    if mounts:
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)
     return app
 
 

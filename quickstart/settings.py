@@ -29,6 +29,11 @@ class Settings:
     providers: tuple[str, ...]
     enable_upload: bool
     hooks: tuple[str, ...] = ()
+    #: A Universal Connect Widget to use instead of the built-in emulator
+    #: (UCW_URL, UCW_TOKEN, UCW_API_VERSION).
+    ucw_url: str | None = None
+    ucw_token: str | None = None
+    ucw_api_version: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -75,4 +80,7 @@ def load_settings(
         providers=_list(get("PROVIDERS")),
         enable_upload=(get("ENABLE_UPLOAD") or "true").lower() in ("1", "true", "yes", "on"),
         hooks=_list(get("QUICKSTART_HOOKS")),
+        ucw_url=get("UCW_URL"),
+        ucw_token=get("UCW_TOKEN"),
+        ucw_api_version=get("UCW_API_VERSION"),
     )

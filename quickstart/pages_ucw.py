@@ -1,0 +1,99 @@
+"""Quickstart pages for the Universal Connect Widget: the emulator in sandbox mode, the user's bank
+connections with refresh and delete, and each connection's accounts and latest transactions."""
+
+from __future__ import annotations
+
+from flask import Flask, abort, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError
+
+from flask_wink import get_state
+from flask_wink.errors import InvalidRequest, upstream_http_error
+from flask_wink.providers.ucw import (
+    NAME,
+    UcwError,
+    account_summaries,
+    delete_connection,
+    stored_data,
+    transaction_rows,
+    user_connections,
+)
+from flask_wink.providers.ucw.sandbox import create_sandbox_app
+
+from .pages import link, pages
+from .settings import Settings
+
+#: Where the quickstart mounts the UCW emulator in sandbox mode (Smile's sandbox is at /sandbox).
+UCW_SANDBOX_PREFIX = "/sandbox/ucw"
+#: What the emulator's test banks take, shown on the pages.
+TEST_BANKS = (
+    ("MX Bank", "mxuser", "correct", None),
+    ("Sophtron Bank NoMFA", "asdf", "asdf", None),
+    ("Sophtron Bank MFA", "asdf", "asdf", "verification code 654321"),
+)
+
+
+def configure_ucw(app: Flask, settings: Settings, base_url: str) -> Flask | None:
+    """Enable UCW before the kit starts: the UCW at UCW_URL when set, else (sandbox mode) the
+    emulator mounted at /sandbox/ucw. Returns the emulator when one is to be mounted."""
+    app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
+    emulator = None
+    if settings.ucw_url:
+        app.config["WINK_UCW_URL"] = settings.ucw_url
+        if settings.ucw_token:
+            app.config["WINK_UCW_TOKEN"] = settings.ucw_token
+    elif settings.sandbox:
+        emulator = create_sandbox_app()
+        app.config["WINK_UCW_URL"] = f"{base_url}{UCW_SANDBOX_PREFIX}"
+    if settings.ucw_api_version:
+        app.config["WINK_UCW_API_VERSION"] = settings.ucw_api_version
+    app.config["QUICKSTART_UCW_SANDBOX"] = emulator
+    app.jinja_env.globals["ucw_enabled"] = bool(app.config.get("WINK_UCW_URL"))
+    app.jinja_env.globals["ucw_test_banks"] = TEST_BANKS if emulator is not None else ()
+    return emulator
+
+
+def _check_csrf() -> None:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as exc:
+        raise InvalidRequest(f"CSRF check failed: {exc}. Reload the page and try again.") from None
+
+
+def _ucw_user() -> str | None:
+    state = get_state()
+    if NAME not in state.providers:
+        abort(404)
+    return state.store.upstream_user_id(NAME, state.wink.current_user_id() or "")
+
+
+@pages.get("/bank")
+def ucw_connections():
+    """The current user's bank connections, each with its accounts and latest transactions."""
+    upstream = _ucw_user()
+    state = get_state()
+    shown = []
+    for connection in user_connections(state, upstream) if upstream else []:
+        document = stored_data(state, connection["key"], upstream)
+        shown.append({**connection, "accounts": account_summaries(document),
+                      "transactions": transaction_rows(document, limit=10),
+                      "window": (document or {}).get("window")})
+    return render_template("pages/ucw.html", connections=shown, csrf_token=generate_csrf(),
+                           deleted=request.args.get("deleted"))
+
+
+@pages.post("/bank/<key>/delete")
+def ucw_delete(key: str):
+    """Delete one of the current user's connections at UCW and here."""
+    _check_csrf()
+    upstream = _ucw_user()
+    if upstream is None or key not in {c["key"] for c in user_connections(get_state(), upstream)}:
+        abort(404)
+    try:
+        delete_connection(get_state(), key)
+    except UcwError as exc:
+        raise upstream_http_error(exc) from None
+    return redirect(url_for("pages.ucw_connections", deleted="1"), code=303)
+
+
+link("pages.ucw_connections", "Your bank")

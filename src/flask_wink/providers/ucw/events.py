@@ -1,0 +1,73 @@
+"""UCW's postMessage events, the statuses this kit records for a connection, and its account key."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+NAME = "ucw"
+
+MEMBER_CONNECTED = "connect/memberConnected"
+SELECTED_INSTITUTION = "connect/selectedInstitution"
+
+#: Every postMessage type the widget sends (``{type, metadata}``); the link page relays these.
+EVENT_TYPES: tuple[str, ...] = (
+    "connect/loaded",
+    "connect/stepChange",
+    "connect/institutionSearch",
+    SELECTED_INSTITUTION,
+    "connect/enterCredentials",
+    "connect/submitMFA",
+    "connect/memberStatusUpdate",
+    MEMBER_CONNECTED,
+    "connect/memberError",
+    "connect/backToSearch",
+    "connect/memberDeleted",
+)
+
+#: The job types UCW accepts.
+JOB_TYPES: tuple[str, ...] = ("accountNumber", "accountOwner", "transactions", "transactionHistory")
+
+#: UCW's ``connectionStatus`` for a connected member (``memberStatusUpdate``).
+CONNECTION_STATUS_CONNECTED = 6
+
+# What this kit records for a connection (``wink_accounts.status``):
+#: The browser said ``memberConnected``; UCW has not confirmed it (or refused to).
+UNCONFIRMED = "UNCONFIRMED"
+#: UCW did not know the connection for this user: the browser's claim is not trusted.
+NOT_CONFIRMED = "NOT_CONFIRMED"
+#: UCW answered for this connection and this user: the connection is real.
+CONNECTED = "CONNECTED"
+#: Deleted at UCW through this kit.
+DELETED = "DELETED"
+
+#: Which recorded statuses each status may replace (a status only moves forward).
+REPLACES: dict[str, tuple[str, ...]] = {
+    UNCONFIRMED: (UNCONFIRMED, NOT_CONFIRMED),
+    NOT_CONFIRMED: (UNCONFIRMED,),
+    CONNECTED: (UNCONFIRMED, NOT_CONFIRMED, CONNECTED, DELETED),
+    DELETED: (UNCONFIRMED, NOT_CONFIRMED, CONNECTED, DELETED),
+}
+
+
+def connection_key(aggregator: str, connection_id: str) -> str:
+    """The id a connection is recorded under in ``wink_accounts``: a digest, so the connection id
+    itself (which, with the user id, opens the user's data at UCW) is never listed as an account."""
+    digest = hashlib.sha256(f"{aggregator}\x00{connection_id}".encode()).hexdigest()
+    return f"ucw-{digest[:32]}"
+
+
+def connected_ids(payload: Any) -> tuple[str, str, str | None] | None:
+    """``(aggregator, connection id, UCP institution id)`` from a ``memberConnected``'s metadata:
+    v2 says ``{aggregator, connectionId, ucpInstitutionId}``, v1 ``{aggregator, member_guid}``."""
+    if not isinstance(payload, Mapping):
+        return None
+    aggregator = payload.get("aggregator")
+    connection = payload.get("connectionId") or payload.get("member_guid")
+    if not (isinstance(aggregator, str) and aggregator and isinstance(connection, str) and connection):
+        return None
+    if len(aggregator) > 100 or len(connection) > 200:
+        return None
+    institution = payload.get("ucpInstitutionId")
+    return aggregator, connection, institution if isinstance(institution, str) and institution else None

@@ -1,0 +1,238 @@
+"""The Universal Connect Widget (UCW) as a :class:`~flask_wink.provider.Provider`.
+
+Settings (``WINK_UCW_*``): ``URL`` (the self-hosted UCW, required), ``TOKEN`` (a bearer token,
+when the deployment has authentication on), ``API_VERSION`` (``v2``, the default, or ``v1``),
+``JOB_TYPES`` (default ``accountNumber,accountOwner,transactions``), ``TARGET_ORIGIN`` (where the
+widget posts its events; default: the app's own origin), ``TRANSACTIONS_DAYS`` (30),
+``USE_APP_USER_ID`` (send the app's own user id as UCW's ``userId``; default: a random one per
+user), ``TIMEOUT`` (10 s).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from flask import has_request_context, request
+
+from ...errors import VerificationError
+from ...extension import split_setting
+from ...provider import BROWSER, Inbound, LinkStart, ReturnEvent, StatusUpdate
+from .client import UcwClient
+from .errors import UnknownConnection
+from .events import (
+    EVENT_TYPES,
+    JOB_TYPES,
+    MEMBER_CONNECTED,
+    NAME,
+    REPLACES,
+    UNCONFIRMED,
+    connected_ids,
+    connection_key,
+)
+
+API_VERSIONS = ("v2", "v1")
+DEFAULT_JOB_TYPES = ("accountNumber", "accountOwner", "transactions")
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class UniversalConnect:
+    """A self-hosted UCW: widget URLs (v2) or tokens (v1), relayed browser events, data, deletes."""
+
+    name = NAME
+    title = "Universal Connect Widget"
+    browser_events = EVENT_TYPES
+    accepts_inbound = False  # UCW sends nothing server-to-server: the browser relays its events
+
+    #: How to enable this provider, for the message when none is configured.
+    setup_hint = "set WINK_UCW_URL for the Universal Connect Widget"
+
+    def __init__(
+        self,
+        client: UcwClient,
+        *,
+        api_version: str = "v2",
+        job_types: tuple[str, ...] = DEFAULT_JOB_TYPES,
+        target_origin: str | None = None,
+        transactions_days: int = 30,
+        use_app_user_id: bool = False,
+    ) -> None:
+        if api_version not in API_VERSIONS:
+            raise RuntimeError(f"WINK_UCW_API_VERSION must be v2 or v1, not {api_version!r}.")
+        bad = [j for j in job_types if j not in JOB_TYPES]
+        if bad or not job_types:
+            raise RuntimeError(
+                f"WINK_UCW_JOB_TYPES must list some of {', '.join(JOB_TYPES)}; {bad[0] if bad else 'none'} "
+                "is not one."
+            )
+        if target_origin is not None and urlsplit(target_origin).scheme not in ("http", "https"):
+            raise RuntimeError(
+                "WINK_UCW_TARGET_ORIGIN must be an http(s) origin like https://app.example, "
+                f"not {target_origin!r}."
+            )
+        self.client = client
+        self.api_version = api_version
+        self.job_types = tuple(job_types)
+        self.target_origin = origin_of(target_origin) if target_origin else None
+        self.transactions_days = transactions_days
+        self.use_app_user_id = use_app_user_id
+        #: Where the widget runs: the page accepts its messages from this origin only.
+        self.widget_origin = origin_of(client.base_url)
+        from .handlers import HANDLERS
+
+        self.handlers = HANDLERS
+
+    @staticmethod
+    def configured(config: Mapping[str, Any]) -> bool:
+        """Whether the app's config enables UCW (``WINK_UCW_URL`` is set)."""
+        return bool(config.get("WINK_UCW_URL"))
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
+    ) -> UniversalConnect:
+        """Build from the app's ``WINK_UCW_*`` settings; a one-line ``RuntimeError`` says what is wrong."""
+        url = config.get("WINK_UCW_URL")
+        if not url:
+            raise RuntimeError("WINK_UCW_URL is not set: set it to your UCW's base URL, e.g. https://ucw.example.")
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise RuntimeError(f"WINK_UCW_URL must be an http(s) URL like https://ucw.example, not {url!r}.")
+        version = str(config.get("WINK_UCW_API_VERSION") or "v2").lower()
+        version = {"2": "v2", "1": "v1"}.get(version, version)
+        try:
+            days = int(config.get("WINK_UCW_TRANSACTIONS_DAYS") or 30)
+            timeout = float(config.get("WINK_UCW_TIMEOUT") or 10.0)
+        except (TypeError, ValueError):
+            raise RuntimeError("WINK_UCW_TRANSACTIONS_DAYS and WINK_UCW_TIMEOUT must be numbers.") from None
+        if days < 1:
+            raise RuntimeError("WINK_UCW_TRANSACTIONS_DAYS must be at least 1.")
+        use_app = config.get("WINK_UCW_USE_APP_USER_ID", False)
+        if isinstance(use_app, str):
+            use_app = use_app.strip().lower() in ("1", "true", "yes", "on")
+        client = UcwClient(url, config.get("WINK_UCW_TOKEN") or None,
+                           timeout=httpx.Timeout(timeout, connect=5.0), transport=transport)
+        return cls(
+            client,
+            api_version=version,
+            job_types=split_setting(config.get("WINK_UCW_JOB_TYPES")) or DEFAULT_JOB_TYPES,
+            target_origin=config.get("WINK_UCW_TARGET_ORIGIN") or None,
+            transactions_days=days,
+            use_app_user_id=bool(use_app),
+        )
+
+    # -- linking ---------------------------------------------------------------------------
+
+    def start_link(
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+    ) -> LinkStart:
+        """A widget URL for the user: v2 asks UCW for a one-use URL; v1 builds it (with a token when
+        a bearer token is set). ``options["connection"]`` (a stored connection's key) refreshes it."""
+        user_id = upstream_user_id or (app_user_id if self.use_app_user_id else f"ucw-{uuid.uuid4().hex}")
+        refresh = None
+        key = options.get("connection")
+        if key:
+            from .connections import connection_of
+
+            refresh = connection_of(key, user_id) if upstream_user_id else None
+            if refresh is None:
+                raise UnknownConnection("You have no such connection to refresh.")
+        params: dict[str, Any] = {
+            "jobTypes": list(self.job_types),
+            "userId": user_id,
+            "targetOrigin": self.origin_for_events(),
+        }
+        if refresh is not None:
+            params.update(connectionId=refresh["connectionId"], aggregator=refresh["aggregator"],
+                          institutionId=refresh["institutionId"])
+        if self.api_version == "v2":
+            url = self.client.widget_url(params)
+        else:
+            query = {**params, "jobTypes": ",".join(self.job_types)}
+            if self.client.authenticated:
+                query["token"] = self.client.token(user_id)
+            url = f"{self.client.base_url}/widget?{urlencode(query)}"
+        widget = {"widgetUrl": url, "userId": user_id, "refresh": refresh is not None}
+        return LinkStart(upstream_user_id=user_id, widget=widget)
+
+    def origin_for_events(self) -> str:
+        """Where the widget posts its events: ``WINK_UCW_TARGET_ORIGIN``, else this request's origin."""
+        if self.target_origin:
+            return self.target_origin
+        if has_request_context():
+            return origin_of(request.host_url)
+        raise RuntimeError(
+            "WINK_UCW_TARGET_ORIGIN is not set and there is no request to take the origin from: "
+            "set it to the app's origin, e.g. https://app.example."
+        )
+
+    def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
+        """The widget's origin (the page accepts messages from it only) and what to refresh."""
+        key = options.get("connection")
+        if key is not None and (len(key) > 100 or not key.startswith("ucw-")):
+            raise ValueError("connection must be a connection key as the connections list gives it.")
+        return {"widgetOrigin": self.widget_origin, "apiVersion": self.api_version, "connection": key}
+
+    def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
+        """UCW never sends the browser away."""
+        return None
+
+    def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
+        """UCW sends no server-to-server messages."""
+        raise VerificationError("UCW sends no server-to-server messages.")
+
+    # -- statuses --------------------------------------------------------------------------
+
+    def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
+        """A relayed ``memberConnected`` is only a claim: the connection is UNCONFIRMED until the
+        handler has UCW confirm it (see :mod:`.handlers`)."""
+        if kind != BROWSER or name != MEMBER_CONNECTED:
+            return None
+        ids = connected_ids(payload)
+        if ids is None:
+            return None
+        aggregator, connection_id, institution = ids
+        return StatusUpdate(
+            account_id=connection_key(aggregator, connection_id),
+            status=UNCONFIRMED,
+            replaces=REPLACES[UNCONFIRMED],
+            connected=False,
+            institution_id=institution,
+        )
+
+    # -- parts -----------------------------------------------------------------------------
+
+    def cli_group(self) -> Any:
+        """``flask wink ucw ...``."""
+        from .cli import ucw_cli
+
+        return ucw_cli
+
+    def sandbox_app(self, **options: Any) -> Any:
+        """The offline emulator of UCW's API and widget."""
+        from .sandbox import create_sandbox_app
+
+        return create_sandbox_app(**options)
+
+    @staticmethod
+    def serve_sandbox(argv: list[str], prog: str) -> int:
+        """``python -m flask_wink.sandbox ucw --port N``."""
+        from .sandbox.serve import serve_sandbox
+
+        return serve_sandbox(argv, prog)
+
+    def flask_parts(self) -> Any:
+        """The link page template and the current user's connections (``GET .../connections``)."""
+        from .views import parts
+
+        return parts
+
+    def close(self) -> None:
+        self.client.close()

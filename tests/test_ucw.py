@@ -1,0 +1,227 @@
+"""The UCW provider on the core, against the emulator over loopback: starting a link (v2, v1),
+relayed events, server-side confirmation, data, refresh, deletes, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from flask_wink import get_state
+from flask_wink.providers.ucw import CONNECTED, NOT_CONFIRMED, connection_key, stored_data, user_connections
+from flask_wink.providers.ucw.testing import run_ucw_sandbox
+from ucw_host import make_ucw_app
+
+ADA = {"X-User": "ada"}
+
+
+@pytest.fixture
+def ucw():
+    with run_ucw_sandbox() as served:
+        yield served
+
+
+def new_app(ucw, tmp_path, **config):
+    config.setdefault("WINK_HANDLE_EVENTS", "request")
+    config.setdefault("WTF_CSRF_ENABLED", False)
+    return make_ucw_app(ucw.url, tmp_path, **config)
+
+
+def log_in(widget_url, guid="mx_bank", username="mxuser", password="correct"):
+    """Load the widget once and log in as its script would; the member UCW answers with."""
+    page = httpx.get(widget_url)
+    assert page.status_code == 200, page.text
+    config = json.loads(re.search(r'<script id="ucw-config" type="application/json">(.*?)</script>',
+                                  page.text).group(1))
+    base = widget_url.split("/widget")[0]
+    return config, httpx.post(base + "/widget/api/members", headers={"X-UCW-Session": config["session"]},
+                              json={"institutionId": guid, "username": username, "password": password}).json()
+
+
+def relay(client, name, args, headers=ADA):
+    return client.post("/wink/ucw/events", json={"name": name, "args": args}, headers=headers)
+
+
+def test_a_link_starts_with_a_one_use_widget_url_for_a_stable_ucw_user(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    first = client.post("/wink/ucw/token", headers=ADA)
+    again = client.post("/wink/ucw/token", headers=ADA)
+    assert first.status_code == 201
+    body = first.get_json()
+    assert body["widgetUrl"].startswith(ucw.url + "/widget?token=")
+    assert body["userId"] == again.get_json()["userId"] != "ada"
+    assert body["widgetUrl"] != again.get_json()["widgetUrl"]
+    config, _ = log_in(body["widgetUrl"])
+    # The target origin is the app's own (the test client's http://localhost).
+    assert config["targetOrigin"] == "http://localhost" and config["version"] == "v2"
+
+
+def test_use_app_user_id_sends_the_apps_id(ucw, tmp_path):
+    app = new_app(ucw, tmp_path, WINK_UCW_USE_APP_USER_ID="true")
+    assert app.test_client().post("/wink/ucw/token", headers=ADA).get_json()["userId"] == "ada"
+
+
+def test_a_confirmed_connection_is_stored_connected_with_its_data(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    relay(client, "connect/selectedInstitution",
+          {"name": "MX Bank", "guid": "mx_bank", "url": "https://www.mx.com", "code": "mxbank"})
+    metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId")}
+    assert relay(client, "connect/memberConnected", metadata).status_code == 201
+    key = connection_key("mx", member["connectionId"])
+    with app.app_context():
+        state = get_state()
+        account = state.store.account("ucw", key)
+        assert account["status"] == CONNECTED and account["upstreamUserId"] == widget["userId"]
+        assert account["institutionId"] == "mx_bank"
+        document = stored_data(state, key)
+        assert [a["depositAccount"]["accountType"] for a in document["accounts"]] == ["CHECKING", "SAVINGS"]
+        assert document["customers"][0]["name"]["last"] == "Doe"
+        assert document["transactions"] and document["institutionName"] == "MX Bank"
+        listed = user_connections(state, widget["userId"])
+    assert [c["status"] for c in listed] == [CONNECTED]
+    # The user's own list never carries the connection id.
+    mine = client.get("/wink/ucw/connections", headers=ADA).get_json()["connections"]
+    assert mine[0]["key"] == key and member["connectionId"] not in json.dumps(mine)
+    assert client.get("/wink/ucw/connections", headers={"X-User": "bob"}).get_json() == {"connections": []}
+
+
+def test_a_forged_member_connected_is_not_stored_connected(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    client.post("/wink/ucw/token", headers=ADA)
+    forged = {"aggregator": "mx", "connectionId": "MBR-forged", "ucpInstitutionId": "mx_bank"}
+    assert relay(client, "connect/memberConnected", forged).status_code == 201
+    with app.app_context():
+        state = get_state()
+        account = state.store.account("ucw", connection_key("mx", "MBR-forged"))
+        assert account["status"] == NOT_CONFIRMED and account["connectedAt"] is None
+        assert stored_data(state, connection_key("mx", "MBR-forged")) is None
+
+
+def test_another_users_connection_is_not_confirmed_for_the_caller(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    client.post("/wink/ucw/token", headers={"X-User": "eve"})
+    stolen = {"aggregator": "mx", "connectionId": member["connectionId"]}
+    relay(client, "connect/memberConnected", stolen, headers={"X-User": "eve"})
+    with app.app_context():
+        account = get_state().store.account("ucw", connection_key("mx", member["connectionId"]))
+    assert account["status"] == NOT_CONFIRMED
+
+
+def test_in_the_background_confirmation_runs_after_the_answer(ucw, tmp_path):
+    app = new_app(ucw, tmp_path, WINK_HANDLE_EVENTS="background")
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    relay(client, "connect/memberConnected", {"aggregator": "mx", "connectionId": member["connectionId"]})
+    with app.app_context():
+        state = get_state()
+        assert state.wait_for_handlers(30)
+        assert state.store.account("ucw", connection_key("mx", member["connectionId"]))["status"] == CONNECTED
+
+
+def test_v1_builds_the_widget_url_with_a_token_when_a_bearer_is_set(tmp_path):
+    with run_ucw_sandbox(bearer_token="secret-bearer") as ucw:
+        app = new_app(ucw, tmp_path, WINK_UCW_API_VERSION="v1", WINK_UCW_TOKEN="secret-bearer")
+        client = app.test_client()
+        body = client.post("/wink/ucw/token", headers=ADA).get_json()
+        query = parse_qs(urlsplit(body["widgetUrl"]).query)
+        assert query["jobTypes"] == ["accountNumber,accountOwner,transactions"]
+        assert query["userId"] == [body["userId"]] and query["token"]
+        config, member = log_in(body["widgetUrl"])
+        assert config["version"] == "v1" and member["status"] == "CONNECTED"
+        relay(client, "connect/selectedInstitution", {"name": "MX Bank", "guid": "mx_bank"})
+        relay(client, "connect/memberConnected", {"aggregator": "mx", "member_guid": member["connectionId"]})
+        with app.app_context():
+            account = get_state().store.account("ucw", connection_key("mx", member["connectionId"]))
+        assert account["status"] == CONNECTED and account["institutionId"] == "mx_bank"
+
+
+def test_refresh_sends_the_connection_in_the_body_and_only_for_its_owner(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    relay(client, "connect/memberConnected", {"aggregator": "mx", "connectionId": member["connectionId"],
+                                              "ucpInstitutionId": "mx_bank"})
+    key = connection_key("mx", member["connectionId"])
+    refresh = client.post(f"/wink/ucw/token?connection={key}", headers=ADA).get_json()
+    assert refresh["refresh"] is True and member["connectionId"] not in refresh["widgetUrl"]
+    config, again = log_in(refresh["widgetUrl"])
+    assert config["refresh"] is True and config["institution"]["guid"] == "mx_bank"
+    assert again["connectionId"] == member["connectionId"]
+    client.post("/wink/ucw/token", headers={"X-User": "eve"})
+    theirs = client.post(f"/wink/ucw/token?connection={key}", headers={"X-User": "eve"})
+    assert theirs.status_code == 404 and theirs.get_json()["message"]
+    assert client.get("/wink/ucw/link?connection=nonsense", headers=ADA).status_code == 400
+
+
+def test_cli_lists_refreshes_fetches_exports_and_deletes(ucw, tmp_path):
+    app = new_app(ucw, tmp_path, WINK_UCW_TARGET_ORIGIN="https://app.example")
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    relay(client, "connect/memberConnected", {"aggregator": "mx", "connectionId": member["connectionId"],
+                                              "ucpInstitutionId": "mx_bank"})
+    key = connection_key("mx", member["connectionId"])
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["wink", "ucw", "connections", "ada"])
+    assert json.loads(listed.output)["key"] == key
+    url = runner.invoke(args=["wink", "ucw", "refresh", "ada", key]).output.strip()
+    config, _ = log_in(url)
+    assert config["refresh"] and config["targetOrigin"] == "https://app.example"
+    fetched = runner.invoke(args=["wink", "ucw", "fetch", "ada", key])
+    assert fetched.exit_code == 0 and "2 account(s)" in fetched.output
+    exported = json.loads(runner.invoke(args=["wink", "ucw", "export", "ada"]).output)
+    assert exported["appUserId"] == "ada" and len(exported["connections"][0]["accounts"]) == 2
+    assert runner.invoke(args=["wink", "ucw", "delete-connection", "bob", key]).exit_code != 0
+    deleted = runner.invoke(args=["wink", "ucw", "delete-connection", "ada", key])
+    assert deleted.exit_code == 0, deleted.output
+    with app.app_context():
+        assert get_state().store.account("ucw", key)["status"] == "DELETED"
+        assert stored_data(get_state(), key) is None
+    gone = httpx.get(ucw.url + "/api/data/accounts", params={"aggregator": "mx", "userId": widget["userId"]},
+                     headers={"UCW-Connection-Id": member["connectionId"]})
+    assert gone.status_code == 404
+
+
+def test_delete_user_removes_the_user_at_ucw(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    relay(client, "connect/memberConnected", {"aggregator": "mx", "connectionId": member["connectionId"]})
+    result = app.test_cli_runner().invoke(args=["wink", "ucw", "delete-user", "ada"])
+    assert result.exit_code == 0 and "1 connection(s)" in result.output
+    gone = httpx.get(ucw.url + "/api/data/accounts", params={"aggregator": "mx", "userId": widget["userId"]},
+                     headers={"UCW-Connection-Id": member["connectionId"]})
+    assert gone.json() == {"message": "Can't resolve userId"}
+
+
+@pytest.mark.parametrize("config, fix", [
+    ({"WINK_UCW_API_VERSION": "v3"}, "WINK_UCW_API_VERSION"),
+    ({"WINK_UCW_JOB_TYPES": "transactions,bogus"}, "WINK_UCW_JOB_TYPES"),
+    ({"WINK_UCW_TARGET_ORIGIN": "app.example"}, "WINK_UCW_TARGET_ORIGIN"),
+    ({"WINK_UCW_URL": "not a url"}, "WINK_UCW_URL"),
+])
+def test_misconfiguration_is_one_line_saying_the_fix(tmp_path, config, fix):
+    with pytest.raises(RuntimeError, match=fix) as raised:
+        make_ucw_app("http://127.0.0.1:9", tmp_path, **config)
+    assert "\n" not in str(raised.value)
+
+
+def test_ucw_is_enabled_only_when_its_url_is_set(tmp_path):
+    from flask_wink.providers.ucw import UniversalConnect
+
+    assert not UniversalConnect.configured({})
+    assert UniversalConnect.configured({"WINK_UCW_URL": "https://ucw.example"})
