@@ -15,6 +15,7 @@ from flask_wink.errors import upstream_http_error
 from flask_wink.providers.smile_wink import SmileError, smile_wink
 from flask_wink.providers.smile_wink.sandbox import create_sandbox_app
 
+from .pages_smile_id import setup_smile_id
 from .settings import ROOT, Settings, load_settings
 
 SANDBOX_PREFIX = "/sandbox"
@@ -63,6 +64,8 @@ def create_app(
 
     if settings.database_url:
         app.config["WINK_DATABASE_URL"] = settings.database_url
+    finish_smile_id = setup_smile_id(app, settings, base_url)
+    app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
     app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")
     wink = Wink(
@@ -158,6 +161,7 @@ def create_app(
 
     if sandbox is not None:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox.wsgi_app})
+    finish_smile_id(app)  # after /sandbox, so /sandbox/smile-id reaches the Smile ID emulator
     return app
 
 

@@ -19,4 +19,4 @@ def link(endpoint: str, label: str) -> None:
 
 
 # The parts register their routes on import.
-from . import pages_archives, pages_data, pages_invites  # noqa: E402, F401
+from . import pages_archives, pages_data, pages_invites, pages_smile_id  # noqa: E402, F401

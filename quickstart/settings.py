@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -29,6 +29,8 @@ class Settings:
     providers: tuple[str, ...]
     enable_upload: bool
     hooks: tuple[str, ...] = ()
+    #: Smile ID (Smile Links): SMILE_ID_* settings, see quickstart/pages_smile_id.py.
+    smile_id: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sandbox(self) -> bool:
@@ -75,4 +77,5 @@ def load_settings(
         providers=_list(get("PROVIDERS")),
         enable_upload=(get("ENABLE_UPLOAD") or "true").lower() in ("1", "true", "yes", "on"),
         hooks=_list(get("QUICKSTART_HOOKS")),
+        smile_id={k: v for k, v in values.items() if k.startswith("SMILE_ID_") and v not in (None, "")},
     )
