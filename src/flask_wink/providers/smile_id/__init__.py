@@ -15,8 +15,8 @@ from .errors import (
     SmileIDServerError,
     SmileIDTimeout,
 )
-from .provider import NAME, SmileID
-from .results import JOB_TYPES, RESULT_CODES, VerificationStatus, classify
+from .provider import SmileID
+from .results import JOB_TYPES, NAME, RESULT_CODES, VerificationStatus, classify
 from .signature import SmileIDAuth, confirm, sign
 from .verifications import current_status, verifications
 

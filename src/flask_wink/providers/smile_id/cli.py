@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from ...state import get_state
 from .errors import SmileIDError
-from .provider import NAME, parse_id_types
+from .results import NAME, parse_id_types
 
 smile_id_cli = click.Group("smile-id", help="Smile ID: Smile Links (hosted verification links).")
 

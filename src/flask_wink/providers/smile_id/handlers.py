@@ -7,14 +7,14 @@ from typing import Any
 from ... import signals as core_signals
 from ...provider import INBOUND
 from . import signals
-from .provider import FINAL_RESULT, INTERIM_RESULT, SmileID
+from .results import FINAL_RESULT, INTERIM_RESULT, NAME
 
 
 def send_result_signals(app: Any, state: Any, event: Any, errors: list[str]) -> None:
     """``result_received`` for every stored result; ``verification_status_changed`` when an event
     moved a verification's status (known when the status was recorded with the event)."""
     provider = state.providers.get(event.provider)
-    if not isinstance(provider, SmileID):
+    if provider is None or provider.name != NAME:
         return
     update = provider.status_update(event.kind, event.name, event.payload)
     if event.kind == INBOUND and event.name in (FINAL_RESULT, INTERIM_RESULT) and update is not None:

@@ -6,7 +6,20 @@ a final result follows), ``rejected``, or ``cancelled``. docs/smile-id.md shows 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
+
+from ...extension import split_setting
+
+NAME = "smile_id"
+#: The browser event the kit records when it starts a verification for the signed-in user.
+LINK_STARTED = "linkStarted"
+#: The browser event a redirect back from the hosted page becomes (never trusted for the status).
+REDIRECTED = "redirected"
+#: Names of stored callbacks: an interim result and a final one are kept apart.
+FINAL_RESULT = "final_result"
+INTERIM_RESULT = "interim_result"
 
 
 class VerificationStatus(StrEnum):
@@ -80,3 +93,33 @@ def classify(result_code: str, final: bool) -> VerificationStatus:
 def is_true(value: object) -> bool:
     """Smile ID sends booleans as strings (``"true"``); accept a JSON boolean too."""
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def verification_id(payload: Mapping[str, Any]) -> str | None:
+    """The kit's id of the verification a result belongs to: the ``job_id`` it put in
+    ``partner_params`` (else Smile ID's job id, for links made elsewhere)."""
+    params = payload.get("PartnerParams")
+    job_id = params.get("job_id") if isinstance(params, Mapping) else None
+    if isinstance(job_id, str) and job_id:
+        return job_id
+    smile_job = payload.get("SmileJobID")
+    return f"smile-{smile_job}" if isinstance(smile_job, str) and smile_job else None
+
+
+def parse_id_types(value: Any) -> tuple[dict[str, str], ...]:
+    """``"NG:BVN:enhanced_kyc,KE:NATIONAL_ID:biometric_kyc"`` (or a list of such, or of dicts)."""
+    items = value if isinstance(value, list | tuple) and value and isinstance(value[0], dict) else None
+    if items is not None:
+        return tuple(dict(item) for item in items)
+    parsed = []
+    for item in split_setting(value):
+        parts = [p.strip() for p in item.split(":")]
+        if len(parts) != 3 or not all(parts) or parts[2] not in VERIFICATION_METHODS:
+            raise ValueError(
+                f"ID_TYPES entry {item!r} must be COUNTRY:ID_TYPE:method, method one of "
+                f"{', '.join(VERIFICATION_METHODS)}"
+            )
+        parsed.append({"country": parts[0].upper(), "id_type": parts[1], "verification_method": parts[2]})
+    if not parsed:
+        raise ValueError("ID_TYPES names no ID type")
+    return tuple(parsed)

@@ -9,8 +9,17 @@ from typing import Any
 
 from ...state import WinkState
 from ...timeutil import iso, parse_iso, utcnow
-from .provider import FINAL_RESULT, INTERIM_RESULT, LINK_STARTED, NAME, REDIRECTED, verification_id
-from .results import REPLACES, RESULT_CODES, VerificationStatus
+from .results import (
+    FINAL_RESULT,
+    INTERIM_RESULT,
+    LINK_STARTED,
+    NAME,
+    REDIRECTED,
+    REPLACES,
+    RESULT_CODES,
+    VerificationStatus,
+    verification_id,
+)
 
 
 def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from ...errors import InvalidRequest, NotSignedIn, UpstreamCallError, upstream_h
 from ...linking import start_link
 from ...receiver import Delivery, receive
 from ...state import get_state
-from .provider import LINK_STARTED, NAME
+from .results import LINK_STARTED, NAME
 from .verifications import verifications
 
 log = logging.getLogger("flask_wink")
