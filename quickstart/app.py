@@ -15,6 +15,8 @@ from flask_wink.errors import upstream_http_error
 from flask_wink.providers.smile_wink import SmileError, smile_wink
 from flask_wink.providers.smile_wink.sandbox import create_sandbox_app
 
+from .pages_smile_id import SANDBOX_PREFIX as SMILE_ID_SANDBOX_PREFIX
+from .pages_smile_id import setup_smile_id
 from .pages_ucw import UCW_SANDBOX_PREFIX, configure_ucw
 from .settings import ROOT, Settings, load_settings
 
@@ -64,6 +66,8 @@ def create_app(
 
     if settings.database_url:
         app.config["WINK_DATABASE_URL"] = settings.database_url
+    smile_id_sandbox = setup_smile_id(app, settings, base_url)
+    app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
     app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")
     ucw_sandbox = configure_ucw(app, settings, base_url)
@@ -163,7 +167,10 @@ def create_app(
         mounts[SANDBOX_PREFIX] = sandbox.wsgi_app
     if ucw_sandbox is not None:
         mounts[UCW_SANDBOX_PREFIX] = ucw_sandbox.wsgi_app
+    if smile_id_sandbox is not None:
+        mounts[SMILE_ID_SANDBOX_PREFIX] = smile_id_sandbox.wsgi_app
     if mounts:
+        # The longest prefix wins: /sandbox/ucw and /sandbox/smile-id are not Smile's sandbox.
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)
     return app
 

@@ -6,8 +6,7 @@ import json
 from datetime import datetime
 
 from flask import abort, redirect, render_template, request, url_for
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms import ValidationError
+from flask_wtf.csrf import generate_csrf
 
 from flask_wink import get_state
 from flask_wink.errors import InvalidRequest, upstream_http_error
@@ -19,15 +18,7 @@ from flask_wink.providers.smile_wink.userdata import (
     stored_user_data,
 )
 
-from .pages import link, pages
-
-
-def _check_csrf() -> None:
-    # The quickstart does not turn on CSRFProtect for the whole app; these forms check their own token.
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError as exc:
-        raise InvalidRequest(f"CSRF check failed: {exc}. Reload the page and try again.") from None
+from .pages import check_csrf, link, pages
 
 
 def _smile_user_id() -> str | None:
@@ -58,7 +49,7 @@ def data_accounts():
 @pages.post("/accounts/<account_id>/revoke")
 def data_revoke_account(account_id: str):
     """Revoke one of the current user's accounts at Smile and delete its data here."""
-    _check_csrf()
+    check_csrf()
     smile_user_id = _smile_user_id()
     account = get_state().store.account("smile_wink", account_id)
     if smile_user_id is None or account is None or account["upstreamUserId"] != smile_user_id:
@@ -91,7 +82,7 @@ def data_document():
 @pages.post("/data/fetch")
 def data_fetch():
     """Fetch the current user's data from Smile now and keep it."""
-    _check_csrf()
+    check_csrf()
     smile_user_id = _smile_user_id()
     if smile_user_id is None:
         raise InvalidRequest("Link an account first: this browser's user has no Smile user yet.")

@@ -4,11 +4,10 @@ connections with refresh and delete, and each connection's accounts and latest t
 from __future__ import annotations
 
 from flask import Flask, abort, redirect, render_template, request, url_for
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms import ValidationError
+from flask_wtf.csrf import generate_csrf
 
 from flask_wink import get_state
-from flask_wink.errors import InvalidRequest, upstream_http_error
+from flask_wink.errors import upstream_http_error
 from flask_wink.providers.ucw import (
     NAME,
     UcwError,
@@ -20,7 +19,7 @@ from flask_wink.providers.ucw import (
 )
 from flask_wink.providers.ucw.sandbox import create_sandbox_app
 
-from .pages import link, pages
+from .pages import check_csrf, link, pages
 from .settings import Settings
 
 #: Where the quickstart mounts the UCW emulator in sandbox mode (Smile's sandbox is at /sandbox).
@@ -53,12 +52,6 @@ def configure_ucw(app: Flask, settings: Settings, base_url: str) -> Flask | None
     return emulator
 
 
-def _check_csrf() -> None:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError as exc:
-        raise InvalidRequest(f"CSRF check failed: {exc}. Reload the page and try again.") from None
-
 
 def _ucw_user() -> str | None:
     state = get_state()
@@ -85,7 +78,7 @@ def ucw_connections():
 @pages.post("/bank/<key>/delete")
 def ucw_delete(key: str):
     """Delete one of the current user's connections at UCW and here."""
-    _check_csrf()
+    check_csrf()
     upstream = _ucw_user()
     if upstream is None or key not in {c["key"] for c in user_connections(get_state(), upstream)}:
         abort(404)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -34,6 +34,8 @@ class Settings:
     ucw_url: str | None = None
     ucw_token: str | None = None
     ucw_api_version: str | None = None
+    #: Smile ID (Smile Links): SMILE_ID_* settings, see quickstart/pages_smile_id.py.
+    smile_id: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sandbox(self) -> bool:
@@ -83,4 +85,5 @@ def load_settings(
         ucw_url=get("UCW_URL"),
         ucw_token=get("UCW_TOKEN"),
         ucw_api_version=get("UCW_API_VERSION"),
+        smile_id={k: v for k, v in values.items() if k.startswith("SMILE_ID_") and v not in (None, "")},
     )

@@ -124,3 +124,35 @@ def test_make_run_entry_point_serves_on_app_port(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# -- Smile ID in the quickstart ----------------------------------------------------------------
+
+
+def test_sandbox_mode_mounts_the_smile_id_emulator(quickstart):
+    refused = httpx.post(quickstart.url + "/sandbox/smile-id/v1/smile_links/:list", json={})
+    assert refused.status_code == 400 and refused.json()["code"] == "2213"
+    index = httpx.get(quickstart.url + "/").text
+    assert "Verify your identity" in index and "Smile Links admin" in index
+    assert httpx.get(quickstart.url + "/smile-id/links").status_code == 200
+    quickstart.app.config["QUICKSTART_SMILE_ID_SANDBOX"].extensions["smile_id_sandbox"].close()
+
+
+def test_live_mode_enables_smile_id_only_with_its_keys_and_keeps_the_admin_page_closed(tmp_path):
+    from flask_wink.providers.smile_id.testing import run_sandbox
+
+    base = {"API_KEY": "k", "API_SECRET": "s", "DATABASE_URL": f"sqlite:///{tmp_path / 'l.sqlite3'}"}
+    without = create_app(load_settings(base, env_file=tmp_path / "none"), instance_path=tmp_path / "a")
+    client = without.test_client()
+    assert client.post("/wink/smile-id/start").status_code == 404
+    assert "Verify your identity" not in client.get("/").get_data(as_text=True)
+    with run_sandbox() as emulator:
+        keys = {"SMILE_ID_PARTNER_ID": emulator.partner_id, "SMILE_ID_API_KEY": emulator.api_key,
+                "SMILE_ID_HOST": emulator.host}
+        closed = create_app(load_settings({**base, **keys}, env_file=tmp_path / "none"),
+                            instance_path=tmp_path / "b")
+        assert "Verify your identity" in closed.test_client().get("/").get_data(as_text=True)
+        assert closed.test_client().get("/smile-id/links").status_code == 404
+        opened = create_app(load_settings({**base, **keys, "SMILE_ID_LINKS_ADMIN": "on"},
+                                          env_file=tmp_path / "none"), instance_path=tmp_path / "c")
+        assert opened.test_client().get("/smile-id/links").status_code == 200

@@ -1,0 +1,290 @@
+"""Smile ID's Smile Links as a :class:`~flask_wink.provider.Provider`.
+
+Settings (``WINK_SMILE_ID_*``): ``PARTNER_ID`` and ``API_KEY`` (both enable it), ``HOST``
+(default Smile ID's sandbox, ``https://testapi.smileidentity.com/v1``), ``PRIVACY_URL`` (Smile ID
+requires one on every link), ``COMPANY_NAME``, ``LOGO_URL``, ``ID_TYPES``
+(``COUNTRY:ID_TYPE:method``, comma-separated), ``LINK_TTL`` (seconds), ``CALLBACK_MAX_AGE``
+(seconds), ``CALLBACK_URL`` and ``REDIRECT_URL`` (default: this app's own routes, from the
+request), ``DONE_URL`` (where the return page leads), ``TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ...errors import MalformedMessage, StaleMessage, VerificationError
+from ...provider import BROWSER, INBOUND, Inbound, LinkStart, ReturnEvent, StatusUpdate
+from .client import SANDBOX_HOST, SmileIDClient
+from .results import (
+    FINAL_RESULT,
+    INTERIM_RESULT,
+    LINK_STARTED,
+    NAME,
+    REDIRECTED,
+    REPLACES,
+    VerificationStatus,
+    classify,
+    is_true,
+    parse_id_types,
+    verification_id,
+)
+from .signature import age_of, confirm
+
+DEFAULT_ID_TYPES = "NG:BVN:enhanced_kyc,KE:NATIONAL_ID:biometric_kyc,NG:PASSPORT:doc_verification"
+#: What the redirect's ``status`` may say, as the kit records it (the docs write both spellings).
+REDIRECT_STATUSES = {"success": "success", "successful": "success", "cancelled": "cancelled",
+                     "canceled": "cancelled", "fail": "fail", "failed": "fail"}
+#: How far in the future a callback's timestamp may be (clocks differ a little).
+CLOCK_SKEW = 300.0
+
+
+class SmileID:
+    """Smile ID's hosted verification links: create a single-use link per verification, send the
+    browser there, record the redirect back, and take the result from the signed callback."""
+
+    name = NAME
+    title = "Smile ID"
+    #: Nothing on the hosted page reports to the kit from the browser; the redirect comes back
+    #: through ``/return`` and the kit records ``linkStarted`` itself.
+    browser_events: tuple[str, ...] = ()
+    accepts_inbound = True
+    setup_hint = "set WINK_SMILE_ID_PARTNER_ID and WINK_SMILE_ID_API_KEY for Smile ID"
+
+    def __init__(
+        self,
+        client: SmileIDClient,
+        *,
+        api_key: str,
+        privacy_url: str,
+        company_name: str = "flask-wink",
+        logo_url: str | None = None,
+        id_types: tuple[dict[str, str], ...] = (),
+        link_ttl: float = 24 * 3600,
+        callback_max_age: float = 3600.0,
+        callback_url: str | None = None,
+        redirect_url: str | None = None,
+        done_url: str = "/",
+    ) -> None:
+        self.client = client
+        self.partner_id = client.partner_id
+        self._api_key = api_key
+        self.privacy_url = privacy_url
+        self.company_name = company_name
+        self.logo_url = logo_url
+        self.id_types = id_types or parse_id_types(DEFAULT_ID_TYPES)
+        self.link_ttl = link_ttl
+        self.callback_max_age = callback_max_age
+        self.callback_url = callback_url
+        self.redirect_url = redirect_url
+        self.done_url = done_url
+        from .handlers import send_result_signals
+
+        self.handlers = (send_result_signals,)
+
+    def __repr__(self) -> str:
+        return f"SmileID(partner_id={self.partner_id!r}, host={self.client.host!r})"
+
+    @staticmethod
+    def configured(config: Mapping[str, Any]) -> bool:
+        """Whether the app's config enables Smile ID (partner id and API key are set)."""
+        return bool(config.get("WINK_SMILE_ID_PARTNER_ID") and config.get("WINK_SMILE_ID_API_KEY"))
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
+    ) -> SmileID:
+        """Build from ``WINK_SMILE_ID_*``; a one-line ``RuntimeError`` says what is missing."""
+        required = (
+            ("PARTNER_ID", "your Smile ID partner id"),
+            ("API_KEY", "your Smile ID API key"),
+            ("PRIVACY_URL", "your data privacy policy's URL, which Smile ID shows on every link"),
+        )
+        for key, what in required:
+            if not config.get(f"WINK_SMILE_ID_{key}"):
+                raise RuntimeError(f"WINK_SMILE_ID_{key} is not set: set it to {what}.")
+        try:
+            id_types = parse_id_types(config.get("WINK_SMILE_ID_ID_TYPES") or DEFAULT_ID_TYPES)
+            link_ttl = float(config.get("WINK_SMILE_ID_LINK_TTL") or 24 * 3600)
+            max_age = float(config.get("WINK_SMILE_ID_CALLBACK_MAX_AGE") or 3600)
+            timeout = float(config.get("WINK_SMILE_ID_TIMEOUT") or 10.0)
+        except ValueError as exc:
+            raise RuntimeError(f"A WINK_SMILE_ID_* setting is not valid: {exc}") from None
+        client = SmileIDClient(
+            config.get("WINK_SMILE_ID_HOST") or SANDBOX_HOST,
+            str(config["WINK_SMILE_ID_PARTNER_ID"]),
+            str(config["WINK_SMILE_ID_API_KEY"]),
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
+        )
+        return cls(
+            client,
+            api_key=str(config["WINK_SMILE_ID_API_KEY"]),
+            privacy_url=config["WINK_SMILE_ID_PRIVACY_URL"],
+            company_name=config.get("WINK_SMILE_ID_COMPANY_NAME") or "flask-wink",
+            logo_url=config.get("WINK_SMILE_ID_LOGO_URL") or None,
+            id_types=id_types,
+            link_ttl=link_ttl,
+            callback_max_age=max_age,
+            callback_url=config.get("WINK_SMILE_ID_CALLBACK_URL") or None,
+            redirect_url=config.get("WINK_SMILE_ID_REDIRECT_URL") or None,
+            done_url=config.get("WINK_SMILE_ID_DONE_URL") or "/",
+        )
+
+    # -- linking ---------------------------------------------------------------------------
+
+    def start_link(
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+    ) -> LinkStart:
+        """A single-use link for one verification: ``partner_params`` carry the user and a new
+        job id, so the signed result finds its way back."""
+        # Smile ID takes the partner's own user ids; the kit keeps its mapping to the app user.
+        user_id = upstream_user_id or f"wink-{uuid.uuid4().hex}"
+        job_id = f"job-{uuid.uuid4().hex}"
+        expires_at = (datetime.now(UTC) + timedelta(seconds=self.link_ttl)).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        created = self.client.create_link(
+            name=f"Verification {job_id}",
+            company_name=self.company_name,
+            id_types=self.id_types,
+            callback_url=self._url(self.callback_url, "wink_smile_id.callbacks", {}),
+            data_privacy_policy_url=self.privacy_url,
+            logo_url=self.logo_url,
+            is_single_use=True,
+            user_id=user_id,
+            partner_params={"user_id": user_id, "job_id": job_id},
+            redirect_url=self._url(self.redirect_url, "wink.return_page", {"provider": "smile-id"}),
+            expires_at=expires_at,
+        )
+        details = {"jobId": job_id, "refId": created.get("ref_id"), "expiresAt": expires_at}
+        return LinkStart(upstream_user_id=user_id, url=created["link"], details=details)
+
+    def _url(self, configured: str | None, endpoint: str, values: dict[str, str]) -> str:
+        if configured:
+            return configured
+        from flask import has_request_context, url_for
+
+        if not has_request_context():
+            setting = "CALLBACK_URL" if "callbacks" in endpoint else "REDIRECT_URL"
+            raise RuntimeError(
+                f"WINK_SMILE_ID_{setting} is not set and there is no request to build it from: set it."
+            )
+        return url_for(endpoint, _external=True, **values)
+
+    def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
+        return {}
+
+    def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
+        """``?status=success|successful|cancelled|fail&user_id=``: recorded, never trusted."""
+        reported = str(query.get("status") or "")
+        status = REDIRECT_STATUSES.get(reported.lower(), "unknown")
+        return ReturnEvent(REDIRECTED, {"status": status, "reported": reported[:50],
+                                        "userId": str(query.get("user_id") or "")[:200]})
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
+        """Check the callback's ``signature`` over its ``timestamp`` (constant time), then its age."""
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise VerificationError("the body is not JSON, so it carries no signature") from None
+        if not isinstance(body, dict):
+            raise VerificationError("the body is not a JSON object, so it carries no signature")
+        timestamp, signature = body.get("timestamp"), body.get("signature")
+        if not isinstance(timestamp, str) or not isinstance(signature, str) or not signature:
+            raise VerificationError("the signature or timestamp is missing")
+        partner = body.get("partner_id")
+        if partner is not None and str(partner) != self.partner_id:
+            raise VerificationError("the callback names another partner")
+        if not confirm(timestamp, signature, self.partner_id, self._api_key):
+            raise VerificationError("the signature does not match")
+        try:
+            age = age_of(timestamp, now)
+        except ValueError:
+            raise MalformedMessage("The callback's timestamp is not an ISO 8601 date-time.") from None
+        if age > self.callback_max_age:
+            raise StaleMessage(
+                f"The callback was signed {int(age)} s ago, more than the {int(self.callback_max_age)} s "
+                "this app accepts (WINK_SMILE_ID_CALLBACK_MAX_AGE)."
+            )
+        if age < -CLOCK_SKEW:
+            raise StaleMessage(f"The callback's timestamp is {int(-age)} s in the future.")
+        params = body.get("PartnerParams")
+        job = body.get("SmileJobID")
+        code = body.get("ResultCode")
+        if not isinstance(params, dict) or not isinstance(job, str) or not job or not isinstance(code, str):
+            raise MalformedMessage("Not a Smile ID result (SmileJobID, ResultCode or PartnerParams missing).")
+        final = is_true(body.get("IsFinalResult"))
+        # One stored event per (job, result code, finality): a redelivery repeats all three, while
+        # an interim result and the final one of the same job differ in finality (and mostly code).
+        event_id = f"{job}:{code}:{'final' if final else 'interim'}"
+        user = params.get("user_id")
+        return Inbound(
+            event_id=event_id[:200],
+            name=FINAL_RESULT if final else INTERIM_RESULT,
+            payload=body,
+            upstream_user_id=user if isinstance(user, str) and user else None,
+        )
+
+    # -- statuses --------------------------------------------------------------------------
+
+    def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
+        """``pending`` when the kit starts a link; otherwise only a signed result moves the status."""
+        if not isinstance(payload, Mapping):
+            return None
+        if kind == BROWSER:
+            job_id = payload.get("jobId")
+            if name != LINK_STARTED or not isinstance(job_id, str) or not job_id:
+                return None  # the redirect back never decides the status
+            return StatusUpdate(job_id, VerificationStatus.PENDING.value, replaces=())
+        if kind != INBOUND or name not in (FINAL_RESULT, INTERIM_RESULT):
+            return None
+        job_id = verification_id(payload)
+        if job_id is None:
+            return None
+        code = str(payload.get("ResultCode"))
+        status = classify(code, name == FINAL_RESULT)
+        return StatusUpdate(
+            account_id=job_id,
+            status=status.value,
+            replaces=tuple(s.value for s in REPLACES[status]),
+            connected=status is VerificationStatus.APPROVED,
+            institution_id=f"{payload.get('Country', '')} {payload.get('IDType', '')}".strip() or None,
+            error_code=code,
+        )
+
+    # -- parts -----------------------------------------------------------------------------
+
+    def cli_group(self) -> Any:
+        """``flask wink smile-id links create|list|show|disable``."""
+        from .cli import smile_id_cli
+
+        return smile_id_cli
+
+    def sandbox_app(self, **options: Any) -> Any:
+        """The offline emulator of Smile Links."""
+        from .sandbox import create_sandbox_app
+
+        return create_sandbox_app(**options)
+
+    @staticmethod
+    def serve_sandbox(argv: list[str], prog: str) -> int:
+        """``python -m flask_wink.sandbox smile-id --port N``."""
+        from .sandbox.serve import serve_sandbox
+
+        return serve_sandbox(argv, prog)
+
+    def flask_parts(self) -> Any:
+        """``POST /start``, ``POST /callbacks``, ``GET /status`` and the return page's template."""
+        from .views import parts
+
+        return parts
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,223 @@
+"""An offline emulator of Smile ID's Smile Links: the REST API under ``/v1`` and the hosted link
+page, with signed callbacks. Same paths, fields, error shapes and signatures as Smile ID's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Flask, jsonify, render_template, request, url_for
+
+from ....timeutil import parse_iso
+from ..results import VERIFICATION_METHODS
+from ..signature import age_of, confirm
+from .state import Link, SandboxState
+
+#: Fields ``POST /smile_links`` requires.
+REQUIRED = ("name", "company_name", "id_types", "callback_url", "data_privacy_policy_url")
+
+
+class SmileIDFailure(Exception):
+    """An answer in Smile ID's error shape: ``{"code": ..., "error": ...}``."""
+
+    def __init__(self, status: int, code: str, error: str) -> None:
+        super().__init__(error)
+        self.status, self.code, self.error = status, code, error
+
+
+def create_sandbox_app(**options: Any) -> Flask:
+    """The emulator as a WSGI app; ``options`` go to :class:`SandboxState` (``partner_id``,
+    ``api_key``, ``review_delay``, ``retry_delays``, ``page_size``, ``clock``...)."""
+    app = Flask(__name__, template_folder="templates")
+    state = SandboxState(**options)
+    app.extensions["smile_id_sandbox"] = state
+
+    @app.errorhandler(SmileIDFailure)
+    def failure(exc: SmileIDFailure):
+        return jsonify({"code": exc.code, "error": exc.error}), exc.status
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        if request.path.startswith("/v1/"):
+            return jsonify({"code": "2202", "error": "Not found"}), 404
+        return render_template("smile_id_sandbox/error.html", message="This page does not exist."), 404
+
+    @app.errorhandler(405)
+    def not_allowed(_exc):
+        return jsonify({"code": "2202", "error": "Method not allowed"}), 405
+
+    @app.get("/")
+    def home():
+        return jsonify({"service": "Smile ID sandbox", "partner_id": state.partner_id, "api": url_for(
+            "create_link", _external=True)})
+
+    # -- REST API ------------------------------------------------------------------------
+
+    @app.post("/v1/smile_links")
+    def create_link():
+        body = authorised(state)
+        missing = [name for name in REQUIRED if not body.get(name)]
+        if missing:
+            raise SmileIDFailure(400, "2213", f"Missing parameter: {', '.join(missing)}")
+        id_types = checked_id_types(body["id_types"])
+        params = body.get("partner_params") or {}
+        if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+            raise SmileIDFailure(400, "2213", "partner_params must be an object of string values")
+        expires_at = None
+        if body.get("expires_at"):
+            try:
+                expires_at = parse_iso(str(body["expires_at"]))
+            except ValueError:
+                raise SmileIDFailure(400, "2213", "expires_at must be an ISO 8601 date-time") from None
+        fields = {key: body.get(key) for key in (
+            "name", "company_name", "callback_url", "data_privacy_policy_url", "logo_url",
+            "is_single_use", "user_id", "redirect_url", "partner_id")}
+        fields.update(id_types=id_types, partner_params=params, is_single_use=bool(body.get("is_single_use")))
+        link = state.create_link(fields, expires_at)
+        return jsonify({"link": link_url(link), "ref_id": link.ref_id})
+
+    @app.post("/v1/smile_links/:list")
+    def list_links():
+        body = authorised(state)
+        page = body.get("page") or 1
+        if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+            raise SmileIDFailure(400, "2213", "page must be a whole number of at least 1")
+        links, total, pages = state.page(page)
+        return jsonify({
+            "links": [link.as_dict(link_url(link)) for link in links],
+            "meta": {"currentPage": page, "limit": state.page_size, "totalCount": total, "totalPages": pages},
+        })
+
+    @app.post("/v1/smile_links/<ref_id>")
+    def get_link(ref_id: str):
+        authorised(state)
+        link = found(state, ref_id)
+        return jsonify(link.as_dict(link_url(link)))
+
+    @app.put("/v1/smile_links/<ref_id>")
+    def update_link(ref_id: str):
+        body = authorised(state)
+        link = found(state, ref_id)
+        if "id_types" in body:
+            link.fields["id_types"] = checked_id_types(body["id_types"])
+        if "is_disabled" in body:
+            if not isinstance(body["is_disabled"], bool):
+                raise SmileIDFailure(400, "2213", "is_disabled must be true or false")
+            link.disabled_at = (link.disabled_at or state.now()) if body["is_disabled"] else None
+        link.updated_at = state.now()
+        data = link.as_dict(link_url(link))
+        return jsonify({key: data[key] for key in ("disabled_at", "id_types", "link_url", "ref_id")})
+
+    # -- the hosted page -----------------------------------------------------------------
+
+    @app.route("/links/<ref_id>", methods=["GET", "POST"])
+    def hosted(ref_id: str):
+        link = state.links.get(ref_id)
+        if link is None:
+            return page_error("This link does not exist.", 404)
+        refusal = unusable(state, link)
+        if refusal:
+            return page_error(refusal, 410)
+        id_types = link.fields.get("id_types") or []
+        if request.method == "GET":
+            return render_template("smile_id_sandbox/link.html", link=link, id_types=id_types, error=None)
+        try:
+            chosen = id_types[int(request.form.get("id_type", "0"))]
+        except (ValueError, IndexError):
+            chosen = None
+        user_id = state.user_id_of(link)
+        if request.form.get("action") == "cancel":
+            state.cancel(link, chosen)
+            return finish(link, "cancelled", user_id)
+        id_number = (request.form.get("id_number") or "").strip()
+        error = None
+        if chosen is None:
+            error = "Choose an ID type."
+        elif not id_number.isalnum() or not 4 <= len(id_number) <= 30:
+            error = "Enter the ID number: 4 to 30 letters or digits."
+        elif not request.form.get("capture"):
+            error = "Take the selfie or the photo of your document first."
+        if error:
+            page = render_template("smile_id_sandbox/link.html", link=link, id_types=id_types, error=error)
+            return page, 400
+        status, _ = state.submit(link, chosen, id_number)
+        return finish(link, status, user_id)
+
+    def finish(link: Link, status: str, user_id: str):
+        redirect_url = link.fields.get("redirect_url")
+        if not redirect_url:
+            return render_template("smile_id_sandbox/done.html", link=link, status=status)
+        parts = urlsplit(redirect_url)
+        query = urlencode([*parse_qsl(parts.query), ("status", status), ("user_id", user_id)])
+        return "", 302, {"Location": urlunsplit(parts._replace(query=query))}
+
+    def page_error(message: str, status: int):
+        return render_template("smile_id_sandbox/error.html", message=message), status
+
+    return app
+
+
+def link_url(link: Link) -> str:
+    return url_for("hosted", ref_id=link.ref_id, _external=True)
+
+
+def authorised(state: SandboxState) -> dict[str, Any]:
+    """The request's JSON body, once its partner id, timestamp and signature pass."""
+    try:
+        body = json.loads(request.get_data() or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise SmileIDFailure(400, "2203", "Invalid JSON") from None
+    if not isinstance(body, dict):
+        raise SmileIDFailure(400, "2203", "Invalid JSON")
+    missing = [name for name in ("partner_id", "timestamp", "signature") if not body.get(name)]
+    if missing:
+        raise SmileIDFailure(400, "2213", f"Missing parameter: {', '.join(missing)}")
+    if str(body["partner_id"]) != state.partner_id:
+        raise SmileIDFailure(401, "2204", "You're not authorized to do that.")
+    if not confirm(str(body["timestamp"]), str(body["signature"]), state.partner_id, state.api_key):
+        raise SmileIDFailure(401, "2205", "You're not authorized to do that.")
+    try:
+        age = age_of(str(body["timestamp"]), state.clock())
+    except ValueError:
+        raise SmileIDFailure(401, "2205", "The timestamp is not an ISO 8601 date-time.") from None
+    if abs(age) > state.timestamp_tolerance:
+        raise SmileIDFailure(401, "2205", "The timestamp is outside the allowed window.")
+    return body
+
+
+def checked_id_types(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise SmileIDFailure(400, "2213", "Missing parameter: id_types")
+    checked = []
+    for item in value:
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k)
+                                                 for k in ("country", "id_type", "verification_method")):
+            raise SmileIDFailure(
+                400, "2213", "Each id_types entry needs country, id_type and verification_method"
+            )
+        if item["verification_method"] not in VERIFICATION_METHODS:
+            raise SmileIDFailure(
+                400, "2213", f"verification_method must be one of {', '.join(VERIFICATION_METHODS)}"
+            )
+        checked.append({k: item[k] for k in ("country", "id_type", "verification_method")})
+    return checked
+
+
+def found(state: SandboxState, ref_id: str) -> Link:
+    link = state.links.get(ref_id)
+    if link is None:
+        raise SmileIDFailure(404, "2202", "Link not found")
+    return link
+
+
+def unusable(state: SandboxState, link: Link) -> str | None:
+    """Why the link cannot be used now, or None."""
+    if link.disabled_at is not None:
+        return "This link has been disabled."
+    if link.expires_at <= state.now():
+        return "This link has expired."
+    if link.fields.get("is_single_use") and link.used:
+        return "This link has already been used."
+    return None

@@ -1,0 +1,307 @@
+"""The emulator's memory: its partner id and key, the links, their jobs, and the callbacks it sends.
+
+Sandbox ID numbers (documented in docs/smile-id.md): the last digit picks the result.
+
+=========== ===========================================================
+last digit  result
+=========== ===========================================================
+``1``       rejected (final)
+``2``       provisional: an interim result (0814), then approved
+``3``       provisional: an interim result (0814), then rejected
+``9``       the submission fails: redirect with ``status=fail``, no job
+other       approved (final)
+=========== ===========================================================
+
+``partner_params.sandbox_result`` beats the ID number: ``"0"`` approve, ``"1"`` reject,
+``"2"`` provisional (then approved).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ..results import JOB_TYPES, RESULT_CODES, VerificationStatus
+from ..signature import signed_fields
+
+log = logging.getLogger("flask_wink.smile_id.sandbox")
+
+DEFAULT_LINK_LIFETIME = timedelta(days=90)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Link:
+    """One Smile Link as the emulator keeps it."""
+
+    ref_id: str
+    fields: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    updated_at: datetime
+    disabled_at: datetime | None = None
+    total_jobs: int = 0
+    successful_jobs: int = 0
+    failed_jobs: int = 0
+    user_ids: list[str] = field(default_factory=list)
+    used: bool = False
+
+    def as_dict(self, link_url: str) -> dict[str, Any]:
+        f = self.fields
+        return {
+            "link_url": link_url,
+            "link_id": self.ref_id,
+            "ref_id": self.ref_id,
+            "name": f.get("name"),
+            "id_types": f.get("id_types", []),
+            "is_single_use": bool(f.get("is_single_use")),
+            "callback_url": f.get("callback_url"),
+            "data_privacy_policy_url": f.get("data_privacy_policy_url"),
+            "logo_url": f.get("logo_url"),
+            "user_id": f.get("user_id"),
+            "user_ids": list(self.user_ids),
+            "total_jobs": self.total_jobs,
+            "failed_jobs": self.failed_jobs,
+            "successful_jobs": self.successful_jobs,
+            "company_name": f.get("company_name"),
+            "partner_id": f.get("partner_id"),
+            "created_at": iso(self.created_at),
+            "disabled_at": iso(self.disabled_at) if self.disabled_at else None,
+            "expires_at": iso(self.expires_at),
+            "updated_at": iso(self.updated_at),
+            "redirect_url": f.get("redirect_url"),
+            "partner_params": f.get("partner_params") or {},
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a submission leads to: the callbacks' result codes, in order (interim first)."""
+
+    codes: tuple[str, ...]
+    failed_submission: bool = False
+
+
+def decide(id_number: str, partner_params: dict[str, str], method: str) -> Outcome:
+    """The sandbox's result table (see the module's docstring)."""
+    approve = "1020" if method == "biometric_kyc" else "1012"
+    reject = "1022" if method == "biometric_kyc" else "1013"
+    chosen = partner_params.get("sandbox_result")
+    digit = {"0": "0", "1": "1", "2": "2"}.get(chosen or "", id_number.strip()[-1:] if id_number else "")
+    if digit == "1":
+        return Outcome((reject,))
+    if digit == "2":
+        return Outcome(("0814", approve))
+    if digit == "3":
+        return Outcome(("0814", reject))
+    if digit == "9":
+        return Outcome((), failed_submission=True)
+    return Outcome((approve,))
+
+
+class SandboxState:
+    """Links, jobs and callback delivery of one emulator; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        partner_id: str | None = None,
+        api_key: str | None = None,
+        timestamp_tolerance: float = 3600.0,
+        page_size: int = 10,
+        review_delay: float = 1.0,
+        retry_delays: Sequence[float] = (1.0, 5.0, 30.0),
+        clock: Callable[[], float] = time.time,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.partner_id = partner_id or str(secrets.randbelow(900) + 100)
+        self.api_key = api_key or secrets.token_hex(24)
+        self.timestamp_tolerance = timestamp_tolerance
+        self.page_size = page_size
+        self.review_delay = review_delay
+        self.retry_delays = tuple(retry_delays)
+        self.clock = clock
+        self.links: dict[str, Link] = {}
+        self.deliveries: list[dict[str, Any]] = []  # every callback attempt, for tests and the page
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._http = httpx.Client(timeout=10.0, transport=transport)
+        self._job_counter = 0
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    # -- links ---------------------------------------------------------------------------
+
+    def create_link(self, fields: dict[str, Any], expires_at: datetime | None) -> Link:
+        now = self.now()
+        ref_id = "sl_" + uuid.uuid4().hex[:20]
+        link = Link(ref_id, fields, now, expires_at or now + DEFAULT_LINK_LIFETIME, now)
+        with self.lock:
+            self.links[ref_id] = link
+        return link
+
+    def page(self, number: int) -> tuple[list[Link], int, int]:
+        """Links newest first: the page's links, the total count and the page count."""
+        with self.lock:
+            every = sorted(self.links.values(), key=lambda item: item.created_at, reverse=True)
+        pages = max(1, -(-len(every) // self.page_size))
+        start = (number - 1) * self.page_size
+        return every[start : start + self.page_size], len(every), pages
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def submit(self, link: Link, id_type: dict[str, str], id_number: str) -> tuple[str, Outcome]:
+        """Record a submission on ``link`` and start sending its callbacks; the redirect status."""
+        params = dict(link.fields.get("partner_params") or {})
+        method = id_type.get("verification_method", "")
+        outcome = decide(id_number, params, method)
+        with self.lock:
+            link.used = True
+            link.updated_at = self.now()
+            if outcome.failed_submission:
+                return "fail", outcome
+            link.total_jobs += 1
+            user_id = self.user_id_of(link)
+            if user_id and user_id not in link.user_ids:
+                link.user_ids.append(user_id)
+            self._job_counter += 1
+            smile_job_id = f"{self._job_counter:010d}"
+        callbacks = [
+            self.result_body(link, id_type, id_number, smile_job_id, code, final=last)
+            for code, last in zip(outcome.codes, [False] * (len(outcome.codes) - 1) + [True], strict=True)
+        ]
+        self._send_later(link, callbacks)
+        return "success", outcome
+
+    def cancel(self, link: Link, id_type: dict[str, str] | None) -> None:
+        """The user cancelled: the link is used; a final ``cancelled`` result is sent (sandbox only)."""
+        with self.lock:
+            link.used = True
+            link.updated_at = self.now()
+            self._job_counter += 1
+            smile_job_id = f"{self._job_counter:010d}"
+        body = self.result_body(link, id_type or {}, "", smile_job_id, "2499", final=True)
+        self._send_later(link, [body])
+
+    @staticmethod
+    def user_id_of(link: Link) -> str:
+        params = link.fields.get("partner_params") or {}
+        return str(link.fields.get("user_id") or params.get("user_id") or "")
+
+    def result_body(
+        self,
+        link: Link,
+        id_type: dict[str, str],
+        id_number: str,
+        smile_job_id: str,
+        code: str,
+        *,
+        final: bool,
+    ) -> dict[str, Any]:
+        params = {str(k): str(v) for k, v in (link.fields.get("partner_params") or {}).items()}
+        method = id_type.get("verification_method", "")
+        params.setdefault("user_id", self.user_id_of(link))
+        params.setdefault("job_id", f"{link.ref_id}-{smile_job_id}")
+        params["job_type"] = str(JOB_TYPES.get(method, ""))
+        status, text = RESULT_CODES.get(code, (VerificationStatus.REJECTED, "Unknown"))
+        verified = status is VerificationStatus.APPROVED
+        actions = {
+            "Verify_ID_Number": "Verified" if verified else ("Under Review" if not final else "Not Verified"),
+            "Return_Personal_Info": "Returned" if verified else "Not Returned",
+            "Liveness_Check": "Passed" if verified else "Not Applicable",
+            "Selfie_To_ID_Card_Compare": "Completed" if verified else "Not Applicable",
+        }
+        return {
+            "ResultCode": code,
+            "ResultText": text,
+            "ResultType": id_type.get("id_type", ""),
+            "SmileJobID": smile_job_id,
+            "PartnerParams": params,
+            "IsFinalResult": "true" if final else "false",
+            "Actions": actions,
+            "ConfidenceValue": "99" if verified else "0",
+            "Country": id_type.get("country", ""),
+            "IDType": id_type.get("id_type", ""),
+            "IDNumber": id_number,
+            "Source": "Smile Links",
+        }
+
+    def _count(self, link: Link, body: dict[str, Any]) -> None:
+        if body["IsFinalResult"] != "true":
+            return
+        status = RESULT_CODES.get(body["ResultCode"], (VerificationStatus.REJECTED, ""))[0]
+        with self.lock:
+            if status is VerificationStatus.APPROVED:
+                link.successful_jobs += 1
+            elif status is VerificationStatus.REJECTED:
+                link.failed_jobs += 1
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    def _send_later(self, link: Link, bodies: list[dict[str, Any]]) -> None:
+        """Send the results in order on a thread of their own: an interim result, the review
+        delay, then the final one; each retried on a non-2xx answer (bounded)."""
+        url = link.fields.get("callback_url")
+
+        def run() -> None:
+            for index, body in enumerate(bodies):
+                if index and self.stopping.wait(self.review_delay):
+                    return
+                self._count(link, body)
+                if url:
+                    self.deliver(url, body)
+
+        thread = threading.Thread(target=run, name="smile-id-sandbox-callbacks", daemon=True)
+        with self.lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def deliver(self, url: str, body: dict[str, Any]) -> bool:
+        """POST one signed result to ``url``; retry after each delay on a non-2xx answer."""
+        for attempt, delay in enumerate((0.0, *self.retry_delays), start=1):
+            if delay and self.stopping.wait(delay):
+                return False
+            signed = {**body, **signed_fields(self.partner_id, self.api_key, self.clock())}
+            try:
+                status = self._http.post(url, json=signed).status_code
+            except httpx.HTTPError as exc:
+                status = None
+                log.info("callback to %s failed: %s", url, type(exc).__name__)
+            with self.lock:
+                self.deliveries.append({"url": url, "attempt": attempt, "status": status,
+                                        "SmileJobID": body["SmileJobID"], "ResultCode": body["ResultCode"]})
+            if status is not None and 200 <= status < 300:
+                return True
+        return False
+
+    def wait_for_callbacks(self, timeout: float = 10.0) -> bool:
+        """Wait until every callback sent so far was delivered or given up (tests)."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
+    def close(self) -> None:
+        """Stop sending callbacks and close the HTTP client."""
+        self.stopping.set()
+        with self.lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(2.0)
+        self._http.close()

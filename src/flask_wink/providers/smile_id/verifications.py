@@ -1,0 +1,87 @@
+"""An app user's verifications, newest first, with their status and results: what pages show.
+
+A pending verification whose link has expired is recorded as ``expired`` when it is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...state import WinkState
+from ...timeutil import iso, parse_iso, utcnow
+from .results import (
+    FINAL_RESULT,
+    INTERIM_RESULT,
+    LINK_STARTED,
+    NAME,
+    REDIRECTED,
+    REPLACES,
+    RESULT_CODES,
+    VerificationStatus,
+    verification_id,
+)
+
+
+def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The app user's verifications, newest first: ``{jobId, status, startedAt, expiresAt,
+    redirect, results: [{resultCode, resultText, final, receivedAt}]}``."""
+    events = state.store.list_events(provider=NAME, app_user_id=app_user_id, limit=limit)
+    by_job: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    redirects = []
+    for event in reversed(events):  # oldest first
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        if event.name == LINK_STARTED and payload.get("jobId"):
+            job = payload["jobId"]
+            order.append(job)
+            by_job[job] = {"jobId": job, "refId": payload.get("refId"), "startedAt": iso(event.received_at),
+                           "expiresAt": payload.get("expiresAt"), "redirect": None, "results": []}
+        elif event.name == REDIRECTED:
+            redirects.append(payload.get("status"))
+            if order:
+                by_job[order[-1]]["redirect"] = payload.get("status")
+        elif event.name in (FINAL_RESULT, INTERIM_RESULT):
+            job = verification_id(payload)
+            if job is None:
+                continue
+            if job not in by_job:
+                order.append(job)
+                by_job[job] = {"jobId": job, "refId": None, "startedAt": iso(event.received_at),
+                               "expiresAt": None, "redirect": None, "results": []}
+            code = str(payload.get("ResultCode"))
+            by_job[job]["results"].append({
+                "resultCode": code,
+                "resultText": payload.get("ResultText") or RESULT_CODES.get(code, ("", ""))[1],
+                "final": event.name == FINAL_RESULT,
+                "smileJobId": payload.get("SmileJobID"),
+                "receivedAt": iso(event.received_at),
+            })
+    found = []
+    for job in reversed(order):
+        item = by_job[job]
+        account = state.store.account(NAME, job)
+        status = account["status"] if account else VerificationStatus.PENDING.value
+        if status == VerificationStatus.PENDING and _expired(item.get("expiresAt")):
+            state.store.update_account(NAME, job, VerificationStatus.EXPIRED.value,
+                                       replaces=[s.value for s in REPLACES[VerificationStatus.EXPIRED]],
+                                       connected=False)
+            account = state.store.account(NAME, job)
+            status = account["status"] if account else status
+        item["status"] = status
+        found.append(item)
+    return found
+
+
+def current_status(state: WinkState, app_user_id: str) -> str | None:
+    """The status of the app user's latest verification, or None when there is none."""
+    found = verifications(state, app_user_id, limit=50)
+    return found[0]["status"] if found else None
+
+
+def _expired(expires_at: Any) -> bool:
+    if not isinstance(expires_at, str):
+        return False
+    try:
+        return parse_iso(expires_at) <= utcnow()
+    except ValueError:
+        return False

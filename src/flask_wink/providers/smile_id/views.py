@@ -1,0 +1,92 @@
+"""Smile ID's Flask parts, registered by the core under ``<WINK_URL_PREFIX>/smile-id``:
+
+- ``POST /start`` (CSRF): a single-use link for the signed-in user; the browser is sent there (303).
+- ``POST /callbacks``: Smile ID's signed results, received exactly as ``/webhooks`` receives them.
+- ``GET /status``: the signed-in user's verifications, for the return page and the host's pages.
+- the return page's template, ``wink/smile_id/return.html`` (``GET /return`` is the core's).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
+
+from ...blueprint import CSRF_HEADER, record_browser_event
+from ...errors import InvalidRequest, NotSignedIn, UpstreamCallError, upstream_http_error
+from ...linking import start_link
+from ...receiver import Delivery, receive
+from ...state import get_state
+from .results import LINK_STARTED, NAME
+from .verifications import verifications
+
+log = logging.getLogger("flask_wink")
+
+parts = Blueprint("wink_smile_id", __name__, template_folder="templates")
+
+
+@parts.post("/start")
+def start():
+    """Start a verification for the signed-in user and send the browser to Smile ID's page."""
+    state = get_state()
+    provider = state.providers[NAME]
+    _check_csrf()
+    app_user_id = state.wink.current_user_id()
+    if not app_user_id:
+        raise NotSignedIn("Sign in before verifying your identity.")
+    try:
+        started = start_link(state, provider, app_user_id, {})
+    except UpstreamCallError as exc:
+        log.warning("starting a Smile ID verification failed: %s", exc)
+        raise upstream_http_error(exc) from None
+    record_browser_event(state, provider, app_user_id, LINK_STARTED, dict(started.details))
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"url": started.url, **started.details}), 201
+    return "", 303, {"Location": started.url, "Cache-Control": "no-store"}
+
+
+@parts.post("/callbacks")
+def callbacks():
+    """Verify, store once and hand on one of Smile ID's signed results."""
+    state = get_state()
+    body, status = receive(current_app._get_current_object(), state, state.providers[NAME],
+                           Delivery.from_request(request))
+    return jsonify(body), status
+
+
+@parts.get("/status")
+def status():
+    """The signed-in user's verifications, newest first, and the latest one's status."""
+    state = get_state()
+    app_user_id = state.wink.current_user_id()
+    if not app_user_id:
+        raise NotSignedIn("Sign in to see your verification status.")
+    found = verifications(state, app_user_id)
+    response = jsonify({"status": found[0]["status"] if found else None, "verifications": found})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@parts.record_once
+def _exempt_callbacks(setup) -> None:
+    """Smile ID signs its callbacks instead of sending a CSRF token: a host-wide CSRFProtect must
+    not refuse them, whether it was set up before the kit or after it."""
+    app = setup.app
+
+    @app.before_request
+    def _exempt() -> None:
+        if request.endpoint == "wink_smile_id.callbacks":
+            csrf = app.extensions.get("csrf")
+            if csrf is not None:
+                csrf.exempt(callbacks)
+
+
+def _check_csrf() -> None:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    try:
+        validate_csrf(request.form.get("csrf_token") or request.headers.get(CSRF_HEADER))
+    except ValidationError as exc:
+        raise InvalidRequest(f"CSRF check failed: {exc}. Send the page's csrf_token.") from None
