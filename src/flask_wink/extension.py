@@ -159,10 +159,7 @@ class Wink:
             context = {"transport": self._transport, "instance_path": app.instance_path}
             built = [factories[name].load().from_config(config, **context) for name in chosen]
         if not built:
-            raise RuntimeError(
-                "No provider is configured: set WINK_API_KEY and WINK_API_SECRET for Smile Wink "
-                "(or name providers in WINK_PROVIDERS, or pass providers=[...] to Wink())."
-            )
+            raise RuntimeError(f"No provider is configured: {_setup_hints()}.")
         providers: dict[str, Provider] = {}
         for provider in built:
             if not isinstance(provider, Provider):
@@ -218,3 +215,17 @@ def split_setting(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     return tuple(s.strip() for s in value if s and s.strip())
+
+
+def _setup_hints() -> str:
+    """How to configure each installed provider, in one line."""
+    hints = []
+    for ep in sorted(entry_points(group=PROVIDER_ENTRY_POINTS), key=lambda ep: ep.name):
+        try:
+            hint = getattr(ep.load(), "setup_hint", None)
+        except Exception:  # an installed provider that cannot load still leaves the others
+            hint = None
+        if hint:
+            hints.append(hint)
+    hints.append("name providers in WINK_PROVIDERS, or pass providers=[...] to Wink()")
+    return "; or ".join(hints)
