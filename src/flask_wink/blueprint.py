@@ -24,10 +24,11 @@ from .errors import (
     UpstreamCallError,
     upstream_http_error,
 )
+from .jsonbody import BodyRefused, check
 from .linking import start_link
 from .pipeline import hand_on
 from .provider import BROWSER, INBOUND, Provider, url_segment
-from .receiver import Delivery, read_body, receive, status_with_event
+from .receiver import Delivery, check_body, read_body, receive, status_with_event, storage_errors
 from .state import WinkState, get_state
 from .store import StoredEvent
 
@@ -112,7 +113,7 @@ def record_callback(provider: str | None):
     app_user_id = _require_user(state)
     payload = _json_object(body)
     name = payload.get("name")
-    if name not in chosen.browser_events:
+    if not isinstance(name, str) or name not in chosen.browser_events:
         raise InvalidRequest(
             f"name must be one of the {chosen.title} browser events: {', '.join(chosen.browser_events)}."
         )
@@ -129,18 +130,23 @@ def record_browser_event(
     state: WinkState, provider: Provider, app_user_id: str, name: str, args: dict[str, Any]
 ) -> StoredEvent:
     """Store a browser event for ``app_user_id`` and hand it on."""
+    try:
+        check([name, args])  # the rules at the door, for events read from a query string too
+    except BodyRefused as exc:
+        raise InvalidRequest(f"The event is refused: {exc}.") from None
     # The browser may claim any user id; the one we made for this app user is the truth.
-    upstream_user_id = state.store.upstream_user_id(provider.name, app_user_id)
-    event = state.store.add_event(
-        provider=provider.name,
-        kind=BROWSER,
-        name=name,
-        payload=args,
-        app_user_id=app_user_id,
-        upstream_user_id=upstream_user_id,
-        claimed_by=state.handler_name,
-        account=status_with_event(state, provider, BROWSER, name, args, upstream_user_id),
-    )
+    with storage_errors("The event could not be stored"):
+        upstream_user_id = state.store.upstream_user_id(provider.name, app_user_id)
+        event = state.store.add_event(
+            provider=provider.name,
+            kind=BROWSER,
+            name=name,
+            payload=args,
+            app_user_id=app_user_id,
+            upstream_user_id=upstream_user_id,
+            claimed_by=state.handler_name,
+            account=status_with_event(state, provider, BROWSER, name, args, upstream_user_id),
+        )
     hand_on(current_app._get_current_object(), state, event)
     return event
 
@@ -261,10 +267,7 @@ def _read_body(limit: int) -> bytes:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequest("The body must be JSON.") from None
+    value = check_body(raw)
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object.")
     return value

@@ -173,7 +173,16 @@ class UpstreamTimeout(WinkHTTPError, GatewayTimeout):
 
 
 class StorageUnavailable(WinkHTTPError, ServiceUnavailable):
-    """The database failed while storing a webhook; it is not acknowledged (503)."""
+    """The database failed (unreachable, locked past the wait, read-only, full) while storing;
+    nothing is acknowledged (503 with ``Retry-After``)."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        #: Seconds a sender is asked to wait before trying again.
+        self.retry_after = retry_after
+
+    def get_headers(self, environ=None, scope=None) -> list[tuple[str, str]]:  # noqa: ARG002
+        return [("Content-Type", "application/json"), ("Retry-After", str(self.retry_after))]
 
 
 class ServerError(WinkHTTPError, InternalServerError):

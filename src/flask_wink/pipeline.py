@@ -45,6 +45,9 @@ def process_name() -> str:
 def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
     """Track the account status, send the core's signals, run the provider's handlers; record
     the outcome. Returns the errors (empty when everything succeeded)."""
+    if event.payload_error is not None:  # nothing to hand a handler: failed, and said why
+        state.store.mark_failed(event.id, event.payload_error)
+        return [event.payload_error]
     errors: list[str] = []
     provider = state.providers.get(event.provider)
     steps = [track_account, send_event_signals, *(provider.handlers if provider else ())]

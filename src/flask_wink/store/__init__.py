@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from .. import jsonbody
 from . import migrations
 from .engine import create_engine
 from .group_commit import GroupCommitter
@@ -398,7 +399,22 @@ class Store:
         return self._write(AccountUpsert(change, self.statements))
 
 
+#: What an event whose stored payload cannot be read back shows instead.
+UNREADABLE_PAYLOAD = {"unreadable": True}
+
+
+def _payload(row: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The stored payload decoded by the rules at the door, or a placeholder and why (logged):
+    one such row never fails a listing, a worker or a command."""
+    try:
+        return jsonbody.loads(row["payload"]), None
+    except Exception as exc:  # noqa: BLE001 - any failure to read one row is that row's alone
+        log.error("the payload of event %s could not be read: %s", row["id"], exc)
+        return dict(UNREADABLE_PAYLOAD), f"The stored payload could not be read: {exc}."
+
+
 def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
+    payload, payload_error = _payload(row)
     return StoredEvent(
         id=row["id"],
         provider=row["provider"],
@@ -407,11 +423,12 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
         event_id=row["event_id"],
         app_user_id=row["app_user_id"],
         upstream_user_id=row["upstream_user_id"],
-        payload=json.loads(row["payload"]),
+        payload=payload,
         received_at=row["received_at"],
         state=row["state"],
         attempts=row["attempts"],
         error=row["error"],
+        payload_error=payload_error,
     )
 
 
