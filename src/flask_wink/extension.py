@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Flask, request
 
-from .pipeline import handler_pool, process_name
+from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .state import WinkState
 from .store import Store
+from .store.engine import DEFAULT_LOCK_TIMEOUT
 
 log = logging.getLogger("flask_wink")
 
@@ -93,6 +94,8 @@ class Wink:
         config.setdefault("WINK_HANDLE_EVENTS", "background")
         config.setdefault("WINK_HANDLER_THREADS", 4)
         config.setdefault("WINK_WEBHOOK_FAST_PATH", False)
+        config.setdefault("WINK_CLAIM_LEASE", 300.0)
+        config.setdefault("WINK_SWEEP_INTERVAL", 60.0)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         if not config.get("SECRET_KEY"):
@@ -123,7 +126,14 @@ class Wink:
         database_url = config["WINK_DATABASE_URL"]
         if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        store = Store(database_url)
+        lock_setting = config.setdefault("WINK_DB_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
+        try:
+            lock_timeout = float(lock_setting)
+        except (TypeError, ValueError):
+            raise RuntimeError(
+                f"WINK_DB_LOCK_TIMEOUT must be a number of seconds, not {lock_setting!r}."
+            ) from None
+        store = Store(database_url, lock_timeout=lock_timeout)
         pool = None
         if handle_events == "background":
             pool = handler_pool(max(1, int(config["WINK_HANDLER_THREADS"])))
@@ -137,6 +147,8 @@ class Wink:
             webhook_networks=networks,
             handler_name=process_name() if handle_events != "worker" else None,
             handler_pool=pool,
+            claim_lease=_seconds(config, "WINK_CLAIM_LEASE"),
+            sweep_interval=_seconds(config, "WINK_SWEEP_INTERVAL"),
         )
         app.extensions["wink"] = state
         weakref.finalize(app, state.close)
@@ -196,6 +208,19 @@ class Wink:
         def _exempt_webhooks_late() -> None:
             if request.endpoint == "wink.receive_webhook":
                 _exempt_from_csrf(app, receive_webhook)
+            # The first request after a start, then one every WINK_SWEEP_INTERVAL s, takes over
+            # events whose process died while handling them (no one has to run a command).
+            sweep_if_due(app, state)
+
+
+def _seconds(config: Any, key: str) -> float:
+    try:
+        value = float(config[key] or 0)
+    except (TypeError, ValueError):
+        value = -1.0
+    if value < 0:
+        raise RuntimeError(f"{key} must be a number of seconds, not {config[key]!r}.")
+    return value
 
 
 def _configured(entry_point: Any, config: Any) -> bool:

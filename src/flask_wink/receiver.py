@@ -177,21 +177,31 @@ def check_body(raw: bytes) -> Any:
 
 @contextlib.contextmanager
 def storage_errors(what: str) -> Iterator[None]:
-    """503 with ``Retry-After`` when the database itself failed (unreachable, locked, read-only,
-    full); 400 when it refused a value; anything else is a bug and stays one."""
+    """503 with ``Retry-After`` when the database itself failed (unreachable, locked past
+    ``WINK_DB_LOCK_TIMEOUT``, read-only, full); 400 when it refused a value; anything else is a
+    bug and stays one."""
     try:
         yield
-    except sa_exc.DBAPIError as exc:
-        if isinstance(exc, sa_exc.DataError | sa_exc.IntegrityError) and not exc.connection_invalidated:
-            log.warning("%s: the database refused a value: %s", what, type(exc.orig).__name__)
+    except Exception as exc:
+        if not _database_failure(exc):
+            raise
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        orig = getattr(exc, "orig", None)
+        if orig is not None:
+            names |= {cls.__name__ for cls in type(orig).__mro__}
+        if names & {"DataError", "IntegrityError"}:
+            log.warning("%s: the database refused a value: %s", what, type(orig or exc).__name__)
             raise InvalidRequest(f"{what}: the database refused one of its values.") from None
-        log.exception("%s: the database failed", what)
+        log.warning("%s: the database failed: %s", what, exc)
         raise StorageUnavailable(
             f"{what} (the database failed); it was not acknowledged, so the sender delivers it again.",
         ) from None
-    except sa_exc.TimeoutError:
-        log.warning("%s: no database connection was free in time", what)
-        raise StorageUnavailable(f"{what} (the database is busy); send it again later.") from None
+
+
+def _database_failure(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError | sa_exc.TimeoutError | TimeoutError):
+        return True
+    return type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg", "psycopg2")
 
 
 def status_with_event(

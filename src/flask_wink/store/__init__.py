@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import jsonbody
 from . import migrations
-from .engine import create_engine
+from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
 from .operations import AccountUpsert, EventRow, FailedMark, HandledMark
 from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
@@ -58,18 +58,24 @@ class Store:
     upstream's names or statuses.
     """
 
-    def __init__(self, url_or_engine: str | Engine) -> None:
+    def __init__(
+        self, url_or_engine: str | Engine, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
         #: The SQLAlchemy engine (its pool serves reads; group commits use a connection of their own).
         self.engine: Engine = (
-            create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+            create_engine(url_or_engine, lock_timeout=lock_timeout)
+            if isinstance(url_or_engine, str)
+            else url_or_engine
         )
+        #: Seconds a write waits for another process's lock before it fails.
+        self.lock_timeout = lock_timeout
         #: ``"sqlite"`` or ``"postgresql"``.
         self.dialect: str = self.engine.dialect.name
         # SQLite or PostgreSQL through a driver it speaks (a clear error for anything else). A
         # unique constraint decides, not a check-then-insert: concurrent redeliveries of one
         # event id leave one row.
         self.statements = EventStatements(self.engine, events, accounts)
-        self.writer = GroupCommitter(self.engine)
+        self.writer = GroupCommitter(self.engine, wait=lock_timeout + 5.0)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -246,8 +252,11 @@ class Store:
         """Record that a handler raised; ``retry_failed`` makes the event pending again."""
         self._write(FailedMark(event_id, error[:4000], self.statements), wait=wait)
 
-    def claim_events(self, worker: str, *, limit: int = 50, lease: float = 300.0) -> list[StoredEvent]:
+    def claim_events(
+        self, worker: str, *, limit: int = 50, lease: float = 300.0, pending: bool = True
+    ) -> list[StoredEvent]:
         """Take up to ``limit`` pending events (or ones whose handler died ``lease`` s ago) for ``worker``.
+        With ``pending=False`` only the latter.
 
         On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so workers on several
         hosts never take the same event; SQLite serialises writers, which gives the same.
@@ -255,10 +264,10 @@ class Store:
         if not self._ready:
             self.init()
         now = utcnow()
-        claimable = sa.or_(
-            events.c.state == "pending",
-            sa.and_(events.c.state == "handling", events.c.claimed_at < now - timedelta(seconds=lease)),
+        lapsed = sa.and_(
+            events.c.state == "handling", events.c.claimed_at < now - timedelta(seconds=lease)
         )
+        claimable = sa.or_(events.c.state == "pending", lapsed) if pending else lapsed
         chosen = sa.select(events.c.id).where(claimable).order_by(events.c.id).limit(limit)
         if self.dialect == "postgresql":
             chosen = chosen.with_for_update(skip_locked=True)
