@@ -11,7 +11,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from flask_wink import Wink, get_state, start_link
 from flask_wink.blueprint import link_config
-from flask_wink.errors import upstream_http_error
+from flask_wink.errors import NotAllowed, upstream_http_error
 from flask_wink.providers.smile_wink import SmileError, smile_wink
 from flask_wink.providers.smile_wink.sandbox import create_sandbox_app
 
@@ -63,6 +63,7 @@ def create_app(
 
     if settings.database_url:
         app.config["WINK_DATABASE_URL"] = settings.database_url
+    app.config.update(dict(settings.kit_config))
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
     app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")
     wink = Wink(
@@ -110,10 +111,13 @@ def create_app(
     @app.route("/api/create_link_token", methods=["GET", "POST"])
     def create_link_token():
         """The shape of Smile's Node quickstart, so its frontend and webviews work unchanged."""
+        _refuse_foreign_origins(settings)
         state = get_state()
         smile = smile_wink(state)
+        user = anonymous_user()
+        state.rate_limits.token(user)
         try:
-            start = start_link(state, smile, anonymous_user())
+            start = start_link(state, smile, user)
             token = dict(start.widget or {})
         except SmileError as exc:
             raise upstream_http_error(exc) from None
@@ -159,6 +163,20 @@ def create_app(
     if sandbox is not None:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox.wsgi_app})
     return app
+
+
+def _refuse_foreign_origins(settings: Settings) -> None:
+    """403 before minting for a request another site's page made (a form posting text/plain, a
+    script): its Origin is neither this app nor in ALLOWED_ORIGINS (``null`` never is), or, with
+    no Origin, the browser says it is cross-site."""
+    origin = request.headers.get("Origin")
+    own = request.host_url.rstrip("/")
+    if origin is not None:
+        if origin != "null" and (origin == own or origin in settings.allowed_origins):
+            return
+    elif request.headers.get("Sec-Fetch-Site") != "cross-site":
+        return
+    raise NotAllowed("Link tokens are minted only for this app's pages and ALLOWED_ORIGINS.")
 
 
 def _load_hook(spec: str):

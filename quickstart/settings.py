@@ -29,11 +29,25 @@ class Settings:
     providers: tuple[str, ...]
     enable_upload: bool
     hooks: tuple[str, ...] = ()
+    #: Settings of the kit given in the environment or .env (rate limits, the lock wait), as is.
+    kit_config: tuple[tuple[str, str], ...] = ()
 
     @property
     def sandbox(self) -> bool:
         """No API key: the built-in sandbox stands in for Smile."""
         return not self.api_key
+
+
+#: The kit's settings the quickstart passes on from the environment or .env when they are set.
+KIT_SETTINGS = (
+    "WINK_RATE_LIMIT_ENABLED",
+    "WINK_RATE_LIMIT_STORAGE_URL",
+    "WINK_TOKEN_RATE_LIMIT",
+    "WINK_TOKEN_ADDRESS_RATE_LIMIT",
+    "WINK_CALLBACK_RATE_LIMIT",
+    "WINK_CALLBACK_KB_RATE_LIMIT",
+    "WINK_DB_LOCK_TIMEOUT",
+)
 
 
 def _list(value: str | None) -> tuple[str, ...]:
@@ -75,4 +89,5 @@ def load_settings(
         providers=_list(get("PROVIDERS")),
         enable_upload=(get("ENABLE_UPLOAD") or "true").lower() in ("1", "true", "yes", "on"),
         hooks=_list(get("QUICKSTART_HOOKS")),
+        kit_config=tuple((key, values[key]) for key in KIT_SETTINGS if values.get(key) is not None),
     )

@@ -54,6 +54,8 @@ def mint_token(provider: str | None):
     chosen = _provider(state, provider)
     _check_csrf()
     app_user_id = _require_user(state)
+    if state.rate_limits is not None:
+        state.rate_limits.token(app_user_id)
     try:
         start = start_link(state, chosen, app_user_id, request.args)
     except UpstreamCallError as exc:
@@ -111,6 +113,8 @@ def record_callback(provider: str | None):
     body = _read_body(state.callback_max_bytes)
     _check_csrf()
     app_user_id = _require_user(state)
+    if state.rate_limits is not None:
+        state.rate_limits.callback(app_user_id, len(body))
     payload = _json_object(body)
     name = payload.get("name")
     if not isinstance(name, str) or name not in chosen.browser_events:

@@ -14,6 +14,7 @@ from flask import Flask, request
 
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
+from .ratelimits import RateLimits
 from .state import WinkState
 from .store import Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
@@ -147,6 +148,7 @@ class Wink:
             webhook_networks=networks,
             handler_name=process_name() if handle_events != "worker" else None,
             handler_pool=pool,
+            rate_limits=RateLimits(app),
             claim_lease=_seconds(config, "WINK_CLAIM_LEASE"),
             sweep_interval=_seconds(config, "WINK_SWEEP_INTERVAL"),
         )

@@ -45,6 +45,8 @@ class WinkState:
     handler_pool: Any = None
     #: Handlers submitted to the pool and not yet done (see :meth:`wait_for_handlers`).
     running: set = field(default_factory=set)
+    #: The kit's rate limits (:class:`~flask_wink.ratelimits.RateLimits`); None: none.
+    rate_limits: Any = None
     #: Seconds after which an event claimed by a process that died is taken over (WINK_CLAIM_LEASE).
     claim_lease: float = 300.0
     #: Seconds between this process's sweeps for such events (WINK_SWEEP_INTERVAL; 0: never).
