@@ -17,17 +17,32 @@ def main() -> int:
     settings = load_settings()
     app = create_app(settings)
     url = f"http://127.0.0.1:{settings.app_port}"
-    if settings.sandbox:
-        print(f"No API_KEY set: using the built-in Smile sandbox. Open {url}", flush=True)
-    else:
-        print(f"Using Smile's API at {settings.open_api_host or 'the default host'}. Open {url}", flush=True)
-        if not settings.webhook_secret:
-            print("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.", flush=True)
+    for line in start_lines(settings, url):
+        print(line, flush=True)
     # waitress buffers a body before the app sees it: refuse absurd ones at the door too.
     limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
     serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True,
           max_request_body_size=limit)
     return 0
+
+
+def start_lines(settings, url: str) -> list[str]:
+    """What the start prints: the mode first, then what to set."""
+    if settings.sandbox:
+        return [
+            f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open {url}",
+            "Sandbox mode is a demo: every page, the events and the invitations are open to anyone.",
+        ]
+    lines = [f"Mode: live (Smile's API at {settings.open_api_host or 'the default host'}). Open {url}"]
+    if not settings.webhook_secret:
+        lines.append("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.")
+    if settings.admin_password:
+        lines.append("Admin pages (/invites, every user's /wink/events and /wink/accounts): sign in as admin "
+                     "with ADMIN_PASSWORD.")
+    else:
+        lines.append("Admin pages (/invites, every user's /wink/events and /wink/accounts) are off: set "
+                     "ADMIN_PASSWORD in .env to enable them.")
+    return lines
 
 
 if __name__ == "__main__":

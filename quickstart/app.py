@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import secrets
 from pathlib import Path
@@ -58,8 +59,8 @@ def create_app(
     else:
         api_host = settings.open_api_host or "https://sandbox.smileapi.io/v1"
         api_key, api_secret = settings.api_key, settings.api_secret
-        if not api_secret:
-            raise SystemExit("API_KEY is set but API_SECRET is not: put both in .env.")
+        if not (api_key and api_secret):
+            raise SystemExit("Live mode needs both API_KEY and API_SECRET: put both in .env.")
 
     if settings.database_url:
         app.config["WINK_DATABASE_URL"] = settings.database_url
@@ -91,8 +92,18 @@ def create_app(
         return session["wink_user"]
 
     @wink.events_permission
-    def everyone_may_read() -> bool:
-        return True
+    def may_read_events() -> bool:
+        # Sandbox: a demo, everyone reads everything. Live: the admin, or a user their own.
+        if settings.sandbox or is_admin(settings):
+            return True
+        # Filters only narrow: with ?user=<their id> nobody else's row can be in the answer.
+        return request.args.get("user") == anonymous_user()
+
+    @app.before_request
+    def close_admin_surfaces():
+        if settings.sandbox or not _admin_only(request.path, request.args, anonymous_user):
+            return None
+        return require_admin(settings)
 
     @app.get("/")
     def index():
@@ -101,12 +112,13 @@ def create_app(
             "index.html",
             wink=link_config(get_state(), "smile_wink", {"sdk": sdk} if sdk is not None else {}),
             sandbox=settings.sandbox,
+            mode=settings.mode,
             user_id=anonymous_user(),
         )
 
     @app.get("/healthz")
     def healthz():
-        return jsonify({"status": "ok", "mode": "sandbox" if settings.sandbox else "api"})
+        return jsonify({"status": "ok", "mode": settings.mode})
 
     @app.route("/api/create_link_token", methods=["GET", "POST"])
     def create_link_token():
@@ -163,6 +175,47 @@ def create_app(
     if sandbox is not None:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox.wsgi_app})
     return app
+
+
+#: Pages of the quickstart that act for the company (invitations under its name) or show every
+#: user's data: in live mode only the admin (ADMIN_PASSWORD) reaches them.
+ADMIN_PREFIXES = ("/invites",)
+#: The kit's listings, which in live mode show a user only their own (``?user=<their id>``).
+OWN_LISTINGS = ("/wink/events", "/wink/accounts")
+ADMIN_REALM = 'Basic realm="flask-wink quickstart admin", charset="UTF-8"'
+
+
+def _admin_only(path: str, args, current_user) -> bool:
+    if any(path == p or path.startswith(p + "/") for p in ADMIN_PREFIXES):
+        return True
+    if path in OWN_LISTINGS:
+        return args.get("user") != current_user()
+    return False
+
+
+def is_admin(settings: Settings) -> bool:
+    """Whether the request carries the admin's HTTP Basic password (compared in constant time)."""
+    if not settings.admin_password:
+        return False
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or auth.password is None:
+        return False
+    return hmac.compare_digest(auth.password.encode(), settings.admin_password.encode())
+
+
+def require_admin(settings: Settings):
+    """None for the admin; else 404 (no ADMIN_PASSWORD: the surface does not exist) or 401."""
+    if not settings.admin_password:
+        response = jsonify({"error": "NotFound", "message": "Not found. In live mode the admin pages "
+                            "need ADMIN_PASSWORD in .env (then sign in as admin with it)."})
+        response.status_code = 404
+        return response
+    if is_admin(settings):
+        return None
+    response = jsonify({"error": "NotSignedIn", "message": "Sign in as the admin (HTTP Basic)."})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = ADMIN_REALM
+    return response
 
 
 def _refuse_foreign_origins(settings: Settings) -> None:

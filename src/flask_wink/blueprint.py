@@ -217,13 +217,15 @@ def list_events():
 
 @bp.get("/accounts")
 def list_accounts():
-    """The last known status of each account; ``?provider=`` and ``?upstreamUserId=`` filter."""
+    """The last known status of each account; ``?provider=``, ``?upstreamUserId=`` and ``?user=``
+    (the app user's accounts) filter."""
     state = get_state()
     _require_events_permission(state)
     name = request.args.get("provider") or None
     accounts = state.store.list_accounts(
         provider=state.provider(name).name if name else None,
         upstream_user_id=request.args.get("upstreamUserId") or None,
+        app_user_id=request.args.get("user") or None,
     )
     return jsonify({"accounts": accounts})
 

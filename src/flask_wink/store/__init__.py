@@ -359,10 +359,20 @@ class Store:
         return _account_dict(row) if row else None
 
     def list_accounts(
-        self, *, provider: str | None = None, upstream_user_id: str | None = None
+        self,
+        *,
+        provider: str | None = None,
+        upstream_user_id: str | None = None,
+        app_user_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Known accounts, most recently updated first; each filter given narrows the list."""
+        """Known accounts, most recently updated first; each filter given narrows the list.
+        ``app_user_id``: accounts of any upstream user ever linked to that app user."""
         query = sa.select(accounts).order_by(accounts.c.updated_at.desc())
+        if app_user_id:
+            linked = sa.select(users.c.upstream_user_id).where(
+                users.c.provider == accounts.c.provider, users.c.app_user_id == app_user_id
+            )
+            query = query.where(accounts.c.upstream_user_id.in_(linked.scalar_subquery()))
         if provider:
             query = query.where(accounts.c.provider == provider)
         if upstream_user_id:
