@@ -19,11 +19,26 @@ def main() -> int:
     url = f"http://127.0.0.1:{settings.app_port}"
     for line in start_lines(settings, url):
         print(line, flush=True)
-    # waitress buffers a body before the app sees it: refuse absurd ones at the door too.
-    limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
-    serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True,
-          max_request_body_size=limit)
+    serve(app, host=settings.app_host, port=settings.app_port, **waitress_options(app))
     return 0
+
+
+def waitress_options(app) -> dict:
+    """How the quickstart's waitress holds up: idle keep-alive connections are closed after
+    30 s and up to 1000 may be open at once (waitress's 100 let one client with 100 idle
+    connections lock everyone out); bodies over twice the larger of the kit's body limits are
+    refused before the app sees them. In production, run it behind a reverse proxy (see
+    docs/production.md), which buffers slow clients and caps connections per client."""
+    limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
+    return {
+        "threads": 8,
+        "connection_limit": 1000,
+        "channel_timeout": 30,
+        "cleanup_interval": 10,
+        "max_request_body_size": limit,
+        "max_request_header_size": 64 * 1024,
+        "_quiet": True,
+    }
 
 
 def start_lines(settings, url: str) -> list[str]:

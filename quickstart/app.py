@@ -8,9 +8,12 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, render_template, request, send_from_directory, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_cors import CORS
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flask_wink import Wink, get_state, start_link
+from flask_wink import Wink, get_state, security, start_link
 from flask_wink.blueprint import link_config
 from flask_wink.errors import NotAllowed, upstream_http_error
 from flask_wink.providers.smile_wink import SmileError, smile_wink
@@ -33,6 +36,13 @@ def create_app(
         instance_relative_config=True,
     )
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    # The session cookie goes with top-level navigations from other sites (a link to the app)
+    # but not with their forms or scripts; it is Secure whenever the request came over https.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = HttpsAwareSessions()
+    if settings.trust_proxy:
+        # Behind one reverse proxy: the client's address, scheme and host as the proxy saw them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     # WEBHOOK_SECRET may list several (rotation); the sandbox signs with the first.
     webhook_secrets = [s.strip() for s in (settings.webhook_secret or "").split(",") if s.strip()]
     webhook_secrets = webhook_secrets or [secrets.token_hex(32)]
@@ -147,22 +157,39 @@ def create_app(
             }
         )
 
+    # Cross-site calls to /api/ from ALLOWED_ORIGINS only, with credentials; preflights answered
+    # by Flask-CORS. The literal origin "null" (sandboxed frames, file: pages) is never allowed.
+    CORS(
+        app,
+        resources={r"/api/.*": {"origins": [o for o in settings.allowed_origins if o != "null"]}},
+        supports_credentials=True,
+        methods=["GET", "POST"],
+        allow_headers=["Content-Type", "X-CSRFToken"],
+        max_age=600,
+        always_send=False,  # no CORS headers for requests that send no Origin
+    )
+    page_sources = smile_wink(get_state(app)).page_origins()
+
     @app.after_request
-    def cors(response):
-        origin = request.headers.get("Origin")
-        if origin and origin in settings.allowed_origins and request.path.startswith("/api/"):
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-            response.headers["Vary"] = "Origin"
+    def headers(response):
         response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        # App-wide, in a few lines rather than Flask-Talisman: the kit's helper already builds the
+        # policy its own pages need (the widget SDK's origin, nonces), and the quickstart does not
+        # redirect to https itself (a reverse proxy does, see docs/production.md).
+        extra = getattr(request, "_inline_script_hashes", ())
+        return security.apply(response, sources=page_sources, extra_scripts=extra)
 
     @app.get("/frontend/")
     @app.get("/frontend/<path:name>")
     def frontend(name: str = "index.html"):
         if not FRONTEND_DIR.is_dir():
             abort(404)
-        return send_from_directory(FRONTEND_DIR, name)
+        response = send_from_directory(FRONTEND_DIR, name)
+        if response.mimetype == "text/html":
+            # A static page cannot carry a nonce: its own inline scripts are allowed by their hash.
+            response.direct_passthrough = False
+            request._inline_script_hashes = security.inline_script_hashes(response.get_data(as_text=True))
+        return response
 
     from .pages import LINKS, pages
 
@@ -183,6 +210,14 @@ ADMIN_PREFIXES = ("/invites",)
 #: The kit's listings, which in live mode show a user only their own (``?user=<their id>``).
 OWN_LISTINGS = ("/wink/events", "/wink/accounts")
 ADMIN_REALM = 'Basic realm="flask-wink quickstart admin", charset="UTF-8"'
+
+
+class HttpsAwareSessions(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` when the request came over https (directly, or through a
+    proxy that ProxyFix trusts), or when ``SESSION_COOKIE_SECURE`` says so."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def _admin_only(path: str, args, current_user) -> bool:

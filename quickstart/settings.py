@@ -35,6 +35,8 @@ class Settings:
     admin_password: str | None = None
     #: ``"sandbox"`` or ``"live"``: decided once by :func:`load_settings`.
     mode: str = "sandbox"
+    #: Served behind one reverse proxy whose X-Forwarded-For/-Proto/-Host headers are trusted.
+    trust_proxy: bool = False
 
     @property
     def sandbox(self) -> bool:
@@ -98,6 +100,7 @@ def load_settings(
         hooks=_list(get("QUICKSTART_HOOKS")),
         kit_config=tuple((key, get(key)) for key in KIT_SETTINGS if get(key) is not None),
         admin_password=get("ADMIN_PASSWORD"),
+        trust_proxy=(get("TRUST_PROXY") or "false").lower() in ("1", "true", "yes", "on"),
         mode=mode,
     )
 

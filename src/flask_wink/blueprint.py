@@ -99,9 +99,19 @@ def link_config(
         "tokenUrl": url_for("wink.mint_token", provider=segment),
         "callbacksUrl": url_for("wink.record_callback", provider=segment),
         "csrfToken": generate_csrf(),
+        "csrfUrl": url_for("wink.fresh_csrf"),
         "csrfHeader": CSRF_HEADER,
         "callbacks": list(provider.browser_events),
     }
+
+
+@bp.get("/csrf")
+def fresh_csrf():
+    """A fresh CSRF token for a page left open past the old one's lifetime (the widget's script
+    asks once when a post is refused for its token, then sends it again)."""
+    response = jsonify({"csrfToken": generate_csrf(), "csrfHeader": CSRF_HEADER})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/<provider>/events")

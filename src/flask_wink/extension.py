@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import weakref
 from collections.abc import Callable, Iterable
@@ -96,6 +97,9 @@ class Wink:
         config.setdefault("WINK_HANDLER_THREADS", 4)
         config.setdefault("WINK_WEBHOOK_FAST_PATH", False)
         config.setdefault("WINK_CLAIM_LEASE", 300.0)
+        config.setdefault("WINK_SECURITY_HEADERS", True)
+        config.setdefault("WINK_FRAME_ANCESTORS", "'self'")
+        config.setdefault("WINK_CSP_SOURCES", None)
         config.setdefault("WINK_SWEEP_INTERVAL", 60.0)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
@@ -200,6 +204,7 @@ class Wink:
             paths = {f"{prefix}/{url_segment(name)}/webhooks": name for name in state.providers}
             paths[f"{prefix}/webhooks"] = state.default_provider
             app.wsgi_app = WebhookFastPath(app, app.wsgi_app, paths)
+        self._register_answers(app, state, prefix)
         if "wink" not in app.cli.commands:
             app.cli.add_command(wink_cli)
         # Upstreams sign webhooks instead of sending a CSRF token: a host-wide CSRFProtect must
@@ -213,6 +218,44 @@ class Wink:
             # The first request after a start, then one every WINK_SWEEP_INTERVAL s, takes over
             # events whose process died while handling them (no one has to run a command).
             sweep_if_due(app, state)
+
+
+    def _register_answers(self, app: Flask, state: WinkState, prefix: str) -> None:
+        """Security headers on the kit's own pages; JSON 405 and 413 on the kit's own paths."""
+        from . import security
+
+        names = {"wink"} | {
+            parts.name for p in state.providers.values() if (parts := p.flask_parts()) is not None
+        }
+        sources: list[str] = list(split_setting(app.config["WINK_CSP_SOURCES"]))
+        for provider in state.providers.values():
+            page_origins = getattr(provider, "page_origins", None)
+            if page_origins is not None:
+                sources.extend(page_origins())
+        app.jinja_env.globals.setdefault("wink_csp_nonce", security.csp_nonce)
+
+        @app.after_request
+        def _kit_headers(response):
+            if app.config["WINK_SECURITY_HEADERS"] and request.blueprint in names:
+                security.apply(response, sources=sources, frame_ancestors=app.config["WINK_FRAME_ANCESTORS"])
+            return response
+
+        def on_kit_path() -> bool:
+            return request.path == prefix or request.path.startswith(prefix + "/")
+
+        def json_answer(exc):
+            if not on_kit_path():
+                return exc
+            body = {"error": type(exc).__name__, "message": exc.description}
+            response = app.response_class(json.dumps(body), status=exc.code, mimetype="application/json")
+            for name, value in exc.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
+
+        for code in (405, 413):
+            if code not in app.error_handler_spec.get(None, {}):  # the host's own handler wins
+                app.register_error_handler(code, json_answer)
 
 
 def _seconds(config: Any, key: str) -> float:

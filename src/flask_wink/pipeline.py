@@ -118,6 +118,9 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
         changed = event.account_changed
         if changed is None:  # not recorded with the event: record it now
             changed = state.store.record_account(change)
+        if change.owner is None and change.upstream_user_id is not None:
+            # A signed message decides whose the account is, even when a browser named it first.
+            state.store.assign_account(change.provider, change.account_id, change.upstream_user_id)
         if changed:
             signals.send(
                 app,

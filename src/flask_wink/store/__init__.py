@@ -413,6 +413,23 @@ class Store:
         )
         return self.record_account(change)
 
+    def assign_account(self, provider: str, account_id: str, upstream_user_id: str) -> bool:
+        """Make ``upstream_user_id`` the owner of an account the upstream's signed message assigns
+        to it, whoever a browser said it was before (the upstream decides). True when it moved."""
+        statement = (
+            accounts.update()
+            .where(
+                accounts.c.provider == provider,
+                accounts.c.account_id == account_id,
+                sa.or_(
+                    accounts.c.upstream_user_id.is_(None), accounts.c.upstream_user_id != upstream_user_id
+                ),
+            )
+            .values(upstream_user_id=upstream_user_id, updated_at=utcnow())
+        )
+        with self.begin() as conn:
+            return bool(conn.execute(statement).rowcount)
+
     def record_account(self, change: AccountChange) -> bool:
         """:meth:`update_account` for a change already made (see :meth:`AccountChange.make`)."""
         return self._write(AccountUpsert(change, self.statements))
