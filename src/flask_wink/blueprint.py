@@ -105,6 +105,16 @@ def link_config(
     }
 
 
+@bp.get("/openapi.json")
+def openapi_document():
+    """The kit's own endpoints on this app as an OpenAPI 3.1 document."""
+    from .openapi import document
+
+    state = get_state()
+    prefix = current_app.config["WINK_URL_PREFIX"]
+    return jsonify(document(prefix, state.providers, state.default_provider))
+
+
 @bp.get("/csrf")
 def fresh_csrf():
     """A fresh CSRF token for a page left open past the old one's lifetime (the widget's script
