@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench lint chromium postgres clean
+.PHONY: run test bench lint chromium postgres redis clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "flask-wink needs Python 3.11 or newer")'
@@ -27,7 +27,10 @@ chromium:
 postgres:
 	@sh scripts/ensure-postgres.sh
 
-test: lint chromium postgres
+redis:
+	@sh scripts/ensure-redis.sh
+
+test: lint chromium postgres redis
 	$(BIN)/python -m pytest
 
 # ruff, and the layout's boundaries (import-linter contracts in pyproject.toml).

@@ -17,17 +17,47 @@ def main() -> int:
     settings = load_settings()
     app = create_app(settings)
     url = f"http://127.0.0.1:{settings.app_port}"
-    if settings.sandbox:
-        print(f"No API_KEY set: using the built-in Smile sandbox. Open {url}", flush=True)
-    else:
-        print(f"Using Smile's API at {settings.open_api_host or 'the default host'}. Open {url}", flush=True)
-        if not settings.webhook_secret:
-            print("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.", flush=True)
-    # waitress buffers a body before the app sees it: refuse absurd ones at the door too.
-    limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
-    serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True,
-          max_request_body_size=limit)
+    for line in start_lines(settings, url):
+        print(line, flush=True)
+    serve(app, host=settings.app_host, port=settings.app_port, **waitress_options(app))
     return 0
+
+
+def waitress_options(app) -> dict:
+    """How the quickstart's waitress holds up: idle keep-alive connections are closed after
+    30 s and up to 1000 may be open at once (waitress's 100 let one client with 100 idle
+    connections lock everyone out); bodies over twice the larger of the kit's body limits are
+    refused before the app sees them. In production, run it behind a reverse proxy (see
+    docs/production.md), which buffers slow clients and caps connections per client."""
+    limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
+    return {
+        "threads": 8,
+        "connection_limit": 1000,
+        "channel_timeout": 30,
+        "cleanup_interval": 10,
+        "max_request_body_size": limit,
+        "max_request_header_size": 64 * 1024,
+        "_quiet": True,
+    }
+
+
+def start_lines(settings, url: str) -> list[str]:
+    """What the start prints: the mode first, then what to set."""
+    if settings.sandbox:
+        return [
+            f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open {url}",
+            "Sandbox mode is a demo: every page, the events and the invitations are open to anyone.",
+        ]
+    lines = [f"Mode: live (Smile's API at {settings.open_api_host or 'the default host'}). Open {url}"]
+    if not settings.webhook_secret:
+        lines.append("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.")
+    if settings.admin_password:
+        lines.append("Admin pages (/invites, every user's /wink/events and /wink/accounts): sign in as admin "
+                     "with ADMIN_PASSWORD.")
+    else:
+        lines.append("Admin pages (/invites, every user's /wink/events and /wink/accounts) are off: set "
+                     "ADMIN_PASSWORD in .env to enable them.")
+    return lines
 
 
 if __name__ == "__main__":

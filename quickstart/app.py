@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import secrets
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, render_template, request, send_from_directory, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_cors import CORS
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flask_wink import Wink, get_state, start_link
+from flask_wink import Wink, get_state, security, start_link
 from flask_wink.blueprint import link_config
-from flask_wink.errors import upstream_http_error
+from flask_wink.errors import NotAllowed, upstream_http_error
 from flask_wink.providers.smile_wink import SmileError, smile_wink
 from flask_wink.providers.smile_wink.sandbox import create_sandbox_app
 
@@ -35,6 +39,13 @@ def create_app(
         instance_relative_config=True,
     )
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    # The session cookie goes with top-level navigations from other sites (a link to the app)
+    # but not with their forms or scripts; it is Secure whenever the request came over https.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = HttpsAwareSessions()
+    if settings.trust_proxy:
+        # Behind one reverse proxy: the client's address, scheme and host as the proxy saw them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     # WEBHOOK_SECRET may list several (rotation); the sandbox signs with the first.
     webhook_secrets = [s.strip() for s in (settings.webhook_secret or "").split(",") if s.strip()]
     webhook_secrets = webhook_secrets or [secrets.token_hex(32)]
@@ -61,11 +72,12 @@ def create_app(
     else:
         api_host = settings.open_api_host or "https://sandbox.smileapi.io/v1"
         api_key, api_secret = settings.api_key, settings.api_secret
-        if not api_secret:
-            raise SystemExit("API_KEY is set but API_SECRET is not: put both in .env.")
+        if not (api_key and api_secret):
+            raise SystemExit("Live mode needs both API_KEY and API_SECRET: put both in .env.")
 
     if settings.database_url:
         app.config["WINK_DATABASE_URL"] = settings.database_url
+    app.config.update(dict(settings.kit_config))
     smile_id_sandbox = setup_smile_id(app, settings, base_url)
     app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
@@ -96,8 +108,18 @@ def create_app(
         return session["wink_user"]
 
     @wink.events_permission
-    def everyone_may_read() -> bool:
-        return True
+    def may_read_events() -> bool:
+        # Sandbox: a demo, everyone reads everything. Live: the admin, or a user their own.
+        if settings.sandbox or is_admin(settings):
+            return True
+        # Filters only narrow: with ?user=<their id> nobody else's row can be in the answer.
+        return request.args.get("user") == anonymous_user()
+
+    @app.before_request
+    def close_admin_surfaces():
+        if settings.sandbox or not _admin_only(request.path, request.args, anonymous_user):
+            return None
+        return require_admin(settings)
 
     @app.get("/")
     def index():
@@ -106,20 +128,24 @@ def create_app(
             "index.html",
             wink=link_config(get_state(), "smile_wink", {"sdk": sdk} if sdk is not None else {}),
             sandbox=settings.sandbox,
+            mode=settings.mode,
             user_id=anonymous_user(),
         )
 
     @app.get("/healthz")
     def healthz():
-        return jsonify({"status": "ok", "mode": "sandbox" if settings.sandbox else "api"})
+        return jsonify({"status": "ok", "mode": settings.mode})
 
     @app.route("/api/create_link_token", methods=["GET", "POST"])
     def create_link_token():
         """The shape of Smile's Node quickstart, so its frontend and webviews work unchanged."""
+        _refuse_foreign_origins(settings)
         state = get_state()
         smile = smile_wink(state)
+        user = anonymous_user()
+        state.rate_limits.token(user)
         try:
-            start = start_link(state, smile, anonymous_user())
+            start = start_link(state, smile, user)
             token = dict(start.widget or {})
         except SmileError as exc:
             raise upstream_http_error(exc) from None
@@ -137,22 +163,39 @@ def create_app(
             }
         )
 
+    # Cross-site calls to /api/ from ALLOWED_ORIGINS only, with credentials; preflights answered
+    # by Flask-CORS. The literal origin "null" (sandboxed frames, file: pages) is never allowed.
+    CORS(
+        app,
+        resources={r"/api/.*": {"origins": [o for o in settings.allowed_origins if o != "null"]}},
+        supports_credentials=True,
+        methods=["GET", "POST"],
+        allow_headers=["Content-Type", "X-CSRFToken"],
+        max_age=600,
+        always_send=False,  # no CORS headers for requests that send no Origin
+    )
+    page_sources = security.provider_origins(get_state(app).providers.values())
+
     @app.after_request
-    def cors(response):
-        origin = request.headers.get("Origin")
-        if origin and origin in settings.allowed_origins and request.path.startswith("/api/"):
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-            response.headers["Vary"] = "Origin"
+    def headers(response):
         response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        # App-wide, in a few lines rather than Flask-Talisman: the kit's helper already builds the
+        # policy its own pages need (the widget SDK's origin, nonces), and the quickstart does not
+        # redirect to https itself (a reverse proxy does, see docs/production.md).
+        extra = getattr(request, "_inline_script_hashes", ())
+        return security.apply(response, sources=page_sources, extra_scripts=extra)
 
     @app.get("/frontend/")
     @app.get("/frontend/<path:name>")
     def frontend(name: str = "index.html"):
         if not FRONTEND_DIR.is_dir():
             abort(404)
-        return send_from_directory(FRONTEND_DIR, name)
+        response = send_from_directory(FRONTEND_DIR, name)
+        if response.mimetype == "text/html":
+            # A static page cannot carry a nonce: its own inline scripts are allowed by their hash.
+            response.direct_passthrough = False
+            request._inline_script_hashes = security.inline_script_hashes(response.get_data(as_text=True))
+        return response
 
     from .pages import LINKS, pages
 
@@ -173,6 +216,69 @@ def create_app(
         # The longest prefix wins: /sandbox/ucw and /sandbox/smile-id are not Smile's sandbox.
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)
     return app
+
+
+#: Pages of the quickstart that act for the company (invitations under its name) or show every
+#: user's data: in live mode only the admin (ADMIN_PASSWORD) reaches them.
+ADMIN_PREFIXES = ("/invites",)
+#: The kit's listings, which in live mode show a user only their own (``?user=<their id>``).
+OWN_LISTINGS = ("/wink/events", "/wink/accounts")
+ADMIN_REALM = 'Basic realm="flask-wink quickstart admin", charset="UTF-8"'
+
+
+class HttpsAwareSessions(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` when the request came over https (directly, or through a
+    proxy that ProxyFix trusts), or when ``SESSION_COOKIE_SECURE`` says so."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def _admin_only(path: str, args, current_user) -> bool:
+    if any(path == p or path.startswith(p + "/") for p in ADMIN_PREFIXES):
+        return True
+    if path in OWN_LISTINGS:
+        return args.get("user") != current_user()
+    return False
+
+
+def is_admin(settings: Settings) -> bool:
+    """Whether the request carries the admin's HTTP Basic password (compared in constant time)."""
+    if not settings.admin_password:
+        return False
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or auth.password is None:
+        return False
+    return hmac.compare_digest(auth.password.encode(), settings.admin_password.encode())
+
+
+def require_admin(settings: Settings):
+    """None for the admin; else 404 (no ADMIN_PASSWORD: the surface does not exist) or 401."""
+    if not settings.admin_password:
+        response = jsonify({"error": "NotFound", "message": "Not found. In live mode the admin pages "
+                            "need ADMIN_PASSWORD in .env (then sign in as admin with it)."})
+        response.status_code = 404
+        return response
+    if is_admin(settings):
+        return None
+    response = jsonify({"error": "NotSignedIn", "message": "Sign in as the admin (HTTP Basic)."})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = ADMIN_REALM
+    return response
+
+
+def _refuse_foreign_origins(settings: Settings) -> None:
+    """403 before minting for a request another site's page made (a form posting text/plain, a
+    script): its Origin is neither this app nor in ALLOWED_ORIGINS (``null`` never is), or, with
+    no Origin, the browser says it is cross-site."""
+    origin = request.headers.get("Origin")
+    own = request.host_url.rstrip("/")
+    if origin is not None:
+        if origin != "null" and (origin == own or origin in settings.allowed_origins):
+            return
+    elif request.headers.get("Sec-Fetch-Site") != "cross-site":
+        return
+    raise NotAllowed("Link tokens are minted only for this app's pages and ALLOWED_ORIGINS.")
 
 
 def _load_hook(spec: str):

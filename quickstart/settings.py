@@ -36,11 +36,31 @@ class Settings:
     ucw_api_version: str | None = None
     #: Smile ID (Smile Links): SMILE_ID_* settings, see quickstart/pages_smile_id.py.
     smile_id: Mapping[str, str] = field(default_factory=dict)
+    #: Settings of the kit given in the environment or .env (rate limits, the lock wait), as is.
+    kit_config: tuple[tuple[str, str], ...] = ()
+    #: The password of the admin pages in live mode (HTTP Basic); None: they are not served.
+    admin_password: str | None = None
+    #: ``"sandbox"`` or ``"live"``: decided once by :func:`load_settings`.
+    mode: str = "sandbox"
+    #: Served behind one reverse proxy whose X-Forwarded-For/-Proto/-Host headers are trusted.
+    trust_proxy: bool = False
 
     @property
     def sandbox(self) -> bool:
-        """No API key: the built-in sandbox stands in for Smile."""
-        return not self.api_key
+        """No Smile credential under any name: the built-in sandbox stands in for Smile."""
+        return self.mode == "sandbox"
+
+
+#: The kit's settings the quickstart passes on from the environment or .env when they are set.
+KIT_SETTINGS = (
+    "WINK_RATE_LIMIT_ENABLED",
+    "WINK_RATE_LIMIT_STORAGE_URL",
+    "WINK_TOKEN_RATE_LIMIT",
+    "WINK_TOKEN_ADDRESS_RATE_LIMIT",
+    "WINK_CALLBACK_RATE_LIMIT",
+    "WINK_CALLBACK_KB_RATE_LIMIT",
+    "WINK_DB_LOCK_TIMEOUT",
+)
 
 
 def _list(value: str | None) -> tuple[str, ...]:
@@ -66,15 +86,18 @@ def load_settings(
         sdk_version = int(get("WINK_SDK_VERSION") or 2)
     except ValueError as exc:
         raise SystemExit(f"APP_PORT and WINK_SDK_VERSION must be whole numbers ({exc}).") from None
+    api_key = get("API_KEY") or get("WINK_API_KEY")
+    api_secret = get("API_SECRET") or get("WINK_API_SECRET")
+    mode = decide_mode(get("MODE"), api_key, api_secret)
     return Settings(
         app_host=get("APP_HOST") or "127.0.0.1",
         app_port=port,
-        api_key=get("API_KEY"),
-        api_secret=get("API_SECRET"),
+        api_key=api_key,
+        api_secret=api_secret,
         open_api_host=get("OPEN_API_HOST"),
         template_id=get("WINK_TEMPLATE_ID"),
         sdk_version=sdk_version,
-        webhook_secret=get("WEBHOOK_SECRET"),
+        webhook_secret=get("WEBHOOK_SECRET") or get("WINK_WEBHOOK_SECRETS"),
         secret_key=get("SECRET_KEY"),
         database_url=get("DATABASE_URL"),
         allowed_origins=_list(get("ALLOWED_ORIGINS")),
@@ -86,4 +109,28 @@ def load_settings(
         ucw_token=get("UCW_TOKEN"),
         ucw_api_version=get("UCW_API_VERSION"),
         smile_id={k: v for k, v in values.items() if k.startswith("SMILE_ID_") and v not in (None, "")},
+        kit_config=tuple((key, get(key)) for key in KIT_SETTINGS if get(key) is not None),
+        admin_password=get("ADMIN_PASSWORD"),
+        trust_proxy=(get("TRUST_PROXY") or "false").lower() in ("1", "true", "yes", "on"),
+        mode=mode,
     )
+
+
+def decide_mode(asked: str | None, api_key: str | None, api_secret: str | None) -> str:
+    """``"live"`` when any Smile credential is set under any name the quickstart or the kit reads
+    (API_KEY, WINK_API_KEY, API_SECRET, WINK_API_SECRET), else ``"sandbox"``; ``MODE`` may say
+    which, and a contradiction stops the start with a sentence naming what to fix."""
+    live = bool(api_key or api_secret)
+    if asked is not None and asked.lower() not in ("sandbox", "live"):
+        raise SystemExit(f"MODE must be sandbox or live, not {asked!r}.")
+    if asked is not None and asked.lower() == "sandbox" and live:
+        raise SystemExit(
+            "MODE=sandbox but a Smile credential is set (API_KEY/WINK_API_KEY or "
+            "API_SECRET/WINK_API_SECRET): remove it, or set MODE=live."
+        )
+    if asked is not None and asked.lower() == "live" and not live:
+        raise SystemExit("MODE=live needs API_KEY and API_SECRET (Smile's live credentials) in .env.")
+    if live and not (api_key and api_secret):
+        missing = "API_SECRET" if api_key else "API_KEY"
+        raise SystemExit(f"Live mode: {missing} is not set: put both API_KEY and API_SECRET in .env.")
+    return "live" if live else "sandbox"

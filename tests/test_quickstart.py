@@ -37,13 +37,12 @@ def test_environment_beats_env_file_beats_defaults(tmp_path):
 
 def test_no_api_key_means_sandbox(tmp_path):
     assert load_settings({}, env_file=tmp_path / "none").sandbox
-    assert not load_settings({"API_KEY": "k"}, env_file=tmp_path / "none").sandbox
+    assert not load_settings({"API_KEY": "k", "API_SECRET": "s"}, env_file=tmp_path / "none").sandbox
 
 
 def test_api_key_without_secret_stops_with_a_sentence(tmp_path):
-    settings = load_settings({"API_KEY": "k"}, env_file=tmp_path / "none")
     with pytest.raises(SystemExit, match="API_SECRET"):
-        create_app(settings, instance_path=tmp_path)
+        load_settings({"API_KEY": "k"}, env_file=tmp_path / "none")
 
 
 @pytest.fixture
@@ -109,7 +108,7 @@ def test_make_run_entry_point_serves_on_app_port(tmp_path):
     try:
         first_line = process.stdout.readline()
         assert first_line.strip() == (
-            f"No API_KEY set: using the built-in Smile sandbox. Open http://127.0.0.1:{port}"
+            f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open http://127.0.0.1:{port}"
         )
         deadline = time.monotonic() + 15
         while True:

@@ -24,10 +24,11 @@ from .errors import (
     UpstreamCallError,
     upstream_http_error,
 )
+from .jsonbody import BodyRefused, check
 from .linking import start_link
 from .pipeline import hand_on
 from .provider import BROWSER, INBOUND, Provider, url_segment
-from .receiver import Delivery, read_body, receive, status_with_event
+from .receiver import Delivery, check_body, read_body, receive, status_with_event, storage_errors
 from .state import WinkState, get_state
 from .store import StoredEvent
 
@@ -53,6 +54,8 @@ def mint_token(provider: str | None):
     chosen = _provider(state, provider)
     _check_csrf()
     app_user_id = _require_user(state)
+    if state.rate_limits is not None:
+        state.rate_limits.token(app_user_id)
     try:
         start = start_link(state, chosen, app_user_id, request.args)
     except UpstreamCallError as exc:
@@ -96,9 +99,29 @@ def link_config(
         "tokenUrl": url_for("wink.mint_token", provider=segment),
         "callbacksUrl": url_for("wink.record_callback", provider=segment),
         "csrfToken": generate_csrf(),
+        "csrfUrl": url_for("wink.fresh_csrf"),
         "csrfHeader": CSRF_HEADER,
         "callbacks": list(provider.browser_events),
     }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The kit's own endpoints on this app as an OpenAPI 3.1 document."""
+    from .openapi import document
+
+    state = get_state()
+    prefix = current_app.config["WINK_URL_PREFIX"]
+    return jsonify(document(prefix, state.providers, state.default_provider))
+
+
+@bp.get("/csrf")
+def fresh_csrf():
+    """A fresh CSRF token for a page left open past the old one's lifetime (the widget's script
+    asks once when a post is refused for its token, then sends it again)."""
+    response = jsonify({"csrfToken": generate_csrf(), "csrfHeader": CSRF_HEADER})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/<provider>/events")
@@ -110,9 +133,11 @@ def record_callback(provider: str | None):
     body = _read_body(state.callback_max_bytes)
     _check_csrf()
     app_user_id = _require_user(state)
+    if state.rate_limits is not None:
+        state.rate_limits.callback(app_user_id, len(body))
     payload = _json_object(body)
     name = payload.get("name")
-    if name not in chosen.browser_events:
+    if not isinstance(name, str) or name not in chosen.browser_events:
         raise InvalidRequest(
             f"name must be one of the {chosen.title} browser events: {', '.join(chosen.browser_events)}."
         )
@@ -129,18 +154,23 @@ def record_browser_event(
     state: WinkState, provider: Provider, app_user_id: str, name: str, args: dict[str, Any]
 ) -> StoredEvent:
     """Store a browser event for ``app_user_id`` and hand it on."""
+    try:
+        check([name, args])  # the rules at the door, for events read from a query string too
+    except BodyRefused as exc:
+        raise InvalidRequest(f"The event is refused: {exc}.") from None
     # The browser may claim any user id; the one we made for this app user is the truth.
-    upstream_user_id = state.store.upstream_user_id(provider.name, app_user_id)
-    event = state.store.add_event(
-        provider=provider.name,
-        kind=BROWSER,
-        name=name,
-        payload=args,
-        app_user_id=app_user_id,
-        upstream_user_id=upstream_user_id,
-        claimed_by=state.handler_name,
-        account=status_with_event(state, provider, BROWSER, name, args, upstream_user_id),
-    )
+    with storage_errors("The event could not be stored"):
+        upstream_user_id = state.store.upstream_user_id(provider.name, app_user_id)
+        event = state.store.add_event(
+            provider=provider.name,
+            kind=BROWSER,
+            name=name,
+            payload=args,
+            app_user_id=app_user_id,
+            upstream_user_id=upstream_user_id,
+            claimed_by=state.handler_name,
+            account=status_with_event(state, provider, BROWSER, name, args, upstream_user_id),
+        )
     hand_on(current_app._get_current_object(), state, event)
     return event
 
@@ -207,13 +237,15 @@ def list_events():
 
 @bp.get("/accounts")
 def list_accounts():
-    """The last known status of each account; ``?provider=`` and ``?upstreamUserId=`` filter."""
+    """The last known status of each account; ``?provider=``, ``?upstreamUserId=`` and ``?user=``
+    (the app user's accounts) filter."""
     state = get_state()
     _require_events_permission(state)
     name = request.args.get("provider") or None
     accounts = state.store.list_accounts(
         provider=state.provider(name).name if name else None,
         upstream_user_id=request.args.get("upstreamUserId") or None,
+        app_user_id=request.args.get("user") or None,
     )
     return jsonify({"accounts": accounts})
 
@@ -261,10 +293,7 @@ def _read_body(limit: int) -> bytes:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequest("The body must be JSON.") from None
+    value = check_body(raw)
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object.")
     return value

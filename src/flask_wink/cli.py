@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
-from .pipeline import run_worker
+from .pipeline import run_worker, take_over_lapsed
 from .provider import BROWSER, INBOUND, url_segment
 from .state import get_state
 from .store import EVENT_STATES
@@ -91,15 +91,24 @@ def events(
 
 
 @events.command("retry")
-@click.option("--id", "ids", type=int, multiple=True, help="only these event ids (repeatable)")
+@click.option("--id", "ids", type=int, multiple=True, help="only these failed event ids (repeatable)")
+@click.option("--lease", type=float, default=None,
+              help="seconds after which an event claimed by a dead process is taken over "
+                   "(default WINK_CLAIM_LEASE)")
 @with_appcontext
-def retry(ids: tuple[int, ...]) -> None:
-    """Run the handlers of failed events again, now, in this process."""
+def retry(ids: tuple[int, ...], lease: float | None) -> None:
+    """Run the handlers of failed events again, now, in this process, and take over events whose
+    claim lapsed (their process died while handling them)."""
     state = get_state()
+    app = current_app._get_current_object()
     count = state.store.retry_failed(ids or None)
-    handled = run_worker(current_app._get_current_object(), once=True) if count else 0
+    handled = run_worker(app, once=True) if count else 0
+    taken = 0 if ids else take_over_lapsed(app, state, lease=lease)
     failed = state.store.count_events(state="failed")
-    click.echo(f"Retried {count} failed event(s); handled {handled}; {failed} still failed.")
+    click.echo(
+        f"Retried {count} failed event(s); handled {handled}; took over {taken} stranded "
+        f"event(s); {failed} still failed."
+    )
 
 
 @wink_cli.command("worker")

@@ -22,6 +22,7 @@ from werkzeug.exceptions import (
     NotFound,
     RequestEntityTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -172,8 +173,27 @@ class UpstreamTimeout(WinkHTTPError, GatewayTimeout):
     """The upstream's API did not answer in time (504)."""
 
 
-class StorageUnavailable(WinkHTTPError, ServiceUnavailable):
-    """The database failed while storing a webhook; it is not acknowledged (503)."""
+class _RetryLater(WinkHTTPError):
+    """An error whose answer says, in ``Retry-After``, how many seconds to wait."""
+
+    default_retry_after = 5
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        #: Seconds a sender is asked to wait before trying again.
+        self.retry_after = retry_after or self.default_retry_after
+
+    def get_headers(self, environ=None, scope=None) -> list[tuple[str, str]]:  # noqa: ARG002
+        return [("Content-Type", "application/json"), ("Retry-After", str(self.retry_after))]
+
+
+class StorageUnavailable(_RetryLater, ServiceUnavailable):
+    """The database failed (unreachable, locked past the wait, read-only, full) while storing;
+    nothing is acknowledged (503 with ``Retry-After``)."""
+
+
+class RateLimited(_RetryLater, TooManyRequests):
+    """Over a rate limit of the kit (``WINK_*_RATE_LIMIT``): 429 with ``Retry-After``."""
 
 
 class ServerError(WinkHTTPError, InternalServerError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import weakref
 from collections.abc import Callable, Iterable
@@ -12,10 +13,12 @@ from typing import Any
 
 from flask import Flask, request
 
-from .pipeline import handler_pool, process_name
+from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
+from .ratelimits import RateLimits
 from .state import WinkState
 from .store import Store
+from .store.engine import DEFAULT_LOCK_TIMEOUT
 
 log = logging.getLogger("flask_wink")
 
@@ -93,6 +96,11 @@ class Wink:
         config.setdefault("WINK_HANDLE_EVENTS", "background")
         config.setdefault("WINK_HANDLER_THREADS", 4)
         config.setdefault("WINK_WEBHOOK_FAST_PATH", False)
+        config.setdefault("WINK_CLAIM_LEASE", 300.0)
+        config.setdefault("WINK_SECURITY_HEADERS", True)
+        config.setdefault("WINK_FRAME_ANCESTORS", "'self'")
+        config.setdefault("WINK_CSP_SOURCES", None)
+        config.setdefault("WINK_SWEEP_INTERVAL", 60.0)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         if not config.get("SECRET_KEY"):
@@ -123,7 +131,14 @@ class Wink:
         database_url = config["WINK_DATABASE_URL"]
         if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        store = Store(database_url)
+        lock_setting = config.setdefault("WINK_DB_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
+        try:
+            lock_timeout = float(lock_setting)
+        except (TypeError, ValueError):
+            raise RuntimeError(
+                f"WINK_DB_LOCK_TIMEOUT must be a number of seconds, not {lock_setting!r}."
+            ) from None
+        store = Store(database_url, lock_timeout=lock_timeout)
         pool = None
         if handle_events == "background":
             pool = handler_pool(max(1, int(config["WINK_HANDLER_THREADS"])))
@@ -137,6 +152,9 @@ class Wink:
             webhook_networks=networks,
             handler_name=process_name() if handle_events != "worker" else None,
             handler_pool=pool,
+            rate_limits=RateLimits(app),
+            claim_lease=_seconds(config, "WINK_CLAIM_LEASE"),
+            sweep_interval=_seconds(config, "WINK_SWEEP_INTERVAL"),
         )
         app.extensions["wink"] = state
         weakref.finalize(app, state.close)
@@ -183,6 +201,7 @@ class Wink:
             paths = {f"{prefix}/{url_segment(name)}/webhooks": name for name in state.providers}
             paths[f"{prefix}/webhooks"] = state.default_provider
             app.wsgi_app = WebhookFastPath(app, app.wsgi_app, paths)
+        self._register_answers(app, state, prefix)
         if "wink" not in app.cli.commands:
             app.cli.add_command(wink_cli)
         # Upstreams sign webhooks instead of sending a CSRF token: a host-wide CSRFProtect must
@@ -193,6 +212,54 @@ class Wink:
         def _exempt_webhooks_late() -> None:
             if request.endpoint == "wink.receive_webhook":
                 _exempt_from_csrf(app, receive_webhook)
+            # The first request after a start, then one every WINK_SWEEP_INTERVAL s, takes over
+            # events whose process died while handling them (no one has to run a command).
+            sweep_if_due(app, state)
+
+
+    def _register_answers(self, app: Flask, state: WinkState, prefix: str) -> None:
+        """Security headers on the kit's own pages; JSON 405 and 413 on the kit's own paths."""
+        from . import security
+
+        names = {"wink"} | {
+            parts.name for p in state.providers.values() if (parts := p.flask_parts()) is not None
+        }
+        sources: list[str] = list(split_setting(app.config["WINK_CSP_SOURCES"]))
+        sources.extend(security.provider_origins(state.providers.values()))
+        app.jinja_env.globals.setdefault("wink_csp_nonce", security.csp_nonce)
+
+        @app.after_request
+        def _kit_headers(response):
+            if app.config["WINK_SECURITY_HEADERS"] and request.blueprint in names:
+                security.apply(response, sources=sources, frame_ancestors=app.config["WINK_FRAME_ANCESTORS"])
+            return response
+
+        def on_kit_path() -> bool:
+            return request.path == prefix or request.path.startswith(prefix + "/")
+
+        def json_answer(exc):
+            if not on_kit_path():
+                return exc
+            body = {"error": type(exc).__name__, "message": exc.description}
+            response = app.response_class(json.dumps(body), status=exc.code, mimetype="application/json")
+            for name, value in exc.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
+
+        for code in (405, 413):
+            if code not in app.error_handler_spec.get(None, {}):  # the host's own handler wins
+                app.register_error_handler(code, json_answer)
+
+
+def _seconds(config: Any, key: str) -> float:
+    try:
+        value = float(config[key] or 0)
+    except (TypeError, ValueError):
+        value = -1.0
+    if value < 0:
+        raise RuntimeError(f"{key} must be a number of seconds, not {config[key]!r}.")
+    return value
 
 
 def _configured(entry_point: Any, config: Any) -> bool:

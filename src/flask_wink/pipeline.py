@@ -45,6 +45,9 @@ def process_name() -> str:
 def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
     """Track the account status, send the core's signals, run the provider's handlers; record
     the outcome. Returns the errors (empty when everything succeeded)."""
+    if event.payload_error is not None:  # nothing to hand a handler: failed, and said why
+        state.store.mark_failed(event.id, event.payload_error)
+        return [event.payload_error]
     errors: list[str] = []
     provider = state.providers.get(event.provider)
     steps = [track_account, send_event_signals, *(provider.handlers if provider else ())]
@@ -115,6 +118,9 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
         changed = event.account_changed
         if changed is None:  # not recorded with the event: record it now
             changed = state.store.record_account(change)
+        if change.owner is None and change.upstream_user_id is not None:
+            # A signed message decides whose the account is, even when a browser named it first.
+            state.store.assign_account(change.provider, change.account_id, change.upstream_user_id)
         if changed:
             signals.send(
                 app,
@@ -141,11 +147,67 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
         )
 
 
+def sweep_if_due(app: Flask, state: WinkState) -> None:
+    """Take over events whose claim lapsed (their process died while handling them) when this
+    process has not looked since it started or for ``WINK_SWEEP_INTERVAL`` s: on the handler
+    pool when there is one, else in a thread of its own. Only where this process handles
+    events itself (a ``flask wink worker`` takes them over in worker mode)."""
+    if state.handler_name is None or not state.sweep_interval:
+        return
+    now = time.monotonic()
+    last = state.last_sweep
+    if last is not None and now - last < state.sweep_interval:
+        return
+    with state.sweep_lock:
+        if state.last_sweep != last:
+            return  # another thread started this sweep
+        state.last_sweep = now
+    if state.handler_pool is not None:
+        try:
+            future = state.handler_pool.submit(_sweep, app, state)
+        except RuntimeError:
+            return
+    else:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wink-sweep")
+        future = pool.submit(_sweep, app, state)
+        pool.shutdown(wait=False)
+    state.running.add(future)
+    future.add_done_callback(state.running.discard)
+
+
+def _sweep(app: Flask, state: WinkState) -> None:
+    try:
+        taken = take_over_lapsed(app, state)
+        if taken:
+            log.warning("took over %d event(s) whose handling process had stopped", taken)
+    except Exception:  # the database is down: the next sweep tries again
+        log.exception("sweeping for events whose claim lapsed failed")
+
+
+def take_over_lapsed(app: Flask, state: WinkState, *, lease: float | None = None, batch: int = 50) -> int:
+    """Claim and handle every event whose claim lapsed ``lease`` s ago (default
+    ``WINK_CLAIM_LEASE``); returns how many. Pending events are left to their worker."""
+    lease = state.claim_lease if lease is None else lease
+    worker = process_name()
+    taken = 0
+    with app.app_context():
+        while True:
+            claimed = state.store.claim_events(worker, limit=batch, lease=lease, pending=False)
+            for event in claimed:
+                handle_event(app, state, event)
+                taken += 1
+            if len(claimed) < batch:
+                break
+        state.store.flush()
+    return taken
+
+
 def hand_on(app: Flask, state: WinkState, event: StoredEvent) -> None:
     """Handle a just-stored event in this process (after the answer, or in the request), unless
     a worker is to do it."""
     if state.handler_name is None:
         return
+    sweep_if_due(app, state)
     if state.handler_pool is None:
         handle_event(app, state, event)
         return

@@ -9,12 +9,14 @@ skipping it lets a busy server take about 1.4 times the webhooks.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import exc as sa_exc
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
@@ -35,11 +37,12 @@ from .errors import (
     VerificationError,
     WinkHTTPError,
 )
+from .jsonbody import BodyRefused, loads
 from .pipeline import account_change, hand_on
 from .provider import INBOUND
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from flask import Flask, Request
 
@@ -129,6 +132,7 @@ def receive(
     raw = read_body(delivery.stream, delivery.content_length, limit)
     if delivery.mimetype != "application/json":
         raise UnsupportedType("Webhooks must be sent as application/json.")
+    check_body(raw)
     try:
         inbound = provider.verify_inbound(raw, delivery.headers, state.clock())
     except StaleMessage as exc:
@@ -141,7 +145,7 @@ def receive(
     upstream_user_id = inbound.upstream_user_id
     if upstream_user_id is not None and len(upstream_user_id) > 200:
         upstream_user_id = None  # no user of ours has such an id; the event is stored all the same
-    try:
+    with storage_errors("The event could not be stored"):
         stored = state.store.add_event(
             provider=provider.name,
             kind=INBOUND,
@@ -156,16 +160,48 @@ def receive(
                 state, provider, INBOUND, inbound.name, inbound.payload, upstream_user_id
             ),
         )
-    except Exception:
-        log.exception("a webhook could not be stored")
-        raise StorageUnavailable(
-            "The event could not be stored (the database failed); it was not acknowledged, so "
-            "the upstream delivers it again."
-        ) from None
     if stored is None:
         return {"status": "duplicate", "eventId": inbound.event_id}, 200
     hand_on(app, state, stored)
     return {"status": "stored", "id": stored.id, "eventId": inbound.event_id}, 200
+
+
+def check_body(raw: bytes) -> Any:
+    """The one decision at the door for every JSON body (see :mod:`flask_wink.jsonbody`): the
+    decoded value, or 400 with what is wrong."""
+    try:
+        return loads(raw)
+    except BodyRefused as exc:
+        raise InvalidRequest(f"The body must be JSON within the limits this server accepts: {exc}.") from None
+
+
+@contextlib.contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """503 with ``Retry-After`` when the database itself failed (unreachable, locked past
+    ``WINK_DB_LOCK_TIMEOUT``, read-only, full); 400 when it refused a value; anything else is a
+    bug and stays one."""
+    try:
+        yield
+    except Exception as exc:
+        if not _database_failure(exc):
+            raise
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        orig = getattr(exc, "orig", None)
+        if orig is not None:
+            names |= {cls.__name__ for cls in type(orig).__mro__}
+        if names & {"DataError", "IntegrityError"}:
+            log.warning("%s: the database refused a value: %s", what, type(orig or exc).__name__)
+            raise InvalidRequest(f"{what}: the database refused one of its values.") from None
+        log.warning("%s: the database failed: %s", what, exc)
+        raise StorageUnavailable(
+            f"{what} (the database failed); it was not acknowledged, so the sender delivers it again.",
+        ) from None
+
+
+def _database_failure(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError | sa_exc.TimeoutError | TimeoutError):
+        return True
+    return type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg", "psycopg2")
 
 
 def status_with_event(

@@ -45,6 +45,15 @@ class WinkState:
     handler_pool: Any = None
     #: Handlers submitted to the pool and not yet done (see :meth:`wait_for_handlers`).
     running: set = field(default_factory=set)
+    #: The kit's rate limits (:class:`~flask_wink.ratelimits.RateLimits`); None: none.
+    rate_limits: Any = None
+    #: Seconds after which an event claimed by a process that died is taken over (WINK_CLAIM_LEASE).
+    claim_lease: float = 300.0
+    #: Seconds between this process's sweeps for such events (WINK_SWEEP_INTERVAL; 0: never).
+    sweep_interval: float = 60.0
+    #: When this process last swept (monotonic seconds; None: not yet since it started).
+    last_sweep: float | None = None
+    sweep_lock: threading.Lock = field(default_factory=threading.Lock)
     known_users: dict[tuple[str, str], str] = field(default_factory=dict)
     user_locks: tuple[threading.Lock, ...] = field(
         default_factory=lambda: tuple(threading.Lock() for _ in range(64))

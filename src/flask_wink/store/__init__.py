@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from .. import jsonbody
 from . import migrations
-from .engine import create_engine
+from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
 from .operations import AccountUpsert, EventRow, FailedMark, HandledMark
 from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
@@ -57,18 +58,24 @@ class Store:
     upstream's names or statuses.
     """
 
-    def __init__(self, url_or_engine: str | Engine) -> None:
+    def __init__(
+        self, url_or_engine: str | Engine, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
         #: The SQLAlchemy engine (its pool serves reads; group commits use a connection of their own).
         self.engine: Engine = (
-            create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+            create_engine(url_or_engine, lock_timeout=lock_timeout)
+            if isinstance(url_or_engine, str)
+            else url_or_engine
         )
+        #: Seconds a write waits for another process's lock before it fails.
+        self.lock_timeout = lock_timeout
         #: ``"sqlite"`` or ``"postgresql"``.
         self.dialect: str = self.engine.dialect.name
         # SQLite or PostgreSQL through a driver it speaks (a clear error for anything else). A
         # unique constraint decides, not a check-then-insert: concurrent redeliveries of one
         # event id leave one row.
         self.statements = EventStatements(self.engine, events, accounts)
-        self.writer = GroupCommitter(self.engine)
+        self.writer = GroupCommitter(self.engine, wait=lock_timeout + 5.0)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -229,8 +236,11 @@ class Store:
         """Record that a handler raised; ``retry_failed`` makes the event pending again."""
         self._write(FailedMark(event_id, error[:4000], self.statements), wait=wait)
 
-    def claim_events(self, worker: str, *, limit: int = 50, lease: float = 300.0) -> list[StoredEvent]:
+    def claim_events(
+        self, worker: str, *, limit: int = 50, lease: float = 300.0, pending: bool = True
+    ) -> list[StoredEvent]:
         """Take up to ``limit`` pending events (or ones whose handler died ``lease`` s ago) for ``worker``.
+        With ``pending=False`` only the latter.
 
         On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so workers on several
         hosts never take the same event; SQLite serialises writers, which gives the same.
@@ -238,10 +248,10 @@ class Store:
         if not self._ready:
             self.init()
         now = utcnow()
-        claimable = sa.or_(
-            events.c.state == "pending",
-            sa.and_(events.c.state == "handling", events.c.claimed_at < now - timedelta(seconds=lease)),
+        lapsed = sa.and_(
+            events.c.state == "handling", events.c.claimed_at < now - timedelta(seconds=lease)
         )
+        claimable = sa.or_(events.c.state == "pending", lapsed) if pending else lapsed
         chosen = sa.select(events.c.id).where(claimable).order_by(events.c.id).limit(limit)
         if self.dialect == "postgresql":
             chosen = chosen.with_for_update(skip_locked=True)
@@ -333,10 +343,20 @@ class Store:
         return _account_dict(row) if row else None
 
     def list_accounts(
-        self, *, provider: str | None = None, upstream_user_id: str | None = None
+        self,
+        *,
+        provider: str | None = None,
+        upstream_user_id: str | None = None,
+        app_user_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Known accounts, most recently updated first; each filter given narrows the list."""
+        """Known accounts, most recently updated first; each filter given narrows the list.
+        ``app_user_id``: accounts of any upstream user ever linked to that app user."""
         query = sa.select(accounts).order_by(accounts.c.updated_at.desc())
+        if app_user_id:
+            linked = sa.select(users.c.upstream_user_id).where(
+                users.c.provider == accounts.c.provider, users.c.app_user_id == app_user_id
+            )
+            query = query.where(accounts.c.upstream_user_id.in_(linked.scalar_subquery()))
         if provider:
             query = query.where(accounts.c.provider == provider)
         if upstream_user_id:
@@ -377,12 +397,44 @@ class Store:
         )
         return self.record_account(change)
 
+    def assign_account(self, provider: str, account_id: str, upstream_user_id: str) -> bool:
+        """Make ``upstream_user_id`` the owner of an account the upstream's signed message assigns
+        to it, whoever a browser said it was before (the upstream decides). True when it moved."""
+        statement = (
+            accounts.update()
+            .where(
+                accounts.c.provider == provider,
+                accounts.c.account_id == account_id,
+                sa.or_(
+                    accounts.c.upstream_user_id.is_(None), accounts.c.upstream_user_id != upstream_user_id
+                ),
+            )
+            .values(upstream_user_id=upstream_user_id, updated_at=utcnow())
+        )
+        with self.begin() as conn:
+            return bool(conn.execute(statement).rowcount)
+
     def record_account(self, change: AccountChange) -> bool:
         """:meth:`update_account` for a change already made (see :meth:`AccountChange.make`)."""
         return self._write(AccountUpsert(change, self.statements))
 
 
+#: What an event whose stored payload cannot be read back shows instead.
+UNREADABLE_PAYLOAD = {"unreadable": True}
+
+
+def _payload(row: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The stored payload decoded by the rules at the door, or a placeholder and why (logged):
+    one such row never fails a listing, a worker or a command."""
+    try:
+        return jsonbody.loads(row["payload"]), None
+    except Exception as exc:  # noqa: BLE001 - any failure to read one row is that row's alone
+        log.error("the payload of event %s could not be read: %s", row["id"], exc)
+        return dict(UNREADABLE_PAYLOAD), f"The stored payload could not be read: {exc}."
+
+
 def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
+    payload, payload_error = _payload(row)
     return StoredEvent(
         id=row["id"],
         provider=row["provider"],
@@ -391,11 +443,12 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
         event_id=row["event_id"],
         app_user_id=row["app_user_id"],
         upstream_user_id=row["upstream_user_id"],
-        payload=json.loads(row["payload"]),
+        payload=payload,
         received_at=row["received_at"],
         state=row["state"],
         attempts=row["attempts"],
         error=row["error"],
+        payload_error=payload_error,
     )
 
 

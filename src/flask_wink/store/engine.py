@@ -24,11 +24,19 @@ FIX = (
 )
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, full fsync on commit and a busy timeout."""
+#: Seconds a write waits for another process's lock by default (``WINK_DB_LOCK_TIMEOUT``).
+DEFAULT_LOCK_TIMEOUT = 5.0
+
+
+def create_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, full fsync on commit and a busy timeout of
+    ``lock_timeout`` s (a write waits that long for another process's write lock, then fails);
+    PostgreSQL gets the same ``lock_timeout`` for row and table locks."""
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": lock_timeout, "check_same_thread": False}
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -40,7 +48,14 @@ def create_engine(url: str) -> Engine:
         return engine
     driver = parsed.get_driver_name()
     try:
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return sa.create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=lock_timeout,
+            connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"},
+        )
     except ImportError:
         raise RuntimeError(
             f"The PostgreSQL driver {driver} is not installed: {POSTGRES_DRIVERS[driver]}."

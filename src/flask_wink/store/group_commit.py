@@ -78,8 +78,12 @@ class GroupCommitter:
     FLUSHER_DELAY = 0.05
     FLUSHER_IDLE = 1.0
 
-    def __init__(self, engine: Engine, max_group: int = EventStatements.MAX_ROWS) -> None:
+    def __init__(
+        self, engine: Engine, max_group: int = EventStatements.MAX_ROWS, *, wait: float = 60.0
+    ) -> None:
         self.engine = engine
+        #: Seconds :meth:`run` waits for its write to commit (the lock wait and a margin).
+        self.wait = wait
         self.dialect = engine.dialect.name
         self.max_group = max_group
         self._lock = threading.Lock()
@@ -114,10 +118,10 @@ class GroupCommitter:
 
     # -- the API
 
-    def run(self, op: Any, timeout: float = 60.0) -> Any:
+    def run(self, op: Any, timeout: float | None = None) -> Any:
         """Commit ``op`` with whatever else is waiting; its result once committed."""
         slot = _Slot(op, sleeper=True)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (self.wait if timeout is None else timeout)
         if self._queue(slot):
             self._lead(slot)
         while slot.state != _Slot.DONE:

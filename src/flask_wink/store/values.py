@@ -41,10 +41,12 @@ class StoredEvent:
     error: str | None = None
     #: Whether storing the event moved its account's status (None: not tracked when stored).
     account_changed: bool | None = None
+    #: Why the stored payload could not be read back (``payload`` is then a placeholder).
+    payload_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The event as the JSON API shows it."""
-        return {
+        """The event as the JSON API shows it (``payloadError`` only for an unreadable payload)."""
+        shown = {
             "id": self.id,
             "provider": self.provider,
             "kind": self.kind,
@@ -58,6 +60,9 @@ class StoredEvent:
             "attempts": self.attempts,
             "error": self.error,
         }
+        if self.payload_error is not None:
+            shown["payloadError"] = self.payload_error
+        return shown
 
 
 @dataclass(frozen=True, slots=True)

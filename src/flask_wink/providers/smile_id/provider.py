@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,6 +36,9 @@ from .results import (
     verification_id,
 )
 from .signature import age_of, confirm
+
+#: Where Smile ID serves the hosted pages of the links it creates.
+HOSTED_LINKS_ORIGIN = "https://links.usesmileid.com"
 
 DEFAULT_ID_TYPES = "NG:BVN:enhanced_kyc,KE:NATIONAL_ID:biometric_kyc,NG:PASSPORT:doc_verification"
 #: What the redirect's ``status`` may say, as the kit records it (the docs write both spellings).
@@ -258,6 +262,17 @@ class SmileID:
             institution_id=f"{payload.get('Country', '')} {payload.get('IDType', '')}".strip() or None,
             error_code=code,
         )
+
+    def page_origins(self) -> list[str]:
+        """Where the start form sends the browser (the hosted link page), for the page's
+        Content-Security-Policy: the API host's origin, and Smile ID's links origin with its hosts."""
+        origins = []
+        parts = urlsplit(self.client.host)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+            if (parts.hostname or "").endswith("smileidentity.com"):
+                origins.append(HOSTED_LINKS_ORIGIN)
+        return origins
 
     # -- parts -----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from ...provider import BROWSER
 from ...state import WinkState, get_state
 from ...statusrank import replaceable_by
 from ...store import Store, StoredEvent, provider_metadata
-from ...timeutil import aware, iso, parse_iso, utcnow
+from ...timeutil import aware, believable, iso, later, parse_iso, utcnow
 from . import signals
 from .access import NAME, smile_wink
 from .errors import SmileError, SmileNotFound
@@ -319,7 +319,7 @@ def _archive_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "error": row["error"],
         "createdAt": iso(created, "seconds"),
         "updatedAt": iso(row["updated_at"], "seconds"),
-        "expiresAt": iso(created + ARCHIVE_RETENTION, "seconds"),
+        "expiresAt": iso(later(created, ARCHIVE_RETENTION), "seconds"),
     }
 
 
@@ -327,8 +327,9 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return parse_iso(value)
-    except ValueError:
+        # A date outside a believable range (a browser's "9999-12-31") is not kept: now is used.
+        return believable(parse_iso(value))
+    except (ValueError, OverflowError):
         return None
 
 

@@ -159,6 +159,18 @@ class SmileWink:
             return self.sdk_url_template.format(version=version)
         return sdk_url(version, self.api_host)
 
+    def page_origins(self) -> list[str]:
+        """Origins the link page loads the widget from (its script, frames and API calls), for the
+        page's Content-Security-Policy."""
+        origins = []
+        for url in (self.script_url(1), self.script_url(2), self.api_host):
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                origins.append(f"{parts.scheme}://{parts.netloc}")
+        if any((urlsplit(origin).hostname or "").endswith(".smileapi.io") for origin in origins):
+            origins.append("https://*.smileapi.io")  # the widget's own frames and calls
+        return list(dict.fromkeys(origins))
+
     def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
         """Smile's widget never sends the browser away, so there is no redirect back."""
         return None

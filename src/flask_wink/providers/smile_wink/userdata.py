@@ -23,7 +23,7 @@ from ...linking import start_link
 from ...provider import INBOUND
 from ...state import WinkState, get_state
 from ...store import StoredEvent, provider_metadata
-from ...timeutil import aware, iso, parse_iso, utcnow
+from ...timeutil import iso, later, parse_iso, utcnow
 from . import signals
 from .access import NAME, smile_wink
 from .client import SmileClient
@@ -205,7 +205,7 @@ def _expiry(
         "id": id_,
         "smileUserId": smile_user_id,
         "startedAt": iso(started, "seconds"),
-        "expiresAt": iso(aware(started) + keep, "seconds"),
+        "expiresAt": iso(later(started, keep), "seconds"),
     }
 
 

@@ -207,6 +207,10 @@ class UniversalConnect:
             institution_id=institution,
         )
 
+    def page_origins(self) -> list[str]:
+        """UCW's origin, which the link page frames (for the page's Content-Security-Policy)."""
+        return [self.widget_origin] if self.widget_origin else []
+
     # -- parts -----------------------------------------------------------------------------
 
     def cli_group(self) -> Any:

@@ -158,13 +158,20 @@ def register(app: Flask, state: SandboxState) -> None:
     def outbox_page():
         with state.lock:
             messages = [_message_view(m) for m in reversed(state.outbox)]
-        return render_template_string(OUTBOX_HTML, messages=messages)
+        response = Response(render_template_string(OUTBOX_HTML, messages=messages), mimetype="text/html")
+        # The outbox shows invitation links with their tokens: never kept by a cache.
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.get("/outbox.json")
     def outbox_json():
         with state.lock:
             messages = [_message_view(m, external=True) for m in reversed(state.outbox)]
-        return Response(json.dumps({"messages": messages}), mimetype="application/json")
+        return Response(
+            json.dumps({"messages": messages}),
+            mimetype="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
     @app.get("/invite/<token>")
     def landing_page(token: str):

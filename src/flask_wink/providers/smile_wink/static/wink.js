@@ -19,26 +19,59 @@
     return h;
   }
 
+  function isCsrfFailure(response, body) {
+    return response.status === 400 && /CSRF/.test((body && body.message) || "");
+  }
+
+  // A page left open past the CSRF token's lifetime: fetch a fresh token (once per failure).
+  function refreshCsrf() {
+    return fetch(config.csrfUrl, { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) { return response.json(); })
+      .then(function (body) { config.csrfToken = body.csrfToken; });
+  }
+
+  // POST with the page's CSRF token; when the server says the token failed, refresh it and send
+  // the same request once more. Resolves with {response, body}.
+  function post(url, body, keepalive) {
+    function send() {
+      return fetch(url, {
+        method: "POST", headers: headers(), body: body, credentials: "same-origin", keepalive: !!keepalive
+      }).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (json) {
+          return { response: response, body: json };
+        });
+      });
+    }
+    return send().then(function (first) {
+      if (!isCsrfFailure(first.response, first.body)) return first;
+      return refreshCsrf().then(send);
+    });
+  }
+
   // Callbacks are posted one after another so the server records them in the order they fired.
+  // The widget goes on whatever happens; a callback that could not be recorded is reported in the
+  // console, never dropped silently.
   function record(name, args) {
     var body = JSON.stringify({ name: name, args: args === undefined ? {} : args });
     queue = queue.then(function () {
-      return fetch(config.callbacksUrl, {
-        method: "POST", headers: headers(), body: body, credentials: "same-origin", keepalive: true
-      }).catch(function () { /* the widget must go on even if a record fails */ });
+      return post(config.callbacksUrl, body, true).then(function (answer) {
+        if (!answer.response.ok) {
+          console.error("flask-wink: the callback " + name + " was not recorded: " +
+                        (answer.body.message || ("HTTP " + answer.response.status)));
+        }
+      }).catch(function (error) {
+        console.error("flask-wink: the callback " + name + " was not recorded: " + error.message);
+      });
     });
     listeners.forEach(function (fn) { try { fn(name, args); } catch (e) { console.error(e); } });
     return queue;
   }
 
   function mintToken() {
-    return fetch(config.tokenUrl, { method: "POST", headers: headers(), credentials: "same-origin" })
-      .then(function (response) {
-        return response.json().catch(function () { return {}; }).then(function (body) {
-          if (!response.ok) throw new Error(body.message || ("HTTP " + response.status));
-          return body;
-        });
-      });
+    return post(config.tokenUrl, undefined, false).then(function (answer) {
+      if (!answer.response.ok) throw new Error(answer.body.message || ("HTTP " + answer.response.status));
+      return answer.body;
+    });
   }
 
   function open() {

@@ -1,0 +1,186 @@
+"""Token minting and browser events are rate limited per app user and per client address
+(Flask-Limiter; memory by default, Redis shared between processes), answering 429 JSON with
+Retry-After; the quickstart refuses foreign origins before minting."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import httpx
+import pytest
+
+from conftest import ADMIN, free_port_url, make_host_app
+from flask_wink import get_state
+from flask_wink.testing import serve
+
+REDIS_URL = os.environ.get("WINK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def user(name: str) -> dict[str, str]:
+    return {"X-User": name}
+
+
+def assert_429(answer) -> None:
+    assert answer.status_code == 429, answer.data
+    assert answer.mimetype == "application/json"
+    body = answer.get_json()
+    assert body["error"] == "RateLimited" and "Try again" in body["message"]
+    assert int(answer.headers["Retry-After"]) >= 1
+
+
+def test_tokens_per_app_user_on_both_routes(sandbox, tmp_path):
+    app, _ = make_host_app(sandbox, tmp_path, WINK_TOKEN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    for path in ("/wink/token", "/wink/smile-wink/token", "/wink/token"):
+        assert client.post(path, headers=user("alice")).status_code == 201
+    assert_429(client.post("/wink/token", headers=user("alice")))
+    assert_429(client.post("/wink/smile-wink/token", headers=user("alice")))
+    assert client.post("/wink/token", headers=user("bob")).status_code == 201
+    assert len(sandbox.state.users) == 2
+
+
+def test_tokens_per_client_address(sandbox, tmp_path):
+    app, _ = make_host_app(sandbox, tmp_path, WINK_TOKEN_ADDRESS_RATE_LIMIT="4 per minute")
+    client = app.test_client()
+    for number in range(4):
+        assert client.post("/wink/token", headers=user(f"u{number}")).status_code == 201
+    assert_429(client.post("/wink/token", headers=user("u-late")))
+    other = client.post("/wink/token", headers=user("u-far"), environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 201
+    assert len(sandbox.state.users) == 5
+
+
+def test_callbacks_have_a_per_user_count_and_size_budget(sandbox, tmp_path):
+    app, _ = make_host_app(
+        sandbox, tmp_path,
+        WINK_CALLBACK_RATE_LIMIT="5 per minute", WINK_CALLBACK_KB_RATE_LIMIT="200 per minute",
+    )
+    client = app.test_client()
+    close = {"name": "onClose"}
+    for _ in range(5):
+        assert client.post("/wink/callbacks", json=close, headers=user("alice")).status_code == 201
+    assert_429(client.post("/wink/smile-wink/events", json={"name": "onClose"}, headers=user("alice")))
+    big = {"name": "onClose", "args": {"pad": "x" * 63_000}}
+    assert client.post("/wink/callbacks", json=big, headers=user("bob")).status_code == 201
+    assert client.post("/wink/callbacks", json=big, headers=user("bob")).status_code == 201
+    assert client.post("/wink/callbacks", json=big, headers=user("bob")).status_code == 201
+    assert_429(client.post("/wink/callbacks", json=big, headers=user("bob")))
+    with app.app_context():
+        assert get_state().store.count_events(app_user_id="alice") == 5
+        assert get_state().store.count_events(app_user_id="bob") == 3
+
+
+def test_the_default_budget_stops_a_flood_of_large_callbacks(sandbox, tmp_path):
+    app, _ = make_host_app(sandbox, tmp_path)
+    client = app.test_client()
+    big = {"name": "onClose", "args": {"pad": "x" * 64_000}}
+    answers = [
+        client.post("/wink/callbacks", json=big, headers=user("mallory")).status_code for _ in range(40)
+    ]
+    assert 429 in answers
+    assert answers.count(201) <= 16  # 1 MiB a minute
+
+
+def test_limits_can_be_switched_off(sandbox, tmp_path):
+    app, _ = make_host_app(
+        sandbox, tmp_path, WINK_RATE_LIMIT_ENABLED="false", WINK_TOKEN_RATE_LIMIT="1 per minute",
+        WINK_CALLBACK_RATE_LIMIT="1 per minute",
+    )
+    client = app.test_client()
+    assert {client.post("/wink/token", headers=user("alice")).status_code for _ in range(3)} == {201}
+    assert {client.post("/wink/callbacks", json={"name": "onClose"}, headers=user("alice")).status_code
+            for _ in range(3)} == {201}
+
+
+def test_a_bad_limit_setting_is_one_line(sandbox, tmp_path):
+    with pytest.raises(RuntimeError, match="WINK_TOKEN_RATE_LIMIT"):
+        make_host_app(sandbox, tmp_path, WINK_TOKEN_RATE_LIMIT="lots")
+
+
+def test_redis_shares_the_counts_between_processes(sandbox, tmp_path):
+    """Two apps (as two processes would be) on one Redis count together."""
+    name = f"shared-{uuid.uuid4().hex}"
+    config = {"WINK_RATE_LIMIT_STORAGE_URL": REDIS_URL, "WINK_TOKEN_RATE_LIMIT": "3 per minute",
+              "WINK_TOKEN_ADDRESS_RATE_LIMIT": ""}
+    first, _ = make_host_app(sandbox, tmp_path / "a", **config)
+    second, _ = make_host_app(sandbox, tmp_path / "b", **config)
+    with serve(first) as one, serve(second) as two:
+        assert httpx.post(one.url + "/wink/token", headers=user(name)).status_code == 201
+        assert httpx.post(two.url + "/wink/token", headers=user(name)).status_code == 201
+        assert httpx.post(one.url + "/wink/token", headers=user(name)).status_code == 201
+        refused = httpx.post(two.url + "/wink/token", headers=user(name))
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert httpx.post(one.url + "/wink/token", headers=user(name + "-other")).status_code == 201
+
+
+def test_a_redis_that_is_down_does_not_refuse_everyone(sandbox, tmp_path):
+    down = free_port_url().replace("http://", "redis://") + "/0"
+    app, _ = make_host_app(sandbox, tmp_path, WINK_RATE_LIMIT_STORAGE_URL=down)
+    assert app.test_client().post("/wink/token", headers=user("alice")).status_code == 201
+
+
+# -- the quickstart ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited_quickstart(tmp_path):
+    from quickstart.app import create_app
+    from quickstart.settings import load_settings
+
+    port = int(free_port_url().rsplit(":", 1)[1])
+    settings = load_settings(
+        {
+            "APP_PORT": str(port),
+            "ALLOWED_ORIGINS": "http://app.example",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
+            "WINK_TOKEN_RATE_LIMIT": "3 per minute",
+            "WINK_TOKEN_ADDRESS_RATE_LIMIT": "6 per minute",
+        },
+        env_file=tmp_path / "none.env",
+    )
+    app = create_app(settings, instance_path=tmp_path / "instance")
+    with serve(app, port=port) as served:
+        served.sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
+        yield served
+        served.sandbox.dispatcher.close()
+
+
+def test_quickstart_one_session_is_one_user_and_is_limited(limited_quickstart):
+    with httpx.Client(base_url=limited_quickstart.url) as browser:
+        ids = {browser.get("/api/create_link_token").json()["userId"] for _ in range(3)}
+        refused = browser.post("/api/create_link_token")
+    assert len(ids) == 1
+    assert refused.status_code == 429 and refused.json()["error"] == "RateLimited"
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_quickstart_cookieless_clients_are_limited_per_address(limited_quickstart):
+    answers = [httpx.get(limited_quickstart.url + "/api/create_link_token").status_code for _ in range(8)]
+    assert answers == [200] * 6 + [429] * 2
+    assert len(limited_quickstart.sandbox.users) == 6
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example", "Content-Type": "text/plain"},
+        {"Origin": "null", "Content-Type": "text/plain"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
+def test_quickstart_refuses_foreign_origins_before_minting(limited_quickstart, headers):
+    url = limited_quickstart.url + "/api/create_link_token"
+    refused = httpx.post(url, headers=headers, content=b"x=1")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "NotAllowed"
+    assert "access-control-allow-origin" not in refused.headers
+    assert limited_quickstart.sandbox.users == {}
+    allowed = httpx.post(url, headers={"Origin": "http://app.example"})
+    assert allowed.status_code == 200
+    same = httpx.post(url, headers={"Origin": limited_quickstart.url, "Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200
+
+
+def test_quickstart_events_listing_unaffected(limited_quickstart):
+    assert httpx.get(limited_quickstart.url + "/wink/events", headers=ADMIN).status_code == 200
