@@ -220,7 +220,7 @@ def create_app(
 
 #: Pages of the quickstart that act for the company (invitations under its name) or show every
 #: user's data: in live mode only the admin (ADMIN_PASSWORD) reaches them.
-ADMIN_PREFIXES = ("/invites",)
+ADMIN_PREFIXES = ("/invites", "/smile-id/links")
 #: The kit's listings, which in live mode show a user only their own (``?user=<their id>``).
 OWN_LISTINGS = ("/wink/events", "/wink/accounts")
 ADMIN_REALM = 'Basic realm="flask-wink quickstart admin", charset="UTF-8"'

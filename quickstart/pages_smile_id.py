@@ -3,8 +3,8 @@ the links admin page, and the emulator in sandbox mode.
 
 Settings (``.env``): ``SMILE_ID_PARTNER_ID``, ``SMILE_ID_API_KEY``, ``SMILE_ID_HOST`` (default Smile
 ID's sandbox), ``SMILE_ID_PRIVACY_URL``, ``SMILE_ID_COMPANY_NAME``, ``SMILE_ID_CALLBACK_URL`` (the
-public URL of ``/wink/smile-id/callbacks``), ``SMILE_ID_LINKS_ADMIN`` (``on`` opens the links admin
-page in live mode: the quickstart has no sign-in, so it is closed unless you say so).
+public URL of ``/wink/smile-id/callbacks``). The links admin page is one of the quickstart's admin
+pages: open in sandbox mode, behind ``ADMIN_PASSWORD`` in live mode.
 """
 
 from __future__ import annotations
@@ -61,9 +61,7 @@ def setup_smile_id(app: Flask, settings: Any, base_url: str) -> Flask | None:
         config["WINK_SMILE_ID_PRIVACY_URL"] = given.get("SMILE_ID_PRIVACY_URL") or f"{base_url}/privacy"
         config["WINK_SMILE_ID_COMPANY_NAME"] = given.get("SMILE_ID_COMPANY_NAME") or "flask-wink quickstart"
     config["QUICKSTART_SMILE_ID"] = enabled
-    config["QUICKSTART_SMILE_ID_ADMIN"] = settings.sandbox or (
-        given.get("SMILE_ID_LINKS_ADMIN", "").lower() in ("1", "on", "true", "yes")
-    )
+    config["QUICKSTART_SMILE_ID_ADMIN"] = settings.sandbox or bool(settings.admin_password)
     config["QUICKSTART_SMILE_ID_SANDBOX"] = sandbox
     app.jinja_env.globals["smile_id_enabled"] = enabled
     return sandbox
@@ -108,11 +106,9 @@ def privacy():
 
 @pages.get("/smile-id/links")
 def smile_id_links():
-    """Smile Links, page by page, with their counters and a Disable button (closed in live mode
-    unless SMILE_ID_LINKS_ADMIN is on)."""
+    """Smile Links, page by page, with their counters and a Disable button (an admin page: in
+    live mode the quickstart asks for ADMIN_PASSWORD before this runs)."""
     provider = _enabled()
-    if not current_app.config.get("QUICKSTART_SMILE_ID_ADMIN"):
-        abort(404)
     try:
         number = max(1, int(request.args.get("page") or 1))
     except ValueError:
@@ -135,8 +131,6 @@ def smile_id_links():
 def smile_id_disable_link(ref_id: str):
     """Disable one link, then back to the page it was on."""
     provider = _enabled()
-    if not current_app.config.get("QUICKSTART_SMILE_ID_ADMIN"):
-        abort(404)
     check_csrf()
     try:
         provider.client.disable_link(ref_id)

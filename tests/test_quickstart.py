@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -152,6 +153,9 @@ def test_live_mode_enables_smile_id_only_with_its_keys_and_keeps_the_admin_page_
                             instance_path=tmp_path / "b")
         assert "Verify your identity" in closed.test_client().get("/").get_data(as_text=True)
         assert closed.test_client().get("/smile-id/links").status_code == 404
-        opened = create_app(load_settings({**base, **keys, "SMILE_ID_LINKS_ADMIN": "on"},
+        opened = create_app(load_settings({**base, **keys, "ADMIN_PASSWORD": "pw"},
                                           env_file=tmp_path / "none"), instance_path=tmp_path / "c")
-        assert opened.test_client().get("/smile-id/links").status_code == 200
+        admin = opened.test_client()
+        assert admin.get("/smile-id/links").status_code == 401
+        signed_in = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode()}
+        assert admin.get("/smile-id/links", headers=signed_in).status_code == 200

@@ -92,6 +92,23 @@ def test_a_confirmed_connection_is_stored_connected_with_its_data(ucw, tmp_path)
     assert client.get("/wink/ucw/connections", headers={"X-User": "bob"}).get_json() == {"connections": []}
 
 
+def test_listings_never_show_a_connection_id_though_the_store_keeps_it(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId")}
+    relay(client, "connect/memberConnected", metadata)
+    listed = client.get("/wink/events?provider=ucw", headers={"X-Admin": "yes"}).get_json()["events"]
+    shown = next(e for e in listed if e["name"] == "connect/memberConnected")
+    assert member["connectionId"] not in json.dumps(listed)
+    assert shown["payload"]["connectionId"] == "…" + member["connectionId"][-4:]
+    assert shown["payload"]["aggregator"] == "mx"
+    with app.app_context():
+        stored = get_state().store.list_events(provider="ucw")
+    assert any((e.payload or {}).get("connectionId") == member["connectionId"] for e in stored)
+
+
 def test_a_forged_member_connected_is_not_stored_connected(ucw, tmp_path):
     app = new_app(ucw, tmp_path)
     client = app.test_client()

@@ -232,7 +232,7 @@ def list_events():
         after_id=after,
         limit=min(limit, MAX_EVENTS_PAGE),
     )
-    return jsonify({"events": [e.as_dict() for e in events]})
+    return jsonify({"events": [_shown(state, e) for e in events]})
 
 
 @bp.get("/accounts")
@@ -251,6 +251,16 @@ def list_accounts():
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _shown(state: WinkState, event: StoredEvent) -> dict:
+    """An event as the listing shows it: its provider may hide what must not reach a page (an
+    optional ``shown_payload(kind, name, payload)``); the stored row keeps everything."""
+    shown = event.as_dict()
+    shown_payload = getattr(state.providers.get(event.provider), "shown_payload", None)
+    if shown_payload is not None and event.payload_error is None:
+        shown["payload"] = shown_payload(event.kind, event.name, event.payload)
+    return shown
 
 
 def _provider(state: WinkState, name: str | None) -> Provider:

@@ -207,6 +207,14 @@ class UniversalConnect:
             institution_id=institution,
         )
 
+    def shown_payload(self, kind: str, name: str, payload: Any) -> Any:
+        """A stored event's payload as listings show it: a connection id (which, with the user id,
+        opens the user's data at UCW) is cut to its last four characters."""
+        if not isinstance(payload, dict):
+            return payload
+        secret = ("connectionId", "member_guid")
+        return {k: _masked(v) if k in secret and isinstance(v, str) else v for k, v in payload.items()}
+
     def page_origins(self) -> list[str]:
         """UCW's origin, which the link page frames (for the page's Content-Security-Policy)."""
         return [self.widget_origin] if self.widget_origin else []
@@ -240,3 +248,7 @@ class UniversalConnect:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _masked(value: str) -> str:
+    return "…" + value[-4:] if len(value) > 8 else "…"
