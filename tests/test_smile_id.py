@@ -339,19 +339,86 @@ def test_a_redelivered_result_is_stored_once_and_signals_once(emulator, served_h
     finally:
         smile_id_signals.result_received.receivers.clear()
         smile_id_signals.verification_status_changed.receivers.clear()
-    assert first.json()["status"] == "stored" and first.json()["eventId"] == "0000000001:1012:final"
+    assert first.json()["status"] == "stored"
+    assert first.json()["eventId"] == f"0000000001:1012:final:{job_id}"
     assert again.json()["status"] == "duplicate" and later.json()["status"] == "duplicate"
     assert len(results(served_host.app)) == 1
     assert got == ["1012"] and moved == ["approved"]
     assert status_of(served_host)["status"] == "approved"
 
 
+def test_the_stored_result_keeps_no_signature_and_no_page_shows_it(emulator, served_host):
+    job_id, user_id = started_job(served_host.app, served_host)
+    raw = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id)
+    signature = json.loads(raw)["signature"]
+    assert post_result(served_host, raw).json()["status"] == "stored"
+    stored = results(served_host.app)[0]
+    assert "signature" not in stored.payload and stored.payload["timestamp"] == json.loads(raw)["timestamp"]
+    with served_host.app.app_context():  # read back from the database, not the object just made
+        again = get_state().store.get_event(stored.id)
+    assert "signature" not in again.payload and again.payload["ResultCode"] == "1012"
+    for url, headers in (("/wink/events?provider=smile-id", ADMIN), ("/wink/events", USER),
+                         ("/wink/smile-id/status", USER)):
+        assert signature not in httpx.get(served_host.url + url, headers=headers).text
+
+
+def test_a_signature_accepted_once_is_refused_with_another_result(emulator, served_host):
+    job_id, user_id = started_job(served_host.app, served_host)
+    rejected = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id,
+                             result_code="1022")
+    assert post_result(served_host, rejected).json()["status"] == "stored"
+    # The same signature and timestamp, now claiming approval (for this job or another one).
+    forged = json.loads(rejected)
+    forged.update(ResultCode="1012", ResultText="Exact Match")
+    other_job = {**forged, "SmileJobID": "0000000777"}
+    for body in (forged, other_job):
+        refused = post_result(served_host, json.dumps(body).encode())
+        assert refused.status_code == 401 and "another result" in refused.json()["message"]
+    # The very same delivery again is a redelivery, not a replay.
+    assert post_result(served_host, rejected).json()["status"] == "duplicate"
+    assert [e.payload["ResultCode"] for e in results(served_host.app)] == ["1022"]
+    assert status_of(served_host)["status"] == "rejected"
+
+
+def test_the_same_smile_job_id_for_another_verification_is_a_new_result(emulator, served_host):
+    # An emulator (or environment) that numbers its jobs afresh reuses SmileJobIDs: the kit's own
+    # job id in PartnerParams tells the results apart.
+    first_job, user_id = started_job(served_host.app, served_host)
+    now = time.time()
+    first = signed_result(emulator.partner_id, emulator.api_key, job_id=first_job, user_id=user_id,
+                          result_code="1022", now=now)
+    assert post_result(served_host, first).json()["status"] == "stored"
+    second_job, _ = started_job(served_host.app, served_host)
+    second = signed_result(emulator.partner_id, emulator.api_key, job_id=second_job, user_id=user_id,
+                           now=now + 0.01)
+    answer = post_result(served_host, second).json()
+    assert answer["status"] == "stored" and answer["eventId"] == f"0000000001:1012:final:{second_job}"
+    statuses = {v["jobId"]: v["status"] for v in status_of(served_host)["verifications"]}
+    assert statuses == {first_job: "rejected", second_job: "approved"}
+
+
+def test_the_emulator_numbers_jobs_afresh_on_each_start_without_reusing_ids():
+    from flask_wink.providers.smile_id.sandbox.state import SandboxState
+
+    firsts = []
+    for _ in range(2):  # two starts of the emulator
+        state = SandboxState(partner_id="085", api_key="k", retry_delays=())
+        link = state.create_link({"partner_params": {}, "id_types": ID_TYPES}, None)
+        state.submit(link, ID_TYPES[0], "1234560")
+        assert state.wait_for_callbacks()
+        state.close()
+        firsts.append(state.last_job_id)
+    assert all(len(j) == 10 and j.isdigit() for j in firsts)
+    assert firsts[0] != firsts[1]
+
+
 def test_an_interim_result_after_the_final_one_does_not_move_the_status_back(emulator, served_host):
     job_id, user_id = started_job(served_host.app, served_host)
+    now = time.time()  # two results, each with a timestamp (so a signature) of its own
     final = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id,
-                          result_code="1022")
+                          result_code="1022", now=now)
     interim = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id,
-                            result_code="0814", final=False)
+                            result_code="0814", final=False, now=now + 0.01)
     assert post_result(served_host, final).json()["status"] == "stored"
     assert post_result(served_host, interim).json()["status"] == "stored"
     assert status_of(served_host)["status"] == "rejected"
