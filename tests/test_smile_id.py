@@ -141,6 +141,43 @@ def test_the_emulator_refuses_bad_json_and_stale_timestamps(emulator):
     stale.close()
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("callback_url", 5, "callback_url must be a string"),
+    ("callback_url", "javascript:alert(1)", "callback_url must be a valid http or https URL"),
+    ("data_privacy_policy_url", "javascript:alert(1)", "data_privacy_policy_url must be a valid http"),
+    ("logo_url", "javascript:alert(1)", "logo_url must be a valid http"),
+    ("redirect_url", "javascript:alert(1)", "redirect_url must be a valid http"),
+    ("redirect_url", "ftp://files.test/x", "redirect_url must be a valid http"),
+    ("name", ["KYC"], "name must be a string"),
+    ("is_single_use", "no", "is_single_use must be true or false"),
+    ("expires_at", 5, "expires_at must be an ISO 8601 date-time"),
+])
+def test_the_emulator_checks_field_types_like_smile_id(emulator, field, value, message):
+    client = client_for(emulator)
+    with pytest.raises(SmileIDAPIError) as refused:
+        make_link(client, **{field: value})
+    assert refused.value.status == 400 and refused.value.code == "2213"
+    assert message in refused.value.message
+    assert client.list_links()["meta"]["totalCount"] == 0
+    client.close()
+
+
+def test_an_expired_link_shows_the_emulators_error_page():
+    now = [time.time()]
+    with run_sandbox(clock=lambda: now[0]) as sandbox:
+        client = client_for(sandbox)
+        in_an_hour = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now[0] + 3600))
+        created = make_link(client, expires_at=in_an_hour)
+        assert httpx.get(created["link"]).status_code == 200
+        now[0] += 2 * 3600  # the emulator's clock passes the link's expiry
+        page = httpx.get(created["link"])
+        assert page.status_code == 410 and "This link has expired." in page.text
+        submitted = httpx.post(created["link"], data={"id_type": "0", "id_number": "1234560", "capture": "1",
+                                                      "action": "submit"})
+        assert submitted.status_code == 410 and sandbox.state.deliveries == []
+        client.close()
+
+
 def test_a_used_single_use_link_is_refused(emulator):
     client = client_for(emulator)
     created = make_link(client, is_single_use=True, redirect_url="http://127.0.0.1:9/back")
