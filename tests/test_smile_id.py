@@ -3,6 +3,7 @@ verification flow through a host app, callbacks verified and stored once, the CL
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from dotenv import dotenv_values
 from flask import Flask, request
 
 from conftest import ADMIN, free_port_url
@@ -230,6 +232,9 @@ def test_the_sandbox_command_prints_the_env_lines_and_serves(tmp_path):
         lines = [process.stdout.readline().strip() for _ in range(4)]
         assert lines[1:] == ["SMILE_ID_PARTNER_ID=085", "SMILE_ID_API_KEY=k-1",
                              f"SMILE_ID_HOST=http://127.0.0.1:{port}/v1"]
+        assert dotenv_values(stream=io.StringIO("\n".join(lines[1:]))) == {
+            "SMILE_ID_PARTNER_ID": "085", "SMILE_ID_API_KEY": "k-1",
+            "SMILE_ID_HOST": f"http://127.0.0.1:{port}/v1"}
         client = SmileIDClient(f"http://127.0.0.1:{port}/v1", "085", "k-1")
         assert client.list_links()["meta"]["totalCount"] == 0
         client.close()

@@ -170,16 +170,32 @@ def test_deletes(ucw):
     assert gone.status_code == 404 and gone.json() == {"message": "Can't resolve userId"}
 
 
-def test_the_emulator_runs_on_its_own_and_prints_env_lines():
+def dotenv_lines(lines: list[str]) -> dict[str, str]:
+    """The values a .env file made of ``lines`` sets; every line must be a setting or a comment."""
+    import io
+
+    from dotenv import dotenv_values
+
+    for line in lines:
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*=\S*", line) or line.startswith("#"), line
+    return dict(dotenv_values(stream=io.StringIO("\n".join(lines))))
+
+
+@pytest.mark.parametrize("token", [None, "sandbox-bearer"])
+def test_the_emulator_runs_on_its_own_and_prints_env_lines(token):
     port = free_port_url().rsplit(":", 1)[1]
+    extra = ["--token", token] if token else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "flask_wink.sandbox", "ucw", "--port", port],
+        [sys.executable, "-m", "flask_wink.sandbox", "ucw", "--port", port, *extra],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert process.stdout.readline().startswith("UCW emulator running")
-        assert process.stdout.readline().strip() == f"UCW_URL=http://127.0.0.1:{port}"
-        answer = httpx.post(f"http://127.0.0.1:{port}/widgetUrl", json=GOOD)
+        lines = [process.stdout.readline().rstrip("\n") for _ in range(3 if token else 2)]
+        expected = {"UCW_URL": f"http://127.0.0.1:{port}"} | ({"UCW_TOKEN": token} if token else {})
+        assert dotenv_lines(lines) == expected
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        answer = httpx.post(f"http://127.0.0.1:{port}/widgetUrl", json=GOOD, headers=headers)
         assert answer.status_code == 200 and "widgetUrl" in answer.json()
     finally:
         process.terminate()

@@ -75,7 +75,8 @@ def create_sandbox_app(**options: Any) -> Flask:
         fields = {key: body.get(key) for key in (
             "name", "company_name", "callback_url", "data_privacy_policy_url", "logo_url",
             "is_single_use", "user_id", "redirect_url", "partner_id")}
-        fields.update(id_types=id_types, partner_params=params, is_single_use=body.get("is_single_use") is True)
+        fields.update(id_types=id_types, partner_params=params,
+                      is_single_use=body.get("is_single_use") is True)
         link = state.create_link(fields, expires_at)
         return jsonify({"link": link_url(link), "ref_id": link.ref_id})
 
