@@ -96,13 +96,40 @@ def test_the_bearer_check_refuses_missing_or_wrong_tokens():
         assert right.status_code == 200
 
 
-def connect(ucw, user="u-1", guid="mx_bank", username="mxuser", password="correct"):
-    """What the widget's own script does for a bank without a second factor."""
+def widget_session(ucw, user="u-1") -> str:
     url = httpx.post(ucw.url + "/widgetUrl", json={**GOOD, "userId": user}).json()["widgetUrl"]
     page = httpx.get(url).text
-    session = re.search(r'"session": "([^"]+)"', page).group(1)
+    return re.search(r'"session": "([^"]+)"', page).group(1)
+
+
+def connect(ucw, user="u-1", guid="mx_bank", username="mxuser", password="correct"):
+    """What the widget's own script does for a bank without a second factor."""
+    session = widget_session(ucw, user)
     return httpx.post(ucw.url + "/widget/api/members", headers={"X-UCW-Session": session},
                       json={"institutionId": guid, "username": username, "password": password}).json()
+
+
+@pytest.mark.parametrize("body", [[1, 2], "mx_bank", 5, None])
+def test_the_widgets_calls_answer_400_to_a_body_that_is_not_an_object(ucw, body):
+    header = {"X-UCW-Session": widget_session(ucw)}
+    members = httpx.post(ucw.url + "/widget/api/members", headers=header, json=body)
+    assert members.status_code == 400 and members.json() == {"message": '"value" must be of type object'}
+    challenged = httpx.post(ucw.url + "/widget/api/members", headers=header,
+                            json={"institutionId": "sophtron_bank_mfa", "username": "asdf", "password": "asdf"})
+    assert challenged.json()["status"] == "CHALLENGED"
+    mfa = httpx.post(f"{ucw.url}/widget/api/members/{challenged.json()['connectionId']}/mfa", headers=header,
+                     json=body)
+    assert mfa.status_code == 400 and mfa.json() == {"message": '"value" must be of type object'}
+
+
+@pytest.mark.parametrize("origin", ["*", "javascript:alert(1)", "ftp://x.test", "null"])
+def test_v1_widget_refuses_a_target_origin_that_is_not_http(ucw, origin):
+    answer = httpx.get(ucw.url + "/widget", params={"jobTypes": "transactions", "userId": "u-1",
+                                                    "targetOrigin": origin})
+    assert refusal(answer) == '"targetOrigin" must be a valid uri with a scheme matching the http|https pattern'
+    fine = httpx.get(ucw.url + "/widget", params={"jobTypes": "transactions", "userId": "u-1",
+                                                  "targetOrigin": "https://app.test"})
+    assert fine.status_code == 200
 
 
 def test_data_endpoints_answer_in_fdx_shapes(ucw):
