@@ -114,8 +114,8 @@ def test_the_widgets_calls_answer_400_to_a_body_that_is_not_an_object(ucw, body)
     header = {"X-UCW-Session": widget_session(ucw)}
     members = httpx.post(ucw.url + "/widget/api/members", headers=header, json=body)
     assert members.status_code == 400 and members.json() == {"message": '"value" must be of type object'}
-    challenged = httpx.post(ucw.url + "/widget/api/members", headers=header,
-                            json={"institutionId": "sophtron_bank_mfa", "username": "asdf", "password": "asdf"})
+    login = {"institutionId": "sophtron_bank_mfa", "username": "asdf", "password": "asdf"}
+    challenged = httpx.post(ucw.url + "/widget/api/members", headers=header, json=login)
     assert challenged.json()["status"] == "CHALLENGED"
     mfa = httpx.post(f"{ucw.url}/widget/api/members/{challenged.json()['connectionId']}/mfa", headers=header,
                      json=body)
@@ -126,7 +126,8 @@ def test_the_widgets_calls_answer_400_to_a_body_that_is_not_an_object(ucw, body)
 def test_v1_widget_refuses_a_target_origin_that_is_not_http(ucw, origin):
     answer = httpx.get(ucw.url + "/widget", params={"jobTypes": "transactions", "userId": "u-1",
                                                     "targetOrigin": origin})
-    assert refusal(answer) == '"targetOrigin" must be a valid uri with a scheme matching the http|https pattern'
+    assert refusal(answer) == (
+        '"targetOrigin" must be a valid uri with a scheme matching the http|https pattern')
     fine = httpx.get(ucw.url + "/widget", params={"jobTypes": "transactions", "userId": "u-1",
                                                   "targetOrigin": "https://app.test"})
     assert fine.status_code == 200
