@@ -236,6 +236,19 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
         connection.connected = True
         return jsonify(_member(institution, connection.id, aggregator_user, 6, "CONNECTED"))
 
+    @app.delete("/widget/api/members/<connection_id>")
+    def delete_member(connection_id: str):
+        """The widget's "Remove this connection": the user's own connection only."""
+        session = widget_session()
+        with state.lock:
+            connection = state.connections.get(connection_id)
+            mine = connection is not None and connection.user_id == session["userId"]
+            if mine:
+                del state.connections[connection_id]
+        if not mine:
+            return not_found("Connection not found")
+        return jsonify({"deleted": True, "connectionId": connection_id})
+
     # -- data --------------------------------------------------------------------------------
 
     def resolve_user() -> tuple[str, str] | Response:
