@@ -285,3 +285,11 @@ def test_ucw_is_enabled_only_when_its_url_is_set(tmp_path):
 
     assert not UniversalConnect.configured({})
     assert UniversalConnect.configured({"WINK_UCW_URL": "https://ucw.example"})
+
+
+def test_the_link_pages_calls_need_the_csrf_token_and_say_so_in_one_sentence(ucw, tmp_path):
+    client = new_app(ucw, tmp_path, WTF_CSRF_ENABLED=True).test_client()
+    refused = client.post("/wink/ucw/token", headers=ADA)
+    assert refused.status_code == 400
+    assert refused.get_json()["message"] == (
+        "CSRF check failed: The CSRF token is missing. Send the page's token in X-CSRFToken.")

@@ -228,3 +228,11 @@ def test_the_emulator_runs_on_its_own_and_prints_env_lines(token):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_sandbox_commands_help_lists_every_sandbox():
+    done = subprocess.run([sys.executable, "-m", "flask_wink.sandbox", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    listed = done.stdout.split("sandboxes (NAME):", 1)[1]
+    assert {"smile-wink", "ucw", "smile-id"} <= set(re.findall(r"^  ([a-z-]+)", listed, re.M))
