@@ -19,11 +19,14 @@ from flask import Flask, request
 from conftest import ADMIN, free_port_url
 from flask_wink import Wink, get_state, signals
 from flask_wink.providers.smile_id import (
+    EMULATOR_CODES,
+    RESULT_CODES,
     SmileID,
     SmileIDAPIError,
     SmileIDAuthError,
     SmileIDClient,
     SmileIDNotFound,
+    VerificationStatus,
     confirm,
     sign,
 )
@@ -330,6 +333,10 @@ def test_a_cancelled_verification_is_cancelled_by_its_callback(emulator, served_
     wait_for(emulator)
     assert status_of(served_host)["status"] == "cancelled"
     assert [e.payload["ResultCode"] for e in results(served_host.app)] == ["2499"]
+    # 2499 is the emulator's own code, kept apart from Smile ID's table.
+    assert "2499" not in RESULT_CODES and EMULATOR_CODES["2499"][0] is VerificationStatus.CANCELLED
+    verification = status_of(served_host)["verifications"][0]
+    assert verification["results"][0]["resultText"] == "Cancelled by the user (emulator only)"
 
 
 def test_a_failed_submission_stays_pending_with_the_redirect_recorded(emulator, served_host):

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from ..results import JOB_TYPES, RESULT_CODES, VerificationStatus
+from ..results import JOB_TYPES, VerificationStatus, describe
 from ..signature import signed_fields
 
 log = logging.getLogger("flask_wink.smile_id.sandbox")
@@ -225,7 +225,7 @@ class SandboxState:
         params.setdefault("user_id", self.user_id_of(link))
         params.setdefault("job_id", f"{link.ref_id}-{smile_job_id}")
         params["job_type"] = str(JOB_TYPES.get(method, ""))
-        status, text = RESULT_CODES.get(code, (VerificationStatus.REJECTED, "Unknown"))
+        status, text = describe(code) or (VerificationStatus.REJECTED, "Unknown")
         verified = status is VerificationStatus.APPROVED
         actions = {
             "Verify_ID_Number": "Verified" if verified else ("Under Review" if not final else "Not Verified"),
@@ -251,7 +251,7 @@ class SandboxState:
     def _count(self, link: Link, body: dict[str, Any]) -> None:
         if body["IsFinalResult"] != "true":
             return
-        status = RESULT_CODES.get(body["ResultCode"], (VerificationStatus.REJECTED, ""))[0]
+        status = (describe(body["ResultCode"]) or (VerificationStatus.REJECTED, ""))[0]
         with self.lock:
             if status is VerificationStatus.APPROVED:
                 link.successful_jobs += 1
