@@ -224,6 +224,15 @@ def test_refresh_sends_the_connection_in_the_body_and_only_for_its_owner(ucw, tm
     theirs = client.post(f"/wink/ucw/token?connection={key}", headers={"X-User": "eve"})
     assert theirs.status_code == 404 and theirs.get_json()["message"]
     assert client.get("/wink/ucw/link?connection=nonsense", headers=ADA).status_code == 400
+    # The refresh page too: only the owner sees it; another user (or nobody) gets the same 404.
+    mine = client.get(f"/wink/ucw/link?connection={key}", headers=ADA)
+    assert mine.status_code == 200 and "Refresh a bank connection" in mine.get_data(as_text=True)
+    for headers in ({"X-User": "eve"}, {"X-User": "mallory"}, {}):
+        page = client.get(f"/wink/ucw/link?connection={key}", headers=headers)
+        assert page.status_code == 404
+        assert page.get_json()["message"] == "You have no such connection to refresh."
+    missing = client.get("/wink/ucw/link?connection=ucw-" + "0" * 32, headers=ADA)
+    assert missing.status_code == 404
 
 
 def test_cli_lists_refreshes_fetches_exports_and_deletes(ucw, tmp_path):
