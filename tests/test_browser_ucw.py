@@ -4,12 +4,16 @@ the link page ignoring messages from other origins or other frames."""
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
 import pytest
 from playwright.sync_api import expect
 
 from conftest import free_port_url
 from flask_wink import get_state
 from flask_wink.providers.ucw import CONNECTED, connection_key
+from flask_wink.providers.ucw.errors import UcwNotFound
 from flask_wink.providers.ucw.testing import run_ucw_sandbox
 from flask_wink.testing import serve
 from ucw_host import make_ucw_app
@@ -63,7 +67,9 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
     pick_bank(widget, "MX", "MX Bank")
     log_in(widget, "mxuser", "correct")
     expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
-    expect(page.locator("#ucw-frame")).to_have_count(0)
+    # The widget stays to its own end: its "Done" is there to press.
+    widget.get_by_role("button", name="Done").click()
+    expect(widget.get_by_text("You can close this window.")).to_be_visible()
 
     events = browser_events(quickstart.app)
     names = [e.name for e in reversed(events)]
@@ -105,6 +111,39 @@ def test_wrong_password_ends_in_error_events_and_no_connection(page, quickstart_
     assert not any(e.name == "connect/memberConnected" for e in events)
     with quickstart_server.app.app_context():
         assert get_state().store.list_accounts(provider="ucw") == []
+    # The widget's own "Try again" is still there, and a right password then connects.
+    widget.get_by_role("button", name="Try again").click()
+    log_in(widget, "asdf", "asdf")
+    expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+    with quickstart_server.app.app_context():
+        assert [a["status"] for a in get_state().store.list_accounts(provider="ucw")] == [CONNECTED]
+
+
+def test_back_to_search_and_removing_the_connection_in_the_widget_are_relayed(page, quickstart_server):
+    page.goto(quickstart_server.url + "/wink/ucw/link")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "Sophtron", "Sophtron Bank NoMFA")
+    widget.get_by_role("button", name="Back").click()
+    expect(widget.get_by_placeholder("Search")).to_be_visible()
+    pick_bank(widget, "MX", "MX Bank")
+    log_in(widget, "mxuser", "correct")
+    expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+    widget.get_by_role("button", name="Remove this connection").click()
+    expect(widget.get_by_text("Connection removed")).to_be_visible()
+    events = browser_events(quickstart_server.app)
+    names = [e.name for e in events]
+    back = next(e for e in events if e.name == "connect/backToSearch")
+    assert back.payload == {}
+    assert names.index("connect/backToSearch") > names.index("connect/memberConnected")  # newest first
+    deleted = next(e for e in events if e.name == "connect/memberDeleted")
+    connected = next(e for e in events if e.name == "connect/memberConnected")
+    assert deleted.payload == {"ucpInstitutionId": "mx_bank", "aggregator": "mx",
+                               "connectionId": connected.payload["connectionId"]}
+    assert names.index("connect/memberDeleted") < names.index("connect/memberConnected")
+    with quickstart_server.app.app_context():  # UCW no longer has the connection
+        client = get_state().providers["ucw"].client
+        with pytest.raises(UcwNotFound):
+            client.accounts("mx", connected.upstream_user_id, connected.payload["connectionId"])
 
 
 def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_server):
@@ -139,34 +178,82 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
     assert len({e.payload["connectionId"] for e in connected}) == 1 and len(connected) == 2
 
 
-def test_messages_from_another_origin_or_frame_are_ignored(page, tmp_path):
+FORGED = {"type": "connect/memberConnected", "metadata": {"aggregator": "mx", "connectionId": "MBR-forged"}}
+
+
+def relayed(app, name, marker):
+    """Wait until the page has relayed the event ``name`` carrying ``marker``; every event."""
+    with app.app_context():
+        state = get_state()
+        for _ in range(300):
+            state.wait_for_handlers(30)
+            events = state.store.list_events(provider="ucw", limit=100)
+            if any(e.name == name and e.payload.get("marker") == marker for e in events):
+                return events
+            state.store.flush()
+            threading.Event().wait(0.1)
+    raise AssertionError(f"the page never relayed {name} with {marker!r}")
+
+
+def post_from(frame, message):
+    frame.evaluate("m => window.parent.postMessage(m, '*')", message)
+
+
+def widget_frame(page):
+    return page.locator("#ucw-frame").element_handle().content_frame()
+
+
+@pytest.fixture
+def link_page(page, tmp_path):
+    """The link page of a UCW host app with the widget loaded, beside two emulators: ``ucw`` (the
+    configured one) and ``stranger`` (another origin)."""
     with run_ucw_sandbox() as ucw, run_ucw_sandbox() as stranger:
         app = make_ucw_app(ucw.url, tmp_path)
         with serve(app) as host:
             page.context.add_cookies([{"name": "user", "value": "ada", "url": host.url}])
             page.goto(host.url + "/wink/ucw/link")
-            widget = page.frame_locator("#ucw-frame")
-            expect(widget.get_by_placeholder("Search")).to_be_visible()
-            forged = {"type": "connect/memberConnected",
-                      "metadata": {"aggregator": "mx", "connectionId": "MBR-forged"}}
-            # From the page itself (not the widget's frame), and from a frame of another origin.
-            page.evaluate("m => window.postMessage(m, '*')", forged)
-            page.evaluate("""([url, m]) => new Promise(done => {
-                const f = document.createElement('iframe');
-                f.src = url; f.id = 'stranger';
-                f.onload = () => { done(); };
-                document.body.appendChild(f);
-            })""", [stranger.url + "/widget/static/widget.js", forged])
-            stranger_frame = next(f for f in page.frames if f.url.startswith(stranger.url))
-            stranger_frame.evaluate("m => window.parent.postMessage(m, '*')", forged)
-            # The real widget's events still arrive: search is relayed.
-            widget.get_by_placeholder("Search").fill("MX")
-            expect(widget.get_by_role("button", name="Add account with MX Bank")).to_be_visible()
-            with app.app_context():
-                state = get_state()
-                state.wait_for_handlers(30)
-                names = [e.name for e in state.store.list_events(provider="ucw")]
-                assert "connect/institutionSearch" in names or "connect/loaded" in names
-                assert "connect/memberConnected" not in names
-                assert state.store.list_accounts(provider="ucw") == []
-            expect(page.locator("#ucw-frame")).to_have_count(1)
+            expect(page.frame_locator("#ucw-frame").get_by_placeholder("Search")).to_be_visible()
+            yield SimpleNamespace(page=page, app=app, ucw=ucw, stranger=stranger)
+
+
+def assert_not_relayed(linked, events):
+    assert "connect/memberConnected" not in [e.name for e in events]
+    with linked.app.app_context():
+        assert get_state().store.list_accounts(provider="ucw") == []
+    expect(linked.page.get_by_role("status")).not_to_contain_text("Confirming")
+
+
+def navigate(page, frame, url):
+    """Send the widget's iframe (the same window) to ``url``."""
+    page.evaluate("url => { document.getElementById('ucw-frame').src = url; }", url)
+    frame.wait_for_url(url)
+    frame.wait_for_load_state()
+
+
+def test_a_message_from_the_widgets_origin_but_another_frame_is_ignored(link_page):
+    page = link_page.page
+    # Another frame of UCW's own origin (so only the check of event.source stops it).
+    page.evaluate("""url => new Promise(done => {
+        const f = document.createElement('iframe');
+        f.src = url; f.id = 'sibling'; f.onload = () => done();
+        document.body.appendChild(f);
+    })""", link_page.ucw.url + "/widget/static/widget.js")
+    sibling = page.locator("#sibling").element_handle().content_frame()
+    assert sibling.url.startswith(link_page.ucw.url)
+    post_from(sibling, FORGED)
+    page.evaluate("m => window.postMessage(m, '*')", FORGED)  # and from the page itself
+    # Then a message from the widget's own frame, which is relayed: the forged ones came first.
+    post_from(widget_frame(page), {"type": "connect/loaded", "metadata": {"marker": "after-sibling"}})
+    assert_not_relayed(link_page, relayed(link_page.app, "connect/loaded", "after-sibling"))
+
+
+def test_a_message_from_the_widgets_frame_at_another_origin_is_ignored(link_page):
+    page = link_page.page
+    frame = widget_frame(page)
+    # The widget's own frame at another origin (so only the check of event.origin stops it).
+    navigate(page, frame, link_page.stranger.url + "/widget/static/widget.js")
+    post_from(frame, FORGED)
+    # Back at UCW's origin, the same frame's message is relayed: the forged one came first.
+    navigate(page, frame, link_page.ucw.url + "/widget/static/widget.js?again")
+    post_from(frame, {"type": "connect/loaded", "metadata": {"marker": "after-stranger"}})
+    assert_not_relayed(link_page, relayed(link_page.app, "connect/loaded", "after-stranger"))

@@ -3,6 +3,7 @@ verification flow through a host app, callbacks verified and stored once, the CL
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,16 +13,20 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from dotenv import dotenv_values
 from flask import Flask, request
 
 from conftest import ADMIN, free_port_url
 from flask_wink import Wink, get_state, signals
 from flask_wink.providers.smile_id import (
+    EMULATOR_CODES,
+    RESULT_CODES,
     SmileID,
     SmileIDAPIError,
     SmileIDAuthError,
     SmileIDClient,
     SmileIDNotFound,
+    VerificationStatus,
     confirm,
     sign,
 )
@@ -141,6 +146,43 @@ def test_the_emulator_refuses_bad_json_and_stale_timestamps(emulator):
     stale.close()
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("callback_url", 5, "callback_url must be a string"),
+    ("callback_url", "javascript:alert(1)", "callback_url must be a valid http or https URL"),
+    ("data_privacy_policy_url", "javascript:alert(1)", "data_privacy_policy_url must be a valid http"),
+    ("logo_url", "javascript:alert(1)", "logo_url must be a valid http"),
+    ("redirect_url", "javascript:alert(1)", "redirect_url must be a valid http"),
+    ("redirect_url", "ftp://files.test/x", "redirect_url must be a valid http"),
+    ("name", ["KYC"], "name must be a string"),
+    ("is_single_use", "no", "is_single_use must be true or false"),
+    ("expires_at", 5, "expires_at must be an ISO 8601 date-time"),
+])
+def test_the_emulator_checks_field_types_like_smile_id(emulator, field, value, message):
+    client = client_for(emulator)
+    with pytest.raises(SmileIDAPIError) as refused:
+        make_link(client, **{field: value})
+    assert refused.value.status == 400 and refused.value.code == "2213"
+    assert message in refused.value.message
+    assert client.list_links()["meta"]["totalCount"] == 0
+    client.close()
+
+
+def test_an_expired_link_shows_the_emulators_error_page():
+    now = [time.time()]
+    with run_sandbox(clock=lambda: now[0]) as sandbox:
+        client = client_for(sandbox)
+        in_an_hour = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now[0] + 3600))
+        created = make_link(client, expires_at=in_an_hour)
+        assert httpx.get(created["link"]).status_code == 200
+        now[0] += 2 * 3600  # the emulator's clock passes the link's expiry
+        page = httpx.get(created["link"])
+        assert page.status_code == 410 and "This link has expired." in page.text
+        submitted = httpx.post(created["link"], data={"id_type": "0", "id_number": "1234560", "capture": "1",
+                                                      "action": "submit"})
+        assert submitted.status_code == 410 and sandbox.state.deliveries == []
+        client.close()
+
+
 def test_a_used_single_use_link_is_refused(emulator):
     client = client_for(emulator)
     created = make_link(client, is_single_use=True, redirect_url="http://127.0.0.1:9/back")
@@ -193,6 +235,9 @@ def test_the_sandbox_command_prints_the_env_lines_and_serves(tmp_path):
         lines = [process.stdout.readline().strip() for _ in range(4)]
         assert lines[1:] == ["SMILE_ID_PARTNER_ID=085", "SMILE_ID_API_KEY=k-1",
                              f"SMILE_ID_HOST=http://127.0.0.1:{port}/v1"]
+        assert dotenv_values(stream=io.StringIO("\n".join(lines[1:]))) == {
+            "SMILE_ID_PARTNER_ID": "085", "SMILE_ID_API_KEY": "k-1",
+            "SMILE_ID_HOST": f"http://127.0.0.1:{port}/v1"}
         client = SmileIDClient(f"http://127.0.0.1:{port}/v1", "085", "k-1")
         assert client.list_links()["meta"]["totalCount"] == 0
         client.close()
@@ -288,6 +333,10 @@ def test_a_cancelled_verification_is_cancelled_by_its_callback(emulator, served_
     wait_for(emulator)
     assert status_of(served_host)["status"] == "cancelled"
     assert [e.payload["ResultCode"] for e in results(served_host.app)] == ["2499"]
+    # 2499 is the emulator's own code, kept apart from Smile ID's table.
+    assert "2499" not in RESULT_CODES and EMULATOR_CODES["2499"][0] is VerificationStatus.CANCELLED
+    verification = status_of(served_host)["verifications"][0]
+    assert verification["results"][0]["resultText"] == "Cancelled by the user (emulator only)"
 
 
 def test_a_failed_submission_stays_pending_with_the_redirect_recorded(emulator, served_host):
@@ -339,19 +388,86 @@ def test_a_redelivered_result_is_stored_once_and_signals_once(emulator, served_h
     finally:
         smile_id_signals.result_received.receivers.clear()
         smile_id_signals.verification_status_changed.receivers.clear()
-    assert first.json()["status"] == "stored" and first.json()["eventId"] == "0000000001:1012:final"
+    assert first.json()["status"] == "stored"
+    assert first.json()["eventId"] == f"0000000001:1012:final:{job_id}"
     assert again.json()["status"] == "duplicate" and later.json()["status"] == "duplicate"
     assert len(results(served_host.app)) == 1
     assert got == ["1012"] and moved == ["approved"]
     assert status_of(served_host)["status"] == "approved"
 
 
+def test_the_stored_result_keeps_no_signature_and_no_page_shows_it(emulator, served_host):
+    job_id, user_id = started_job(served_host.app, served_host)
+    raw = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id)
+    signature = json.loads(raw)["signature"]
+    assert post_result(served_host, raw).json()["status"] == "stored"
+    stored = results(served_host.app)[0]
+    assert "signature" not in stored.payload and stored.payload["timestamp"] == json.loads(raw)["timestamp"]
+    with served_host.app.app_context():  # read back from the database, not the object just made
+        again = get_state().store.get_event(stored.id)
+    assert "signature" not in again.payload and again.payload["ResultCode"] == "1012"
+    for url, headers in (("/wink/events?provider=smile-id", ADMIN), ("/wink/events", USER),
+                         ("/wink/smile-id/status", USER)):
+        assert signature not in httpx.get(served_host.url + url, headers=headers).text
+
+
+def test_a_signature_accepted_once_is_refused_with_another_result(emulator, served_host):
+    job_id, user_id = started_job(served_host.app, served_host)
+    rejected = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id,
+                             result_code="1022")
+    assert post_result(served_host, rejected).json()["status"] == "stored"
+    # The same signature and timestamp, now claiming approval (for this job or another one).
+    forged = json.loads(rejected)
+    forged.update(ResultCode="1012", ResultText="Exact Match")
+    other_job = {**forged, "SmileJobID": "0000000777"}
+    for body in (forged, other_job):
+        refused = post_result(served_host, json.dumps(body).encode())
+        assert refused.status_code == 401 and "another result" in refused.json()["message"]
+    # The very same delivery again is a redelivery, not a replay.
+    assert post_result(served_host, rejected).json()["status"] == "duplicate"
+    assert [e.payload["ResultCode"] for e in results(served_host.app)] == ["1022"]
+    assert status_of(served_host)["status"] == "rejected"
+
+
+def test_the_same_smile_job_id_for_another_verification_is_a_new_result(emulator, served_host):
+    # An emulator (or environment) that numbers its jobs afresh reuses SmileJobIDs: the kit's own
+    # job id in PartnerParams tells the results apart.
+    first_job, user_id = started_job(served_host.app, served_host)
+    now = time.time()
+    first = signed_result(emulator.partner_id, emulator.api_key, job_id=first_job, user_id=user_id,
+                          result_code="1022", now=now)
+    assert post_result(served_host, first).json()["status"] == "stored"
+    second_job, _ = started_job(served_host.app, served_host)
+    second = signed_result(emulator.partner_id, emulator.api_key, job_id=second_job, user_id=user_id,
+                           now=now + 0.01)
+    answer = post_result(served_host, second).json()
+    assert answer["status"] == "stored" and answer["eventId"] == f"0000000001:1012:final:{second_job}"
+    statuses = {v["jobId"]: v["status"] for v in status_of(served_host)["verifications"]}
+    assert statuses == {first_job: "rejected", second_job: "approved"}
+
+
+def test_the_emulator_numbers_jobs_afresh_on_each_start_without_reusing_ids():
+    from flask_wink.providers.smile_id.sandbox.state import SandboxState
+
+    firsts = []
+    for _ in range(2):  # two starts of the emulator
+        state = SandboxState(partner_id="085", api_key="k", retry_delays=())
+        link = state.create_link({"partner_params": {}, "id_types": ID_TYPES}, None)
+        state.submit(link, ID_TYPES[0], "1234560")
+        assert state.wait_for_callbacks()
+        state.close()
+        firsts.append(state.last_job_id)
+    assert all(len(j) == 10 and j.isdigit() for j in firsts)
+    assert firsts[0] != firsts[1]
+
+
 def test_an_interim_result_after_the_final_one_does_not_move_the_status_back(emulator, served_host):
     job_id, user_id = started_job(served_host.app, served_host)
+    now = time.time()  # two results, each with a timestamp (so a signature) of its own
     final = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id,
-                          result_code="1022")
+                          result_code="1022", now=now)
     interim = signed_result(emulator.partner_id, emulator.api_key, job_id=job_id, user_id=user_id,
-                            result_code="0814", final=False)
+                            result_code="0814", final=False, now=now + 0.01)
     assert post_result(served_host, final).json()["status"] == "stored"
     assert post_result(served_host, interim).json()["status"] == "stored"
     assert status_of(served_host)["status"] == "rejected"
@@ -395,7 +511,9 @@ def test_a_signed_body_that_is_not_a_result_is_a_400(emulator, served_host):
 def test_start_needs_a_signed_in_user_and_a_csrf_token(emulator, tmp_path):
     guarded = host_app(emulator, tmp_path / "guarded", WTF_CSRF_ENABLED=True).test_client()
     refused = guarded.post("/wink/smile-id/start", headers=USER)
-    assert refused.status_code == 400 and "CSRF" in refused.get_json()["message"]
+    assert refused.status_code == 400
+    assert refused.get_json()["message"] == (
+        "CSRF check failed: The CSRF token is missing. Send the page's csrf_token.")
     anonymous = host_app(emulator, tmp_path / "open").test_client().post("/wink/smile-id/start")
     assert anonymous.status_code == 401 and anonymous.get_json()["error"] == "NotSignedIn"
 

@@ -3,6 +3,7 @@ relayed events, server-side confirmation, data, refresh, deletes, the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -12,7 +13,10 @@ import pytest
 
 from flask_wink import get_state
 from flask_wink.providers.ucw import CONNECTED, NOT_CONFIRMED, connection_key, stored_data, user_connections
+from flask_wink.providers.ucw.client import UcwClient
+from flask_wink.providers.ucw.errors import UcwRefused, UcwServerError
 from flask_wink.providers.ucw.testing import run_ucw_sandbox
+from postgres import fresh_postgres_database
 from ucw_host import make_ucw_app
 
 ADA = {"X-User": "ada"}
@@ -122,6 +126,62 @@ def test_a_forged_member_connected_is_not_stored_connected(ucw, tmp_path):
         assert stored_data(state, connection_key("mx", "MBR-forged")) is None
 
 
+FORGED_IDS = [
+    {"aggregator": "mx", "connectionId": "MBR-caf\u00e9"},
+    {"aggregator": "mx", "connectionId": "MBR-1\r\nX-Injected: yes"},
+    {"aggregator": "mx", "member_guid": "MBR 1"},
+    {"aggregator": "mx", "connectionId": "M" * 201},
+    {"aggregator": "mx\n", "connectionId": "MBR-1"},
+    {"aggregator": "m" * 101, "connectionId": "MBR-1"},
+    {"aggregator": "mx", "connectionId": "MBR-1", "ucpInstitutionId": "i" * 5000},
+    {"aggregator": "mx", "connectionId": "MBR-1", "ucpInstitutionId": "bank\u00e9"},
+    {"aggregator": "mx", "connectionId": ["MBR-1"]},
+]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_relayed_member_connected_with_ids_ucw_never_makes_is_ignored(ucw, tmp_path, database):
+    config = {}
+    with contextlib.ExitStack() as stack:
+        if database == "postgresql":
+            config["WINK_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        app = new_app(ucw, tmp_path, **config)
+        client = app.test_client()
+        client.post("/wink/ucw/token", headers=ADA)
+        for forged in FORGED_IDS:
+            assert relay(client, "connect/memberConnected", forged).status_code == 201
+        with app.app_context():
+            state = get_state()
+            assert state.wait_for_handlers(30)
+            events = state.store.list_events(provider="ucw", limit=50)
+            assert len(events) == len(FORGED_IDS) and {e.state for e in events} == {"handled"}
+            # No connection is left "being confirmed": nothing was recorded for these claims.
+            assert state.store.list_accounts(provider="ucw") == []
+            state.store.dispose()
+
+
+def test_a_connection_id_no_request_can_carry_is_a_refusal_not_a_failure(ucw):
+    client = UcwClient(ucw.url)
+    for bad in ("MBR-caf\u00e9", "MBR-1\r\nX-Injected: yes"):
+        with pytest.raises(UcwRefused) as refused:
+            client.accounts("mx", "u-1", bad)
+        assert not isinstance(refused.value, UcwServerError)
+        assert "not valid in a request" in str(refused.value)
+    client.close()
+
+
+def test_a_well_formed_connection_id_ucw_refuses_ends_not_confirmed(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    client.post("/wink/ucw/token", headers=ADA)
+    odd = {"aggregator": "mx", "connectionId": "MBR-{odd}~!", "ucpInstitutionId": "mx_bank"}
+    relay(client, "connect/memberConnected", odd)
+    with app.app_context():
+        state = get_state()
+        assert state.wait_for_handlers(30)
+        assert state.store.account("ucw", connection_key("mx", "MBR-{odd}~!"))["status"] == NOT_CONFIRMED
+
+
 def test_another_users_connection_is_not_confirmed_for_the_caller(ucw, tmp_path):
     app = new_app(ucw, tmp_path)
     client = app.test_client()
@@ -181,6 +241,15 @@ def test_refresh_sends_the_connection_in_the_body_and_only_for_its_owner(ucw, tm
     theirs = client.post(f"/wink/ucw/token?connection={key}", headers={"X-User": "eve"})
     assert theirs.status_code == 404 and theirs.get_json()["message"]
     assert client.get("/wink/ucw/link?connection=nonsense", headers=ADA).status_code == 400
+    # The refresh page too: only the owner sees it; another user (or nobody) gets the same 404.
+    mine = client.get(f"/wink/ucw/link?connection={key}", headers=ADA)
+    assert mine.status_code == 200 and "Refresh a bank connection" in mine.get_data(as_text=True)
+    for headers in ({"X-User": "eve"}, {"X-User": "mallory"}, {}):
+        page = client.get(f"/wink/ucw/link?connection={key}", headers=headers)
+        assert page.status_code == 404
+        assert page.get_json()["message"] == "You have no such connection to refresh."
+    missing = client.get("/wink/ucw/link?connection=ucw-" + "0" * 32, headers=ADA)
+    assert missing.status_code == 404
 
 
 def test_cli_lists_refreshes_fetches_exports_and_deletes(ucw, tmp_path):
@@ -242,3 +311,11 @@ def test_ucw_is_enabled_only_when_its_url_is_set(tmp_path):
 
     assert not UniversalConnect.configured({})
     assert UniversalConnect.configured({"WINK_UCW_URL": "https://ucw.example"})
+
+
+def test_the_link_pages_calls_need_the_csrf_token_and_say_so_in_one_sentence(ucw, tmp_path):
+    client = new_app(ucw, tmp_path, WTF_CSRF_ENABLED=True).test_client()
+    refused = client.post("/wink/ucw/token", headers=ADA)
+    assert refused.status_code == 400
+    assert refused.get_json()["message"] == (
+        "CSRF check failed: The CSRF token is missing. Send the page's token in X-CSRFToken.")

@@ -96,13 +96,41 @@ def test_the_bearer_check_refuses_missing_or_wrong_tokens():
         assert right.status_code == 200
 
 
-def connect(ucw, user="u-1", guid="mx_bank", username="mxuser", password="correct"):
-    """What the widget's own script does for a bank without a second factor."""
+def widget_session(ucw, user="u-1") -> str:
     url = httpx.post(ucw.url + "/widgetUrl", json={**GOOD, "userId": user}).json()["widgetUrl"]
     page = httpx.get(url).text
-    session = re.search(r'"session": "([^"]+)"', page).group(1)
+    return re.search(r'"session": "([^"]+)"', page).group(1)
+
+
+def connect(ucw, user="u-1", guid="mx_bank", username="mxuser", password="correct"):
+    """What the widget's own script does for a bank without a second factor."""
+    session = widget_session(ucw, user)
     return httpx.post(ucw.url + "/widget/api/members", headers={"X-UCW-Session": session},
                       json={"institutionId": guid, "username": username, "password": password}).json()
+
+
+@pytest.mark.parametrize("body", [[1, 2], "mx_bank", 5, None])
+def test_the_widgets_calls_answer_400_to_a_body_that_is_not_an_object(ucw, body):
+    header = {"X-UCW-Session": widget_session(ucw)}
+    members = httpx.post(ucw.url + "/widget/api/members", headers=header, json=body)
+    assert members.status_code == 400 and members.json() == {"message": '"value" must be of type object'}
+    login = {"institutionId": "sophtron_bank_mfa", "username": "asdf", "password": "asdf"}
+    challenged = httpx.post(ucw.url + "/widget/api/members", headers=header, json=login)
+    assert challenged.json()["status"] == "CHALLENGED"
+    mfa = httpx.post(f"{ucw.url}/widget/api/members/{challenged.json()['connectionId']}/mfa", headers=header,
+                     json=body)
+    assert mfa.status_code == 400 and mfa.json() == {"message": '"value" must be of type object'}
+
+
+@pytest.mark.parametrize("origin", ["*", "javascript:alert(1)", "ftp://x.test", "null"])
+def test_v1_widget_refuses_a_target_origin_that_is_not_http(ucw, origin):
+    answer = httpx.get(ucw.url + "/widget", params={"jobTypes": "transactions", "userId": "u-1",
+                                                    "targetOrigin": origin})
+    assert refusal(answer) == (
+        '"targetOrigin" must be a valid uri with a scheme matching the http|https pattern')
+    fine = httpx.get(ucw.url + "/widget", params={"jobTypes": "transactions", "userId": "u-1",
+                                                  "targetOrigin": "https://app.test"})
+    assert fine.status_code == 200
 
 
 def test_data_endpoints_answer_in_fdx_shapes(ucw):
@@ -170,17 +198,41 @@ def test_deletes(ucw):
     assert gone.status_code == 404 and gone.json() == {"message": "Can't resolve userId"}
 
 
-def test_the_emulator_runs_on_its_own_and_prints_env_lines():
+def dotenv_lines(lines: list[str]) -> dict[str, str]:
+    """The values a .env file made of ``lines`` sets; every line must be a setting or a comment."""
+    import io
+
+    from dotenv import dotenv_values
+
+    for line in lines:
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*=\S*", line) or line.startswith("#"), line
+    return dict(dotenv_values(stream=io.StringIO("\n".join(lines))))
+
+
+@pytest.mark.parametrize("token", [None, "sandbox-bearer"])
+def test_the_emulator_runs_on_its_own_and_prints_env_lines(token):
     port = free_port_url().rsplit(":", 1)[1]
+    extra = ["--token", token] if token else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "flask_wink.sandbox", "ucw", "--port", port],
+        [sys.executable, "-m", "flask_wink.sandbox", "ucw", "--port", port, *extra],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert process.stdout.readline().startswith("UCW emulator running")
-        assert process.stdout.readline().strip() == f"UCW_URL=http://127.0.0.1:{port}"
-        answer = httpx.post(f"http://127.0.0.1:{port}/widgetUrl", json=GOOD)
+        lines = [process.stdout.readline().rstrip("\n") for _ in range(3 if token else 2)]
+        expected = {"UCW_URL": f"http://127.0.0.1:{port}"} | ({"UCW_TOKEN": token} if token else {})
+        assert dotenv_lines(lines) == expected
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        answer = httpx.post(f"http://127.0.0.1:{port}/widgetUrl", json=GOOD, headers=headers)
         assert answer.status_code == 200 and "widgetUrl" in answer.json()
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_sandbox_commands_help_lists_every_sandbox():
+    done = subprocess.run([sys.executable, "-m", "flask_wink.sandbox", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    listed = done.stdout.split("sandboxes (NAME):", 1)[1]
+    assert {"smile-wink", "ucw", "smile-id"} <= set(re.findall(r"^  ([a-z-]+)", listed, re.M))

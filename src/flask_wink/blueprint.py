@@ -294,7 +294,8 @@ def _check_csrf() -> None:
     try:
         validate_csrf(request.headers.get(CSRF_HEADER))
     except ValidationError as exc:
-        raise InvalidRequest(f"CSRF check failed: {exc}. Send the page's token in {CSRF_HEADER}.") from None
+        said = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
+        raise InvalidRequest(f"CSRF check failed: {said}. Send the page's token in {CSRF_HEADER}.") from None
 
 
 def _read_body(limit: int) -> bytes:

@@ -50,12 +50,15 @@ class Inbound:
 
     ``event_id`` is the upstream's id for the message (redeliveries share it, so it is stored once);
     ``name`` its type; ``payload`` the decoded body; ``upstream_user_id`` whose it is, when it says.
+    ``keep_raw``: whether the very body received is stored (the default); False stores ``payload``
+    instead, for an upstream whose body carries something never to be kept (a signature).
     """
 
     event_id: str
     name: str
     payload: Any
     upstream_user_id: str | None = None
+    keep_raw: bool = True
 
 
 @dataclass(frozen=True)

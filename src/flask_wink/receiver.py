@@ -152,7 +152,7 @@ def receive(
             name=inbound.name,
             payload=inbound.payload,
             event_id=inbound.event_id,
-            raw=raw.decode(),
+            raw=raw.decode() if inbound.keep_raw else None,
             # Whose app user this is gets resolved when events are read: ingest makes no query.
             upstream_user_id=upstream_user_id,
             claimed_by=state.handler_name,

@@ -16,7 +16,7 @@ from .errors import (
     SmileIDTimeout,
 )
 from .provider import SmileID
-from .results import JOB_TYPES, NAME, RESULT_CODES, VerificationStatus, classify
+from .results import EMULATOR_CODES, JOB_TYPES, NAME, RESULT_CODES, VerificationStatus, classify
 from .signature import SmileIDAuth, confirm, sign
 from .verifications import current_status, verifications
 
@@ -25,6 +25,7 @@ __all__ = [
     "NAME",
     "PRODUCTION_HOST",
     "RESULT_CODES",
+    "EMULATOR_CODES",
     "SANDBOX_HOST",
     "SmileID",
     "SmileIDAPIError",

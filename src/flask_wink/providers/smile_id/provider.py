@@ -10,6 +10,7 @@ request), ``DONE_URL`` (where the return page leads), ``TIMEOUT``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -18,10 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from flask import has_app_context
 
 from ...errors import MalformedMessage, StaleMessage, VerificationError
 from ...provider import BROWSER, INBOUND, Inbound, LinkStart, ReturnEvent, StatusUpdate
+from ...state import get_state
 from .client import SANDBOX_HOST, SmileIDClient
+from .replay import accept_once
 from .results import (
     FINAL_RESULT,
     INTERIM_RESULT,
@@ -39,6 +43,19 @@ from .signature import age_of, confirm
 
 #: Where Smile ID serves the hosted pages of the links it creates.
 HOSTED_LINKS_ORIGIN = "https://links.usesmileid.com"
+
+def result_key(smile_job_id: str, code: str, final: bool, job_id: Any) -> str:
+    """The id a result is stored under: one per (Smile ID job, result code, finality, the kit's
+    own job id). A redelivery repeats all four; an interim and a final result differ in
+    finality. The kit's ``job_id`` (from ``PartnerParams``) is part of it because Smile ID's job
+    ids are only unique within one Smile ID environment: a sandbox that numbers its jobs afresh,
+    or a switch of environment, must not make a new result look like a stored one."""
+    ref = job_id if isinstance(job_id, str) else ""
+    if len(ref) > 100 or ":" in ref:
+        ref = "h" + hashlib.sha256(ref.encode()).hexdigest()[:32]
+    key = f"{smile_job_id[:60]}:{code[:20]}:{'final' if final else 'interim'}:{ref}"
+    return key[:200]
+
 
 DEFAULT_ID_TYPES = "NG:BVN:enhanced_kyc,KE:NATIONAL_ID:biometric_kyc,NG:PASSPORT:doc_verification"
 #: What the redirect's ``status`` may say, as the kit records it (the docs write both spellings).
@@ -225,16 +242,27 @@ class SmileID:
         if not isinstance(params, dict) or not isinstance(job, str) or not job or not isinstance(code, str):
             raise MalformedMessage("Not a Smile ID result (SmileJobID, ResultCode or PartnerParams missing).")
         final = is_true(body.get("IsFinalResult"))
-        # One stored event per (job, result code, finality): a redelivery repeats all three, while
-        # an interim result and the final one of the same job differ in finality (and mostly code).
-        event_id = f"{job}:{code}:{'final' if final else 'interim'}"
+        event_id = result_key(job, code, final, params.get("job_id"))
+        # Never kept nor shown: with it, anyone could send another result for the same timestamp.
+        payload = {key: value for key, value in body.items() if key != "signature"}
+        self._refuse_replay(signature, event_id, now)
         user = params.get("user_id")
         return Inbound(
-            event_id=event_id[:200],
+            event_id=event_id,
             name=FINAL_RESULT if final else INTERIM_RESULT,
-            payload=body,
+            payload=payload,
             upstream_user_id=user if isinstance(user, str) and user else None,
+            keep_raw=False,
         )
+
+    def _refuse_replay(self, signature: str, event_id: str, now: float) -> None:
+        """Refuse a signature accepted before with another result (see :mod:`.replay`); the
+        check needs the app's store, so it runs where the kit receives callbacks."""
+        if not has_app_context():
+            return
+        keep_for = self.callback_max_age + CLOCK_SKEW
+        if not accept_once(get_state().store, signature, event_id, now, keep_for):
+            raise VerificationError("the signature was already accepted with another result")
 
     # -- statuses --------------------------------------------------------------------------
 

@@ -43,10 +43,19 @@ RESULT_CODES: dict[str, tuple[VerificationStatus, str]] = {
     "1013": (VerificationStatus.REJECTED, "Unable to Validate ID"),
     "1022": (VerificationStatus.REJECTED, "No Match"),
     "1023": (VerificationStatus.REJECTED, "Not Found"),
-    # Smile ID documents no result for a link the user cancelled; the sandbox sends this one
-    # (against the real service a cancelled verification stays pending until its link expires).
-    "2499": (VerificationStatus.CANCELLED, "Cancelled by the user (sandbox)"),
 }
+
+#: Codes only the kit's emulator sends, never Smile ID. Smile ID documents no result for a link
+#: the user cancelled (against the real service such a verification stays pending until its link
+#: expires); the emulator sends 2499 so the flow can be tried to its end.
+EMULATOR_CODES: dict[str, tuple[VerificationStatus, str]] = {
+    "2499": (VerificationStatus.CANCELLED, "Cancelled by the user (emulator only)"),
+}
+
+
+def describe(result_code: str) -> tuple[VerificationStatus, str] | None:
+    """A code's class and meaning: Smile ID's table first, then the emulator's own codes."""
+    return RESULT_CODES.get(result_code) or EMULATOR_CODES.get(result_code)
 
 #: Smile ID's job type for each verification method.
 JOB_TYPES: dict[str, int] = {
@@ -86,7 +95,7 @@ def classify(result_code: str, final: bool) -> VerificationStatus:
     """The status a result implies: an interim result is provisional whatever its code."""
     if not final:
         return VerificationStatus.PROVISIONAL
-    known = RESULT_CODES.get(result_code)
+    known = describe(result_code)
     return known[0] if known else VerificationStatus.REJECTED
 
 

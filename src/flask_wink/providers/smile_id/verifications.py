@@ -16,8 +16,8 @@ from .results import (
     NAME,
     REDIRECTED,
     REPLACES,
-    RESULT_CODES,
     VerificationStatus,
+    describe,
     verification_id,
 )
 
@@ -51,7 +51,7 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
             code = str(payload.get("ResultCode"))
             by_job[job]["results"].append({
                 "resultCode": code,
-                "resultText": payload.get("ResultText") or RESULT_CODES.get(code, ("", ""))[1],
+                "resultText": payload.get("ResultText") or (describe(code) or ("", ""))[1],
                 "final": event.name == FINAL_RESULT,
                 "smileJobId": payload.get("SmileJobID"),
                 "receivedAt": iso(event.received_at),

@@ -89,4 +89,5 @@ def _check_csrf() -> None:
     try:
         validate_csrf(request.form.get("csrf_token") or request.headers.get(CSRF_HEADER))
     except ValidationError as exc:
-        raise InvalidRequest(f"CSRF check failed: {exc}. Send the page's csrf_token.") from None
+        said = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
+        raise InvalidRequest(f"CSRF check failed: {said}. Send the page's csrf_token.") from None

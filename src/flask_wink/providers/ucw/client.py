@@ -60,6 +60,12 @@ class UcwClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
+        except (httpx.LocalProtocolError, httpx.InvalidURL, UnicodeEncodeError):
+            # A value no HTTP request can carry (a header with CR/LF or beyond ASCII): UCW could
+            # never accept it, so it is a refusal, not a failure worth retrying.
+            raise UcwRefused(
+                f"UCW cannot be sent this {method} {path}: a value is not valid in a request."
+            ) from None
         except httpx.TimeoutException:
             raise UcwTimeout(f"UCW did not answer {method} {path} in time.") from None
         except httpx.HTTPError as exc:

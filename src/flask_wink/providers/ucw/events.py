@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,16 +59,29 @@ def connection_key(aggregator: str, connection_id: str) -> str:
     return f"ucw-{digest[:32]}"
 
 
+#: What the kit accepts as UCW's ids in a relayed event (the browser may send anything): an
+#: aggregator's name, a connection id (sent to UCW in a header: visible ASCII only) and a UCP
+#: institution id. Anything else is not a connection UCW made, so the claim is ignored.
+AGGREGATOR_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+CONNECTION_ID_RE = re.compile(r"[\x21-\x7e]{1,200}")
+INSTITUTION_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+
+
 def connected_ids(payload: Any) -> tuple[str, str, str | None] | None:
     """``(aggregator, connection id, UCP institution id)`` from a ``memberConnected``'s metadata:
-    v2 says ``{aggregator, connectionId, ucpInstitutionId}``, v1 ``{aggregator, member_guid}``."""
+    v2 says ``{aggregator, connectionId, ucpInstitutionId}``, v1 ``{aggregator, member_guid}``.
+    None when an id is missing or not one UCW could have made (see the patterns above)."""
     if not isinstance(payload, Mapping):
         return None
     aggregator = payload.get("aggregator")
     connection = payload.get("connectionId") or payload.get("member_guid")
-    if not (isinstance(aggregator, str) and aggregator and isinstance(connection, str) and connection):
+    if not (isinstance(aggregator, str) and AGGREGATOR_RE.fullmatch(aggregator)):
         return None
-    if len(aggregator) > 100 or len(connection) > 200:
+    if not (isinstance(connection, str) and CONNECTION_ID_RE.fullmatch(connection)):
         return None
     institution = payload.get("ucpInstitutionId")
-    return aggregator, connection, institution if isinstance(institution, str) and institution else None
+    if institution in (None, ""):
+        return aggregator, connection, None
+    if not (isinstance(institution, str) and INSTITUTION_ID_RE.fullmatch(institution)):
+        return None
+    return aggregator, connection, institution

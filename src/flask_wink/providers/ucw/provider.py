@@ -176,9 +176,23 @@ class UniversalConnect:
     def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
         """The widget's origin (the page accepts messages from it only) and what to refresh."""
         key = options.get("connection")
-        if key is not None and (len(key) > 100 or not key.startswith("ucw-")):
-            raise ValueError("connection must be a connection key as the connections list gives it.")
+        if key is not None:
+            if len(key) > 100 or not key.startswith("ucw-"):
+                raise ValueError("connection must be a connection key as the connections list gives it.")
+            # Another user's key (or any key the signed-in user has not) gets the 404 the token
+            # call gives: the page does not even open.
+            if not self._owns(key):
+                raise UnknownConnection("You have no such connection to refresh.")
         return {"widgetOrigin": self.widget_origin, "apiVersion": self.api_version, "connection": key}
+
+    def _owns(self, key: str) -> bool:
+        from ...state import get_state
+        from .connections import connection_of
+
+        state = get_state()
+        app_user_id = state.wink.current_user_id()
+        upstream = state.store.upstream_user_id(NAME, app_user_id) if app_user_id else None
+        return upstream is not None and connection_of(key, upstream) is not None
 
     def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
         """UCW never sends the browser away."""

@@ -58,23 +58,25 @@ def create_sandbox_app(**options: Any) -> Flask:
     @app.post("/v1/smile_links")
     def create_link():
         body = authorised(state)
-        missing = [name for name in REQUIRED if not body.get(name)]
+        missing = [name for name in REQUIRED if body.get(name) in (None, "", [], {})]
         if missing:
             raise SmileIDFailure(400, "2213", f"Missing parameter: {', '.join(missing)}")
+        checked_fields(body)
         id_types = checked_id_types(body["id_types"])
         params = body.get("partner_params") or {}
         if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
             raise SmileIDFailure(400, "2213", "partner_params must be an object of string values")
         expires_at = None
-        if body.get("expires_at"):
+        if body.get("expires_at") is not None:
             try:
-                expires_at = parse_iso(str(body["expires_at"]))
-            except ValueError:
+                expires_at = parse_iso(body["expires_at"])
+            except (TypeError, ValueError, AttributeError):
                 raise SmileIDFailure(400, "2213", "expires_at must be an ISO 8601 date-time") from None
         fields = {key: body.get(key) for key in (
             "name", "company_name", "callback_url", "data_privacy_policy_url", "logo_url",
             "is_single_use", "user_id", "redirect_url", "partner_id")}
-        fields.update(id_types=id_types, partner_params=params, is_single_use=bool(body.get("is_single_use")))
+        fields.update(id_types=id_types, partner_params=params,
+                      is_single_use=body.get("is_single_use") is True)
         link = state.create_link(fields, expires_at)
         return jsonify({"link": link_url(link), "ref_id": link.ref_id})
 
@@ -185,6 +187,38 @@ def authorised(state: SandboxState) -> dict[str, Any]:
     if abs(age) > state.timestamp_tolerance:
         raise SmileIDFailure(401, "2205", "The timestamp is outside the allowed window.")
     return body
+
+
+#: Text fields of a link and whether each must be an http(s) URL.
+TEXT_FIELDS = {"name": False, "company_name": False, "user_id": False, "callback_url": True,
+               "data_privacy_policy_url": True, "logo_url": True, "redirect_url": True}
+
+
+def checked_fields(body: dict[str, Any]) -> None:
+    """Smile ID's type checks: text fields are strings, URLs are http(s) URLs (nothing else is
+    fetched, linked or redirected to), ``is_single_use`` is a boolean."""
+    for key, is_url in TEXT_FIELDS.items():
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise SmileIDFailure(400, "2213", f"{key} must be a string")
+        if len(value) > 2000:
+            raise SmileIDFailure(400, "2213", f"{key} is too long")
+        if is_url and not is_http_url(value):
+            raise SmileIDFailure(400, "2213", f"{key} must be a valid http or https URL")
+    single = body.get("is_single_use")
+    if single is not None and not isinstance(single, bool):
+        raise SmileIDFailure(400, "2213", "is_single_use must be true or false")
+
+
+def is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(
+        c.isspace() or ord(c) < 32 for c in value)
 
 
 def checked_id_types(value: Any) -> list[dict[str, str]]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from ..results import JOB_TYPES, RESULT_CODES, VerificationStatus
+from ..results import JOB_TYPES, VerificationStatus, describe
 from ..signature import signed_fields
 
 log = logging.getLogger("flask_wink.smile_id.sandbox")
@@ -139,7 +139,11 @@ class SandboxState:
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http = httpx.Client(timeout=10.0, transport=transport)
-        self._job_counter = 0
+        # Smile ID's job ids are 10-digit strings. Each start of the emulator numbers its jobs from
+        # a random point, so ids are not reused across restarts while an app's database lives on.
+        self._job_counter = secrets.randbelow(9 * 10**9) + 10**8
+        #: The SmileJobID given last (tests).
+        self.last_job_id: str | None = None
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -178,8 +182,7 @@ class SandboxState:
             user_id = self.user_id_of(link)
             if user_id and user_id not in link.user_ids:
                 link.user_ids.append(user_id)
-            self._job_counter += 1
-            smile_job_id = f"{self._job_counter:010d}"
+            smile_job_id = self._next_job_id()
         callbacks = [
             self.result_body(link, id_type, id_number, smile_job_id, code, final=last)
             for code, last in zip(outcome.codes, [False] * (len(outcome.codes) - 1) + [True], strict=True)
@@ -192,10 +195,15 @@ class SandboxState:
         with self.lock:
             link.used = True
             link.updated_at = self.now()
-            self._job_counter += 1
-            smile_job_id = f"{self._job_counter:010d}"
+            smile_job_id = self._next_job_id()
         body = self.result_body(link, id_type or {}, "", smile_job_id, "2499", final=True)
         self._send_later(link, [body])
+
+    def _next_job_id(self) -> str:
+        """The next SmileJobID (call with the lock held)."""
+        self._job_counter = self._job_counter % (10**10 - 1) + 1
+        self.last_job_id = f"{self._job_counter:010d}"
+        return self.last_job_id
 
     @staticmethod
     def user_id_of(link: Link) -> str:
@@ -217,7 +225,7 @@ class SandboxState:
         params.setdefault("user_id", self.user_id_of(link))
         params.setdefault("job_id", f"{link.ref_id}-{smile_job_id}")
         params["job_type"] = str(JOB_TYPES.get(method, ""))
-        status, text = RESULT_CODES.get(code, (VerificationStatus.REJECTED, "Unknown"))
+        status, text = describe(code) or (VerificationStatus.REJECTED, "Unknown")
         verified = status is VerificationStatus.APPROVED
         actions = {
             "Verify_ID_Number": "Verified" if verified else ("Under Review" if not final else "Not Verified"),
@@ -243,7 +251,7 @@ class SandboxState:
     def _count(self, link: Link, body: dict[str, Any]) -> None:
         if body["IsFinalResult"] != "true":
             return
-        status = RESULT_CODES.get(body["ResultCode"], (VerificationStatus.REJECTED, ""))[0]
+        status = (describe(body["ResultCode"]) or (VerificationStatus.REJECTED, ""))[0]
         with self.lock:
             if status is VerificationStatus.APPROVED:
                 link.successful_jobs += 1

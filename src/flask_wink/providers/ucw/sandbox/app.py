@@ -19,7 +19,14 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, request, url_for
 
 from . import data
-from .validation import escaped, job_types_problem, peers_problem, widget_url_problem
+from .validation import (
+    TARGET_ORIGIN_PROBLEM,
+    escaped,
+    is_http_uri,
+    job_types_problem,
+    peers_problem,
+    widget_url_problem,
+)
 
 #: How long a widget token is good for (one load).
 TOKEN_TTL = 5 * 60.0
@@ -163,6 +170,15 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
                            mimetype="application/json"))
         return session
 
+    def json_object() -> dict[str, Any] | Response:
+        """The request's JSON object body; anything else (an array, a string, no JSON) is a 400."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            response = jsonify({"message": '"value" must be of type object'})
+            response.status_code = 400
+            return response
+        return body
+
     @app.get("/widget/api/institutions")
     def institutions():
         widget_session()
@@ -172,7 +188,9 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
     @app.post("/widget/api/members")
     def create_member():
         session = widget_session()
-        body = request.get_json(silent=True) or {}
+        body = json_object()
+        if isinstance(body, Response):
+            return body
         institution = data.BY_GUID.get(str(body.get("institutionId") or ""))
         if institution is None:
             return not_found("Institution not found")
@@ -207,7 +225,9 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
         mine = connection is not None and connection.user_id == session["userId"]
         if not mine or connection.institution.mfa is None:
             return not_found("Connection not found")
-        body = request.get_json(silent=True) or {}
+        body = json_object()
+        if isinstance(body, Response):
+            return body
         institution = connection.institution
         aggregator_user = state.aggregator_user(institution.aggregator, connection.user_id)
         if body.get("answer") != institution.mfa[1]:
@@ -215,6 +235,19 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
                                    message="The verification code is incorrect"))
         connection.connected = True
         return jsonify(_member(institution, connection.id, aggregator_user, 6, "CONNECTED"))
+
+    @app.delete("/widget/api/members/<connection_id>")
+    def delete_member(connection_id: str):
+        """The widget's "Remove this connection": the user's own connection only."""
+        session = widget_session()
+        with state.lock:
+            connection = state.connections.get(connection_id)
+            mine = connection is not None and connection.user_id == session["userId"]
+            if mine:
+                del state.connections[connection_id]
+        if not mine:
+            return not_found("Connection not found")
+        return jsonify({"deleted": True, "connectionId": connection_id})
 
     # -- data --------------------------------------------------------------------------------
 
@@ -339,6 +372,8 @@ def _v1_params(state: SandboxState) -> tuple[dict[str, Any], str | None]:
         if args.get(key)
     }
     params["jobTypes"] = job_types
+    if problem is None and "targetOrigin" in args and not is_http_uri(args["targetOrigin"]):
+        problem = TARGET_ORIGIN_PROBLEM  # as v2 answers: "*" or a javascript: origin is refused
     problem = problem or peers_problem(params)
     if problem is None and (state.bearer_token is not None or args.get("token")):
         issued = state.use_token(args.get("token"), "v1")

@@ -20,8 +20,9 @@ def serve_sandbox(argv: list[str], prog: str = "python -m flask_wink.sandbox ucw
     def env_lines(base: str) -> list[str]:
         lines = [f"UCW_URL={base}"]
         if args.token:
-            lines.append("UCW_TOKEN=<the token you passed with --token>")
-        return [*lines, "(in a host app: WINK_UCW_URL and WINK_UCW_TOKEN)"]
+            lines.append(f"UCW_TOKEN={args.token}")  # the sandbox's token, as given on the command line
+        # Every line is valid in a .env file: the hint is a comment.
+        return [*lines, "# in a host app's config these are WINK_UCW_URL and WINK_UCW_TOKEN"]
 
     serve_and_print(app, args.host, args.port, "UCW emulator", env_lines)
     return 0

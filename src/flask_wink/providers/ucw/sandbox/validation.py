@@ -21,8 +21,14 @@ def escaped(message: str) -> str:
     return html.escape(message, quote=False).replace('"', "&#x22;")
 
 
-def _is_http_uri(value: str) -> bool:
-    parts = urlsplit(value)
+TARGET_ORIGIN_PROBLEM = '"targetOrigin" must be a valid uri with a scheme matching the http|https pattern'
+
+
+def is_http_uri(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
@@ -62,8 +68,8 @@ def widget_url_problem(body: Any) -> str | None:
             problem = '"targetOrigin" is required'
         elif not isinstance(body["targetOrigin"], str):
             problem = '"targetOrigin" must be a string'
-        elif not _is_http_uri(body["targetOrigin"]):
-            problem = '"targetOrigin" must be a valid uri with a scheme matching the http|https pattern'
+        elif not is_http_uri(body["targetOrigin"]):
+            problem = TARGET_ORIGIN_PROBLEM
     for key in ("institutionId", "connectionId", "aggregator"):
         problem = problem or _string(body, key, required=False)
     single = body.get("singleAccountSelect", False)

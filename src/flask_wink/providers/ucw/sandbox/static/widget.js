@@ -155,6 +155,22 @@
         root.textContent = "";
         root.appendChild(el("p", { text: "You can close this window." }));
       } }));
+      // The user may remove the connection just made: UCW deletes it and says connect/memberDeleted.
+      root.appendChild(el("button", { type: "button", "class": "secondary", text: "Remove this connection",
+        onclick: function () {
+          api("DELETE", "/members/" + encodeURIComponent(member.connectionId)).then(function (body) {
+            if (!body.deleted) return;
+            post("connect/memberDeleted", config.version === "v1"
+              ? { aggregator: member.aggregator, member_guid: member.connectionId }
+              : { ucpInstitutionId: member.ucpInstitutionId, aggregator: member.aggregator,
+                  connectionId: member.connectionId });
+            go("deleted");
+          });
+        } }));
+    },
+    deleted: function () {
+      root.appendChild(el("h1", { text: "Connection removed" }));
+      root.appendChild(el("p", { text: institution.name + " is no longer connected." }));
     }
   };
 
