@@ -208,7 +208,9 @@ def link_page(page, tmp_path):
     """The link page of a UCW host app with the widget loaded, beside two emulators: ``ucw`` (the
     configured one) and ``stranger`` (another origin)."""
     with run_ucw_sandbox() as ucw, run_ucw_sandbox() as stranger:
-        app = make_ucw_app(ucw.url, tmp_path)
+        # The page's Content-Security-Policy would keep a frame at another origin from loading at
+        # all; allow the stranger's origin, so these tests reach the page's own message checks.
+        app = make_ucw_app(ucw.url, tmp_path, WINK_CSP_SOURCES=stranger.url)
         with serve(app) as host:
             page.context.add_cookies([{"name": "user", "value": "ada", "url": host.url}])
             page.goto(host.url + "/wink/ucw/link")

@@ -480,9 +480,12 @@ def test_a_forged_callback_answers_401_and_is_not_stored(emulator, served_host):
     job_id, user_id = started_job(served_host.app, served_host)
     forged = signed_result(emulator.partner_id, "a-guessed-key", job_id=job_id, user_id=user_id)
     unsigned = json.dumps({"ResultCode": "1012", "SmileJobID": "1"}).encode()
-    for raw in (forged, unsigned, b"not json"):
+    for raw in (forged, unsigned):
         refused = post_result(served_host, raw)
         assert refused.status_code == 401 and refused.json()["error"] == "InvalidSignature"
+    # A body that is not JSON is refused at the door, before any signature is looked for.
+    not_json = post_result(served_host, b"not json")
+    assert not_json.status_code == 400 and "JSON" in not_json.json()["message"]
     assert results(served_host.app) == []
     assert status_of(served_host)["status"] == "pending"
 
