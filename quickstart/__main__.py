@@ -10,6 +10,9 @@ from waitress import serve
 from .app import create_app
 from .settings import load_settings
 
+#: waitress's worker threads: how many requests the quickstart serves at once.
+THREADS = 8
+
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -25,7 +28,7 @@ def main() -> int:
             print("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.", flush=True)
     # waitress buffers a body before the app sees it: refuse absurd ones at the door too.
     limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
-    serve(app, host=settings.app_host, port=settings.app_port, threads=8, _quiet=True,
+    serve(app, host=settings.app_host, port=settings.app_port, threads=THREADS, _quiet=True,
           max_request_body_size=limit)
     return 0
 
