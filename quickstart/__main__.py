@@ -17,6 +17,9 @@ THREADS = 8
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    # waitress warns of every request that waits for a free thread: under load, a log line per
+    # request (what the requests wait for, not a fault). Its errors still show.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     settings = load_settings()
     app = create_app(settings)
     url = f"http://127.0.0.1:{settings.app_port}"

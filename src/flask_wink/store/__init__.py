@@ -20,14 +20,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from . import migrations
 from .engine import create_engine
 from .group_commit import GroupCommitter
-from .operations import AccountUpsert, EventRow, FailedMark, HandledMark
+from .operations import AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
 from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
-from .statements import EventStatements
+from .statements import EventStatements, UserLinkStatements
 from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
 
 __all__ = [
@@ -69,6 +68,7 @@ class Store:
         # event id leave one row.
         self.statements = EventStatements(self.engine, events, accounts)
         self.writer = GroupCommitter(self.engine)
+        self._user_links = UserLinkStatements(self.engine, users, self.statements)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -134,24 +134,17 @@ class Store:
 
     def link_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> str:
         """Link an app user to its first upstream user; when another process linked it first, keep
-        and return that one's id (a unique index decides, so two processes never both win)."""
-        try:
-            with self.begin() as conn:
-                conn.execute(
-                    users.insert().values(
-                        provider=provider,
-                        upstream_user_id=upstream_user_id,
-                        app_user_id=app_user_id,
-                        is_current=True,
-                        created_at=utcnow(),
-                    )
-                )
-            return upstream_user_id
-        except IntegrityError:
-            existing = self.upstream_user_id(provider, app_user_id)
-            if existing is None:
-                raise
-            return existing
+        and return that one's id (a unique index decides, so two processes never both win).
+
+        Committed with whatever else is waiting (a group commit): new users arriving together
+        share one transaction, as webhooks do, instead of queueing for the database one by one.
+        """
+        kept = self._write(UserLink(self._user_links, provider, app_user_id, upstream_user_id))
+        if kept is None:
+            raise RuntimeError(
+                f"the upstream user {upstream_user_id} of {provider} is already linked to another app user"
+            )
+        return kept
 
     def relink_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> None:
         """Make ``upstream_user_id`` the app user's current upstream user (the upstream forgot the
