@@ -20,6 +20,8 @@ def main() -> int:
     # waitress warns of every request that waits for a free thread: under load, a log line per
     # request (what the requests wait for, not a fault). Its errors still show.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # httpx says every upstream call at INFO: a line per link token. Its warnings still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
     app = create_app(settings)
     url = f"http://127.0.0.1:{settings.app_port}"
