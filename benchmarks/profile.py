@@ -20,11 +20,10 @@ import httpx
 from pyinstrument import Profiler
 from pyinstrument.renderers import ConsoleRenderer
 from pyinstrument.session import Session
-from waitress.server import create_server
-
 from quickstart.__main__ import THREADS
 from quickstart.app import create_app
 from quickstart.settings import load_settings
+from waitress.server import create_server
 
 from .__main__ import (
     API_KEY,

@@ -11,7 +11,7 @@ from .app import create_app
 from .settings import load_settings
 
 #: waitress's worker threads: how many requests the quickstart serves at once.
-THREADS = 8
+THREADS = 32
 
 
 def main() -> int:
