@@ -459,7 +459,8 @@ def memory_and_events_page(tmp: Path, bodies: Feed, settings: Settings) -> dict:
         idle = rss_kib(proc.pid)
         store = Store(url)
         while store.count_events() < settings.through_http:
-            bodies.used(wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, 5, bodies.env()))
+            seconds = min(5, settings.seconds)
+            bodies.used(wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, seconds, bodies.env()))
         after_http = rss_kib(proc.pid)
         served = store.count_events()
         with store.engine.begin() as conn:
