@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench lint chromium postgres redis clean
+.PHONY: run test bench lint chromium postgres redis wrk clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "flask-wink needs Python 3.11 or newer")'
@@ -30,7 +30,11 @@ postgres:
 redis:
 	@sh scripts/ensure-redis.sh
 
-test: lint chromium postgres redis
+# The benchmarks' load generator; tests/test_bench.py runs the benchmark's machinery briefly.
+wrk:
+	@sh scripts/ensure-wrk.sh
+
+test: lint chromium postgres redis wrk
 	$(BIN)/python -m pytest
 
 # ruff, and the layout's boundaries (import-linter contracts in pyproject.toml).
@@ -42,8 +46,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	@touch $@ $(VENV)/.installed $(VENV)/.installed-test
 
-bench: $(VENV)/.installed-bench postgres
-	@sh scripts/ensure-wrk.sh
+bench: $(VENV)/.installed-bench postgres wrk
 	$(BIN)/python -m benchmarks
 
 clean:

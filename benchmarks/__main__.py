@@ -1,7 +1,13 @@
-"""``make bench``: the kit against a bare route, token minting against a direct call, memory.
+"""``make bench``: the quickstart as ``make run`` starts it, against bare Flask routes on waitress
+with the same thread count; the tuned server as an extra row; memory and the events page.
 
 Everything runs on this machine, one measurement after another, with Debian's wrk as the load
 generator. Results: a table on stdout, ``benchmarks/results/latest.json`` and ``benchmarks.png``.
+
+Settings (environment): ``WINK_BENCH_QUICK=1`` (short runs, one round, fewer events: a smoke run),
+``WINK_BENCH_SECONDS`` (each run), ``WINK_BENCH_ROUNDS``, ``WINK_BENCH_QUICKSTART_ENV`` (extra
+``KEY=VALUE`` settings for the quickstart's environment, shell-quoted, e.g. to turn a feature off
+for the run).
 """
 
 from __future__ import annotations
@@ -9,21 +15,26 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from flask import Flask, session
+from flask_wtf.csrf import generate_csrf
+from quickstart.__main__ import THREADS as QUICKSTART_THREADS
 from tests.postgres import fresh_postgres_database
 
-from flask_wink.providers.smile_wink import SmileClient
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.store import Store, events
 
@@ -32,28 +43,115 @@ from .server import WEBHOOK_SECRET
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-SECONDS = float(os.environ.get("WINK_BENCH_SECONDS", "10"))
-CONNECTIONS = 32
-ROUNDS = int(os.environ.get("WINK_BENCH_ROUNDS", "5"))  # rounds of runs of each route; the median counts
-SERVER_THREADS = int(os.environ.get("WINK_BENCH_SERVER_THREADS", "32"))  # waitress threads
-THROUGH_HTTP = int(os.environ.get("WINK_BENCH_THROUGH_HTTP", "20000"))
+#: The tuned server's waitress threads (the extra row).
+TUNED_THREADS = 32
+#: Concurrent webhook senders; concurrent callers of the token routes.
+SENDERS = 32
+CALLERS = 16
+#: The quickstart's signing key in the runs, so the benchmark can hand out session cookies.
+SECRET_KEY = "bench-secret-key"
+API_KEY, API_SECRET = "bench-key", "bench-secret"
 
 
-class Bodies:
-    """Pre-signed webhook bodies, handed out so that no stored event is ever sent twice."""
+@dataclass(frozen=True)
+class Settings:
+    seconds: int = 10  # each wrk run
+    rounds: int = 3  # rounds of runs of every route; ratios are taken within a round
+    through_http: int = 20_000  # webhooks the quickstart serves before its memory is read
+    events: int = 100_000  # events stored when the events page is timed
+    samples: int = 300  # one-caller requests per route for the p50
+    databases: tuple[str, ...] = ("sqlite", "postgresql")
+    quickstart_env: dict[str, str] = field(default_factory=dict)
 
-    def __init__(self, path: Path, count: int) -> None:
+    @classmethod
+    def from_environ(cls) -> Settings:
+        quick = os.environ.get("WINK_BENCH_QUICK") == "1"
+        base = cls(seconds=2, rounds=1, through_http=2_000, events=10_000, samples=50) if quick else cls()
+        extra = {}
+        for item in shlex.split(os.environ.get("WINK_BENCH_QUICKSTART_ENV", "")):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"WINK_BENCH_QUICKSTART_ENV: {item!r} is not KEY=VALUE.")
+            extra[key] = value
+        return cls(
+            seconds=int(os.environ.get("WINK_BENCH_SECONDS") or base.seconds),
+            rounds=int(os.environ.get("WINK_BENCH_ROUNDS") or base.rounds),
+            through_http=base.through_http,
+            events=base.events,
+            samples=base.samples,
+            quickstart_env=extra,
+        )
+
+
+class Feed:
+    """A file of request lines for a wrk script, handed out so that none is ever sent twice."""
+
+    def __init__(self, path: Path, lines: Iterator[str], count: int) -> None:
         self.path, self.count, self.next = path, count, 0
-        write_bodies(path, count)
+        with path.open("w") as out:
+            for _ in range(count):
+                out.write(next(lines) + "\n")
+        self._lines: list[str] | None = None
 
     def env(self) -> dict:
-        return {"WINK_BENCH_BODIES": str(self.path), "WINK_BENCH_START": str(self.next)}
+        # ingest.lua reads WINK_BENCH_BODIES, requests.lua WINK_BENCH_LINES.
+        return {"WINK_BENCH_LINES": str(self.path), "WINK_BENCH_BODIES": str(self.path),
+                "WINK_BENCH_START": str(self.next)}
+
+    def take(self) -> str:
+        """The next line, for a single request (the one-caller timings)."""
+        if self._lines is None:
+            self._lines = self.path.read_text().splitlines()
+        self._check(self.next + 1)
+        self.next += 1
+        return self._lines[self.next - 1]
 
     def used(self, run: dict) -> dict:
+        self._check(run["bodies_used_up_to"] + 1)
         self.next = run["bodies_used_up_to"] + 1
-        if self.next >= self.count:
-            raise RuntimeError("the benchmark ran out of unique webhook bodies")
         return run
+
+    def _check(self, wanted: int) -> None:
+        if wanted >= self.count:
+            raise RuntimeError(f"the benchmark ran out of unique lines in {self.path.name}")
+
+
+def webhook_lines() -> Iterator[str]:
+    i = 0
+    while True:
+        event = make_event(
+            "ACCOUNT_CONNECTED" if i % 4 == 0 else "USER_CREATED",
+            {"userId": f"tenant-{i % 1000}", "accountId": f"a-{i % 5000}", "loginName": "George",
+             "providers": ["upwork"]},
+        )
+        body, headers = signed_webhook(event, WEBHOOK_SECRET)
+        yield headers["Smile-Signature"] + " " + body.decode()
+        i += 1
+
+
+_FORGE = Flask("bench-sessions")
+_FORGE.config["SECRET_KEY"] = SECRET_KEY
+
+
+def session_headers(app_user_id: str) -> str:
+    """The headers of a browser that opened the quickstart's page as ``app_user_id`` (its session
+    cookie and the page's CSRF token), as a line for ``requests.lua``."""
+    with _FORGE.test_request_context():
+        session["wink_user"] = app_user_id
+        csrf = generate_csrf()
+        cookie = _FORGE.session_interface.get_signing_serializer(_FORGE).dumps(dict(session))
+    return f"Cookie: session={cookie}\tX-CSRFToken: {csrf}"
+
+
+def new_sessions() -> Iterator[str]:
+    i = 0
+    while True:
+        yield session_headers(f"bench-new-{i}")
+        i += 1
+
+
+def headers_of(line: str) -> dict[str, str]:
+    return dict(pair.split(": ", 1) for pair in line.split("\t") if pair)
 
 
 def free_port() -> int:
@@ -73,7 +171,7 @@ def process(args: list[str], ready_url: str, env: dict | None = None):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 httpx.get(ready_url, timeout=1)
@@ -88,9 +186,27 @@ def process(args: list[str], ready_url: str, env: dict | None = None):
         proc.wait(timeout=15)
 
 
-def wrk(url: str, script: Path, connections: int, seconds: float, env: dict | None = None) -> dict:
+def quickstart(port: int, database_url: str, settings: Settings, **env: str):
+    """``python -m quickstart`` as ``make run`` starts it: its own thread count, handlers,
+    ``WINK_FETCH_ON`` and fast path; the sandbox mounted unless ``API_KEY`` is given."""
+    env = {
+        "APP_PORT": str(port),
+        "DATABASE_URL": database_url,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SECRET_KEY": SECRET_KEY,
+        "API_KEY": "",
+        # The load comes from one address and a few users: the kit's rate limits (documented
+        # in docs/reference.md) would answer 429; the benchmark measures the work behind them.
+        "WINK_RATE_LIMIT_ENABLED": "false",
+        **env,
+        **settings.quickstart_env,
+    }
+    return process(["-m", "quickstart"], f"http://127.0.0.1:{port}/healthz", env)
+
+
+def wrk(url: str, script: str, connections: int, seconds: int, env: dict | None = None) -> dict:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(HERE / script), url],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -117,22 +233,6 @@ def wrk(url: str, script: Path, connections: int, seconds: float, env: dict | No
     }
 
 
-def write_bodies(path: Path, count: int) -> None:
-    with path.open("w") as out:
-        for i in range(count):
-            event = make_event(
-                "ACCOUNT_CONNECTED" if i % 4 == 0 else "USER_CREATED",
-                {
-                    "userId": f"tenant-{i % 1000}",
-                    "accountId": f"a-{i % 5000}",
-                    "loginName": "George",
-                    "providers": ["upwork"],
-                },
-            )
-            body, headers = signed_webhook(event, WEBHOOK_SECRET)
-            out.write(headers["Smile-Signature"] + " " + body.decode() + "\n")
-
-
 @contextmanager
 def database(kind: str, tmp: Path):
     if kind == "sqlite":
@@ -142,125 +242,202 @@ def database(kind: str, tmp: Path):
             yield url
 
 
-ROUTES = {  # name: (path, whether it stores the webhooks sent to it)
-    "bare": ("/bare", False),
-    "bare_keepalive": ("/bare-keepalive", False),
-    "kit": ("/wink/webhooks", True),
-    "kit_via_flask": ("/via-flask/webhooks", True),
-}
+def stored(url: str) -> tuple[int, int]:
+    """Stored webhooks, and how many distinct event ids among them."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows, distinct = conn.execute(
+            sa.text("SELECT count(*), count(DISTINCT event_id) FROM wink_events WHERE kind = 'webhook'")
+        ).one()
+    engine.dispose()
+    return rows, distinct
 
 
-def ingest(kind: str, tmp: Path, bodies: Bodies) -> dict:
-    """Signed webhooks per second against bare routes on the same waitress server.
+def ratio_of(runs: dict[str, list[dict]], route: str, baseline: str, key: str = "rps") -> dict:
+    each = [a[key] / b[key] for a, b in zip(runs[route], runs[baseline], strict=True)]
+    return {"median": statistics.median(each), "min": min(each), "max": max(each), "rounds": each}
 
-    Each round runs every route once, back to back, and the ratios are taken within a round: the
-    machine's speed drifts from minute to minute, and a ratio of neighbouring runs is not fooled
-    by that. The median round counts; the range shows the spread.
-    """
-    port = free_port()
-    with database(kind, tmp) as url:
-        base = f"http://127.0.0.1:{port}"
-        args = ["-m", "benchmarks.server", "--port", str(port), "--threads", str(SERVER_THREADS)]
-        args += ["--database", url]
-        with process(args, base + "/wink/events"):
-            script = HERE / "ingest.lua"
-            bare_env = {"WINK_BENCH_BODIES": str(bodies.path)}  # the bare routes store nothing
-            wrk(base + "/bare", script, CONNECTIONS, 2, bare_env)  # warm up
-            runs: dict[str, list[dict]] = {name: [] for name in ROUTES}
-            for _ in range(ROUNDS):
-                for name, (path, stores) in ROUTES.items():
-                    run = wrk(base + path, script, CONNECTIONS, SECONDS, bodies.env() if stores else bare_env)
-                    runs[name].append(bodies.used(run) if stores else run)
-            acknowledged = sum(r["requests"] - r["non2xx"] for r in runs["kit"] + runs["kit_via_flask"])
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            rows, distinct = conn.execute(
-                sa.text("SELECT count(*), count(DISTINCT event_id) FROM wink_events")
-            ).one()
-        engine.dispose()
 
-    def ratios(route: str, baseline: str) -> dict:
-        each = [a["rps"] / b["rps"] for a, b in zip(runs[route], runs[baseline], strict=True)]
-        return {"median": statistics.median(each), "min": min(each), "max": max(each), "rounds": each}
+def median_run(runs: list[dict]) -> dict:  # the upper of the middle two for an even number of rounds
+    return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
 
-    def median_run(route: str) -> dict:  # the upper of the middle two for an even number of rounds
-        ordered = sorted(runs[route], key=lambda r: r["rps"])
-        return ordered[len(ordered) // 2]
 
+def run_rounds(settings: Settings, routes: dict[str, Callable[[], dict]]) -> dict[str, list[dict]]:
+    """Each round runs every route once, back to back: a ratio of neighbouring runs is not fooled
+    by the machine's speed drifting from minute to minute."""
+    runs: dict[str, list[dict]] = {name: [] for name in routes}
+    for _ in range(settings.rounds):
+        for name, run in routes.items():
+            runs[name].append(run())
+    return runs
+
+
+def durability(runs: list[dict], url: str) -> dict:
+    acknowledged = sum(r["requests"] - r["non2xx"] for r in runs)
+    rows, distinct = stored(url)
     return {
-        **{name: median_run(name) for name in ROUTES},
-        "rounds": ROUNDS,
-        "ratio": ratios("kit", "bare"),
-        "ratio_keepalive": ratios("kit", "bare_keepalive"),
-        "ratio_via_flask": ratios("kit_via_flask", "bare"),
         "acknowledged": acknowledged,
         "stored": rows,
         "duplicates_stored": rows - distinct,
-        "every_ack_durable": rows >= acknowledged and rows == distinct,
+        # wrk stops counting with requests still in flight: those may be stored, never acknowledged.
+        "stored_once": rows >= acknowledged and rows == distinct,
     }
 
 
-def token_minting(tmp: Path) -> dict:
-    """The /wink/token round trip against a direct client call to the same sandbox."""
-    sandbox_port, app_port = free_port(), free_port()
-    key, secret = "bench-key", "bench-secret"
-    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    with (
-        process(
-            [
-                "-m",
-                "flask_wink.sandbox",
-                "--port",
-                str(sandbox_port),
-                "--api-key",
-                key,
-                "--api-secret",
-                secret,
-            ],
-            sandbox_url + "/",
-        ),
-        database("sqlite", tmp) as url,
-    ):
-        args = [
-            "-m",
-            "benchmarks.server",
-            "--port",
-            str(app_port),
-            "--threads",
-            "32",
-            "--database",
-            url,
-            "--api-host",
-            sandbox_url + "/v1",
-            "--api-key",
-            key,
-            "--api-secret",
-            secret,
-        ]
-        base = f"http://127.0.0.1:{app_port}"
-        with process(args, base + "/wink/events"):
+def ingest(kind: str, tmp: Path, bodies: Feed, settings: Settings) -> dict:
+    """Signed webhooks per second: the quickstart against a bare 204 route with its thread count,
+    and the tuned server (32 threads, no handlers) against its own bare route, in one run."""
+    qs_port, ref_port, tuned_port = free_port(), free_port(), free_port()
+    with ExitStack() as stack:
+        qs_db = stack.enter_context(database(kind, tmp))
+        tuned_db = stack.enter_context(database(kind, tmp))
+        stack.enter_context(quickstart(qs_port, qs_db, settings))
+        ref = f"http://127.0.0.1:{ref_port}"
+        stack.enter_context(
+            process(["-m", "benchmarks.reference", "--port", str(ref_port), "--threads",
+                     str(QUICKSTART_THREADS)], ref + "/pass/none")
+        )
+        tuned = f"http://127.0.0.1:{tuned_port}"
+        stack.enter_context(
+            process(["-m", "benchmarks.server", "--port", str(tuned_port), "--threads", str(TUNED_THREADS),
+                     "--database", tuned_db], tuned + "/wink/events")
+        )
+        bare_env = {"WINK_BENCH_BODIES": str(bodies.path)}  # the bare routes store nothing
 
-            def timed(call, n=300):
-                call()
-                samples = []
-                for _ in range(n):
-                    start = time.perf_counter()
-                    call()
-                    samples.append((time.perf_counter() - start) * 1000)
-                return statistics.median(samples)
+        def stores(url: str, seconds: int = settings.seconds) -> Callable[[], dict]:
+            return lambda: bodies.used(wrk(url, "ingest.lua", SENDERS, seconds, bodies.env()))
 
-            with httpx.Client() as http, SmileClient(sandbox_url + "/v1", key, secret) as client:
-                user = http.post(base + "/wink/token", headers={"X-User": "solo"}).json()["userId"]
-                kit_ms = timed(lambda: http.post(base + "/wink/token", headers={"X-User": "solo"}))
-                direct_ms = timed(lambda: client.refresh_token(user))
-            concurrent = wrk(base + "/wink/token", HERE / "token.lua", 16, SECONDS)
+        def bare(url: str, seconds: int = settings.seconds) -> Callable[[], dict]:
+            return lambda: wrk(url, "ingest.lua", SENDERS, seconds, bare_env)
+
+        qs_url = f"http://127.0.0.1:{qs_port}/wink/webhooks"
+        warm = {"quickstart": [stores(qs_url, 1)()], "tuned": [stores(tuned + "/wink/webhooks", 1)()]}
+        bare(ref + "/bare", 1)()
+        runs = run_rounds(
+            settings,
+            {
+                "quickstart": stores(qs_url),
+                "bare": bare(ref + "/bare"),
+                "tuned": stores(tuned + "/wink/webhooks"),
+                "tuned_bare": bare(tuned + "/bare"),
+                "tuned_via_flask": stores(tuned + "/via-flask/webhooks"),
+            },
+        )
+        # Read while the servers still run: they committed everything they acknowledged.
+        durable = {
+            "quickstart": durability(warm["quickstart"] + runs["quickstart"], qs_db),
+            "tuned": durability(warm["tuned"] + runs["tuned"] + runs["tuned_via_flask"], tuned_db),
+        }
     return {
-        "kit_p50_ms": kit_ms,
-        "direct_p50_ms": direct_ms,
-        "overhead_ms": kit_ms - direct_ms,
-        "ratio": kit_ms / direct_ms,
-        "concurrent16": concurrent,
+        **{name: median_run(r) for name, r in runs.items()},
+        "durable": durable,
+        "rounds": settings.rounds,
+        "threads": QUICKSTART_THREADS,
+        "ratio": ratio_of(runs, "quickstart", "bare"),
+        "ratio_tuned": ratio_of(runs, "tuned", "tuned_bare"),
+        "ratio_fast_path": ratio_of(runs, "tuned", "tuned_via_flask"),
     }
+
+
+#: The token routes measured, each with the pass-through route it is measured against.
+TOKEN_ROUTES = {
+    # name: (quickstart path, method, new user?)
+    "create_link_token_new": ("/api/create_link_token", "GET", True),
+    "create_link_token_returning": ("/api/create_link_token", "GET", False),
+    "wink_token_new": ("/wink/token", "POST", True),
+    "wink_token_returning": ("/wink/token", "POST", False),
+}
+
+
+def token_path(tmp: Path, settings: Settings) -> dict:
+    """The quickstart's token routes against the pass-through route, both calling one standalone
+    sandbox: at 16 concurrent callers, and the p50 of one caller at a time."""
+    sandbox_port, qs_port, ref_port = free_port(), free_port(), free_port()
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    with ExitStack() as stack:
+        stack.enter_context(
+            process(["-m", "flask_wink.sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,
+                     "--api-secret", API_SECRET], sandbox + "/")
+        )
+        url = stack.enter_context(database("sqlite", tmp))
+        # The quickstart pointed at the standalone sandbox through its own settings, so that both
+        # sides make their upstream calls to the same server.
+        upstream = {"API_KEY": API_KEY, "API_SECRET": API_SECRET, "OPEN_API_HOST": sandbox + "/v1"}
+        stack.enter_context(quickstart(qs_port, url, settings, **upstream))
+        ref = f"http://127.0.0.1:{ref_port}"
+        stack.enter_context(
+            process(["-m", "benchmarks.reference", "--port", str(ref_port), "--threads",
+                     str(QUICKSTART_THREADS), "--api-host", sandbox + "/v1", "--api-key", API_KEY,
+                     "--api-secret", API_SECRET], ref + "/pass/none")
+        )
+        qs = f"http://127.0.0.1:{qs_port}"
+        count = 120_000 if settings.seconds >= 5 else 20_000
+        fresh = Feed(tmp / "sessions.txt", new_sessions(), count)
+        # Returning callers: one session (quickstart) and one upstream user (pass-through) each,
+        # linked once before the runs.
+        returning = [session_headers(f"bench-returning-{i}") for i in range(CALLERS)]
+        with httpx.Client() as http:
+            for line in returning:
+                http.post(qs + "/wink/token", headers=headers_of(line)).raise_for_status()
+            upstream_users = [http.post(ref + "/pass/new").raise_for_status().json()["userId"]
+                              for _ in range(CALLERS)]
+        (tmp / "returning.txt").write_text("\n".join(returning) + "\n")
+        (tmp / "upstream-users.txt").write_text("".join(f"X-Upstream-User: {u}\n" for u in upstream_users))
+        (tmp / "cookieless.txt").write_text("\n")
+
+        def run(url: str, method: str, lines: Path | Feed, seconds: int = settings.seconds):
+            def go() -> dict:
+                env = {"WINK_BENCH_METHOD": method}
+                if isinstance(lines, Feed):
+                    return lines.used(wrk(url, "requests.lua", CALLERS, seconds, {**env, **lines.env()}))
+                return wrk(url, "requests.lua", CALLERS, seconds, {**env, "WINK_BENCH_LINES": str(lines)})
+            return go
+
+        routes = {
+            "pass_new": run(ref + "/pass/new", "POST", tmp / "cookieless.txt"),
+            "pass_returning": run(ref + "/pass/returning", "POST", tmp / "upstream-users.txt"),
+        }
+        for name, (path, method, new) in TOKEN_ROUTES.items():
+            if new:
+                lines = fresh if method == "POST" else tmp / "cookieless.txt"
+            else:
+                lines = tmp / "returning.txt"
+            routes[name] = run(qs + path, method, lines)
+        for warm in ("pass_new", "create_link_token_new", "wink_token_returning"):
+            routes[warm]()
+        runs = run_rounds(settings, routes)
+
+        # One caller at a time: each route in turn, request by request, so drift hits all alike.
+        calls: dict[str, Callable[[httpx.Client], httpx.Response]] = {
+            "pass_new": lambda h: h.post(ref + "/pass/new"),
+            "pass_returning": lambda h: h.post(
+                ref + "/pass/returning", headers={"X-Upstream-User": upstream_users[0]}),
+            "create_link_token_new": lambda h: h.get(qs + "/api/create_link_token"),
+            "create_link_token_returning": lambda h: h.get(
+                qs + "/api/create_link_token", headers=headers_of(returning[0])),
+            "wink_token_new": lambda h: h.post(qs + "/wink/token", headers=headers_of(fresh.take())),
+            "wink_token_returning": lambda h: h.post(qs + "/wink/token", headers=headers_of(returning[0])),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in calls}
+        with httpx.Client() as http:
+            for _ in range(settings.samples):
+                for name, call in calls.items():
+                    start = time.perf_counter()
+                    response = call(http)
+                    samples[name].append((time.perf_counter() - start) * 1000)
+                    http.cookies.clear()  # cookieless callers stay cookieless
+                    response.raise_for_status()
+    p50 = {name: statistics.median(values) for name, values in samples.items()}
+    result: dict = {"runs": {name: median_run(r) for name, r in runs.items()}, "p50_ms": p50,
+                    "rounds": settings.rounds, "callers": CALLERS}
+    for name, (_path, _method, new) in TOKEN_ROUTES.items():
+        baseline = "pass_new" if new else "pass_returning"
+        result[name] = {
+            "ratio": ratio_of(runs, name, baseline),
+            "p50_over_ms": p50[name] - p50[baseline],
+            "non2xx": sum(r["non2xx"] for r in runs[name]),
+        }
+    return result
 
 
 def rss_kib(pid: int) -> int:
@@ -270,46 +447,47 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def memory_and_events_page(tmp: Path, bodies: Bodies) -> dict:
-    """The quickstart's resident size idle, after serving webhooks, and with 100,000 stored events.
+def memory_and_events_page(tmp: Path, bodies: Feed, settings: Settings) -> dict:
+    """The quickstart's resident size idle, after serving webhooks, and with many stored events.
 
-    The first ``THROUGH_HTTP`` events arrive as signed webhooks (what the process does with them is
-    what would leak); the rest are written straight into its database, since what the events
+    The first ``through_http`` events arrive as signed webhooks (what the process does with them
+    is what would leak); the rest are written straight into its database, since what the events
     page costs depends on the table, not on how the rows got there.
     """
     port = free_port()
     url = f"sqlite:///{tmp / 'memory.sqlite3'}"
     base = f"http://127.0.0.1:{port}"
-    env = {"APP_PORT": str(port), "DATABASE_URL": url, "API_KEY": "", "WEBHOOK_SECRET": WEBHOOK_SECRET}
-    target, through_http = 100_000, THROUGH_HTTP
-    with process(["-m", "quickstart"], base + "/healthz", env) as proc:
+    with quickstart(port, url, settings) as proc:
         time.sleep(1)
         idle = rss_kib(proc.pid)
         store = Store(url)
-        while store.count_events() < through_http:
-            bodies.used(wrk(base + "/wink/webhooks", HERE / "ingest.lua", CONNECTIONS, 10, bodies.env()))
+        while store.count_events() < settings.through_http:
+            seconds = min(5, settings.seconds)
+            bodies.used(wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, seconds, bodies.env()))
         after_http = rss_kib(proc.pid)
         served = store.count_events()
-        with store.engine.begin() as conn:
-            now = datetime.now(UTC)
-            conn.execute(
-                events.insert(),
-                [
-                    {
-                        "kind": "webhook",
-                        "name": "USER_CREATED",
-                        "event_id": f"bulk-{i}",
-                        "provider": "smile_wink",
-                        "upstream_user_id": f"tenant-{i % 1000}",
-                        "payload": '{"data": {}}',
-                        "received_at": now,
-                        "state": "handled",
-                        "attempts": 1,
-                    }
-                    for i in range(target - served)
-                ],
-            )
-        stored = store.count_events()
+        missing = max(0, settings.events - served)
+        if missing:
+            with store.engine.begin() as conn:
+                now = datetime.now(UTC)
+                conn.execute(
+                    events.insert(),
+                    [
+                        {
+                            "kind": "webhook",
+                            "name": "USER_CREATED",
+                            "event_id": f"bulk-{i}",
+                            "provider": "smile_wink",
+                            "upstream_user_id": f"tenant-{i % 1000}",
+                            "payload": '{"data": {}}',
+                            "received_at": now,
+                            "state": "handled",
+                            "attempts": 1,
+                        }
+                        for i in range(missing)
+                    ],
+                )
+        total = store.count_events()
         store.dispose()
         pages = {}
         with httpx.Client() as http:
@@ -332,9 +510,77 @@ def memory_and_events_page(tmp: Path, bodies: Bodies) -> dict:
         "after_http_mib": after_http / 1024,
         "served_over_http": served,
         "after_mib": after / 1024,
-        "events": stored,
+        "events": total,
         "events_page": pages,
     }
+
+
+def spread(ratio: dict) -> str:
+    return f"{ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})"
+
+
+def table(results: dict) -> list[tuple[str, str, str, str]]:
+    """The rows printed (and quoted in the README): measurement, flask-wink, reference, ratio."""
+    rows: list[tuple[str, str, str, str]] = []
+    threads = QUICKSTART_THREADS
+    for kind, run in results.get("ingest", {}).items():
+        name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
+        qs, tuned = run["durable"]["quickstart"], run["durable"]["tuned"]
+        rows += [
+            (f"webhook ingest, {name}: quickstart ({threads} threads) vs bare 204 ({threads} threads)",
+             f"{run['quickstart']['rps']:.0f}/s", f"{run['bare']['rps']:.0f}/s", spread(run["ratio"])),
+            (f"  quickstart: acknowledged / stored / stored twice ({name})",
+             f"{qs['acknowledged']} / {qs['stored']}", f"{qs['duplicates_stored']}",
+             "stored once" if qs["stored_once"] else "NOT STORED ONCE"),
+            (f"  tuned server ({TUNED_THREADS} threads, no handlers) vs its bare 204 ({name})",
+             f"{run['tuned']['rps']:.0f}/s", f"{run['tuned_bare']['rps']:.0f}/s", spread(run["ratio_tuned"])),
+            (f"  tuned: fast path vs the same receiver as a Flask route ({name})",
+             f"{run['tuned']['rps']:.0f}/s", f"{run['tuned_via_flask']['rps']:.0f}/s",
+             spread(run["ratio_fast_path"])),
+            (f"  tuned: acknowledged / stored / stored twice ({name})",
+             f"{tuned['acknowledged']} / {tuned['stored']}", f"{tuned['duplicates_stored']}",
+             "stored once" if tuned["stored_once"] else "NOT STORED ONCE"),
+        ]
+    token = results.get("token")
+    if token:
+        labels = {
+            "create_link_token_new": "GET /api/create_link_token, new users (cookieless)",
+            "create_link_token_returning": "GET /api/create_link_token, returning (cookie kept)",
+            "wink_token_new": "POST /wink/token, new users",
+            "wink_token_returning": "POST /wink/token, returning (cookie kept)",
+        }
+        for name, label in labels.items():
+            new = TOKEN_ROUTES[name][2]
+            baseline = "pass_new" if new else "pass_returning"
+            rows.append((f"{label}, {token['callers']} callers vs pass-through",
+                         f"{token['runs'][name]['rps']:.0f}/s", f"{token['runs'][baseline]['rps']:.0f}/s",
+                         spread(token[name]["ratio"])))
+        for name, label in labels.items():
+            new = TOKEN_ROUTES[name][2]
+            baseline = "pass_new" if new else "pass_returning"
+            rows.append((f"{label}, one caller, p50 ms", f"{token['p50_ms'][name]:.2f}",
+                         f"{token['p50_ms'][baseline]:.2f}", f"+{token[name]['p50_over_ms']:.2f} ms"))
+    memory = results.get("memory")
+    if memory:
+        rows += [
+            (f"quickstart RSS MiB, idle -> after {memory['served_over_http']:,} webhooks",
+             f"{memory['after_http_mib']:.1f}", f"{memory['idle_mib']:.1f}",
+             f"{memory['after_http_mib'] / memory['idle_mib']:.2f}"),
+            (f"quickstart RSS MiB, idle -> with {memory['events']:,} events",
+             f"{memory['after_mib']:.1f}", f"{memory['idle_mib']:.1f}",
+             f"{memory['after_mib'] / memory['idle_mib']:.2f}"),
+        ]
+        for name, page in memory["events_page"].items():
+            rows.append((f"/wink/events at {memory['events']:,} events ({name}), p50 / p99 ms",
+                         f"{page['p50_ms']:.1f} / {page['p99_ms']:.1f}", "", ""))
+    return rows
+
+
+def print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    print("| measurement | flask-wink | reference | ratio (range over rounds) |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 def chart(results: dict, path: Path) -> None:
@@ -343,92 +589,66 @@ def chart(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     labels, values = [], []
-    for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-        run = results["ingest"][kind]
-        labels += [f"bare 204\n{name}", f"bare 200\n{name}", f"flask-wink\n{name}", f"via Flask\n{name}"]
-        values += [run[route]["rps"] for route in ROUTES]  # in the order of the labels
-    axes[0].bar(labels, values, color=["#9aa3b5", "#6d7587", "#4453d6", "#a9b1f0"] * 2)
-    axes[0].set_title(f"Webhook ingest, {CONNECTIONS} senders (req/s, median round)")
-    axes[0].tick_params(axis="x", labelsize=7)
+    for kind, run in results["ingest"].items():
+        labels += [f"bare 204\n{kind}", f"quickstart\n{kind}"]
+        values += [run["bare"]["rps"], run["quickstart"]["rps"]]
+    axes[0].bar(labels, values, color=["#9aa3b5", "#4453d6"] * len(results["ingest"]))
+    axes[0].set_title(f"Webhook ingest, {SENDERS} senders, {QUICKSTART_THREADS} threads (req/s)")
     token = results["token"]
-    axes[1].bar(
-        ["direct client", "/wink/token"],
-        [token["direct_p50_ms"], token["kit_p50_ms"]],
-        color=["#9aa3b5", "#4453d6"],
-    )
-    axes[1].set_title("Link token round trip, p50 (ms)")
-    memory = results["memory"]
-    axes[2].bar(
-        ["idle", f"{memory['events']:,} events"],
-        [memory["idle_mib"], memory["after_mib"]],
-        color=["#9aa3b5", "#4453d6"],
-    )
-    axes[2].set_title("Quickstart resident memory (MiB)")
+    labels, values = [], []
+    for name in TOKEN_ROUTES:
+        baseline = "pass_new" if TOKEN_ROUTES[name][2] else "pass_returning"
+        labels.append(name.replace("_", "\n", 1))
+        values.append(token["runs"][name]["rps"] / token["runs"][baseline]["rps"])
+    axes[1].bar(labels, values, color="#4453d6")
+    axes[1].axhline(1.0, color="#9aa3b5")
+    axes[1].set_title(f"Token routes / pass-through, {CALLERS} callers")
+    axes[1].tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
+def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = ("ingest", "token", "memory")) -> dict:
+    """Every measurement (or the ``parts`` named), as one dict."""
+    # Three storing routes a round and the warm-ups, on each database, at up to 5,000 a second.
+    per_database = 3 * (settings.rounds + 1) * settings.seconds * 5_000
+    needed = len(settings.databases) * per_database + settings.through_http * 3 + 20_000
+    bodies = Feed(tmp / "bodies.txt", webhook_lines(), min(700_000, needed))
+    results: dict = {"settings": {k: v for k, v in asdict(settings).items() if k != "quickstart_env"}}
+    if "ingest" in parts:
+        results["ingest"] = {}
+        for kind in settings.databases:
+            results["ingest"][kind] = ingest(kind, tmp, bodies, settings)
+            print(f"ingest ({kind}): {json.dumps(results['ingest'][kind])}", flush=True)
+    if "token" in parts:
+        results["token"] = token_path(tmp, settings)
+        print(f"token: {json.dumps(results['token'])}", flush=True)
+    if "memory" in parts:
+        results["memory"] = memory_and_events_page(tmp, bodies, settings)
+    return results
+
+
 def main() -> None:
+    """``python -m benchmarks [ingest] [token] [memory]`` (default: all three)."""
+    settings = Settings.from_environ()
+    parts = tuple(sys.argv[1:]) or ("ingest", "token", "memory")
+    unknown = set(parts) - {"ingest", "token", "memory"}
+    if unknown:
+        raise SystemExit(f"python -m benchmarks [ingest] [token] [memory], not {' '.join(sorted(unknown))}")
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        bodies = Bodies(tmp / "bodies.txt", 500_000)
-        results: dict = {"ingest": {}}
-        for kind in ("sqlite", "postgresql"):
-            results["ingest"][kind] = ingest(kind, tmp, bodies)
-            print(f"ingest ({kind}): {json.dumps(results['ingest'][kind])}", flush=True)
-        results["token"] = token_minting(tmp)
-        print(f"token: {json.dumps(results['token'])}", flush=True)
-        results["memory"] = memory_and_events_page(tmp, bodies)
-    results["machine"] = {
-        "cpus": os.cpu_count(),
-        "seconds_per_run": SECONDS,
-        "python": sys.version.split()[0],
-    }
+        results = run(settings, Path(tmp_name), parts)
+    results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
-    chart(results, RESULTS / "benchmarks.png")
-
-    print(f"{'measurement':44} {'flask-wink':>14} {'baseline':>14} {'ratio':>7}  (range over rounds)")
-    for kind, run in results["ingest"].items():
-        kit, bare, keepalive, via = (run[r] for r in ("kit", "bare", "bare_keepalive", "kit_via_flask"))
-        rows = [
-            (f"webhook ingest req/s ({kind}), vs bare 204", kit, bare, run["ratio"]),
-            ("  vs bare 200 (keeps the connection)", kit, keepalive, run["ratio_keepalive"]),
-            ("  through a Flask route instead, vs bare 204", via, bare, run["ratio_via_flask"]),
-        ]
-        for label, ours, baseline, ratio in rows:
-            spread = f"({ratio['min']:.2f}-{ratio['max']:.2f})"
-            print(f"{label:44} {ours['rps']:14.0f} {baseline['rps']:14.0f} {ratio['median']:7.2f}  {spread}")
-        print(
-            f"{'  p50 / p99 ms':44} {kit['p50_ms']:6.1f} /{kit['p99_ms']:6.1f} "
-            f"{bare['p50_ms']:6.1f} /{bare['p99_ms']:6.1f}"
-        )
-        print(
-            f"{'  acknowledged, stored, duplicates stored':44} {run['acknowledged']:>14} {run['stored']:>14} "
-            f"{run['duplicates_stored']:>7}"
-        )
-    token = results["token"]
+    if "ingest" in results and "token" in results:
+        chart(results, RESULTS / "benchmarks.png")
+    print()
+    print_table(table(results))
     print(
-        f"{'token round trip p50 ms (vs direct call)':44} {token['kit_p50_ms']:14.2f} "
-        f"{token['direct_p50_ms']:14.2f} {token['ratio']:7.2f}"
-    )
-    print(f"{'token minting req/s, 16 users':44} {token['concurrent16']['rps']:14.0f}")
-    memory = results["memory"]
-    print(
-        f"{'quickstart RSS MiB, after ' + format(memory['served_over_http'], ',') + ' webhooks':44} "
-        f"{memory['after_http_mib']:14.1f} {memory['idle_mib']:14.1f}"
-    )
-    print(
-        f"{'quickstart RSS MiB, idle -> ' + format(memory['events'], ',') + ' events':44} "
-        f"{memory['after_mib']:14.1f} {memory['idle_mib']:14.1f}"
-    )
-    for name, page in memory["events_page"].items():
-        print(f"{'events page p50 / p99 ms (' + name + ')':44} {page['p50_ms']:6.1f} /{page['p99_ms']:6.1f}")
-    print(
-        "\nreq/s and latencies: each route's median run; ratio: the median of the ratios taken within"
-        " each round (so not always one column over the other), then their range."
+        f"\n{settings.rounds} rounds of {settings.seconds} s runs; req/s: each route's median run; ratio:"
+        " the median of the ratios taken within each round, then their range."
     )
     print(f"Chart: {(RESULTS / 'benchmarks.png').relative_to(ROOT)}")
 

@@ -53,7 +53,9 @@ def create_app(database: str, api_host: str, api_key: str, api_secret: str) -> F
         return "", 200
 
     # The same receiver as a plain Flask route, to show what the fast path saves.
-    app.add_url_rule("/via-flask/webhooks", view_func=receive_webhook, methods=["POST"])
+    app.add_url_rule(
+        "/via-flask/webhooks", view_func=receive_webhook, methods=["POST"], defaults={"provider": None}
+    )
 
     return app
 

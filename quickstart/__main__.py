@@ -10,10 +10,18 @@ from waitress import serve
 from .app import create_app
 from .settings import load_settings
 
+#: waitress's worker threads: how many requests the quickstart serves at once.
+THREADS = 32
+
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    # waitress warns of every request that waits for a free thread: under load, a log line per
+    # request (what the requests wait for, not a fault). Its errors still show.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # httpx says every upstream call at INFO: a line per link token. Its warnings still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
     app = create_app(settings)
     url = f"http://127.0.0.1:{settings.app_port}"
@@ -31,7 +39,7 @@ def waitress_options(app) -> dict:
     docs/production.md), which buffers slow clients and caps connections per client."""
     limit = 2 * max(app.config["WINK_WEBHOOK_MAX_BYTES"], app.config["WINK_CALLBACK_MAX_BYTES"])
     return {
-        "threads": 8,
+        "threads": THREADS,
         "connection_limit": 1000,
         "channel_timeout": 30,
         "cleanup_interval": 10,

@@ -20,15 +20,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from .. import jsonbody
 from . import migrations
 from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
-from .operations import AccountUpsert, EventRow, FailedMark, HandledMark
+from .operations import AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
 from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
-from .statements import EventStatements
+from .statements import EventStatements, UserLinkStatements
 from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
 
 __all__ = [
@@ -76,6 +75,7 @@ class Store:
         # event id leave one row.
         self.statements = EventStatements(self.engine, events, accounts)
         self.writer = GroupCommitter(self.engine, wait=lock_timeout + 5.0)
+        self._user_links = UserLinkStatements(self.engine, users, self.statements)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -141,16 +141,17 @@ class Store:
 
     def link_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> str:
         """Link an app user to its first upstream user; when another process linked it first, keep
-        and return that one's id (a unique index decides, so two processes never both win)."""
-        try:
-            with self.begin() as conn:
-                _insert_current_user(conn, provider, app_user_id, upstream_user_id)
-            return upstream_user_id
-        except IntegrityError:
-            existing = self.upstream_user_id(provider, app_user_id)
-            if existing is None:
-                raise
-            return existing
+        and return that one's id (a unique index decides, so two processes never both win).
+
+        Committed with whatever else is waiting (a group commit): new users arriving together
+        share one transaction, as webhooks do, instead of queueing for the database one by one.
+        """
+        kept = self._write(UserLink(self._user_links, provider, app_user_id, upstream_user_id))
+        if kept is None:
+            raise RuntimeError(
+                f"the upstream user {upstream_user_id} of {provider} is already linked to another app user"
+            )
+        return kept
 
     def relink_user(self, provider: str, app_user_id: str, upstream_user_id: str) -> None:
         """Make ``upstream_user_id`` the app user's current upstream user (the upstream forgot the

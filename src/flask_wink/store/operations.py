@@ -77,6 +77,21 @@ class AccountUpsert:
         return self.sql.upsert_account(conn, self.change)
 
 
+@dataclass(frozen=True, slots=True)
+class UserLink:
+    """An app user's first upstream user; the result is the upstream user the app user is linked
+    to once committed (another one when it was linked first), or None when the upstream user
+    itself is taken by another app user."""
+
+    sql: Any  # UserLinkStatements
+    provider: str
+    app_user_id: str
+    upstream_user_id: str
+
+    def __call__(self, conn: Any) -> str | None:
+        return self.sql.link(conn, self.provider, self.app_user_id, self.upstream_user_id)
+
+
 BATCHED = (EventRow, HandledMark, FailedMark)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from .engine import FIX, check_driver
@@ -391,6 +392,53 @@ class EventStatements:
         cursor = conn.cursor()
         cursor.execute(sql, params)
         return cursor
+
+
+class UserLinkStatements:
+    """Linking an app user to its first upstream user, on the driver's connection inside a group
+    commit: an ``INSERT`` that a unique index may turn down, then the link that stands. Built
+    with Core (its dialect's ``ON CONFLICT DO NOTHING``), compiled once."""
+
+    def __init__(self, engine: Engine, users: sa.Table, statements: EventStatements) -> None:
+        dialect = engine.dialect
+        insert = (sqlite.insert if dialect.name == "sqlite" else postgresql.insert)(users)
+        self._insert = statements.driver_statement(
+            insert.values(
+                provider=sa.bindparam("provider"),
+                upstream_user_id=sa.bindparam("upstream_user_id"),
+                app_user_id=sa.bindparam("app_user_id"),
+                is_current=sa.bindparam("is_current"),
+                created_at=sa.bindparam("created_at"),
+            ).on_conflict_do_nothing()
+        )
+        self._current = statements.driver_statement(
+            sa.select(users.c.upstream_user_id).where(
+                users.c.provider == sa.bindparam("provider"),
+                users.c.app_user_id == sa.bindparam("app_user_id"),
+                users.c.is_current,
+            )
+        )
+        self._created_at = users.c.created_at.type.dialect_impl(dialect).bind_processor(dialect) or _same
+
+    def link(self, conn: Any, provider: str, app_user_id: str, upstream_user_id: str) -> str | None:
+        cursor = conn.cursor()
+        try:
+            params = self._insert.params(
+                provider=provider,
+                upstream_user_id=upstream_user_id,
+                app_user_id=app_user_id,
+                is_current=True,
+                created_at=self._created_at(utcnow()),
+            )
+            cursor.execute(self._insert.sql, params)
+            if cursor.rowcount > 0:
+                return upstream_user_id
+            current = self._current
+            cursor.execute(current.sql, current.params(provider=provider, app_user_id=app_user_id))
+            row = cursor.fetchone()
+            return row[0] if row else None
+        finally:
+            cursor.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,44 @@
+"""``make bench``'s machinery, run briefly (``WINK_BENCH_QUICK``'s shape with one-second runs):
+every row of the table comes out, and every acknowledged webhook is stored once. No timings are
+asserted: speed lives in ``make bench``."""
+
+from __future__ import annotations
+
+from benchmarks.__main__ import Settings, run, table
+
+
+def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored_once(tmp_path):
+    settings = Settings(seconds=1, rounds=1, through_http=300, events=1_000, samples=3)
+    results = run(settings, tmp_path)
+    labels = [row[0] for row in table(results)]
+
+    for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        assert any(label.startswith(f"webhook ingest, {name}: quickstart (") for label in labels)
+        assert f"  tuned: fast path vs the same receiver as a Flask route ({name})" in labels
+        ingest = results["ingest"][kind]
+        for server in ("quickstart", "tuned"):
+            check = ingest["durable"][server]
+            assert check["acknowledged"] > 0
+            assert check["stored"] >= check["acknowledged"]
+            assert check["duplicates_stored"] == 0
+            assert check["stored_once"] is True
+        for route in ("quickstart", "bare", "tuned", "tuned_bare", "tuned_via_flask"):
+            assert ingest[route]["non2xx"] == 0, route
+        assert ingest["bare"]["requests"] > 0
+
+    token = results["token"]
+    for route in ("GET /api/create_link_token", "POST /wink/token"):
+        for who in ("new users", "returning (cookie kept)"):
+            matching = [label for label in labels if label.startswith(route) and who in label]
+            assert len(matching) == 2, matching  # 16 callers, and one caller's p50
+    for name in ("create_link_token_new", "create_link_token_returning", "wink_token_new",
+                 "wink_token_returning"):
+        assert token["runs"][name]["requests"] > 0
+        assert token[name]["non2xx"] == 0
+    assert token["runs"]["pass_new"]["non2xx"] == token["runs"]["pass_returning"]["non2xx"] == 0
+
+    memory = results["memory"]
+    assert memory["served_over_http"] >= 300
+    assert memory["events"] >= 1_000
+    assert set(memory["events_page"]) == {"newest", "webhooks", "one user"}
+    assert any(label.startswith(f"/wink/events at {memory['events']:,} events") for label in labels)
