@@ -5,6 +5,7 @@ the link page ignoring messages from other origins or other frames."""
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -60,6 +61,17 @@ def browser_events(app):
         return state.store.list_events(provider="ucw", limit=500)
 
 
+def relayed_events(app, *names, timeout=15.0):
+    """The stored events once each of ``names`` is among them: the page relays each message with
+    a fetch of its own, which may land after what the widget shows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = browser_events(app)
+        if set(names) <= {e.name for e in events} or time.monotonic() > deadline:
+            return events
+        time.sleep(0.05)
+
+
 def test_link_mx_bank_and_see_its_accounts(page, quickstart):
     page.goto(quickstart.url)
     page.get_by_role("button", name="Link a bank account").click()
@@ -105,7 +117,7 @@ def test_wrong_password_ends_in_error_events_and_no_connection(page, quickstart_
     pick_bank(widget, "Sophtron", "Sophtron Bank NoMFA")
     log_in(widget, "asdf", "wrong")
     expect(page.get_by_role("status")).to_contain_text("The connection failed")
-    events = browser_events(quickstart_server.app)
+    events = relayed_events(quickstart_server.app, "connect/memberError")
     error = next(e for e in events if e.name == "connect/memberError")
     assert error.payload["connectionStatus"] == 2
     assert not any(e.name == "connect/memberConnected" for e in events)
@@ -130,7 +142,7 @@ def test_back_to_search_and_removing_the_connection_in_the_widget_are_relayed(pa
     expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
     widget.get_by_role("button", name="Remove this connection").click()
     expect(widget.get_by_text("Connection removed")).to_be_visible()
-    events = browser_events(quickstart_server.app)
+    events = relayed_events(quickstart_server.app, "connect/backToSearch", "connect/memberDeleted")
     names = [e.name for e in events]
     back = next(e for e in events if e.name == "connect/backToSearch")
     assert back.payload == {}
