@@ -44,6 +44,8 @@ class Settings:
     mode: str = "sandbox"
     #: Served behind one reverse proxy whose X-Forwarded-For/-Proto/-Host headers are trusted.
     trust_proxy: bool = False
+    #: The instance folder (the SQLite database, the sandboxes' keys); None: ``instance/``.
+    instance_path: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -113,6 +115,7 @@ def load_settings(
         admin_password=get("ADMIN_PASSWORD"),
         trust_proxy=(get("TRUST_PROXY") or "false").lower() in ("1", "true", "yes", "on"),
         mode=mode,
+        instance_path=get("INSTANCE_PATH"),
     )
 
 
