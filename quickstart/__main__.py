@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from waitress import serve
 
-from .app import create_app
-from .settings import load_settings
+from . import checks
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("waitress").setLevel(logging.WARNING)
-    settings = load_settings()
-    app = create_app(settings)
+    checks.configure_logging()
+    started = checks.start()  # one line per problem, and no start, when something is wrong
+    if started is None:
+        return 2
+    settings, app = started
     url = f"http://127.0.0.1:{settings.app_port}"
-    for line in start_lines(settings, url):
+    for line in start_lines(settings, url, providers=checks.providers_on(app)):
         print(line, flush=True)
     serve(app, host=settings.app_host, port=settings.app_port, **waitress_options(app))
     return 0
@@ -41,14 +40,15 @@ def waitress_options(app) -> dict:
     }
 
 
-def start_lines(settings, url: str) -> list[str]:
-    """What the start prints: the mode first, then what to set."""
+def start_lines(settings, url: str, providers: str = "") -> list[str]:
+    """What the start prints: the mode, the URL and the providers on first, then what to set."""
+    on = f" Providers on: {providers}." if providers else ""
     if settings.sandbox:
         return [
-            f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open {url}",
+            f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open {url}{on}",
             "Sandbox mode is a demo: every page, the events and the invitations are open to anyone.",
         ]
-    lines = [f"Mode: live (Smile's API at {settings.open_api_host or 'the default host'}). Open {url}"]
+    lines = [f"Mode: live (Smile's API at {settings.open_api_host or 'the default host'}). Open {url}{on}"]
     if not settings.webhook_secret:
         lines.append("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.")
     if settings.admin_password:
