@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from waitress import serve
 
-from .app import create_app
-from .settings import load_settings
+from . import checks
 
 #: waitress's worker threads: how many requests the quickstart serves at once.
 THREADS = 32
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("waitress").setLevel(logging.WARNING)
-    # waitress warns of every request that waits for a free thread: under load, a log line per
-    # request (what the requests wait for, not a fault). Its errors still show.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    # httpx says every upstream call at INFO: a line per link token. Its warnings still show.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = load_settings()
-    app = create_app(settings)
+    checks.configure_logging()
+    started = checks.start()  # one line per problem, and no start, when something is wrong
+    if started is None:
+        return 2
+    settings, app = started
     url = f"http://127.0.0.1:{settings.app_port}"
-    for line in start_lines(settings, url):
+    for line in start_lines(settings, url, providers=checks.providers_on(app)):
         print(line, flush=True)
     serve(app, host=settings.app_host, port=settings.app_port, **waitress_options(app))
     return 0
@@ -49,14 +43,15 @@ def waitress_options(app) -> dict:
     }
 
 
-def start_lines(settings, url: str) -> list[str]:
-    """What the start prints: the mode first, then what to set."""
+def start_lines(settings, url: str, providers: str = "") -> list[str]:
+    """What the start prints: the mode, the URL and the providers on first, then what to set."""
+    on = f" Providers on: {providers}." if providers else ""
     if settings.sandbox:
         return [
-            f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open {url}",
+            f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open {url}{on}",
             "Sandbox mode is a demo: every page, the events and the invitations are open to anyone.",
         ]
-    lines = [f"Mode: live (Smile's API at {settings.open_api_host or 'the default host'}). Open {url}"]
+    lines = [f"Mode: live (Smile's API at {settings.open_api_host or 'the default host'}). Open {url}{on}"]
     if not settings.webhook_secret:
         lines.append("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.")
     if settings.admin_password:

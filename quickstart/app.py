@@ -22,6 +22,7 @@ from flask_wink.providers.smile_wink.sandbox import create_sandbox_app
 from .pages_smile_id import SANDBOX_PREFIX as SMILE_ID_SANDBOX_PREFIX
 from .pages_smile_id import setup_smile_id
 from .pages_ucw import UCW_SANDBOX_PREFIX, configure_ucw
+from .sandbox_keys import sandbox_keys
 from .settings import ROOT, Settings, load_settings
 
 SANDBOX_PREFIX = "/sandbox"
@@ -33,6 +34,7 @@ def create_app(
 ) -> Flask:
     """Build the quickstart for ``settings`` (default: environment, then ``.env``)."""
     settings = settings or load_settings()
+    instance_path = instance_path or settings.instance_path
     app = Flask(
         __name__,
         instance_path=str(instance_path) if instance_path else None,
@@ -54,8 +56,11 @@ def create_app(
     base_url = f"http://{own_host}:{settings.app_port}"
 
     sandbox = None
+    keys = sandbox_keys(app.instance_path) if settings.sandbox else {}
     if settings.sandbox:
-        sandbox = create_sandbox_app()
+        sandbox = create_sandbox_app(
+            api_key=keys["smile_wink_api_key"], api_secret=keys["smile_wink_api_secret"]
+        )
         sandbox_state = sandbox.extensions["wink_sandbox"]
         api_host = f"{base_url}{SANDBOX_PREFIX}/v1"
         api_key, api_secret = sandbox_state.api_key, sandbox_state.api_secret
@@ -79,6 +84,11 @@ def create_app(
         app.config["WINK_DATABASE_URL"] = settings.database_url
     app.config.update(dict(settings.kit_config))
     smile_id_sandbox = setup_smile_id(app, settings, base_url)
+    if smile_id_sandbox is not None:
+        # The same partner id and key in every process of this instance (see sandbox_keys).
+        smile_id_state = smile_id_sandbox.extensions["smile_id_sandbox"]
+        smile_id_state.partner_id = app.config["WINK_SMILE_ID_PARTNER_ID"] = keys["smile_id_partner_id"]
+        smile_id_state.api_key = app.config["WINK_SMILE_ID_API_KEY"] = keys["smile_id_api_key"]
     app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
     app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")

@@ -44,6 +44,8 @@ class Settings:
     mode: str = "sandbox"
     #: Served behind one reverse proxy whose X-Forwarded-For/-Proto/-Host headers are trusted.
     trust_proxy: bool = False
+    #: The instance folder (the SQLite database, the sandboxes' keys); None: ``instance/``.
+    instance_path: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -67,25 +69,44 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
+def read_values(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """Everything set: ``environ`` over the ``.env`` file; and the file's own values."""
+    env_file = env_file if env_file is not None else ROOT / ".env"
+    from_file: dict[str, str | None] = dict(dotenv_values(env_file)) if env_file.is_file() else {}
+    values = {**from_file, **(os.environ if environ is None else environ)}
+    return values, from_file
+
+
+#: Settings that are whole numbers, and an example value for the fix.
+WHOLE_NUMBERS = {"APP_PORT": 8000, "WINK_SDK_VERSION": 2}
+
+
+def whole_number(name: str, value: str | None) -> int:
+    """``value`` as an int, or a SystemExit naming ``name`` and the fix."""
+    if value in (None, ""):
+        return WHOLE_NUMBERS[name]
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(
+            f"{name} must be a whole number, not {value!r}: set e.g. {name}={WHOLE_NUMBERS[name]}."
+        ) from None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = None
 ) -> Settings:
     """Read settings; ``environ`` beats the ``.env`` file, which beats the defaults."""
-    env_file = env_file if env_file is not None else ROOT / ".env"
-    values: dict[str, str | None] = {}
-    if env_file.is_file():
-        values.update(dotenv_values(env_file))
-    values.update(os.environ if environ is None else environ)
+    values, _ = read_values(environ, env_file)
 
     def get(name: str) -> str | None:
         value = values.get(name)
         return value if value not in (None, "") else None
 
-    try:
-        port = int(get("APP_PORT") or 8000)
-        sdk_version = int(get("WINK_SDK_VERSION") or 2)
-    except ValueError as exc:
-        raise SystemExit(f"APP_PORT and WINK_SDK_VERSION must be whole numbers ({exc}).") from None
+    port = whole_number("APP_PORT", get("APP_PORT"))
+    sdk_version = whole_number("WINK_SDK_VERSION", get("WINK_SDK_VERSION"))
     api_key = get("API_KEY") or get("WINK_API_KEY")
     api_secret = get("API_SECRET") or get("WINK_API_SECRET")
     mode = decide_mode(get("MODE"), api_key, api_secret)
@@ -113,6 +134,7 @@ def load_settings(
         admin_password=get("ADMIN_PASSWORD"),
         trust_proxy=(get("TRUST_PROXY") or "false").lower() in ("1", "true", "yes", "on"),
         mode=mode,
+        instance_path=get("INSTANCE_PATH"),
     )
 
 

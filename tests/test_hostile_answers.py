@@ -182,6 +182,7 @@ def test_oversized_bodies_on_the_kits_routes_answer_json_413(sandbox, tmp_path):
 def test_the_quickstart_survives_100_idle_connections_from_one_client(tmp_path):
     port = int(free_port_url().rsplit(":", 1)[1])
     env = {**os.environ, "PYTHONPATH": str(ROOT), "APP_PORT": str(port), "API_KEY": "",
+           "INSTANCE_PATH": str(tmp_path / "instance"),
            "API_SECRET": "", "WINK_API_KEY": "", "WINK_API_SECRET": "",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'w.sqlite3'}"}
     process = subprocess.Popen([sys.executable, "-m", "quickstart"], cwd=tmp_path, env=env,

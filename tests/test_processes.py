@@ -35,6 +35,7 @@ def free_port() -> int:
 def quickstart_process(database_url: str, tmp_path: Path, hooks: str = ""):
     port = free_port()
     env = {**os.environ, "APP_PORT": str(port), "DATABASE_URL": database_url, "API_KEY": "",
+           "INSTANCE_PATH": str(tmp_path / "instance"),
            "WEBHOOK_SECRET": SECRET, "QUICKSTART_HOOKS": hooks,
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     process = subprocess.Popen([sys.executable, "-m", "quickstart"], cwd=tmp_path, env=env,

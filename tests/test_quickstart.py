@@ -102,14 +102,18 @@ def test_sandbox_is_mounted_with_its_api(quickstart):
 
 def test_make_run_entry_point_serves_on_app_port(tmp_path):
     port = free_port()
-    env = {**os.environ, "APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}"}
+    env = {**os.environ, "APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}",
+           "INSTANCE_PATH": str(tmp_path / "instance")}
     env["API_KEY"] = ""  # beats an API_KEY in a developer's .env
     process = subprocess.Popen([sys.executable, "-m", "quickstart"], cwd=tmp_path, env={
         **env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         first_line = process.stdout.readline()
+        # The start line says the mode, the URL and which providers are on.
         assert first_line.strip() == (
             f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open http://127.0.0.1:{port}"
+            " Providers on: smile_id (built-in emulator), smile_wink (built-in emulator), "
+            "ucw (built-in emulator)."
         )
         deadline = time.monotonic() + 15
         while True:

@@ -28,7 +28,7 @@ from .jsonbody import BodyRefused, check
 from .linking import start_link
 from .pipeline import hand_on
 from .provider import BROWSER, INBOUND, Provider, url_segment
-from .receiver import Delivery, check_body, read_body, receive, status_with_event, storage_errors
+from .receiver import Delivery, check_body, loggable, read_body, receive, status_with_event, storage_errors
 from .state import WinkState, get_state
 from .store import StoredEvent
 
@@ -171,6 +171,9 @@ def record_browser_event(
             claimed_by=state.handler_name,
             account=status_with_event(state, provider, BROWSER, name, args, upstream_user_id),
         )
+    # One line per recorded event: who and what, never the payload (it may hold tokens).
+    log.info("recorded %s browser event %s for user %s (event %s)",
+             provider.name, loggable(name), loggable(app_user_id), event.id)
     hand_on(current_app._get_current_object(), state, event)
     return event
 

@@ -161,9 +161,22 @@ def receive(
             ),
         )
     if stored is None:
+        log.debug("%s webhook %s redelivered (id %s): acknowledged, not stored again",
+                  provider.name, loggable(inbound.name), loggable(inbound.event_id))
         return {"status": "duplicate", "eventId": inbound.event_id}, 200
+    # One line per recorded event: who and what, never the payload or its signature.
+    log.info("recorded %s webhook %s for upstream user %s (event %s, id %s)", provider.name,
+             loggable(inbound.name), loggable(upstream_user_id), stored.id, loggable(inbound.event_id))
     hand_on(app, state, stored)
     return {"status": "stored", "id": stored.id, "eventId": inbound.event_id}, 200
+
+
+def loggable(value: Any, limit: int = 120) -> str:
+    """``value`` for a log line: printable, one line, at most ``limit`` characters."""
+    text = "-" if value is None else str(value)
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_body(raw: bytes) -> Any:

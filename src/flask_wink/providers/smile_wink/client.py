@@ -40,8 +40,8 @@ class SmileClient:
     ) -> None:
         if not api_key or not api_secret:
             raise RuntimeError(
-                "Smile API credentials are missing: set API_KEY and API_SECRET in .env "
-                "(or pass api_key=... and api_secret=...)."
+                "Smile API credentials are missing: pass api_key=... and api_secret=... "
+                "(Smile's API key and secret; in an app, WINK_API_KEY and WINK_API_SECRET)."
             )
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(

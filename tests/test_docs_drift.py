@@ -1,0 +1,89 @@
+"""docs/reference.md lists every setting, signal, command and endpoint the code has, and nothing
+the code does not have: adding one without its line (or leaving a line behind) fails here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from drift import (
+    command_paths,
+    endpoints,
+    provider_aliases,
+    quickstart_app,
+    settings_in_code,
+    signals_in_code,
+)
+
+REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference.md"
+
+
+def section(title: str) -> str:
+    text = REFERENCE.read_text("utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start: end if end != -1 else None]
+
+
+def first_cells(text: str) -> list[str]:
+    """The first cell of each table row (header and rule rows left out), without backticks."""
+    cells = []
+    for line in text.splitlines():
+        if line.startswith("| ") and not re.match(r"\|\s*-", line):
+            cells.append(line.split("|")[1].strip())
+    return cells
+
+
+@pytest.fixture(scope="module")
+def app():
+    return quickstart_app()
+
+
+def test_the_settings_table_lists_every_setting():
+    documented = {m for cell in first_cells(section("Configuration"))
+                  for m in re.findall(r"`(WINK_[A-Z0-9_]+)`", cell)}
+    code = settings_in_code()
+    assert code - documented == set(), "settings read by the code but missing from the reference"
+    assert documented - code == set(), "settings in the reference that the code does not read"
+
+
+def test_the_signals_table_lists_every_signal():
+    documented = set()
+    for line in section("Signals").splitlines():
+        found = re.match(r"\| `([a-z_]+)` \| `(flask_wink[a-z_.]*)` \|", line)
+        if found:
+            documented.add((found.group(2), found.group(1)))
+    code = signals_in_code()
+    assert code - documented == set(), "signals missing from the reference"
+    assert documented - code == set(), "signals in the reference that the code does not define"
+
+
+def test_the_command_table_lists_every_command(app):
+    aliases = provider_aliases(app)
+    code = {aliases.get(path, path) for path in command_paths(app)}
+    documented = set()
+    for cell in first_cells(section("Command line")):
+        words = cell.strip("`").split()
+        if words[:2] != ["flask", "wink"]:
+            continue
+        path = ["wink"]
+        for word in words[2:]:
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", word):
+                break
+            path.append(word)
+        documented.add(" ".join(path))
+    assert code - documented == set(), "commands missing from the reference"
+    assert documented - code == set(), "commands in the reference that do not exist"
+
+
+def test_the_endpoint_table_lists_every_endpoint(app):
+    documented = set()
+    for cell in first_cells(section("Endpoints")):
+        found = re.fullmatch(r"`((?:GET|POST|PUT|PATCH|DELETE) /wink/\S*)`", cell)
+        if found:
+            documented.add(found.group(1))
+    code = endpoints(app)
+    assert code - documented == set(), "endpoints missing from the reference"
+    assert documented - code == set(), "endpoints in the reference that the app does not serve"

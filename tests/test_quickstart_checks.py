@@ -1,0 +1,145 @@
+"""`python -m quickstart` checks its configuration at start: one line per problem with the fix,
+exit status 2 where it cannot serve, a warning for a `.env` key that looks like a known one, and
+never a traceback."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from quickstart import checks
+
+ROOT = Path(__file__).resolve().parent.parent
+BLANK = {name: "" for name in checks.KNOWN_SETTINGS}
+
+
+def run_quickstart(tmp_path, timeout: float = 60, **settings: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **BLANK, "PYTHONPATH": str(ROOT), "INSTANCE_PATH": str(tmp_path / "instance"),
+           **settings}
+    return subprocess.run([sys.executable, "-m", "quickstart"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def errors(done: subprocess.CompletedProcess) -> list[str]:
+    assert "Traceback" not in done.stdout + done.stderr
+    return [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({"APP_PORT": "8,735"}, "APP_PORT must be a whole number, not '8,735': set e.g. APP_PORT=8000."),
+        ({"WINK_SDK_VERSION": "3"}, "WINK_SDK_VERSION must be 1 or 2, not 3: set WINK_SDK_VERSION=2."),
+        ({"OPEN_API_HOST": "sandbox.smileapi.io/v1"}, "OPEN_API_HOST must start with https://"),
+        ({"OPEN_API_HOST": "https://sandbox.smileapi.io"},
+         "OPEN_API_HOST must end in /v1, not 'https://sandbox.smileapi.io': "
+         "set OPEN_API_HOST=https://sandbox.smileapi.io/v1."),
+        ({"DATABASE_URL": "mysql://u@127.0.0.1/db"}, "supports only SQLite and PostgreSQL, not mysql"),
+    ],
+)
+def test_a_bad_setting_is_one_line_with_its_fix_and_no_start(tmp_path, settings, expected):
+    done = run_quickstart(tmp_path, APP_PORT=settings.get("APP_PORT", str(free_port())),
+                          **{k: v for k, v in settings.items() if k != "APP_PORT"})
+    assert done.returncode == 2
+    lines = errors(done)
+    assert len(lines) == 1 and expected in lines[0]
+    assert "Open http" not in done.stdout
+
+
+def test_each_bad_number_is_named(tmp_path):
+    done = run_quickstart(tmp_path, APP_PORT="8,735", WINK_SDK_VERSION="two")
+    assert done.returncode == 2
+    assert [line.split()[1] for line in errors(done)] == ["APP_PORT", "WINK_SDK_VERSION"]
+
+
+def test_a_busy_port_is_named_before_anything_is_printed(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_quickstart(tmp_path, APP_PORT=str(port))
+    assert done.returncode == 2
+    assert errors(done) == [
+        f"Error: Port {port} on 127.0.0.1 is in use (another quickstart?): stop that program, "
+        f"or set APP_PORT to a free port, e.g. APP_PORT={port + 1}."
+    ]
+    assert done.stdout == ""
+
+
+def test_a_postgresql_driver_that_is_not_installed_is_named(tmp_path):
+    # psycopg2 made unimportable for this run, as on a machine without it.
+    shadow = tmp_path / "shadow" / "psycopg2"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named psycopg2')\n")
+    env_path = f"{tmp_path / 'shadow'}{os.pathsep}{ROOT}"
+    done = subprocess.run(
+        [sys.executable, "-m", "quickstart"], cwd=tmp_path, text=True, capture_output=True, timeout=60,
+        env={**os.environ, **BLANK, "PYTHONPATH": env_path, "APP_PORT": str(free_port()),
+             "DATABASE_URL": "postgresql+psycopg2://wink@127.0.0.1/wink"},
+    )
+    assert done.returncode == 2
+    (line,) = errors(done)
+    assert "psycopg2 is not installed" in line and "pip install" in line
+
+
+def test_wrong_keys_in_live_mode_are_found_by_one_call_at_start(sandbox, tmp_path):
+    done = run_quickstart(tmp_path, APP_PORT=str(free_port()), API_KEY=sandbox.api_key,
+                          API_SECRET="not-the-secret", OPEN_API_HOST=sandbox.api_host)
+    assert done.returncode == 2
+    (line,) = errors(done)
+    assert f"Smile's API at {sandbox.api_host} refused API_KEY and API_SECRET" in line
+    assert "not-the-secret" not in done.stdout + done.stderr
+
+
+def test_an_unreachable_host_in_live_mode_is_named(tmp_path):
+    port = free_port()  # nothing listens there
+    done = run_quickstart(tmp_path, APP_PORT=str(free_port()), API_KEY="k", API_SECRET="s",
+                          OPEN_API_HOST=f"http://127.0.0.1:{port}/v1")
+    assert done.returncode == 2
+    (line,) = errors(done)
+    assert "could not be reached" in line and "check OPEN_API_HOST" in line
+
+
+def test_right_keys_in_live_mode_start(sandbox, tmp_path):
+    out = io.StringIO()
+    started = checks.start(
+        {**BLANK, "APP_PORT": str(free_port()), "API_KEY": sandbox.api_key,
+         "API_SECRET": sandbox.api_secret, "OPEN_API_HOST": sandbox.api_host,
+         "INSTANCE_PATH": str(tmp_path / "instance")},
+        env_file=tmp_path / "none.env", out=out,
+    )
+    assert started is not None and out.getvalue() == ""
+    assert checks.providers_on(started[1]) == "smile_wink"
+
+
+def test_a_mistyped_env_key_is_named_in_a_warning(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("API_KYE=live_k\nWEBHOOK_SECRT=s\nMY_OWN_THING=1\n")
+    out = io.StringIO()
+    started = checks.start({**BLANK, "APP_PORT": str(free_port()), "INSTANCE_PATH": str(tmp_path / "i")},
+                           env_file=env_file, out=out)
+    assert started is not None and started[0].mode == "sandbox"
+    assert out.getvalue().splitlines() == [
+        "Warning: .env sets API_KYE, which the quickstart does not read: did you mean API_KEY?",
+        "Warning: .env sets WEBHOOK_SECRT, which the quickstart does not read: did you mean WEBHOOK_SECRET?",
+    ]
+
+
+def test_every_name_the_quickstart_reads_is_known():
+    read = set(re.findall(r'get\("([A-Z_]+)"\)', (ROOT / "quickstart" / "settings.py").read_text()))
+    read |= set(re.findall(r'"(SMILE_ID_[A-Z_]+)"', (ROOT / "quickstart" / "pages_smile_id.py").read_text()))
+    example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read - checks.KNOWN_SETTINGS == set()
+    assert example - checks.KNOWN_SETTINGS == set()
