@@ -195,6 +195,26 @@ def test_another_users_connection_is_not_confirmed_for_the_caller(ucw, tmp_path)
     assert account["status"] == NOT_CONFIRMED
 
 
+def test_a_connection_named_first_by_another_user_becomes_its_owners_once_confirmed(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    eve = {"X-User": "eve"}
+    client.post("/wink/ucw/token", headers=eve)
+    metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId")}
+    relay(client, "connect/memberConnected", metadata, headers=eve)  # Eve names it first
+    relay(client, "connect/memberConnected", metadata)  # then its owner
+    key = connection_key("mx", member["connectionId"])
+    with app.app_context():
+        account = get_state().store.account("ucw", key)
+    assert account["status"] == CONNECTED and account["upstreamUserId"] == widget["userId"]
+    admin = {"X-Admin": "yes"}
+    assert client.get("/wink/accounts?provider=ucw&user=eve", headers=admin).get_json() == {"accounts": []}
+    mine = client.get("/wink/accounts?provider=ucw&user=ada", headers=admin).get_json()["accounts"]
+    assert [a["accountId"] for a in mine] == [key]
+
+
 def test_in_the_background_confirmation_runs_after_the_answer(ucw, tmp_path):
     app = new_app(ucw, tmp_path, WINK_HANDLE_EVENTS="background")
     client = app.test_client()

@@ -165,6 +165,8 @@ def confirm_connection(app: Flask, state: WinkState, event: StoredEvent, errors:
         NAME, key, CONNECTED, replaces=REPLACES[CONNECTED], connected=True,
         upstream_user_id=user, institution_id=institution_id,
     )
+    # UCW answered for this user: the connection is theirs, whoever's browser named it first.
+    state.store.assign_account(NAME, key, user)
     if changed:
         core_signals.send(app, core_signals.account_status_changed, errors, event=event, provider=NAME,
                           account_id=key, status=CONNECTED, upstream_user_id=user)
