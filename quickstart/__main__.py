@@ -47,10 +47,16 @@ def start_lines(settings, url: str, providers: str = "") -> list[str]:
     """What the start prints: the mode, the URL and the providers on first, then what to set."""
     on = f" Providers on: {providers}." if providers else ""
     if settings.sandbox:
-        return [
+        lines = [
             f"Mode: sandbox (no API_KEY set: using the built-in Smile sandbox). Open {url}{on}",
             "Sandbox mode is a demo: every page, the events and the invitations are open to anyone.",
         ]
+        smile_id_keys = ("SMILE_ID_PARTNER_ID", "SMILE_ID_API_KEY", "SMILE_ID_HOST")
+        ignored = [k for k in smile_id_keys if settings.smile_id.get(k)]
+        if ignored:
+            lines.append(f"Warning: {', '.join(ignored)} are not used in sandbox mode (the Smile ID emulator "
+                         "stands in): set API_KEY and API_SECRET for live mode to use them.")
+        return lines
     lines = [f"Mode: live (Smile's API at {settings.open_api_host or 'the default host'}). Open {url}{on}"]
     if not settings.webhook_secret:
         lines.append("WEBHOOK_SECRET is not set: Smile's webhooks will be refused until it is.")

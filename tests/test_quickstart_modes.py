@@ -154,3 +154,16 @@ def test_sandbox_mode_is_an_open_demo_and_says_so(quickstart_server):
             answer = browser.get(path)
             assert answer.status_code == 200
             assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_smile_id_keys_in_sandbox_mode_are_named_as_unused(tmp_path):
+    from quickstart.__main__ import start_lines
+
+    given = {"SMILE_ID_PARTNER_ID": "085", "SMILE_ID_API_KEY": "a-key"}
+    settings = load_settings(given, env_file=tmp_path / "none")
+    lines = start_lines(settings, "http://127.0.0.1:8000")
+    assert settings.mode == "sandbox"
+    warning = [line for line in lines if line.startswith("Warning:")]
+    assert warning and "SMILE_ID_PARTNER_ID, SMILE_ID_API_KEY" in warning[0] and "a-key" not in warning[0]
+    plain = start_lines(load_settings({}, env_file=tmp_path / "none"), "http://127.0.0.1:8000")
+    assert not any(line.startswith("Warning:") for line in plain)
