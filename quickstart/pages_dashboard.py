@@ -28,13 +28,14 @@ FAVICON = (
     '<rect width="32" height="32" rx="7" fill="#4453d6"/>'
     '<circle cx="11" cy="13" r="2.6" fill="#fff"/>'
     '<path d="M18.5 13.2h5.5" stroke="#fff" stroke-width="2.6" stroke-linecap="round"/>'
-    '<path d="M9 19.5c2 3.6 12 3.6 14 0" fill="none" stroke="#fff" stroke-width="2.6" stroke-linecap="round"/>'
+    '<path d="M9 19.5c2 3.6 12 3.6 14 0" fill="none" stroke="#fff" '
+    'stroke-width="2.6" stroke-linecap="round"/>'
     "</svg>"
 )
 
 
-@pages.get("/favicon.svg")
 @pages.get("/favicon.ico")
+@pages.get("/favicon.svg")  # registered first: url_for builds this one
 def favicon():
     """The quickstart's icon (an SVG, which browsers take for /favicon.ico too)."""
     response = Response(FAVICON, mimetype="image/svg+xml")
@@ -81,8 +82,11 @@ def _newest_event_id(filters: dict[str, str]) -> int:
 
 def _event_query(filters: dict[str, str]) -> dict[str, Any]:
     user = filters["user"]
-    return {"provider": filters["provider"] or None, "kind": filters["kind"] or None,
-            "app_user_id": None if user == ALL_USERS else user}
+    return {
+        "provider": filters["provider"] or None,
+        "kind": filters["kind"] or None,
+        "app_user_id": None if user == ALL_USERS else user,
+    }
 
 
 def timeline_context(filters: dict[str, str] | None = None) -> dict[str, Any]:
@@ -144,13 +148,15 @@ def timeline_json():
         response.set_etag(etag)
         return response
     context = timeline_context(filters)
-    response = jsonify({
-        "parts": {
-            "events": render_template("pages/_timeline_rows.html", **context),
-            "accounts": render_template("pages/_status.html", **context),
-        },
-        "count": len(context["rows"]),
-    })
+    response = jsonify(
+        {
+            "parts": {
+                "events": render_template("pages/_timeline_rows.html", **context),
+                "accounts": render_template("pages/_status.html", **context),
+            },
+            "count": len(context["rows"]),
+        }
+    )
     response.set_etag(context["etag"])
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -106,8 +106,11 @@ def _first_provider(data: Mapping[str, Any]) -> Any:
 
 def _upload_names(payload: Mapping[str, Any]) -> str:
     uploads = payload.get("uploads")
-    names = [str(u.get("name") or u.get("fileName") or "a document") for u in uploads
-             if isinstance(u, Mapping)] if isinstance(uploads, list) else []
+    names = (
+        [str(u.get("name") or u.get("fileName") or "a document") for u in uploads if isinstance(u, Mapping)]
+        if isinstance(uploads, list)
+        else []
+    )
     return ", ".join(names) or "a document"
 
 
@@ -154,7 +157,9 @@ def _smile_callback(name: str, payload: Mapping[str, Any]) -> Summary:
         return Summary("Link token expired — a new one is minted", "renewed", INFO)
     if name == "onClose":
         reason = _CLOSE_REASONS.get(str(payload.get("reason")), "")
-        return Summary(f"Widget closed {reason}".strip(), "closed", ERROR if payload.get("reason") == "error" else INFO)
+        return Summary(
+            f"Widget closed {reason}".strip(), "closed", ERROR if payload.get("reason") == "error" else INFO
+        )
     if name == "onUploadsCreated":
         return Summary(f"Uploaded {_upload_names(payload)}", "uploaded", OK)
     if name == "onUploadsRemoved":
@@ -239,8 +244,9 @@ def _ucw(name: str, payload: Mapping[str, Any], status: str | None) -> Summary:
         if status == "CONNECTED":
             return Summary("Bank connection confirmed by UCW", "confirmed", OK)
         if status == "NOT_CONFIRMED":
-            return Summary("Bank connection not confirmed by UCW — not trusted, nothing fetched",
-                           "not confirmed", ERROR)
+            return Summary(
+                "Bank connection not confirmed by UCW — not trusted, nothing fetched", "not confirmed", ERROR
+            )
         if status == "DELETED":
             return Summary("Bank connection confirmed by UCW, since deleted", "deleted", INFO)
         return Summary("The widget reports a bank connection — confirming with UCW…", "confirming", PROGRESS)
@@ -257,8 +263,9 @@ def _ucw(name: str, payload: Mapping[str, Any], status: str | None) -> Summary:
     if name == "connect/institutionSearch":
         return Summary(f"Searched banks for “{payload.get('query') or ''}”", "search", INFO)
     if name == "connect/stepChange":
-        return Summary(f"Widget step: {payload.get('previous') or '?'} → {payload.get('current') or '?'}",
-                       "step", INFO)
+        return Summary(
+            f"Widget step: {payload.get('previous') or '?'} → {payload.get('current') or '?'}", "step", INFO
+        )
     simple = {
         "connect/loaded": ("Bank widget opened", "opened", INFO),
         "connect/enterCredentials": ("Bank login submitted", "login", PROGRESS),
@@ -290,9 +297,12 @@ def _smile_id(kind: str, name: str, payload: Mapping[str, Any]) -> Summary:
         if name == "interim_result":
             return Summary(f"Interim result: {result}", "interim", PROGRESS)
         status = known[0].value if known else "rejected"
-        words = {"approved": ("Identity approved", OK), "rejected": ("Identity rejected", ERROR),
-                 "provisional": ("Identity under review", PROGRESS),
-                 "cancelled": ("Verification cancelled", INFO)}
+        words = {
+            "approved": ("Identity approved", OK),
+            "rejected": ("Identity rejected", ERROR),
+            "provisional": ("Identity under review", PROGRESS),
+            "cancelled": ("Verification cancelled", INFO),
+        }
         head, tone = words.get(status, (f"Verification {status}", INFO))
         return Summary(f"{head} ({result})", status, tone)
     what = "Callback" if kind == "webhook" else "Browser event"

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_wink.providers.ucw import connection_key
+from flask_wink.store.values import iso
 
 from .summaries import (
     DATA_WEBHOOKS,
@@ -59,14 +60,21 @@ class Row:
         return provider_title(self.provider)
 
     @property
+    def iso(self) -> str:
+        """When the row's newest event was received, ISO 8601 in UTC."""
+        return iso(self.received_at)
+
+    @property
     def folded(self) -> bool:
         return len(self.payloads) > 1 or self.name == "data-fetch"
 
     @property
     def pretty_payload(self) -> str:
-        shown = self.payloads[0] if len(self.payloads) == 1 and not self.folded else [
-            {"name": n, "payload": p} for n, p in zip(self.names, self.payloads, strict=True)
-        ]
+        shown = (
+            self.payloads[0]
+            if len(self.payloads) == 1 and not self.folded
+            else [{"name": n, "payload": p} for n, p in zip(self.names, self.payloads, strict=True)]
+        )
         return json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
@@ -94,8 +102,9 @@ def _task_source(payload: Any) -> str:
     return str(data.get("sourceId") or data.get("accountId") or "")
 
 
-def build_rows(events: Iterable[Any], providers: Mapping[str, Any],
-               accounts: Iterable[Mapping[str, Any]] = ()) -> list[Row]:
+def build_rows(
+    events: Iterable[Any], providers: Mapping[str, Any], accounts: Iterable[Mapping[str, Any]] = ()
+) -> list[Row]:
     """The timeline's rows for ``events`` (the store's, any order), newest first."""
     status_of = {(a["provider"], a["accountId"]): a["status"] for a in accounts}
     rows: list[Row] = []
@@ -106,9 +115,15 @@ def build_rows(events: Iterable[Any], providers: Mapping[str, Any],
             task = (event.upstream_user_id, _task_source(event.payload))
             row = open_tasks.get(task)
             if row is None or event.name == TASK_STARTED and TASK_STARTED in row.names:
-                row = Row(key=f"task-{event.id}", provider=event.provider, kind=event.kind, name="data-fetch",
-                          received_at=event.received_at, summary=Summary("", "", INFO),
-                          app_user_id=event.app_user_id)
+                row = Row(
+                    key=f"task-{event.id}",
+                    provider=event.provider,
+                    kind=event.kind,
+                    name="data-fetch",
+                    received_at=event.received_at,
+                    summary=Summary("", "", INFO),
+                    app_user_id=event.app_user_id,
+                )
                 open_tasks[task] = row
                 rows.append(row)
             row.names.append(event.name)
@@ -127,14 +142,22 @@ def build_rows(events: Iterable[Any], providers: Mapping[str, Any],
         detail = None
         if event.provider == "smile_wink" and event.name == "onUIEvent" and isinstance(payload, Mapping):
             detail = str(payload.get("eventName") or "") or None
-        rows.append(Row(
-            key=f"event-{event.id}", provider=event.provider, kind=event.kind, name=event.name,
-            received_at=event.received_at, detail=detail,
-            summary=summarize(event.provider, event.kind, event.name, payload, status=status),
-            payloads=[shown], names=[event.name], app_user_id=event.app_user_id,
-            handler_error=(event.error or "a handler failed") if event.state == "failed" else None,
-            newest_id=event.id,
-        ))
+        rows.append(
+            Row(
+                key=f"event-{event.id}",
+                provider=event.provider,
+                kind=event.kind,
+                name=event.name,
+                received_at=event.received_at,
+                detail=detail,
+                summary=summarize(event.provider, event.kind, event.name, payload, status=status),
+                payloads=[shown],
+                names=[event.name],
+                app_user_id=event.app_user_id,
+                handler_error=(event.error or "a handler failed") if event.state == "failed" else None,
+                newest_id=event.id,
+            )
+        )
     return sorted(rows, key=lambda r: r.newest_id, reverse=True)
 
 
@@ -142,12 +165,31 @@ def build_rows(events: Iterable[Any], providers: Mapping[str, Any],
 
 #: provider -> (heading, status -> tone).
 STATUS_GROUPS: dict[str, tuple[str, dict[str, str]]] = {
-    "smile_wink": ("Accounts", {"CONNECTED": OK, "ERROR": ERROR, "PENDING": PROGRESS,
-                                "AWAITING_MFA": PROGRESS, "DISCONNECTED": INFO}),
-    "ucw": ("Bank connections", {"CONNECTED": OK, "NOT_CONFIRMED": ERROR, "UNCONFIRMED": PROGRESS,
-                                 "DELETED": INFO}),
-    "smile_id": ("Identity verifications", {"approved": OK, "rejected": ERROR, "pending": PROGRESS,
-                                            "provisional": PROGRESS, "cancelled": INFO, "expired": INFO}),
+    "smile_wink": (
+        "Accounts",
+        {
+            "CONNECTED": OK,
+            "ERROR": ERROR,
+            "PENDING": PROGRESS,
+            "AWAITING_MFA": PROGRESS,
+            "DISCONNECTED": INFO,
+        },
+    ),
+    "ucw": (
+        "Bank connections",
+        {"CONNECTED": OK, "NOT_CONFIRMED": ERROR, "UNCONFIRMED": PROGRESS, "DELETED": INFO},
+    ),
+    "smile_id": (
+        "Identity verifications",
+        {
+            "approved": OK,
+            "rejected": ERROR,
+            "pending": PROGRESS,
+            "provisional": PROGRESS,
+            "cancelled": INFO,
+            "expired": INFO,
+        },
+    ),
 }
 
 
@@ -164,15 +206,26 @@ def status_groups(accounts: Iterable[Mapping[str, Any]], enabled: Iterable[str])
                 label = smile_provider_name(label) if label else "Smile account"
             elif provider == "smile_id":
                 label = "Verification"
-            items.append({**account, "label": label or provider_title(provider),
-                          "tone": tones.get(account["status"], INFO)})
-        groups.append({"provider": provider, "title": provider_title(provider), "heading": heading,
-                       "accounts": items})
+            items.append(
+                {
+                    **account,
+                    "label": label or provider_title(provider),
+                    "tone": tones.get(account["status"], INFO),
+                }
+            )
+        groups.append(
+            {"provider": provider, "title": provider_title(provider), "heading": heading, "accounts": items}
+        )
     return groups
 
 
-def version_tag(newest_event_id: int, accounts: Iterable[Mapping[str, Any]], filters: Mapping[str, Any]) -> str:
+def version_tag(
+    newest_event_id: int, accounts: Iterable[Mapping[str, Any]], filters: Mapping[str, Any]
+) -> str:
     """The ETag of a timeline: it changes when an event is added or an account's status moves."""
-    seen = [newest_event_id, sorted(filters.items()),
-            [(a["provider"], a["accountId"], a["status"], a["updatedAt"]) for a in accounts]]
+    seen = [
+        newest_event_id,
+        sorted(filters.items()),
+        [(a["provider"], a["accountId"], a["status"], a["updatedAt"]) for a in accounts],
+    ]
     return hashlib.sha256(json.dumps(seen, default=str).encode()).hexdigest()[:32]
