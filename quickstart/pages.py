@@ -32,4 +32,11 @@ def check_csrf() -> None:
 
 
 # The parts register their routes on import.
-from . import pages_archives, pages_data, pages_invites, pages_smile_id, pages_ucw  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    pages_archives,
+    pages_dashboard,
+    pages_data,
+    pages_invites,
+    pages_smile_id,
+    pages_ucw,
+)

@@ -19,6 +19,7 @@ from flask_wink.providers.smile_wink.userdata import (
 )
 
 from .pages import check_csrf, link, pages
+from .summaries import count_of, smile_provider_name
 
 
 def _smile_user_id() -> str | None:
@@ -40,7 +41,8 @@ def data_accounts():
         expires = None
         if connected and account["status"] == "CONNECTED":
             expires = datetime.fromisoformat(connected.replace("Z", "+00:00")) + ACCOUNT_RETENTION
-        rows.append({**account, "expiresAt": expires.strftime("%Y-%m-%d") if expires else None,
+        rows.append({**account, "providerName": smile_provider_name(account["institutionId"]),
+                     "expiresAt": expires.strftime("%Y-%m-%d") if expires else None,
                      "connectedOn": connected[:10] if connected else None})
     return render_template("pages/data_accounts.html", accounts=rows, csrf_token=generate_csrf(),
                            revoked=request.args.get("revoked"))
@@ -66,9 +68,9 @@ def data_document():
     """The current user's last fetched data document, with a button to fetch it again."""
     smile_user_id = _smile_user_id()
     document = stored_user_data(get_state(), smile_user_id) if smile_user_id else None
-    counts = {}
+    counts: list[str] = []
     if document:
-        counts = {k: len(v) for k, v in document.items() if isinstance(v, list)}
+        counts = [count_of(len(v), k) for k, v in document.items() if isinstance(v, list)]
     return render_template(
         "pages/data_document.html",
         document=json.dumps(document, indent=2) if document else None,

@@ -115,6 +115,10 @@ def test_a_used_link_and_a_disabled_link_are_refused(page, quickstart):
     row = page.locator(f'tr[data-ref="{ref_id}"]')
     expect(row).to_contain_text("active")
     row.get_by_role("button", name=re.compile("^Disable")).click()
+    # Disabling asks first, in a dialog naming the link.
+    confirm = page.get_by_role("dialog", name="Are you sure?")
+    expect(confirm).to_contain_text("Disable the link")
+    confirm.get_by_role("button", name="Disable").click()
     expect(page.get_by_text(f"Disabled {ref_id}.")).to_be_visible()
     expect(page.locator(f'tr[data-ref="{ref_id}"]')).to_contain_text("disabled")
     # The first link's counters: one job, one successful.

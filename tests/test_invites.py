@@ -468,7 +468,17 @@ def test_cli_manages_templates_and_sends_invites(kit, sandbox):
     assert '"fullName": "Ann Lee"' in run(kit, "list", "--json").output
 
     deleted = run(kit, "templates", "delete", template_id)
-    assert deleted.exit_code == 0 and run(kit, "templates", "list").output == ""
+    assert deleted.exit_code == 0 and run(kit, "templates", "list").output == "No invite templates.\n"
+    assert run(kit, "templates", "list", "--json").output == ""  # JSON lines: none
+
+
+def test_cli_says_when_there_is_nothing_to_list_and_which_options_are_required(kit):
+    assert run(kit, "templates", "list").output == "No invite templates.\n"
+    assert run(kit, "list").output == "No invites.\n"
+    create_help = run(kit, "templates", "create", "--help").output
+    assert "required: email.replyAddress" in " ".join(create_help.split())
+    update_help = run(kit, "templates", "update", "--help").output
+    assert "replyAddress" in update_help and "required" not in update_help
 
 
 def test_cli_errors_are_smiles_message_not_a_traceback(kit):

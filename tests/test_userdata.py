@@ -417,6 +417,8 @@ def test_quickstart_accounts_and_data_pages_revoke_and_fetch(quickstart):
         # The quickstart fetches once Smile says the link's data is in (TASK_FINISHED).
         data = browser.get("/data").text
         assert "Fetch now" in data and "14 incomes" in data and "George Cimafranca Palomero" in data
+        # Counts read as English: "1 identity", never "1 identities".
+        assert re.search(r"\b1 identity\b", data) and "1 identities" not in data
         refused = browser.post("/data/fetch", data={"csrf_token": "forged"})
         assert refused.status_code == 400 and "CSRF" in refused.json()["message"]
         fetched = browser.post("/data/fetch", data={"csrf_token": csrf_of(data)})

@@ -216,13 +216,24 @@ def _smile_call(fn, *args: Any, **kwargs: Any) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def _text_options(fn):
-    for option in reversed(list(_TEXT_OPTIONS)):
-        section, name = _TEXT_OPTIONS[option]
-        flag = "--" + option.replace("_", "-")
-        hint = f"{section}.{name} (may use ${{companyName}}, ${{fullName}})"
-        fn = click.option(flag, option, help=hint)(fn)
-    return fn
+def _text_options(*, required: tuple[str, ...] = ()):
+    """The template's text options; those in ``required`` say so in their help (the command
+    checks them itself, so that its error names the option and what it is for)."""
+
+    def add(fn):
+        for option in reversed(list(_TEXT_OPTIONS)):
+            section, name = _TEXT_OPTIONS[option]
+            flag = "--" + option.replace("_", "-")
+            if option == "reply_to":
+                hint = f"{section}.{name}: the address replies to the invite go to"
+            else:
+                hint = f"{section}.{name} (may use ${{companyName}}, ${{fullName}})"
+            if option in required:
+                hint = f"required: {hint}"
+            fn = click.option(flag, option, help=hint)(fn)
+        return fn
+
+    return add
 
 
 def _text_changes(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -272,7 +283,10 @@ def register_cli(group: click.Group) -> None:
     @with_appcontext
     def list_(as_json: bool) -> None:
         """List the invites sent: id, status, email, name."""
-        for invite in _smile_call(list_invites):
+        found = _smile_call(list_invites)
+        if not found and not as_json:
+            click.echo("No invites.")
+        for invite in found:
             click.echo(json.dumps(invite)) if as_json else _echo_invite(invite)
 
     @invites.group("templates")
@@ -284,7 +298,10 @@ def register_cli(group: click.Group) -> None:
     @with_appcontext
     def templates_list(as_json: bool) -> None:
         """List the invite templates: id, name, company."""
-        for template in _smile_call(list_invite_templates):
+        found = _smile_call(list_invite_templates)
+        if not found and not as_json:
+            click.echo("No invite templates.")
+        for template in found:
             click.echo(json.dumps(template)) if as_json else _echo_template(template)
 
     @templates.command("create")
@@ -292,7 +309,7 @@ def register_cli(group: click.Group) -> None:
     @click.option("--company", required=True, help="company name, ${companyName} in the texts")
     @click.option("--logo-url", required=True, help="company logo URL")
     @click.option("--no-email", is_flag=True, help="do not email the invite (landing page only)")
-    @_text_options
+    @_text_options(required=("reply_to",))
     @with_appcontext
     def templates_create(name: str, company: str, logo_url: str, no_email: bool, **texts: str | None) -> None:
         """Create an invite template; unset texts get sensible defaults."""
@@ -313,7 +330,7 @@ def register_cli(group: click.Group) -> None:
     @click.option("--company", help="company name")
     @click.option("--logo-url", help="company logo URL")
     @click.option("--send-email/--no-email", default=None, help="email the invite or not")
-    @_text_options
+    @_text_options()
     @with_appcontext
     def templates_update(template_id: str, name: str | None, company: str | None, logo_url: str | None,
                          send_email: bool | None, **texts: str | None) -> None:

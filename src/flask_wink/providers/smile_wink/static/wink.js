@@ -8,9 +8,25 @@
   var renewals = 0;
   var MAX_RENEWALS = 3;
 
-  function status(text) {
+  // What the page's #wink-status says, with its tone (data-tone: progress, ok, error) so that a
+  // page can show success as plainly as progress and errors.
+  function status(text, tone) {
     var el = document.getElementById("wink-status");
-    if (el) el.textContent = text;
+    if (!el) return;
+    el.textContent = text;
+    if (text && tone) el.setAttribute("data-tone", tone);
+    else el.removeAttribute("data-tone");
+  }
+
+  // The callbacks that change what the page says.
+  function announce(name, args) {
+    args = args || {};
+    if (name === "onAccountConnected") status("Account connected.", "ok");
+    else if (name === "onAccountError") {
+      status("The account could not be linked" + (args.errorCode ? " (" + args.errorCode + ")" : "") +
+             ". You can try again in the widget.", "error");
+    } else if (name === "onUploadsCreated") status("Document uploaded; it is being analysed.", "ok");
+    else if (name === "onAccountRemoved") status("Account disconnected.", "ok");
   }
 
   function headers() {
@@ -63,6 +79,7 @@
         console.error("flask-wink: the callback " + name + " was not recorded: " + error.message);
       });
     });
+    announce(name, args);
     listeners.forEach(function (fn) { try { fn(name, args); } catch (e) { console.error(e); } });
     return queue;
   }
@@ -75,7 +92,7 @@
   }
 
   function open() {
-    status("Opening the widget…");
+    status("Opening the widget…", "progress");
     return mintToken().then(function (token) {
       var options = { userToken: token.accessToken };
       if (config.templateId) options.templateId = config.templateId;
@@ -84,7 +101,7 @@
       });
       options.onTokenExpired = function () {
         record("onTokenExpired", {});
-        if (renewals >= MAX_RENEWALS) { status("The link token keeps expiring; try again later."); return; }
+        if (renewals >= MAX_RENEWALS) { status("The link token keeps expiring; try again later.", "error"); return; }
         renewals += 1;
         open();
       };
@@ -93,7 +110,7 @@
       modal.open();
       status("");
     }).catch(function (error) {
-      status("Could not open the widget: " + error.message);
+      status("Could not open the widget: " + error.message, "error");
     });
   }
 
