@@ -4,7 +4,7 @@
 stopped, or runs the test suite itself) is marked `<!-- skip: next "why" -->` where it stands.
 Hidden setup (`<!-- invisible-code-block: python`) may enter context managers (a sandbox, a served
 app, an app context) on `__cleanup__`, which is closed when the page is done. Blocks that are
-not run say what they are: `text` (printed output) or `html`."""
+not run say what they are: `text` (printed output, a file's lines) or `html`."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_every_code_block_runs(page, tmp_path, monkeypatch):
     assert ran or not skipped, f"every block of {page.name} is skipped"
 
 
-#: Languages of blocks that are shown but not run: printed output, and HTML for a template.
+#: Languages of blocks that are shown but not run: printed output or a file's lines, and HTML.
 SHOWN_ONLY = {"text", "html"}
 
 
