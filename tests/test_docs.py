@@ -1,10 +1,14 @@
 """Every code block of README.md and docs/ is run by Sybil: Python blocks in one namespace per page
 (in order), JSON blocks parsed, `flask wink ...` lines resolved against the real command groups
 (each command and each option must exist). A block that cannot run in a test (it serves until
-stopped, or runs the test suite itself) is marked `<!-- skip: next "why" -->` where it stands."""
+stopped, or runs the test suite itself) is marked `<!-- skip: next "why" -->` where it stands.
+Hidden setup (`<!-- invisible-code-block: python`) may enter context managers (a sandbox, a served
+app, an app context) on `__cleanup__`, which is closed when the page is done. Blocks that are
+not run say what they are: `text` (printed output, a file's lines) or `html`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -18,9 +22,8 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipP
 from drift import command_paths, quickstart_app
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The pages whose blocks run today (tutorial, lifecycle, reference and testing are still to do).
-PAGES = [ROOT / "README.md",
-         *(ROOT / "docs" / name for name in ("production.md", "providers.md", "smile-id.md", "ucw.md"))]
+#: README and every page of docs/.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def evaluate_json(example) -> None:
@@ -84,14 +87,30 @@ def test_every_code_block_runs(page, tmp_path, monkeypatch):
     document.namespace["__tmp__"] = tmp_path
     ran = skipped = 0
     failures = []
-    for example in document:
-        try:
-            example.evaluate()
-        except unittest.SkipTest:
-            skipped += 1
-            continue
-        except Exception as exc:
-            failures.append(f"{page.name}, line {example.line}: {exc!r}")
-        ran += 1
+    with contextlib.ExitStack() as cleanup:
+        document.namespace["__cleanup__"] = cleanup
+        for example in document:
+            try:
+                example.evaluate()
+            except unittest.SkipTest:
+                skipped += 1
+                continue
+            except Exception as exc:
+                failures.append(f"{page.name}, line {example.line}: {exc!r}")
+            ran += 1
     assert failures == [], "\n".join(failures)
     assert ran or not skipped, f"every block of {page.name} is skipped"
+
+
+#: Languages of blocks that are shown but not run: printed output or a file's lines, and HTML.
+SHOWN_ONLY = {"text", "html"}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_every_code_block_says_its_language(page):
+    """A block without a language would be neither run nor checked: each names one, run or shown."""
+    fences = re.findall(r"^ *```(.*)$", page.read_text("utf-8"), flags=re.MULTILINE)
+    opening = fences[::2]
+    assert len(fences) % 2 == 0, f"{page.name} has an unclosed code block"
+    unknown = [tag for tag in opening if tag.strip() not in {"python", "json", "sh", *SHOWN_ONLY}]
+    assert unknown == [], f"{page.name}: blocks with no language or one that is not checked: {unknown}"
