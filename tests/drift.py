@@ -123,3 +123,14 @@ def endpoints(app: Flask) -> set[str]:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.add(f"{method} {rule.rule}")
     return found
+
+
+def quickstart_routes(app: Flask) -> set[str]:
+    """``"GET /bank"`` for every route of the quickstart's own (not the kit's blueprints)."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0].split("_")[0] == "wink":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.add(f"{method} {rule.rule}")
+    return found

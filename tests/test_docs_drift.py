@@ -13,6 +13,7 @@ from drift import (
     endpoints,
     provider_aliases,
     quickstart_app,
+    quickstart_routes,
     settings_in_code,
     signals_in_code,
 )
@@ -87,3 +88,16 @@ def test_the_endpoint_table_lists_every_endpoint(app):
     code = endpoints(app)
     assert code - documented == set(), "endpoints missing from the reference"
     assert documented - code == set(), "endpoints in the reference that the app does not serve"
+
+
+def test_the_quickstart_route_table_lists_every_route(app):
+    text = section("The quickstart")
+    routes = text[text.index("### Routes"):]
+    documented = set()
+    for cell in first_cells(routes):
+        found = re.fullmatch(r"`((?:GET|POST|PUT|PATCH|DELETE) /\S*)`", cell)
+        if found:
+            documented.add(found.group(1))
+    code = quickstart_routes(app)
+    assert code - documented == set(), "quickstart routes missing from the reference"
+    assert documented - code == set(), "quickstart routes in the reference that it does not serve"
