@@ -125,11 +125,15 @@ class Store:
 
     def upstream_user_id(self, provider: str, app_user_id: str) -> str | None:
         """The upstream user ``app_user_id`` is linked to now at ``provider``, if any."""
-        query = sa.select(users.c.upstream_user_id).where(
-            users.c.provider == provider, users.c.app_user_id == app_user_id, users.c.is_current
-        )
-        with self.begin() as conn:
-            return conn.scalar(query)
+        if not self._ready:
+            self.init()
+        # On the pool's driver connection: a new user's token asks this once, and Core's
+        # execution of the query cost more than the read itself.
+        conn = self.engine.raw_connection()
+        try:
+            return self._user_links.current(conn, provider, app_user_id)
+        finally:
+            conn.close()
 
     def app_user_id(self, provider: str, upstream_user_id: str) -> str | None:
         """The app user of an upstream user of ``provider`` (one linked before a relink too)."""

@@ -433,12 +433,24 @@ class UserLinkStatements:
             cursor.execute(self._insert.sql, params)
             if cursor.rowcount > 0:
                 return upstream_user_id
-            current = self._current
-            cursor.execute(current.sql, current.params(provider=provider, app_user_id=app_user_id))
-            row = cursor.fetchone()
-            return row[0] if row else None
+            return self._fetch_current(cursor, provider, app_user_id)
         finally:
             cursor.close()
+
+    def current(self, conn: Any, provider: str, app_user_id: str) -> str | None:
+        """The upstream user ``app_user_id`` is linked to now, read on the driver's connection
+        (every token request asks this; Core's execution would cost more than the read)."""
+        cursor = conn.cursor()
+        try:
+            return self._fetch_current(cursor, provider, app_user_id)
+        finally:
+            cursor.close()
+
+    def _fetch_current(self, cursor: Any, provider: str, app_user_id: str) -> str | None:
+        current = self._current
+        cursor.execute(current.sql, current.params(provider=provider, app_user_id=app_user_id))
+        row = cursor.fetchone()
+        return row[0] if row else None
 
 
 @dataclass(frozen=True, slots=True)
