@@ -120,7 +120,12 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
             changed = state.store.record_account(change)
         if change.owner is None and change.upstream_user_id is not None:
             # A signed message decides whose the account is, even when a browser named it first.
-            state.store.assign_account(change.provider, change.account_id, change.upstream_user_id)
+            # After the answer (the handler pool) nobody waits for it: it rides with the event's
+            # "handled" mark, queued after it. Handled in the request, the answer shows it.
+            state.store.assign_account(
+                change.provider, change.account_id, change.upstream_user_id,
+                wait=state.handler_pool is None,
+            )
         if changed:
             signals.send(
                 app,

@@ -25,7 +25,7 @@ from .. import jsonbody
 from . import migrations
 from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
-from .operations import AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
+from .operations import AccountOwner, AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
 from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
 from .statements import EventStatements, UserLinkStatements
 from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
@@ -402,22 +402,19 @@ class Store:
         )
         return self.record_account(change)
 
-    def assign_account(self, provider: str, account_id: str, upstream_user_id: str) -> bool:
+    def assign_account(
+        self, provider: str, account_id: str, upstream_user_id: str, *, wait: bool = True
+    ) -> bool | None:
         """Make ``upstream_user_id`` the owner of an account the upstream's signed message assigns
-        to it, whoever a browser said it was before (the upstream decides). True when it moved."""
-        statement = (
-            accounts.update()
-            .where(
-                accounts.c.provider == provider,
-                accounts.c.account_id == account_id,
-                sa.or_(
-                    accounts.c.upstream_user_id.is_(None), accounts.c.upstream_user_id != upstream_user_id
-                ),
-            )
-            .values(upstream_user_id=upstream_user_id, updated_at=utcnow())
-        )
-        with self.begin() as conn:
-            return bool(conn.execute(statement).rowcount)
+        to it, whoever a browser said it was before (the upstream decides). True when it moved.
+
+        Through the group commit, on the writer's connection: without ``wait`` it rides with the
+        next group (None), as the event's "handled" mark that follows it does, so a process that
+        dies first leaves the event to be handled again, and this with it. A transaction of its
+        own per event would take the database's write lock (and, on SQLite, an fsync) away from
+        the groups that acknowledge webhooks.
+        """
+        return self._write(AccountOwner(provider, account_id, upstream_user_id, self.statements), wait=wait)
 
     def record_account(self, change: AccountChange) -> bool:
         """:meth:`update_account` for a change already made (see :meth:`AccountChange.make`)."""
