@@ -260,8 +260,8 @@ def test_after_the_answer_the_webhook_still_decides_the_owner_with_the_event_han
         store = get_state().store
         alice_smile = store.upstream_user_id("smile_wink", "alice")
         mallory_smile = store.upstream_user_id("smile_wink", "mallory")
-    answer = client.post("/wink/callbacks", headers={"X-User": "mallory"},
-                         json={"name": "onAccountConnected", "args": {"accountId": "a-bg", "providerId": "grab"}})
+    claim = {"name": "onAccountConnected", "args": {"accountId": "a-bg", "providerId": "grab"}}
+    answer = client.post("/wink/callbacks", headers={"X-User": "mallory"}, json=claim)
     assert answer.status_code == 201
     with app.app_context():
         state = get_state()

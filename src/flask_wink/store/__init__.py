@@ -414,7 +414,20 @@ class Store:
         own per event would take the database's write lock (and, on SQLite, an fsync) away from
         the groups that acknowledge webhooks.
         """
-        return self._write(AccountOwner(provider, account_id, upstream_user_id, self.statements), wait=wait)
+        op = AccountOwner(provider, account_id, upstream_user_id, self.statements)
+        if self.dialect != "sqlite":
+            # PostgreSQL lets writers of other rows go on at once: a transaction of its own on a
+            # pooled connection, rather than a round trip inside the writer's groups.
+            if not self._ready:
+                self.init()
+            conn = self.engine.raw_connection()
+            try:
+                moved = op(conn.driver_connection)
+                conn.commit()
+            finally:
+                conn.close()
+            return moved
+        return self._write(op, wait=wait)
 
     def record_account(self, change: AccountChange) -> bool:
         """:meth:`update_account` for a change already made (see :meth:`AccountChange.make`)."""
