@@ -3,7 +3,9 @@
 Serves the quickstart (``create_app`` and waitress, as ``python -m quickstart`` does) in this
 process with every request sampled by pyinstrument in its own worker thread, drives it with wrk
 (new users on ``/api/create_link_token`` against a standalone sandbox, or signed webhooks), and
-prints the requests' merged profile. What the profile showed is in the README.
+prints the requests' merged profile (``WINK_PROFILE_FLAT=1``: each function's own time, summed
+over every thread: where the CPU goes, with the waits as lock and socket calls). What the profile
+showed is in the README.
 """
 
 from __future__ import annotations
@@ -94,7 +96,9 @@ def main() -> None:
                 bodies = Feed(tmp / "bodies.txt", webhook_lines(), 100_000)
                 print(wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, seconds, bodies.env()))
     session, sampled.session = sampled.session, None
-    print(ConsoleRenderer(unicode=True, color=False, time='percent_of_total').render(session))
+    flat = os.environ.get("WINK_PROFILE_FLAT") == "1"
+    renderer = ConsoleRenderer(unicode=True, color=False, time='percent_of_total', flat=flat, show_all=flat)
+    print(renderer.render(session))
 
 
 if __name__ == "__main__":

@@ -242,3 +242,39 @@ def test_a_browser_callback_never_takes_an_account_the_webhook_assigns_to_anothe
     with host.app_context():
         account = get_state().store.account("smile_wink", "a-contested")
     assert account["upstreamUserId"] == alice_smile and account["status"] == "CONNECTED"
+
+
+def test_after_the_answer_the_webhook_still_decides_the_owner_with_the_event_handled(
+    sandbox, tmp_path, database_url
+):
+    # Handled on the background pool, the owner a signed webhook gives an account is written
+    # with the event's "handled" mark (the group commit), not in a transaction of its own: once
+    # the handlers have run, both are there, on SQLite and PostgreSQL.
+    from flask_wink import get_state
+
+    app, _ = make_host_app(sandbox, tmp_path, WINK_DATABASE_URL=database_url,
+                           WINK_HANDLE_EVENTS="background")
+    client = app.test_client()
+    client.post("/wink/token", headers={"X-User": "mallory"})
+    client.post("/wink/token", headers={"X-User": "alice"})
+    with app.app_context():
+        store = get_state().store
+        alice_smile = store.upstream_user_id("smile_wink", "alice")
+        mallory_smile = store.upstream_user_id("smile_wink", "mallory")
+    claim = {"name": "onAccountConnected", "args": {"accountId": "a-bg", "providerId": "grab"}}
+    answer = client.post("/wink/callbacks", headers={"X-User": "mallory"}, json=claim)
+    assert answer.status_code == 201
+    with app.app_context():
+        state = get_state()
+        assert state.wait_for_handlers()
+        assert state.store.account("smile_wink", "a-bg")["upstreamUserId"] == mallory_smile
+    body, headers = signed_webhook(make_event("ACCOUNT_CONNECTED", {
+        "userId": alice_smile, "accountId": "a-bg", "providers": ["grab"]}), WEBHOOK_SECRET)
+    assert client.post("/wink/webhooks", data=body, headers=headers).status_code == 200
+    with app.app_context():
+        state = get_state()
+        assert state.wait_for_handlers()
+        assert state.store.account("smile_wink", "a-bg")["upstreamUserId"] == alice_smile
+        assert state.store.count_events(state="handled") == 2
+        assert state.store.count_events(state="handling") == 0
+        state.close()

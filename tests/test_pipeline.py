@@ -194,3 +194,48 @@ def test_source_allow_list(make_app):
 def test_bad_allow_list_is_a_setup_error(sandbox, tmp_path):
     with pytest.raises(RuntimeError, match="WINK_WEBHOOK_ALLOWED_IPS"):
         make_host_app(sandbox, tmp_path, WINK_WEBHOOK_ALLOWED_IPS="not-an-ip")
+
+
+def test_background_handlers_drain_every_event_of_a_burst_once(make_app):
+    # After the answer, events wait in one queue that at most WINK_HANDLER_THREADS threads drain:
+    # a burst from many senders is handled once each, a handler that raises fails only its own
+    # event, and once done no thread is counted as draining (the next event starts one again).
+    app = make_app(WINK_HANDLE_EVENTS="background", WINK_HANDLER_THREADS=2)
+    runs = []
+    lock = threading.Lock()
+
+    def count(sender, **kw):
+        with lock:
+            runs.append(kw["event"].event_id)
+        if kw["event"].event_id.endswith("-7"):
+            raise RuntimeError("boom")
+
+    events = [connected(account_id=f"a-{i}") for i in range(60)]
+    for i, event in enumerate(events):
+        event["id"] = f"burst-{i}"
+    deliveries = [signed_webhook(e, WEBHOOK_SECRET) for e in events]
+    signals.webhook_received.connect(count)
+    try:
+        with serve(app, threads=16) as served, ThreadPoolExecutor(16) as pool, httpx.Client() as http:
+            answers = list(pool.map(
+                lambda d: http.post(served.url + "/wink/webhooks", content=d[0], headers=d[1]), deliveries
+            ))
+            with app.app_context():
+                state = get_state()
+                assert state.wait_for_handlers()
+                assert state.draining == 0 and not state.handler_queue
+                failing = [e for e in events if e["id"].endswith("-7")]
+                assert state.store.count_events(state="failed") == len(failing)
+                assert state.store.count_events(state="handled") == len(events) - len(failing)
+            # The next event after the burst starts a thread again.
+            late = connected(account_id="a-late")
+            late["id"] = "late"
+            body, headers = signed_webhook(late, WEBHOOK_SECRET)
+            assert http.post(served.url + "/wink/webhooks", content=body, headers=headers).status_code == 200
+            with app.app_context():
+                assert get_state().wait_for_handlers()
+                assert get_state().store.count_events(state="handled") == len(events) - len(failing) + 1
+    finally:
+        signals.webhook_received.disconnect(count)
+    assert {a.status_code for a in answers} == {200}
+    assert sorted(runs) == sorted([e["id"] for e in events] + ["late"])

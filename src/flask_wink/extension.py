@@ -140,8 +140,9 @@ class Wink:
             ) from None
         store = Store(database_url, lock_timeout=lock_timeout)
         pool = None
+        threads = max(1, int(config["WINK_HANDLER_THREADS"]))
         if handle_events == "background":
-            pool = handler_pool(max(1, int(config["WINK_HANDLER_THREADS"])))
+            pool = handler_pool(threads)
         state = WinkState(
             wink=self,
             store=store,
@@ -152,6 +153,7 @@ class Wink:
             webhook_networks=networks,
             handler_name=process_name() if handle_events != "worker" else None,
             handler_pool=pool,
+            handler_threads=threads,
             rate_limits=RateLimits(app),
             claim_lease=_seconds(config, "WINK_CLAIM_LEASE"),
             sweep_interval=_seconds(config, "WINK_SWEEP_INTERVAL"),

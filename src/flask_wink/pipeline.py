@@ -120,7 +120,12 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
             changed = state.store.record_account(change)
         if change.owner is None and change.upstream_user_id is not None:
             # A signed message decides whose the account is, even when a browser named it first.
-            state.store.assign_account(change.provider, change.account_id, change.upstream_user_id)
+            # After the answer (the handler pool) nobody waits for it: it rides with the event's
+            # "handled" mark, queued after it. Handled in the request, the answer shows it.
+            state.store.assign_account(
+                change.provider, change.account_id, change.upstream_user_id,
+                wait=state.handler_pool is None,
+            )
         if changed:
             signals.send(
                 app,
@@ -204,28 +209,57 @@ def take_over_lapsed(app: Flask, state: WinkState, *, lease: float | None = None
 
 def hand_on(app: Flask, state: WinkState, event: StoredEvent) -> None:
     """Handle a just-stored event in this process (after the answer, or in the request), unless
-    a worker is to do it."""
+    a worker is to do it.
+
+    After the answer, events wait in one queue that the pool's threads drain, each taking events
+    until none is left: a thread is started only when fewer than the pool's size are draining,
+    so under load a thread handles many events in one app context instead of the pool waking a
+    thread, pushing a context and settling a future for each one.
+    """
     if state.handler_name is None:
         return
     sweep_if_due(app, state)
-    if state.handler_pool is None:
+    pool = state.handler_pool
+    if pool is None:
         handle_event(app, state, event)
         return
+    with state.handler_lock:
+        state.handler_queue.append(event)
+        if state.draining >= state.handler_threads:
+            return  # a draining thread takes it: each drains until the queue is empty
+        state.draining += 1
     try:
-        future = state.handler_pool.submit(_handle_in_context, app, state, event)
+        future = pool.submit(_drain, app, state)
     except RuntimeError:  # the pool is shut down (the app is closing): a worker takes it over
+        with state.handler_lock:
+            state.draining -= 1
         log.warning("event %s left for a worker: the handler pool is closed", event.id)
         return
     state.running.add(future)
     future.add_done_callback(state.running.discard)
 
 
-def _handle_in_context(app: Flask, state: WinkState, event: StoredEvent) -> None:
+def _drain(app: Flask, state: WinkState) -> None:
+    # Ends only once it found the queue empty under the lock, so an event queued while it ran
+    # is never left without a thread (hand_on starts none when enough are draining).
+    counted = True
     try:
         with app.app_context():
-            handle_event(app, state, event)
-    except Exception:  # marking it failed failed too: its claim lapses and it is taken over
-        log.exception("handling event %s failed", event.id)
+            while True:
+                with state.handler_lock:
+                    if not state.handler_queue:
+                        state.draining -= 1
+                        counted = False
+                        return
+                    event = state.handler_queue.popleft()
+                try:
+                    handle_event(app, state, event)
+                except Exception:  # marking it failed failed too: its claim lapses, it is taken over
+                    log.exception("handling event %s failed", event.id)
+    finally:
+        if counted:  # something escaped: the next event starts a thread again
+            with state.handler_lock:
+                state.draining -= 1
 
 
 def handler_pool(size: int) -> ThreadPoolExecutor:

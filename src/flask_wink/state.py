@@ -5,6 +5,7 @@ Imports no provider: providers are built by :mod:`flask_wink.extension` and hand
 
 from __future__ import annotations
 
+import collections
 import ipaddress
 import threading
 import time
@@ -45,6 +46,13 @@ class WinkState:
     handler_pool: Any = None
     #: Handlers submitted to the pool and not yet done (see :meth:`wait_for_handlers`).
     running: set = field(default_factory=set)
+    #: Events stored by this process and waiting for the pool, oldest first; how many of the
+    #: pool's threads are taking them (see :func:`flask_wink.pipeline.hand_on`).
+    handler_queue: collections.deque = field(default_factory=collections.deque)
+    handler_lock: threading.Lock = field(default_factory=threading.Lock)
+    draining: int = 0
+    #: The pool's size: at most this many threads drain the queue at once.
+    handler_threads: int = 1
     #: The kit's rate limits (:class:`~flask_wink.ratelimits.RateLimits`); None: none.
     rate_limits: Any = None
     #: Seconds after which an event claimed by a process that died is taken over (WINK_CLAIM_LEASE).

@@ -25,7 +25,7 @@ from .. import jsonbody
 from . import migrations
 from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
-from .operations import AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
+from .operations import AccountOwner, AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
 from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
 from .statements import EventStatements, UserLinkStatements
 from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
@@ -125,11 +125,15 @@ class Store:
 
     def upstream_user_id(self, provider: str, app_user_id: str) -> str | None:
         """The upstream user ``app_user_id`` is linked to now at ``provider``, if any."""
-        query = sa.select(users.c.upstream_user_id).where(
-            users.c.provider == provider, users.c.app_user_id == app_user_id, users.c.is_current
-        )
-        with self.begin() as conn:
-            return conn.scalar(query)
+        if not self._ready:
+            self.init()
+        # On the pool's driver connection: a new user's token asks this once, and Core's
+        # execution of the query cost more than the read itself.
+        conn = self.engine.raw_connection()
+        try:
+            return self._user_links.current(conn, provider, app_user_id)
+        finally:
+            conn.close()
 
     def app_user_id(self, provider: str, upstream_user_id: str) -> str | None:
         """The app user of an upstream user of ``provider`` (one linked before a relink too)."""
@@ -398,22 +402,32 @@ class Store:
         )
         return self.record_account(change)
 
-    def assign_account(self, provider: str, account_id: str, upstream_user_id: str) -> bool:
+    def assign_account(
+        self, provider: str, account_id: str, upstream_user_id: str, *, wait: bool = True
+    ) -> bool | None:
         """Make ``upstream_user_id`` the owner of an account the upstream's signed message assigns
-        to it, whoever a browser said it was before (the upstream decides). True when it moved."""
-        statement = (
-            accounts.update()
-            .where(
-                accounts.c.provider == provider,
-                accounts.c.account_id == account_id,
-                sa.or_(
-                    accounts.c.upstream_user_id.is_(None), accounts.c.upstream_user_id != upstream_user_id
-                ),
-            )
-            .values(upstream_user_id=upstream_user_id, updated_at=utcnow())
-        )
-        with self.begin() as conn:
-            return bool(conn.execute(statement).rowcount)
+        to it, whoever a browser said it was before (the upstream decides). True when it moved.
+
+        Through the group commit, on the writer's connection: without ``wait`` it rides with the
+        next group (None), as the event's "handled" mark that follows it does, so a process that
+        dies first leaves the event to be handled again, and this with it. A transaction of its
+        own per event would take the database's write lock (and, on SQLite, an fsync) away from
+        the groups that acknowledge webhooks.
+        """
+        op = AccountOwner(provider, account_id, upstream_user_id, self.statements)
+        if self.dialect != "sqlite":
+            # PostgreSQL lets writers of other rows go on at once: a transaction of its own on a
+            # pooled connection, rather than a round trip inside the writer's groups.
+            if not self._ready:
+                self.init()
+            conn = self.engine.raw_connection()
+            try:
+                moved = op(conn.driver_connection)
+                conn.commit()
+            finally:
+                conn.close()
+            return moved
+        return self._write(op, wait=wait)
 
     def record_account(self, change: AccountChange) -> bool:
         """:meth:`update_account` for a change already made (see :meth:`AccountChange.make`)."""

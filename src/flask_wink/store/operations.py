@@ -78,6 +78,19 @@ class AccountUpsert:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountOwner:
+    """The owner a signed message gives an account; the result says whether it moved."""
+
+    provider: str
+    account_id: str
+    upstream_user_id: str
+    sql: EventStatements
+
+    def __call__(self, conn: Any) -> bool:
+        return self.sql.assign_account(conn, self.provider, self.account_id, self.upstream_user_id)
+
+
+@dataclass(frozen=True, slots=True)
 class UserLink:
     """An app user's first upstream user; the result is the upstream user the app user is linked
     to once committed (another one when it was linked first), or None when the upstream user

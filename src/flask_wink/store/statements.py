@@ -154,6 +154,19 @@ class EventStatements:
                 f"handled_at = %s WHERE id = ANY({array}::integer[])"
             )
         self._upserts: dict[tuple[int, bool], str] = {}
+        self._assign_owner = self.driver_statement(
+            accounts.update()
+            .where(
+                accounts.c.provider == sa.bindparam("provider"),
+                accounts.c.account_id == sa.bindparam("account_id"),
+                sa.or_(
+                    accounts.c.upstream_user_id.is_(None),
+                    accounts.c.upstream_user_id != sa.bindparam("owner"),
+                ),
+            )
+            .values(upstream_user_id=sa.bindparam("new_owner"), updated_at=sa.bindparam("now"))
+        )
+        self._account_moment = processor(accounts, "updated_at") or _same
 
     def driver_statement(self, statement: sa.sql.expression.Executable) -> DriverStatement:
         """``statement`` (SQLAlchemy Core) as text for the driver's own cursor, compiled once."""
@@ -350,6 +363,24 @@ class EventStatements:
 
     # accounts
 
+    def assign_account(self, conn: Any, provider: str, account_id: str, upstream_user_id: str) -> bool:
+        """Make ``upstream_user_id`` the account's owner; True when it moved."""
+        cursor = conn.cursor()
+        try:
+            cursor.execute(
+                self._assign_owner.sql,
+                self._assign_owner.params(
+                    provider=provider,
+                    account_id=account_id,
+                    owner=upstream_user_id,
+                    new_owner=upstream_user_id,
+                    now=self._account_moment(utcnow()),
+                ),
+            )
+            return cursor.rowcount > 0
+        finally:
+            cursor.close()
+
     def upsert_account(self, conn: Any, change: AccountChange) -> bool:
         return self._upserted(self._send_upsert(conn, change))
 
@@ -433,12 +464,24 @@ class UserLinkStatements:
             cursor.execute(self._insert.sql, params)
             if cursor.rowcount > 0:
                 return upstream_user_id
-            current = self._current
-            cursor.execute(current.sql, current.params(provider=provider, app_user_id=app_user_id))
-            row = cursor.fetchone()
-            return row[0] if row else None
+            return self._fetch_current(cursor, provider, app_user_id)
         finally:
             cursor.close()
+
+    def current(self, conn: Any, provider: str, app_user_id: str) -> str | None:
+        """The upstream user ``app_user_id`` is linked to now, read on the driver's connection
+        (every token request asks this; Core's execution would cost more than the read)."""
+        cursor = conn.cursor()
+        try:
+            return self._fetch_current(cursor, provider, app_user_id)
+        finally:
+            cursor.close()
+
+    def _fetch_current(self, cursor: Any, provider: str, app_user_id: str) -> str | None:
+        current = self._current
+        cursor.execute(current.sql, current.params(provider=provider, app_user_id=app_user_id))
+        row = cursor.fetchone()
+        return row[0] if row else None
 
 
 @dataclass(frozen=True, slots=True)
