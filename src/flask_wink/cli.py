@@ -12,7 +12,7 @@ from flask.cli import ScriptInfo, with_appcontext
 
 from .pipeline import run_worker, take_over_lapsed
 from .provider import BROWSER, INBOUND, url_segment
-from .state import get_state
+from .state import WinkState, get_state
 from .store import EVENT_STATES
 
 
@@ -127,3 +127,17 @@ def worker(batch: int, poll: float, lease: float, once: bool) -> None:
     click.echo("flask-wink worker started; Ctrl+C stops it.")
     handled = run_worker(app, once=once, batch=batch, poll=poll, lease=lease, stop=stop)
     click.echo(f"Handled {handled} event(s).")
+
+
+def resolve_user(state: WinkState, provider: str, user: str, upstream: str) -> tuple[str, str | None]:
+    """(upstream user id, app user id) of ``provider`` for an app user id or an upstream user id
+    this app made; otherwise a one-line error naming both kinds (``upstream``: "Smile", "UCW")."""
+    upstream_user_id = state.store.upstream_user_id(provider, user)
+    if upstream_user_id:
+        return upstream_user_id, user
+    app_user_id = state.store.app_user_id(provider, user)
+    if app_user_id is not None:
+        return user, app_user_id
+    raise click.ClickException(
+        f"Unknown user {user!r}: give an app user id or a {upstream} user id this app made."
+    )

@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ... import signals as core_signals
+from ...cli import resolve_user
 from ...linking import start_link
 from ...provider import INBOUND
 from ...state import WinkState, get_state
@@ -293,15 +294,7 @@ def revoke_account_command(account_id: str, keep_data: bool) -> None:
 
 def _resolve_user(state: WinkState, user: str) -> tuple[str, str | None]:
     """(Smile user id, app user id) for an app user id or a Smile user id."""
-    smile_user_id = state.store.upstream_user_id(NAME, user)
-    if smile_user_id:
-        return smile_user_id, user
-    app_user_id = state.store.app_user_id(NAME, user)
-    if app_user_id is not None:
-        return user, app_user_id
-    raise click.ClickException(
-        f"Unknown user {user!r}: give an app user id or a Smile user id this app made."
-    )
+    return resolve_user(state, NAME, user, "Smile")
 
 
 def _export_document(state: WinkState, smile_user_id: str) -> dict[str, Any]:

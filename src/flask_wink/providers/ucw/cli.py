@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from ...cli import resolve_user
 from ...linking import start_link
 from ...state import WinkState, get_state
 from .access import ucw
@@ -20,13 +21,7 @@ ucw_cli = click.Group("ucw", help="Universal Connect Widget: connections, refres
 
 def _resolve_user(state: WinkState, user: str) -> tuple[str, str | None]:
     """(UCW user id, app user id) for an app user id or a UCW user id this app made."""
-    upstream = state.store.upstream_user_id(NAME, user)
-    if upstream:
-        return upstream, user
-    app_user_id = state.store.app_user_id(NAME, user)
-    if app_user_id is not None:
-        return user, app_user_id
-    raise click.ClickException(f"Unknown user {user!r}: give an app user id or a UCW user id this app made.")
+    return resolve_user(state, NAME, user, "UCW")
 
 
 def _owned(state: WinkState, upstream: str, key: str) -> None:
