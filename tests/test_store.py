@@ -487,3 +487,18 @@ def test_accounts_and_events_are_keyed_per_provider(store):
     assert {a["provider"] for a in store.list_accounts()} == {"smile_wink", "ucw"}
     assert [a["provider"] for a in store.list_accounts(provider="ucw")] == ["ucw"]
     assert store.account("ucw", "a-1")["connectedAt"]
+
+
+def test_reading_a_users_current_upstream_user_uses_the_index_not_a_scan(tmp_path):
+    # The read every new user's token makes: with the partial index's condition said another way
+    # (is_current = 1), SQLite read every user of the provider, a cost growing with the users.
+    store = Store(f"sqlite:///{tmp_path / 'wink.sqlite3'}")
+    store.init()
+    read = store._user_links._current
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + read.sql, tuple(read.params(provider="smile_wink", app_user_id="george"))
+        ).all()
+    store.dispose()
+    wanted = "USING INDEX uq_wink_users_current (provider=? AND app_user_id=?)"
+    assert any(wanted in row[-1] for row in plan), plan

@@ -26,7 +26,7 @@ from . import migrations
 from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
 from .operations import AccountOwner, AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
-from .schema import accounts, events, metadata, provider_metadata, provider_tables, users
+from .schema import IS_CURRENT, accounts, events, metadata, provider_metadata, provider_tables, users
 from .statements import EventStatements, UserLinkStatements
 from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
 
@@ -162,7 +162,7 @@ class Store:
         old one); the old one stays linked to the app user, for the events stored under it."""
         mine = sa.and_(users.c.provider == provider, users.c.app_user_id == app_user_id)
         with self.begin() as conn:
-            conn.execute(users.update().where(mine, users.c.is_current).values(is_current=False))
+            conn.execute(users.update().where(mine, IS_CURRENT).values(is_current=False))
             moved = conn.execute(
                 users.update()
                 .where(users.c.provider == provider, users.c.upstream_user_id == upstream_user_id)

@@ -40,6 +40,11 @@ users = sa.Table(
     ),
 )
 
+#: "The current upstream user" as queries must say it: the partial index's own condition, word for
+#: word. SQLAlchemy renders ``users.c.is_current`` as ``is_current = 1`` on SQLite, which SQLite
+#: does not match with the index's ``WHERE is_current``: it read every user of the provider instead.
+IS_CURRENT = sa.literal_column("wink_users.is_current")
+
 events = sa.Table(
     "wink_events",
     metadata,

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 
 from .engine import FIX, check_driver
 from .operations import EventRow, delivery_key
+from .schema import IS_CURRENT
 from .values import AccountChange, utcnow
 
 DIALECTS = ("sqlite", "postgresql")
@@ -446,7 +447,7 @@ class UserLinkStatements:
             sa.select(users.c.upstream_user_id).where(
                 users.c.provider == sa.bindparam("provider"),
                 users.c.app_user_id == sa.bindparam("app_user_id"),
-                users.c.is_current,
+                IS_CURRENT,
             )
         )
         self._created_at = users.c.created_at.type.dialect_impl(dialect).bind_processor(dialect) or _same
