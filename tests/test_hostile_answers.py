@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -278,3 +279,32 @@ def test_after_the_answer_the_webhook_still_decides_the_owner_with_the_event_han
         assert state.store.count_events(state="handled") == 2
         assert state.store.count_events(state="handling") == 0
         state.close()
+
+
+def test_an_unchanged_session_cookie_is_sent_again_only_once_it_is_a_day_old(tmp_path, monkeypatch):
+    from quickstart.app import HttpsAwareSessions, create_app
+    from quickstart.settings import load_settings
+
+    from flask_wink.testing import serve
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = load_settings({"APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}"},
+                             env_file=tmp_path / "none.env")
+    app = create_app(settings, instance_path=tmp_path / "instance")
+    with serve(app, port=port) as served, httpx.Client(base_url=served.url) as client:
+        first = client.get("/api/create_link_token")
+        assert "Expires=" in first.headers["Set-Cookie"]  # a new visitor: a permanent session
+        again = client.get("/api/create_link_token")
+        assert again.json()["userId"] == first.json()["userId"]  # the same visitor, from the cookie
+        assert "Set-Cookie" not in again.headers  # unchanged and fresh: not signed and sent again
+        monkeypatch.setattr(HttpsAwareSessions, "REFRESH_AFTER", timedelta(0))
+        old = client.get("/api/create_link_token")
+        assert old.json()["userId"] == first.json()["userId"] and "Expires=" in old.headers["Set-Cookie"]
+        # A cookie whose signature does not match is no session: a new visitor.
+        payload, rest = client.cookies["session"].split(".", 1)
+        client.cookies.clear()
+        client.cookies.set("session", payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + rest)
+        assert client.get("/api/create_link_token").json()["userId"] != first.json()["userId"]
+    app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
