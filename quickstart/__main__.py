@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from waitress import serve
@@ -16,6 +17,8 @@ THREADS = 32
 
 
 def main() -> int:
+    # SIGTERM ends the process as Ctrl-C does: the log lines still queued are written first.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     checks.configure_logging()
     started = checks.start()  # one line per problem, and no start, when something is wrong
     if started is None:
@@ -26,6 +29,10 @@ def main() -> int:
         print(line, flush=True)
     serve(app, host=settings.app_host, port=settings.app_port, **waitress_options(app))
     return 0
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(0)
 
 
 def waitress_options(app) -> dict:

@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -97,3 +98,42 @@ def test_http_client_lines_only_when_asked(tmp_path, asked):
                                "tenant-") for line in lines)
     http_lines = [line for line in lines if "HTTP Request:" in line]
     assert bool(http_lines) is asked
+
+
+class _StuckStream:
+    """stderr that blocks every write until released (a slow terminal, a full pipe)."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.released.wait(10)
+        self.lines.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_the_quickstarts_request_threads_never_wait_for_the_log_stream(tmp_path, monkeypatch):
+    from logging.handlers import QueueHandler
+
+    from quickstart.checks import configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
+    stuck = _StuckStream()
+    monkeypatch.setattr(sys, "stderr", stuck)
+    configure_logging({}, env_file=tmp_path / "none.env")
+    (queued,) = root.handlers
+    assert isinstance(queued, QueueHandler)
+    start = time.monotonic()
+    for n in range(3):
+        logging.getLogger("flask_wink").info("recorded line %d", n)
+    assert time.monotonic() - start < 1  # queued, though the stream takes nothing
+    stuck.released.set()
+    deadline = time.monotonic() + 5
+    while len(stuck.lines) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "".join(stuck.lines) == "".join(f"INFO flask_wink: recorded line {n}\n" for n in range(3))
