@@ -324,9 +324,10 @@ def _refuse_foreign_origins(settings: Settings) -> None:
     script): its Origin is neither this app nor in ALLOWED_ORIGINS (``null`` never is), or, with
     no Origin, the browser says it is cross-site."""
     origin = request.headers.get("Origin")
-    own = request.host_url.rstrip("/")
     if origin is not None:
-        if origin != "null" and (origin == own or origin in settings.allowed_origins):
+        # The app's own origin is worked out only when there is an Origin to compare it with.
+        allowed = origin in settings.allowed_origins or origin == request.host_url.rstrip("/")
+        if origin != "null" and allowed:
             return
     elif request.headers.get("Sec-Fetch-Site") != "cross-site":
         return
