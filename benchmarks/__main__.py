@@ -233,6 +233,53 @@ def wrk(url: str, script: str, connections: int, seconds: int, env: dict | None 
     }
 
 
+def process_usage(pid: int) -> tuple[float, float, int] | None:
+    """CPU seconds (user, kernel) and thread switches so far of process ``pid`` (read from Linux's
+    /proc; None elsewhere). The switches are summed over its threads (the process's own line
+    counts only its first thread)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        switches = 0
+        for status in Path(f"/proc/{pid}/task").glob("*/status"):
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:  # a thread that just ended
+                continue
+            switches += sum(int(line.split()[1]) for line in lines
+                            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+        return int(fields[11]) / tick, int(fields[12]) / tick, switches
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def with_usage(proc: subprocess.Popen, run: Callable[[], dict]) -> Callable[[], dict]:
+    """``run``, with the CPU (ms, and of it in the kernel) and thread switches that the server
+    process spent per answered request during it: a figure the machine's other load moves far
+    less than requests per second."""
+
+    def measured() -> dict:
+        before = process_usage(proc.pid)
+        result = run()
+        after = process_usage(proc.pid)
+        if before is not None and after is not None and result["requests"]:
+            answered = result["requests"]
+            result["cpu_ms"] = (after[0] + after[1] - before[0] - before[1]) * 1000 / answered
+            result["kernel_ms"] = (after[1] - before[1]) * 1000 / answered
+            result["switches"] = (after[2] - before[2]) / answered
+        return result
+
+    return measured
+
+
+def usage_of(runs: list[dict]) -> dict | None:
+    """The median over the rounds of each per-request usage figure."""
+    measured = [r for r in runs if "cpu_ms" in r]
+    if not measured:
+        return None
+    return {key: statistics.median(r[key] for r in measured) for key in ("cpu_ms", "kernel_ms", "switches")}
+
+
 @contextmanager
 def database(kind: str, tmp: Path):
     if kind == "sqlite":
@@ -291,9 +338,9 @@ def ingest(kind: str, tmp: Path, bodies: Feed, settings: Settings) -> dict:
     with ExitStack() as stack:
         qs_db = stack.enter_context(database(kind, tmp))
         tuned_db = stack.enter_context(database(kind, tmp))
-        stack.enter_context(quickstart(qs_port, qs_db, settings))
+        qs_proc = stack.enter_context(quickstart(qs_port, qs_db, settings))
         ref = f"http://127.0.0.1:{ref_port}"
-        stack.enter_context(
+        ref_proc = stack.enter_context(
             process(["-m", "benchmarks.reference", "--port", str(ref_port), "--threads",
                      str(QUICKSTART_THREADS)], ref + "/pass/none")
         )
@@ -316,8 +363,8 @@ def ingest(kind: str, tmp: Path, bodies: Feed, settings: Settings) -> dict:
         runs = run_rounds(
             settings,
             {
-                "quickstart": stores(qs_url),
-                "bare": bare(ref + "/bare"),
+                "quickstart": with_usage(qs_proc, stores(qs_url)),
+                "bare": with_usage(ref_proc, bare(ref + "/bare")),
                 "tuned": stores(tuned + "/wink/webhooks"),
                 "tuned_bare": bare(tuned + "/bare"),
                 "tuned_via_flask": stores(tuned + "/via-flask/webhooks"),
@@ -334,6 +381,7 @@ def ingest(kind: str, tmp: Path, bodies: Feed, settings: Settings) -> dict:
         "rounds": settings.rounds,
         "threads": QUICKSTART_THREADS,
         "ratio": ratio_of(runs, "quickstart", "bare"),
+        "usage": {"quickstart": usage_of(runs["quickstart"]), "bare": usage_of(runs["bare"])},
         "ratio_tuned": ratio_of(runs, "tuned", "tuned_bare"),
         "ratio_fast_path": ratio_of(runs, "tuned", "tuned_via_flask"),
     }
@@ -363,9 +411,9 @@ def token_path(tmp: Path, settings: Settings) -> dict:
         # The quickstart pointed at the standalone sandbox through its own settings, so that both
         # sides make their upstream calls to the same server.
         upstream = {"API_KEY": API_KEY, "API_SECRET": API_SECRET, "OPEN_API_HOST": sandbox + "/v1"}
-        stack.enter_context(quickstart(qs_port, url, settings, **upstream))
+        qs_proc = stack.enter_context(quickstart(qs_port, url, settings, **upstream))
         ref = f"http://127.0.0.1:{ref_port}"
-        stack.enter_context(
+        ref_proc = stack.enter_context(
             process(["-m", "benchmarks.reference", "--port", str(ref_port), "--threads",
                      str(QUICKSTART_THREADS), "--api-host", sandbox + "/v1", "--api-key", API_KEY,
                      "--api-secret", API_SECRET], ref + "/pass/none")
@@ -394,15 +442,16 @@ def token_path(tmp: Path, settings: Settings) -> dict:
             return go
 
         routes = {
-            "pass_new": run(ref + "/pass/new", "POST", tmp / "cookieless.txt"),
-            "pass_returning": run(ref + "/pass/returning", "POST", tmp / "upstream-users.txt"),
+            "pass_new": with_usage(ref_proc, run(ref + "/pass/new", "POST", tmp / "cookieless.txt")),
+            "pass_returning": with_usage(
+                ref_proc, run(ref + "/pass/returning", "POST", tmp / "upstream-users.txt")),
         }
         for name, (path, method, new) in TOKEN_ROUTES.items():
             if new:
                 lines = fresh if method == "POST" else tmp / "cookieless.txt"
             else:
                 lines = tmp / "returning.txt"
-            routes[name] = run(qs + path, method, lines)
+            routes[name] = with_usage(qs_proc, run(qs + path, method, lines))
         for warm in ("pass_new", "create_link_token_new", "wink_token_returning"):
             routes[warm]()
         runs = run_rounds(settings, routes)
@@ -429,6 +478,7 @@ def token_path(tmp: Path, settings: Settings) -> dict:
                     response.raise_for_status()
     p50 = {name: statistics.median(values) for name, values in samples.items()}
     result: dict = {"runs": {name: median_run(r) for name, r in runs.items()}, "p50_ms": p50,
+                    "usage": {name: usage_of(r) for name, r in runs.items()},
                     "rounds": settings.rounds, "callers": CALLERS}
     for name, (_path, _method, new) in TOKEN_ROUTES.items():
         baseline = "pass_new" if new else "pass_returning"
@@ -529,6 +579,8 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         rows += [
             (f"webhook ingest, {name}: quickstart ({threads} threads) vs bare 204 ({threads} threads)",
              f"{run['quickstart']['rps']:.0f}/s", f"{run['bare']['rps']:.0f}/s", spread(run["ratio"])),
+            *usage_row(f"  server CPU per webhook, ms (kernel) / thread switches ({name})",
+                       run.get("usage", {}).get("quickstart"), run.get("usage", {}).get("bare")),
             (f"  quickstart: acknowledged / stored / stored twice ({name})",
              f"{qs['acknowledged']} / {qs['stored']}", f"{qs['duplicates_stored']}",
              "stored once" if qs["stored_once"] else "NOT STORED ONCE"),
@@ -555,6 +607,11 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             rows.append((f"{label}, {token['callers']} callers vs pass-through",
                          f"{token['runs'][name]['rps']:.0f}/s", f"{token['runs'][baseline]['rps']:.0f}/s",
                          spread(token[name]["ratio"])))
+        usage = token.get("usage", {})
+        for name, label in labels.items():
+            baseline = "pass_new" if TOKEN_ROUTES[name][2] else "pass_returning"
+            rows += usage_row(f"  server CPU per request, ms (kernel) / thread switches: {label}",
+                              usage.get(name), usage.get(baseline))
         for name, label in labels.items():
             new = TOKEN_ROUTES[name][2]
             baseline = "pass_new" if new else "pass_returning"
@@ -574,6 +631,17 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             rows.append((f"/wink/events at {memory['events']:,} events ({name}), p50 / p99 ms",
                          f"{page['p50_ms']:.1f} / {page['p99_ms']:.1f}", "", ""))
     return rows
+
+
+def usage_row(label: str, mine: dict | None, reference: dict | None) -> list[tuple[str, str, str, str]]:
+    """One row of per-request server usage (none where /proc could not be read)."""
+    if not mine or not reference:
+        return []
+
+    def cell(u: dict) -> str:
+        return f"{u['cpu_ms']:.2f} ({u['kernel_ms']:.2f}) / {u['switches']:.1f}"
+
+    return [(label, cell(mine), cell(reference), f"{mine['cpu_ms'] / reference['cpu_ms']:.2f}x the CPU")]
 
 
 def print_table(rows: list[tuple[str, str, str, str]]) -> None:

@@ -22,6 +22,11 @@ def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored
             assert check["stored"] >= check["acknowledged"]
             assert check["duplicates_stored"] == 0
             assert check["stored_once"] is True
+        assert f"  server CPU per webhook, ms (kernel) / thread switches ({name})" in labels
+        for server in ("quickstart", "bare"):
+            usage = ingest["usage"][server]
+            assert usage["cpu_ms"] > 0 and 0 <= usage["kernel_ms"] <= usage["cpu_ms"]
+            assert usage["switches"] > 0
         for route in ("quickstart", "bare", "tuned", "tuned_bare", "tuned_via_flask"):
             assert ingest[route]["non2xx"] == 0, route
         assert ingest["bare"]["requests"] > 0
@@ -36,6 +41,9 @@ def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored
         assert token["runs"][name]["requests"] > 0
         assert token[name]["non2xx"] == 0
     assert token["runs"]["pass_new"]["non2xx"] == token["runs"]["pass_returning"]["non2xx"] == 0
+    # The servers' own CPU and thread switches per request, beside the rates (read from /proc).
+    assert len([label for label in labels if label.startswith("  server CPU per request")]) == 4
+    assert all(usage["cpu_ms"] > 0 for usage in token["usage"].values())
 
     memory = results["memory"]
     assert memory["served_over_http"] >= 300
