@@ -397,6 +397,11 @@ TOKEN_ROUTES = {
 }
 
 
+def baseline_of(name: str) -> str:
+    """The pass-through route a token route is measured against (new or returning user)."""
+    return "pass_new" if TOKEN_ROUTES[name][2] else "pass_returning"
+
+
 def token_path(tmp: Path, settings: Settings) -> dict:
     """The quickstart's token routes against the pass-through route, both calling one standalone
     sandbox: at 16 concurrent callers, and the p50 of one caller at a time."""
@@ -480,8 +485,8 @@ def token_path(tmp: Path, settings: Settings) -> dict:
     result: dict = {"runs": {name: median_run(r) for name, r in runs.items()}, "p50_ms": p50,
                     "usage": {name: usage_of(r) for name, r in runs.items()},
                     "rounds": settings.rounds, "callers": CALLERS}
-    for name, (_path, _method, new) in TOKEN_ROUTES.items():
-        baseline = "pass_new" if new else "pass_returning"
+    for name in TOKEN_ROUTES:
+        baseline = baseline_of(name)
         result[name] = {
             "ratio": ratio_of(runs, name, baseline),
             "p50_over_ms": p50[name] - p50[baseline],
@@ -580,7 +585,7 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             (f"webhook ingest, {name}: quickstart ({threads} threads) vs bare 204 ({threads} threads)",
              f"{run['quickstart']['rps']:.0f}/s", f"{run['bare']['rps']:.0f}/s", spread(run["ratio"])),
             *usage_row(f"  server CPU per webhook, ms (kernel) / thread switches ({name})",
-                       run.get("usage", {}).get("quickstart"), run.get("usage", {}).get("bare")),
+                       *(run.get("usage", {}).get(server) for server in ("quickstart", "bare"))),
             (f"  quickstart: acknowledged / stored / stored twice ({name})",
              f"{qs['acknowledged']} / {qs['stored']}", f"{qs['duplicates_stored']}",
              "stored once" if qs["stored_once"] else "NOT STORED ONCE"),
@@ -602,19 +607,16 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             "wink_token_returning": "POST /wink/token, returning (cookie kept)",
         }
         for name, label in labels.items():
-            new = TOKEN_ROUTES[name][2]
-            baseline = "pass_new" if new else "pass_returning"
+            baseline = baseline_of(name)
             rows.append((f"{label}, {token['callers']} callers vs pass-through",
                          f"{token['runs'][name]['rps']:.0f}/s", f"{token['runs'][baseline]['rps']:.0f}/s",
                          spread(token[name]["ratio"])))
         usage = token.get("usage", {})
         for name, label in labels.items():
-            baseline = "pass_new" if TOKEN_ROUTES[name][2] else "pass_returning"
             rows += usage_row(f"  server CPU per request, ms (kernel) / thread switches: {label}",
-                              usage.get(name), usage.get(baseline))
+                              usage.get(name), usage.get(baseline_of(name)))
         for name, label in labels.items():
-            new = TOKEN_ROUTES[name][2]
-            baseline = "pass_new" if new else "pass_returning"
+            baseline = baseline_of(name)
             rows.append((f"{label}, one caller, p50 ms", f"{token['p50_ms'][name]:.2f}",
                          f"{token['p50_ms'][baseline]:.2f}", f"+{token[name]['p50_over_ms']:.2f} ms"))
     memory = results.get("memory")
@@ -667,9 +669,8 @@ def chart(results: dict, path: Path) -> None:
     token = results["token"]
     labels, values = [], []
     for name in TOKEN_ROUTES:
-        baseline = "pass_new" if TOKEN_ROUTES[name][2] else "pass_returning"
         labels.append(name.replace("_", "\n", 1))
-        values.append(token["runs"][name]["rps"] / token["runs"][baseline]["rps"])
+        values.append(token["runs"][name]["rps"] / token["runs"][baseline_of(name)]["rps"])
     axes[1].bar(labels, values, color="#4453d6")
     axes[1].axhline(1.0, color="#9aa3b5")
     axes[1].set_title(f"Token routes / pass-through, {CALLERS} callers")

@@ -287,9 +287,7 @@ def test_an_unchanged_session_cookie_is_sent_again_only_once_it_is_a_day_old(tmp
 
     from flask_wink.testing import serve
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = int(free_port_url().rsplit(":", 1)[1])
     settings = load_settings({"APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}"},
                              env_file=tmp_path / "none.env")
     app = create_app(settings, instance_path=tmp_path / "instance")
