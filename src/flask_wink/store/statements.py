@@ -155,6 +155,7 @@ class EventStatements:
                 f"handled_at = %s WHERE id = ANY({array}::integer[])"
             )
         self._upserts: dict[tuple[int, bool], str] = {}
+        self._account_batches: dict[tuple[int, int], str] = {}
         self._assign_owner = self.driver_statement(
             accounts.update()
             .where(
@@ -206,11 +207,14 @@ class EventStatements:
                     if new_id is not None:
                         results[index] = (new_id, decided.get(position))
             # Only a new event moves its account; the statement above may have done it already.
-            upserts = [
-                (index, self._send_upsert(conn, rows[index].account))
+            waiting = [
+                index
                 for index, result in enumerate(results)
                 if result is not None and rows[index].account is not None and result[1] is None
             ]
+            if self.dialect == "sqlite" and waiting:
+                waiting = self._upsert_sqlite(cursor, rows, results, waiting)
+            upserts = [(index, self._send_upsert(conn, rows[index].account)) for index in waiting]
             for index, sent in upserts:
                 results[index] = (results[index][0], self._upserted(sent))
         finally:
@@ -257,6 +261,56 @@ class EventStatements:
             else:
                 ids.append(None)
         return ids
+
+    def _upsert_sqlite(
+        self, cursor: Any, rows: list[EventRow], results: list[Any], waiting: list[int]
+    ) -> list[int]:
+        # The account changes of a group's new events as one statement: each change not bound to
+        # an owner, for an account no earlier row of the group changes (as PostgreSQL's group
+        # insert does); it sends back the accounts whose status moved. Fills in ``results`` for
+        # those and returns the rest, to be upserted one by one in order. One statement, not
+        # one per change: each is a wait for the interpreter on a busy server.
+        inline: list[int] = []
+        rest: list[int] = []
+        touched: set[tuple[str, str]] = set()
+        for index in waiting:
+            change = rows[index].account
+            if change.owner is None and change.key not in touched:
+                inline.append(index)
+            else:
+                rest.append(index)
+            touched.add(change.key)
+        if not inline:
+            return rest
+        now = utcnow()
+        changes = [rows[index].account for index in inline]
+        params: list[Any] = []
+        for change in changes:
+            params.extend(self._account_params(change, now))
+        pairs = sorted({(old, change.status) for change in changes for old in change.replaceable})
+        for pair in pairs:
+            params.extend(pair)
+        cursor.execute(self._account_batch(len(changes), len(pairs)), params)
+        moved = set(cursor.fetchall())
+        for index, change in zip(inline, changes, strict=True):
+            results[index] = (results[index][0], change.key in moved)
+        return rest
+
+    def _account_batch(self, count: int, pairs: int) -> str:
+        sql = self._account_batches.get((count, pairs))
+        if sql is None:
+            table, mark = self.accounts, self.mark
+            row = f"({', '.join([mark] * len(ACCOUNT_COLUMNS))})"
+            pair = f"({mark}, {mark})"
+            guard = "1 = 0"
+            if pairs:
+                guard = f"({table}.status, excluded.status) IN (VALUES {', '.join([pair] * pairs)})"
+            sql = (
+                f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) VALUES {', '.join([row] * count)} "
+                f"{self._account_conflict(guard)} RETURNING provider, account_id"
+            )
+            self._account_batches[(count, pairs)] = sql
+        return sql
 
     def _insert_postgresql(
         self, cursor: Any, rows: list[EventRow]
@@ -413,17 +467,21 @@ class EventStatements:
             if self.dialect == "postgresql":
                 sql += " RETURNING 1"  # a row when the status moved
             self._upserts[shape] = sql
-        values = change.values(utcnow())
-        params = [
-            convert(values[name]) if convert is not None and values[name] is not None else values[name]
-            for name, convert in zip(ACCOUNT_COLUMNS, self._account_processors, strict=True)
-        ]
+        params = self._account_params(change, utcnow())
         params.extend(change.replaceable)
         if change.owner is not None:
             params.append(change.owner)
         cursor = conn.cursor()
         cursor.execute(sql, params)
         return cursor
+
+
+    def _account_params(self, change: AccountChange, now: Any) -> list[Any]:
+        values = change.values(now)
+        return [
+            convert(values[name]) if convert is not None and values[name] is not None else values[name]
+            for name, convert in zip(ACCOUNT_COLUMNS, self._account_processors, strict=True)
+        ]
 
 
 class UserLinkStatements:
