@@ -233,12 +233,13 @@ def wrk(url: str, script: str, connections: int, seconds: int, env: dict | None 
     }
 
 
-def process_usage(pid: int) -> tuple[float, float, int] | None:
-    """CPU seconds (user, kernel) and thread switches so far of process ``pid`` (read from Linux's
-    /proc; None elsewhere). The switches are summed over its threads (the process's own line
-    counts only its first thread)."""
+def process_usage(pid: int) -> tuple[float, float, int, float] | None:
+    """CPU seconds (user, kernel) and thread switches so far of process ``pid``, and the CPU
+    seconds of its first thread, waitress's loop (read from Linux's /proc; None elsewhere). The
+    switches are summed over its threads (the process's own line counts only its first thread)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        first = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         tick = os.sysconf("SC_CLK_TCK")
         switches = 0
         for status in Path(f"/proc/{pid}/task").glob("*/status"):
@@ -248,15 +249,17 @@ def process_usage(pid: int) -> tuple[float, float, int] | None:
                 continue
             switches += sum(int(line.split()[1]) for line in lines
                             if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
-        return int(fields[11]) / tick, int(fields[12]) / tick, switches
+        loop = (int(first[11]) + int(first[12])) / tick
+        return int(fields[11]) / tick, int(fields[12]) / tick, switches, loop
     except (OSError, ValueError, IndexError):
         return None
 
 
 def with_usage(proc: subprocess.Popen, run: Callable[[], dict]) -> Callable[[], dict]:
-    """``run``, with the CPU (ms, and of it in the kernel) and thread switches that the server
-    process spent per answered request during it: a figure the machine's other load moves far
-    less than requests per second."""
+    """``run``, with the CPU (ms, and of it in the kernel, and of it in waitress's loop: the
+    thread that reads every request and is woken for every answer written) and thread switches
+    that the server process spent per answered request during it: a figure the machine's other
+    load moves far less than requests per second."""
 
     def measured() -> dict:
         before = process_usage(proc.pid)
@@ -267,9 +270,13 @@ def with_usage(proc: subprocess.Popen, run: Callable[[], dict]) -> Callable[[], 
             result["cpu_ms"] = (after[0] + after[1] - before[0] - before[1]) * 1000 / answered
             result["kernel_ms"] = (after[1] - before[1]) * 1000 / answered
             result["switches"] = (after[2] - before[2]) / answered
+            result["loop_ms"] = (after[3] - before[3]) * 1000 / answered
         return result
 
     return measured
+
+
+USAGE = ("cpu_ms", "kernel_ms", "switches", "loop_ms")
 
 
 def usage_of(runs: list[dict]) -> dict | None:
@@ -277,7 +284,7 @@ def usage_of(runs: list[dict]) -> dict | None:
     measured = [r for r in runs if "cpu_ms" in r]
     if not measured:
         return None
-    return {key: statistics.median(r[key] for r in measured) for key in ("cpu_ms", "kernel_ms", "switches")}
+    return {key: statistics.median(r[key] for r in measured) for key in USAGE}
 
 
 @contextmanager
@@ -584,7 +591,7 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         rows += [
             (f"webhook ingest, {name}: quickstart ({threads} threads) vs bare 204 ({threads} threads)",
              f"{run['quickstart']['rps']:.0f}/s", f"{run['bare']['rps']:.0f}/s", spread(run["ratio"])),
-            *usage_row(f"  server CPU per webhook, ms (kernel) / thread switches ({name})",
+            *usage_row(f"  server CPU per webhook, ms (kernel) / thread switches / waitress loop ({name})",
                        *(run.get("usage", {}).get(server) for server in ("quickstart", "bare"))),
             (f"  quickstart: acknowledged / stored / stored twice ({name})",
              f"{qs['acknowledged']} / {qs['stored']}", f"{qs['duplicates_stored']}",
@@ -613,8 +620,10 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                          spread(token[name]["ratio"])))
         usage = token.get("usage", {})
         for name, label in labels.items():
-            rows += usage_row(f"  server CPU per request, ms (kernel) / thread switches: {label}",
-                              usage.get(name), usage.get(baseline_of(name)))
+            rows += usage_row(
+                f"  server CPU per request, ms (kernel) / thread switches / waitress loop: {label}",
+                usage.get(name), usage.get(baseline_of(name)),
+            )
         for name, label in labels.items():
             baseline = baseline_of(name)
             rows.append((f"{label}, one caller, p50 ms", f"{token['p50_ms'][name]:.2f}",
@@ -641,7 +650,7 @@ def usage_row(label: str, mine: dict | None, reference: dict | None) -> list[tup
         return []
 
     def cell(u: dict) -> str:
-        return f"{u['cpu_ms']:.2f} ({u['kernel_ms']:.2f}) / {u['switches']:.1f}"
+        return f"{u['cpu_ms']:.2f} ({u['kernel_ms']:.2f}) / {u['switches']:.1f} / {u['loop_ms']:.2f}"
 
     return [(label, cell(mine), cell(reference), f"{mine['cpu_ms'] / reference['cpu_ms']:.2f}x the CPU")]
 

@@ -1,11 +1,20 @@
-"""``python -m benchmarks.profile token|ingest``: where the time goes on a live path of the quickstart.
+"""``python -m benchmarks.profile token|ingest|statements``: where the time goes on a live path
+of the quickstart.
 
 Serves the quickstart (``create_app`` and waitress, as ``python -m quickstart`` does) in this
-process with every request sampled by pyinstrument in its own worker thread, drives it with wrk
-(new users on ``/api/create_link_token`` against a standalone sandbox, or signed webhooks), and
-prints the requests' merged profile (``WINK_PROFILE_FLAT=1``: each function's own time, summed
-over every thread: where the CPU goes, with the waits as lock and socket calls). What the profile
-showed is in the README.
+process and drives it with wrk (new users on ``/api/create_link_token`` against a standalone
+sandbox, or signed webhooks).
+
+``token`` and ``ingest`` sample every request with pyinstrument in its own worker thread and
+print the requests' merged profile (``WINK_PROFILE_FLAT=1``: each function's own time, summed
+over every thread: where the CPU goes, with the waits as lock and socket calls).
+
+``statements`` drives webhooks unsampled and prints, for each kind of statement the group
+commit sends, how many went per group and the wall time against the CPU time of the thread that
+sent it (the difference is the wait: for the disk, or for the interpreter's lock while other
+threads run), then the CPU per webhook of waitress's own thread (the loop that reads requests
+and is woken for every answer written) against that of every other thread. What these showed
+is in the README.
 """
 
 from __future__ import annotations
@@ -59,6 +68,92 @@ class Sampled:
                 self.session = session if self.session is None else Session.combine(self.session, session)
 
 
+class Timed:
+    """The group commit's driver connection, timing each statement it sends (``statements``)."""
+
+    def __init__(self, raw, table: dict) -> None:
+        object.__setattr__(self, "_raw", raw)
+        object.__setattr__(self, "_table", table)
+
+    def cursor(self):
+        return TimedCursor(self._raw.cursor(), self._table)
+
+    def execute(self, sql, *args):
+        return self.cursor().execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._raw, name, value)
+
+
+class TimedCursor:
+    def __init__(self, cursor, table: dict) -> None:
+        self._cursor, self._table = cursor, table
+
+    def execute(self, sql, *args):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        self._cursor.execute(sql, *args)
+        entry = self._table.setdefault(" ".join(sql.split()[:3]), [0, 0.0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - wall
+        entry[2] += time.thread_time() - cpu
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds so far of each thread of this process (Linux's /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return times
+
+
+def statements(app, base: str, tmp: Path, seconds: int) -> None:
+    from flask_wink.state import get_state
+    from flask_wink.store.group_commit import GroupCommitter
+
+    table: dict = {}
+    writer = get_state(app).store.writer
+    plain = GroupCommitter._connection
+
+    def timed(self):
+        raw = plain(self)
+        if self is writer and not isinstance(raw, Timed):
+            raw = self._raw = Timed(raw, table)
+        return raw
+
+    GroupCommitter._connection = timed
+    bodies = Feed(tmp / "bodies.txt", webhook_lines(), 100_000)
+    wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, 1, bodies.env())  # warm up
+    bodies.next = 60_000
+    table.clear()
+    commits, before = writer.commits, thread_cpu()
+    run = wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, seconds, bodies.env())
+    after, groups = thread_cpu(), writer.commits - commits
+    webhooks = run["requests"]
+    print(f"{webhooks} webhooks at {run['rps']:.0f}/s in {groups} groups "
+          f"({webhooks / max(groups, 1):.1f} a group)")
+    print(f"{'statement':<28} {'per group':>9} {'wall ms':>8} {'CPU ms':>7}")
+    for sql, (count, wall, cpu) in sorted(table.items(), key=lambda item: -item[1][1]):
+        per_group = count / max(groups, 1)
+        print(f"{sql:<28} {per_group:>9.2f} {wall / count * 1e3:>8.3f} {cpu / count * 1e3:>7.3f}")
+    main_thread = threading.main_thread().native_id
+    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    loop = spent.pop(main_thread, 0.0)
+    print(f"CPU per webhook: waitress's loop {loop / webhooks * 1e3:.3f} ms, "
+          f"every other thread {sum(spent.values()) / webhooks * 1e3:.3f} ms")
+
+
 def main() -> None:
     logging.getLogger("waitress").setLevel(logging.CRITICAL)
     what = sys.argv[1] if len(sys.argv) > 1 else "token"
@@ -76,8 +171,19 @@ def main() -> None:
                       "--api-secret", API_SECRET], sandbox + "/"):
             app = create_app(load_settings(env))
             sampled = Sampled(app.wsgi_app)
-            app.wsgi_app = sampled
+            if what != "statements":
+                app.wsgi_app = sampled
             server = create_server(app, host="127.0.0.1", port=port, threads=THREADS)
+            if what == "statements":  # waitress's loop in the main thread, as in python -m quickstart
+                thread = threading.Thread(target=lambda: statements(app, f"http://127.0.0.1:{port}",
+                                                                    tmp, seconds) or server.close())
+                thread.start()
+                try:
+                    server.run()
+                except OSError:  # closed by the measuring thread
+                    pass
+                thread.join()
+                return
             thread = threading.Thread(target=server.run, daemon=True)
             thread.start()
             base = f"http://127.0.0.1:{port}"

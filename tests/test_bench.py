@@ -4,6 +4,8 @@ asserted: speed lives in ``make bench``."""
 
 from __future__ import annotations
 
+import re
+
 from benchmarks.__main__ import Settings, run, table
 
 
@@ -22,11 +24,12 @@ def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored
             assert check["stored"] >= check["acknowledged"]
             assert check["duplicates_stored"] == 0
             assert check["stored_once"] is True
-        assert f"  server CPU per webhook, ms (kernel) / thread switches ({name})" in labels
+        assert f"  server CPU per webhook, ms (kernel) / thread switches / waitress loop ({name})" in labels
         for server in ("quickstart", "bare"):
             usage = ingest["usage"][server]
             assert usage["cpu_ms"] > 0 and 0 <= usage["kernel_ms"] <= usage["cpu_ms"]
             assert usage["switches"] > 0
+            assert 0 <= usage["loop_ms"] <= usage["cpu_ms"]
         for route in ("quickstart", "bare", "tuned", "tuned_bare", "tuned_via_flask"):
             assert ingest[route]["non2xx"] == 0, route
         assert ingest["bare"]["requests"] > 0
@@ -50,3 +53,24 @@ def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored
     assert memory["events"] >= 1_000
     assert set(memory["events_page"]) == {"newest", "webhooks", "one user"}
     assert any(label.startswith(f"/wink/events at {memory['events']:,} events") for label in labels)
+
+
+def test_the_statement_profile_times_each_statement_of_the_group_commit():
+    # python -m benchmarks.profile statements: the README's account of where ingest's time goes.
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "statements"],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, "WINK_BENCH_SECONDS": "1"},
+    ).stdout
+    lines = out.splitlines()
+    head = re.match(r"(\d+) webhooks at \d+/s in (\d+) groups", lines[0])
+    webhooks, groups = int(head.group(1)), int(head.group(2))
+    assert webhooks > 0 and 0 < groups <= webhooks
+    timed = {line.split("  ")[0] for line in lines[2:] if line.startswith(("INSERT", "BEGIN", "COMMIT"))}
+    assert {"BEGIN IMMEDIATE", "INSERT INTO wink_events", "COMMIT"} <= timed
+    loop, rest = re.search(r"waitress's loop ([\d.]+) ms, every other thread ([\d.]+) ms", out).groups()
+    assert float(loop) > 0 and float(rest) > 0
