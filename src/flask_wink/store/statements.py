@@ -24,6 +24,7 @@ and the account upsert, whose ``ON CONFLICT`` clause PostgreSQL's group insert e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -155,7 +156,7 @@ class EventStatements:
                 f"handled_at = %s WHERE id = ANY({array}::integer[])"
             )
         self._upserts: dict[tuple[int, bool], str] = {}
-        self._account_batches: dict[tuple[int, int], str] = {}
+        self._account_batches: dict[int, str] = {}
         self._assign_owner = self.driver_statement(
             accounts.update()
             .where(
@@ -287,29 +288,28 @@ class EventStatements:
         params: list[Any] = []
         for change in changes:
             params.extend(self._account_params(change, now))
+        # The (old, new) status pairs that may move an account, as one JSON parameter: the text
+        # depends on the number of changes only, so the driver's statement cache keeps it.
         pairs = sorted({(old, change.status) for change in changes for old in change.replaceable})
-        for pair in pairs:
-            params.extend(pair)
-        cursor.execute(self._account_batch(len(changes), len(pairs)), params)
+        params.append(json.dumps(pairs))
+        cursor.execute(self._account_batch(len(changes)), params)
         moved = set(cursor.fetchall())
         for index, change in zip(inline, changes, strict=True):
             results[index] = (results[index][0], change.key in moved)
         return rest
 
-    def _account_batch(self, count: int, pairs: int) -> str:
-        sql = self._account_batches.get((count, pairs))
+    def _account_batch(self, count: int) -> str:
+        sql = self._account_batches.get(count)
         if sql is None:
             table, mark = self.accounts, self.mark
             row = f"({', '.join([mark] * len(ACCOUNT_COLUMNS))})"
-            pair = f"({mark}, {mark})"
-            guard = "1 = 0"
-            if pairs:
-                guard = f"({table}.status, excluded.status) IN (VALUES {', '.join([pair] * pairs)})"
+            pairs = f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({mark})"
+            guard = f"({table}.status, excluded.status) IN ({pairs})"
             sql = (
                 f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) VALUES {', '.join([row] * count)} "
                 f"{self._account_conflict(guard)} RETURNING provider, account_id"
             )
-            self._account_batches[(count, pairs)] = sql
+            self._account_batches[count] = sql
         return sql
 
     def _insert_postgresql(
