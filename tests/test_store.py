@@ -295,51 +295,6 @@ def test_account_changes_in_one_group_apply_in_order_and_only_for_new_events(sto
     assert store.account("smile_wink", "a-3") is None
 
 
-def test_sqlite_upserts_a_groups_account_changes_in_one_statement(tmp_path):
-    # Each statement of a group is a wait for the interpreter on a busy server: the changes of
-    # distinct accounts go as one; an owner-bound change, or an account's second change in the
-    # group, goes on its own after it, in order.
-    store = Store(f"sqlite:///{tmp_path / 'wink.sqlite3'}")
-    try:
-        update(store, "CONNECTED")  # a-1 is connected already: PENDING cannot move it back
-        sql = store.statements
-        values = dict(kind="webhook", name="T", provider="smile_wink", app_user_id=None,
-                      upstream_user_id="u-1", payload="{}", received_at=utcnow(), state="handling",
-                      attempts=1, claimed_by="me", claimed_at=utcnow())
-
-        def change(account_id, status, owner=None):
-            return AccountChange.make("smile_wink", account_id, status,
-                                      replaces=statuses_replaced_by(AccountStatus(status)),
-                                      connected=status == AccountStatus.CONNECTED, owner=owner,
-                                      upstream_user_id="u-1")
-
-        rows = [
-            sql.row({**values, "event_id": "e1"}, change("a-1", "PENDING")),  # held back
-            sql.row({**values, "event_id": "e2"}, change("a-2", "PENDING")),  # new account
-            sql.row({**values, "event_id": "e3"}, change("a-3", "CONNECTED")),  # new account
-            sql.row({**values, "event_id": "e4"}, change("a-2", "CONNECTED")),  # a-2 again
-            sql.row({**values, "event_id": "e5"}, change("a-4", "CONNECTED", owner="u-1")),
-            sql.row({**values, "event_id": "e6"}, change("a-3", "PENDING")),  # would go back
-        ]
-        sent: list[str] = []
-
-        def traced(conn):
-            conn.set_trace_callback(sent.append)
-            try:
-                return EventRow.batch(conn, rows)
-            finally:
-                conn.set_trace_callback(None)
-
-        results = store.writer.run(traced)
-        assert [moved for _, moved in results] == [False, True, True, True, True, False]
-        upserts = [text for text in sent if text.startswith("INSERT INTO wink_accounts")]
-        assert len(upserts) == 4  # a-1, a-2, a-3 together; then e4, e5 and e6 each on its own
-        assert {(a, store.account("smile_wink", a)["status"]) for a in ("a-1", "a-2", "a-3", "a-4")} == {
-            ("a-1", "CONNECTED"), ("a-2", "CONNECTED"), ("a-3", "CONNECTED"), ("a-4", "CONNECTED")}
-    finally:
-        store.dispose()
-
-
 def busy_writer(store):
     """A thread holding the writer's lead until the returned event is set."""
     gate, started = threading.Event(), threading.Event()

@@ -24,7 +24,6 @@ and the account upsert, whose ``ON CONFLICT`` clause PostgreSQL's group insert e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -156,7 +155,6 @@ class EventStatements:
                 f"handled_at = %s WHERE id = ANY({array}::integer[])"
             )
         self._upserts: dict[tuple[int, bool], str] = {}
-        self._account_batches: dict[int, str] = {}
         self._assign_owner = self.driver_statement(
             accounts.update()
             .where(
@@ -208,14 +206,11 @@ class EventStatements:
                     if new_id is not None:
                         results[index] = (new_id, decided.get(position))
             # Only a new event moves its account; the statement above may have done it already.
-            waiting = [
-                index
+            upserts = [
+                (index, self._send_upsert(conn, rows[index].account))
                 for index, result in enumerate(results)
                 if result is not None and rows[index].account is not None and result[1] is None
             ]
-            if self.dialect == "sqlite" and waiting:
-                waiting = self._upsert_sqlite(cursor, rows, results, waiting)
-            upserts = [(index, self._send_upsert(conn, rows[index].account)) for index in waiting]
             for index, sent in upserts:
                 results[index] = (results[index][0], self._upserted(sent))
         finally:
@@ -262,55 +257,6 @@ class EventStatements:
             else:
                 ids.append(None)
         return ids
-
-    def _upsert_sqlite(
-        self, cursor: Any, rows: list[EventRow], results: list[Any], waiting: list[int]
-    ) -> list[int]:
-        # The account changes of a group's new events as one statement: each change not bound to
-        # an owner, for an account no earlier row of the group changes (as PostgreSQL's group
-        # insert does); it sends back the accounts whose status moved. Fills in ``results`` for
-        # those and returns the rest, to be upserted one by one in order. One statement, not
-        # one per change: each is a wait for the interpreter on a busy server.
-        inline: list[int] = []
-        rest: list[int] = []
-        touched: set[tuple[str, str]] = set()
-        for index in waiting:
-            change = rows[index].account
-            if change.owner is None and change.key not in touched:
-                inline.append(index)
-            else:
-                rest.append(index)
-            touched.add(change.key)
-        if not inline:
-            return rest
-        now = utcnow()
-        changes = [rows[index].account for index in inline]
-        params: list[Any] = []
-        for change in changes:
-            params.extend(self._account_params(change, now))
-        # The (old, new) status pairs that may move an account, as one JSON parameter: the text
-        # depends on the number of changes only, so the driver's statement cache keeps it.
-        pairs = sorted({(old, change.status) for change in changes for old in change.replaceable})
-        params.append(json.dumps(pairs))
-        cursor.execute(self._account_batch(len(changes)), params)
-        moved = set(cursor.fetchall())
-        for index, change in zip(inline, changes, strict=True):
-            results[index] = (results[index][0], change.key in moved)
-        return rest
-
-    def _account_batch(self, count: int) -> str:
-        sql = self._account_batches.get(count)
-        if sql is None:
-            table, mark = self.accounts, self.mark
-            row = f"({', '.join([mark] * len(ACCOUNT_COLUMNS))})"
-            pairs = f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({mark})"
-            guard = f"({table}.status, excluded.status) IN ({pairs})"
-            sql = (
-                f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) VALUES {', '.join([row] * count)} "
-                f"{self._account_conflict(guard)} RETURNING provider, account_id"
-            )
-            self._account_batches[count] = sql
-        return sql
 
     def _insert_postgresql(
         self, cursor: Any, rows: list[EventRow]
@@ -467,21 +413,17 @@ class EventStatements:
             if self.dialect == "postgresql":
                 sql += " RETURNING 1"  # a row when the status moved
             self._upserts[shape] = sql
-        params = self._account_params(change, utcnow())
+        values = change.values(utcnow())
+        params = [
+            convert(values[name]) if convert is not None and values[name] is not None else values[name]
+            for name, convert in zip(ACCOUNT_COLUMNS, self._account_processors, strict=True)
+        ]
         params.extend(change.replaceable)
         if change.owner is not None:
             params.append(change.owner)
         cursor = conn.cursor()
         cursor.execute(sql, params)
         return cursor
-
-
-    def _account_params(self, change: AccountChange, now: Any) -> list[Any]:
-        values = change.values(now)
-        return [
-            convert(values[name]) if convert is not None and values[name] is not None else values[name]
-            for name, convert in zip(ACCOUNT_COLUMNS, self._account_processors, strict=True)
-        ]
 
 
 class UserLinkStatements:
