@@ -28,9 +28,6 @@ import time
 from pathlib import Path
 
 import httpx
-from pyinstrument import Profiler
-from pyinstrument.renderers import ConsoleRenderer
-from pyinstrument.session import Session
 from quickstart.__main__ import THREADS
 from quickstart.app import create_app
 from quickstart.settings import load_settings
@@ -58,12 +55,16 @@ class Sampled:
         self.app, self.session, self.lock = app, None, threading.Lock()
 
     def __call__(self, environ, start_response):
+        from pyinstrument import Profiler  # the bench extra; the statements mode needs none
+
         profiler = Profiler(interval=0.0002, async_mode="disabled")
         profiler.start()
         try:
             return list(self.app(environ, start_response))
         finally:
             session = profiler.stop()
+            from pyinstrument.session import Session
+
             with self.lock:
                 self.session = session if self.session is None else Session.combine(self.session, session)
 
@@ -201,6 +202,8 @@ def main() -> None:
             else:
                 bodies = Feed(tmp / "bodies.txt", webhook_lines(), 100_000)
                 print(wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, seconds, bodies.env()))
+    from pyinstrument.renderers import ConsoleRenderer
+
     session, sampled.session = sampled.session, None
     flat = os.environ.get("WINK_PROFILE_FLAT") == "1"
     renderer = ConsoleRenderer(unicode=True, color=False, time='percent_of_total', flat=flat, show_all=flat)
