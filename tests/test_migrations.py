@@ -258,16 +258,15 @@ def test_a_new_database_starts_at_the_newest_revision_beside_a_host_apps_alembic
         store.dispose()
 
 
-def test_processes_starting_together_upgrade_the_database_once(database_url):
-    make_first_release_database(database_url)
-    stores = [Store(database_url) for _ in range(4)]  # an engine each, as separate processes have
-    barrier, errors = threading.Barrier(4), []
+def init_together(stores: list[Store]) -> list[Exception]:
+    """Every store's ``init`` started at the same moment, each in a thread; the errors raised."""
+    barrier, errors = threading.Barrier(len(stores)), []
 
     def start(store):
         barrier.wait()
         try:
             store.init()
-        except Exception as exc:  # collected for the assertion below
+        except Exception as exc:  # collected for the caller's assertion
             errors.append(exc)
 
     threads = [threading.Thread(target=start, args=(store,)) for store in stores]
@@ -275,6 +274,13 @@ def test_processes_starting_together_upgrade_the_database_once(database_url):
         thread.start()
     for thread in threads:
         thread.join(60)
+    return errors
+
+
+def test_processes_starting_together_upgrade_the_database_once(database_url):
+    make_first_release_database(database_url)
+    stores = [Store(database_url) for _ in range(4)]  # an engine each, as separate processes have
+    errors = init_together(stores)
     try:
         assert errors == []
         assert migrations.current(stores[0].engine) == migrations.head()
@@ -283,6 +289,30 @@ def test_processes_starting_together_upgrade_the_database_once(database_url):
     finally:
         for store in stores:
             store.dispose()
+
+
+def test_stores_on_different_databases_migrate_at_once_in_one_process(tmp_path):
+    # Two apps in one process (or one app's start-up beside another's first request) upgrade
+    # their own databases from threads at the same time: each ends at the newest revision with
+    # every table, whichever thread runs first.
+    rounds, width = 5, 4
+    for round_ in range(rounds):
+        urls = [f"sqlite:///{tmp_path / f'db-{round_}-{n}.sqlite3'}" for n in range(width)]
+        for url in urls[::2]:
+            make_first_release_database(url)  # half from the first release, half new
+        stores = [Store(url) for url in urls]
+        errors = init_together(stores)
+        try:
+            assert errors == []
+            for store in stores:
+                assert migrations.current(store.engine) == migrations.head()
+                tables = set(sa.inspect(store.engine).get_table_names())
+                assert {"wink_events", "wink_users", "wink_accounts"} <= tables
+                assert not {name for name in tables if name.endswith("_new")}
+            assert [store.count_events() for store in stores] == [6, 0] * (width // 2)
+        finally:
+            for store in stores:
+                store.dispose()
 
 
 def test_flask_wink_init_db_upgrades_a_first_release_database(sandbox, tmp_path):

@@ -3,7 +3,10 @@
 The version lives in ``wink_alembic_version``, never in ``alembic_version``, so the kit's history
 and a host app's own Alembic history never meet in one database. Migrations go forward only and
 run in one transaction under a lock (PostgreSQL: an advisory lock; SQLite: ``BEGIN IMMEDIATE``),
-so several processes starting together take turns and the later ones find nothing to do.
+so several processes starting together take turns and the later ones find nothing to do. Within
+one process they also take turns across databases: Alembic's ``op``, which the migration scripts
+call, is one object for the whole process, so two upgrades running at once in two threads (two
+apps, each on its own database) would send each other's statements to the wrong database.
 
 A database made by the first release (its tables, no version table) is recognised, stamped at
 revision 0001 (after creating any of that release's tables it lacked: some were made on first
@@ -37,6 +40,9 @@ LOCK_KEY = 0x77696E6B
 HERE = Path(__file__).resolve().parent
 
 log = logging.getLogger("flask_wink")
+
+#: One upgrade at a time in this process, whatever the database (see the module's docstring).
+_PROCESS_LOCK = threading.Lock()
 
 
 class _QuietWhileUpgrading(logging.Filter):
@@ -72,11 +78,12 @@ def current(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` under a lock; nothing to do is cheap."""
-    _quiet.running.on = True
-    try:
-        _upgrade_locked(engine, revision)
-    finally:
-        _quiet.running.on = False
+    with _PROCESS_LOCK:
+        _quiet.running.on = True
+        try:
+            _upgrade_locked(engine, revision)
+        finally:
+            _quiet.running.on = False
 
 
 def _upgrade_locked(engine: Engine, revision: str) -> None:
