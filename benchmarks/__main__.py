@@ -233,14 +233,20 @@ def wrk(url: str, script: str, connections: int, seconds: int, env: dict | None 
     }
 
 
+def stat_cpu(stat: Path) -> tuple[float, float]:
+    """CPU seconds (user, kernel) so far in a ``/proc`` stat file (a process's or a thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def process_usage(pid: int) -> tuple[float, float, int, float] | None:
     """CPU seconds (user, kernel) and thread switches so far of process ``pid``, and the CPU
     seconds of its first thread, waitress's loop (read from Linux's /proc; None elsewhere). The
     switches are summed over its threads (the process's own line counts only its first thread)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        first = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        tick = os.sysconf("SC_CLK_TCK")
+        user, kernel = stat_cpu(Path(f"/proc/{pid}/stat"))
+        loop = sum(stat_cpu(Path(f"/proc/{pid}/task/{pid}/stat")))
         switches = 0
         for status in Path(f"/proc/{pid}/task").glob("*/status"):
             try:
@@ -249,8 +255,7 @@ def process_usage(pid: int) -> tuple[float, float, int, float] | None:
                 continue
             switches += sum(int(line.split()[1]) for line in lines
                             if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
-        loop = (int(first[11]) + int(first[12])) / tick
-        return int(fields[11]) / tick, int(fields[12]) / tick, switches, loop
+        return user, kernel, switches, loop
     except (OSError, ValueError, IndexError):
         return None
 

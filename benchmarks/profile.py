@@ -43,6 +43,7 @@ from .__main__ import (
     Feed,
     free_port,
     process,
+    stat_cpu,
     webhook_lines,
     wrk,
 )
@@ -108,14 +109,12 @@ class TimedCursor:
 
 def thread_cpu() -> dict[int, float]:
     """CPU seconds so far of each thread of this process (Linux's /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
     times = {}
     for task in Path("/proc/self/task").iterdir():
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            times[int(task.name)] = sum(stat_cpu(task / "stat"))
+        except OSError:  # a thread that just ended
             continue
-        times[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
     return times
 
 
