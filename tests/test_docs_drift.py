@@ -101,3 +101,15 @@ def test_the_quickstart_route_table_lists_every_route(app):
     code = quickstart_routes(app)
     assert code - documented == set(), "quickstart routes missing from the reference"
     assert documented - code == set(), "quickstart routes in the reference that it does not serve"
+
+
+def test_the_migrations_table_lists_every_revision():
+    from flask_wink.store import migrations
+
+    text = REFERENCE.read_text("utf-8")
+    start = text.index("\n### Migrations\n")
+    table = text[start: text.index("\n#", start + 1)]
+    documented = {cell.strip("`") for cell in first_cells(table)} - {"revision"}
+    code = {rev.revision for rev in migrations.script_directory().walk_revisions()}
+    assert code - documented == set(), "revisions missing from the reference's migrations table"
+    assert documented - code == set(), "revisions in the reference that no migration has"
