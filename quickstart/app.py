@@ -47,9 +47,6 @@ def create_app(
     # but not with their forms or scripts; it is Secure whenever the request came over https.
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.session_interface = HttpsAwareSessions()
-    if settings.trust_proxy:
-        # Behind one reverse proxy: the client's address, scheme and host as the proxy saw them.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     # WEBHOOK_SECRET may list several (rotation); the sandbox signs with the first.
     webhook_secrets = [s.strip() for s in (settings.webhook_secret or "").split(",") if s.strip()]
     webhook_secrets = webhook_secrets or [secrets.token_hex(32)]
@@ -106,6 +103,11 @@ def create_app(
         # The quickstart serves webhooks on its own waitress: answer them before Flask's dispatch.
         webhook_fast_path=True,
     )
+    if settings.trust_proxy:
+        # Behind one reverse proxy: the client's address, scheme and host as the proxy saw them.
+        # Wrapped after Wink(app), so that the webhook fast path (which answers in front of
+        # Flask) sees them too: WINK_WEBHOOK_ALLOWED_IPS checks the sender, not the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     # Fail at start, not at the first webhook, when the database is unreachable.
     get_state(app).store.init()
     app.config["QUICKSTART"] = settings

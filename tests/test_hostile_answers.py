@@ -102,6 +102,34 @@ def test_the_session_cookie_is_lax_and_secure_behind_https(tmp_path):
     app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
 
 
+def test_behind_the_proxy_webhooks_are_checked_against_the_senders_address(tmp_path):
+    # The quickstart answers webhooks in front of Flask (the fast path); with TRUST_PROXY the
+    # proxy's X-Forwarded-For reaches that layer too, so WINK_WEBHOOK_ALLOWED_IPS checks the
+    # sender, not the proxy (a request from the proxy alone is refused).
+    from quickstart.app import create_app
+    from quickstart.settings import load_settings
+
+    settings = load_settings(
+        {"TRUST_PROXY": "true", "WINK_WEBHOOK_ALLOWED_IPS": "203.0.113.0/24",
+         "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"},
+        env_file=tmp_path / "none.env",
+    )
+    app = create_app(settings, instance_path=tmp_path / "instance")
+    client = app.test_client()
+    body, headers = b'{"eventId": "e1"}', {"Content-Type": "application/json"}
+    try:
+        assert client.post("/wink/webhooks", data=body, headers=headers).status_code == 403
+        outsider = client.post("/wink/webhooks", data=body,
+                               headers={**headers, "X-Forwarded-For": "198.51.100.7"})
+        assert outsider.status_code == 403
+        # From an allowed sender, the next check speaks: the body carries no signature.
+        sender = client.post("/wink/webhooks", data=body,
+                             headers={**headers, "X-Forwarded-For": "203.0.113.7"})
+        assert sender.status_code == 401 and sender.get_json()["error"] == "InvalidSignature"
+    finally:
+        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+
+
 @pytest.fixture
 def cors_quickstart(tmp_path):
     from quickstart.app import create_app
