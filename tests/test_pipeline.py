@@ -96,6 +96,21 @@ def test_worker_mode_stores_in_the_request_and_handles_in_the_worker(make_app):
         assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
 
 
+def test_the_worker_takes_over_a_stranded_event_after_wink_claim_lease(make_app):
+    # A worker died while handling: the event stays "handling". `flask wink worker` takes it
+    # over once the claim is older than WINK_CLAIM_LEASE (here 1 s), with no --lease given.
+    app = make_app(WINK_HANDLE_EVENTS="worker", WINK_CLAIM_LEASE=1)
+    event = connected()
+    assert deliver(app.test_client(), event).status_code == 200
+    with app.app_context():
+        [claimed] = get_state().store.claim_events("a-worker-that-died", limit=5, lease=300)
+    assert stored_event(app, event["id"]).state == "handling"
+    time.sleep(1.2)
+    result = app.test_cli_runner().invoke(args=["wink", "worker", "--once"])
+    assert "Handled 1 event(s)." in result.output, result.output
+    assert stored_event(app, event["id"]).state == "handled"
+
+
 def test_several_workers_handle_each_event_exactly_once(make_app):
     app = make_app(WINK_HANDLE_EVENTS="worker")
     client = app.test_client()

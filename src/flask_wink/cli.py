@@ -114,11 +114,12 @@ def retry(ids: tuple[int, ...], lease: float | None) -> None:
 @wink_cli.command("worker")
 @click.option("--batch", type=int, default=50, show_default=True, help="events claimed at a time")
 @click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between empty polls")
-@click.option("--lease", type=float, default=300.0, show_default=True,
-              help="seconds after which an event claimed by a dead process is taken over")
+@click.option("--lease", type=float, default=None,
+              help="seconds after which an event claimed by a dead process is taken over "
+                   "(default WINK_CLAIM_LEASE)")
 @click.option("--once", is_flag=True, help="stop when no event is pending")
 @with_appcontext
-def worker(batch: int, poll: float, lease: float, once: bool) -> None:
+def worker(batch: int, poll: float, lease: float | None, once: bool) -> None:
     """Handle stored events (for WINK_HANDLE_EVENTS = "worker"); run as many as you like."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -273,17 +273,19 @@ def run_worker(
     once: bool = False,
     batch: int = 50,
     poll: float = 0.5,
-    lease: float = 300.0,
+    lease: float | None = None,
     stop: threading.Event | None = None,
 ) -> int:
-    """Claim pending events (and ones whose claim lapsed ``lease`` s ago) and handle them until
-    ``stop`` is set (or, with ``once``, none are left). Returns how many events were handled."""
+    """Claim pending events (and ones whose claim lapsed ``lease`` s ago, by default
+    ``WINK_CLAIM_LEASE``) and handle them until ``stop`` is set (or, with ``once``, none are
+    left). Returns how many events were handled."""
     from .state import get_state
 
     worker = process_name()
     handled = 0
     with app.app_context():
         state = get_state(app)
+        lease = state.claim_lease if lease is None else lease
         while stop is None or not stop.is_set():
             claimed = state.store.claim_events(worker, limit=batch, lease=lease)
             for event in claimed:
