@@ -475,3 +475,21 @@ def test_webhooks_pass_a_csrf_protect_set_up_after_the_kit(sandbox, tmp_path):
     CSRFProtect(app)
     response = post_webhook(app.test_client(), make_event("USER_CREATED", {"userId": "tenant-1"}))
     assert response.status_code == 200
+
+
+def test_a_page_of_the_apps_own_opens_the_widget_as_the_tutorial_says(host):
+    # The tutorial's recipe: link_config(...) passed as `wink`, the widget partial included.
+    from flask import render_template_string
+
+    from flask_wink.blueprint import link_config
+
+    page = '<button data-wink-open>Link</button>{% include "wink/smile_wink/_widget.html" %}'
+    with host.test_request_context("/income"):
+        html = render_template_string(page, wink=link_config(get_state(), options={"sdk": "1"}))
+        default = link_config(get_state())
+    opening = '<script id="wink-config" type="application/json">'
+    config = json.loads(html.split(opening, 1)[1].split("</script>")[0])
+    assert config["sdkVersion"] == 1 and config["tokenUrl"] == "/wink/smile-wink/token"
+    assert config["callbacksUrl"] == "/wink/smile-wink/events"
+    assert f'src="{config["sdkUrl"]}"' in html and "wink.js" in html
+    assert default["sdkVersion"] == 2
