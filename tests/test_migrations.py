@@ -4,7 +4,9 @@ names, new databases start at the newest revision, a host app's own Alembic tabl
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -313,6 +315,31 @@ def test_stores_on_different_databases_migrate_at_once_in_one_process(tmp_path):
         finally:
             for store in stores:
                 store.dispose()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="a platform without fork")
+def test_a_process_forked_while_an_upgrade_runs_upgrades_its_own_database(tmp_path):
+    # A server forking its workers while another thread of the parent upgrades a database (so
+    # holds the process-wide turn) must not leave the child waiting for that turn for good.
+    url = f"sqlite:///{tmp_path / 'child.sqlite3'}"
+    with migrations._PROCESS_LOCK:  # as that other thread would, at the moment of the fork
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 1
+            try:
+                store = Store(url)
+                store.init()
+                code = 0 if migrations.current(store.engine) == migrations.head() else 2
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 30
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child never upgraded its database")
+            time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
 def test_flask_wink_init_db_upgrades_a_first_release_database(sandbox, tmp_path):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -43,6 +44,17 @@ log = logging.getLogger("flask_wink")
 
 #: One upgrade at a time in this process, whatever the database (see the module's docstring).
 _PROCESS_LOCK = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    # A child forked while another thread of the parent was upgrading would find the lock held
+    # for good (that thread is not in the child): the child starts with a free one.
+    global _PROCESS_LOCK
+    _PROCESS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class _QuietWhileUpgrading(logging.Filter):
