@@ -493,3 +493,30 @@ def test_a_page_of_the_apps_own_opens_the_widget_as_the_tutorial_says(host):
     assert config["callbacksUrl"] == "/wink/smile-wink/events"
     assert f'src="{config["sdkUrl"]}"' in html and "wink.js" in html
     assert default["sdkVersion"] == 2
+
+
+def test_account_connected_is_sent_once_by_the_widget_and_once_by_smile(client, sandbox):
+    # The widget reports the connection by onAccountConnected; its UI events that follow carry
+    # the account as it stands (CONNECTED) and are recorded, but announce nothing again.
+    smile_user = client.post("/wink/token", headers=GEORGE).get_json()["userId"]
+    got = []
+
+    def connected(app, **kw):
+        got.append((kw["source"], kw["event"].name))
+
+    signals.account_connected.connect(connected)
+    try:
+        account = {"id": "a-7", "providerId": "upwork", "status": "CONNECTED"}
+        client.post("/wink/callbacks", headers=GEORGE, json={
+            "name": "onAccountConnected", "args": {"accountId": "a-7", "providerId": "upwork"}})
+        for ui in ("ACCOUNT_CONNECTED", "DONE_CLICKED"):
+            posted = client.post("/wink/callbacks", headers=GEORGE, json={
+                "name": "onUIEvent", "args": {"eventName": ui, "account": account}})
+            assert posted.status_code == 201
+        post_webhook(client, make_event("ACCOUNT_CONNECTED", {
+            "userId": smile_user, "accountId": "a-7", "providers": ["upwork"]}))
+    finally:
+        signals.account_connected.disconnect(connected)
+    assert got == [("widget", "onAccountConnected"), ("webhook", "ACCOUNT_CONNECTED")]
+    status = client.get("/wink/accounts", headers=ADMIN).get_json()["accounts"][0]["status"]
+    assert status == "CONNECTED"

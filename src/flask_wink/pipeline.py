@@ -139,7 +139,7 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
             )
     # Said whenever the browser or the upstream reports it, whether or not the status moved.
     update = provider.status_update(event.kind, event.name, event.payload)
-    if update is not None and update.connected:
+    if update is not None and update.connected and update.announces:
         source = "widget" if event.kind == BROWSER else "webhook"
         signals.send(
             app,

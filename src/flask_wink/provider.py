@@ -68,6 +68,9 @@ class StatusUpdate:
     ``replaces``: the last known statuses this one may replace, so a status only moves forward.
     ``connected``: whether the new status means the account is connected. The core records the
     update only for accounts of the event's own upstream user when the event came from a browser.
+    ``announces``: whether the event is a report of the connection, so that ``account_connected``
+    is sent for it; False for an event that only carries the account as it stands (a widget's UI
+    event after the connection was reported by its own callback).
     """
 
     account_id: str
@@ -76,6 +79,7 @@ class StatusUpdate:
     connected: bool = False
     institution_id: str | None = None
     error_code: str | None = None
+    announces: bool = True
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,9 @@ class SmileWink:
             connected=status is AccountStatus.CONNECTED,
             institution_id=_str_or_none(institution),
             error_code=_str_or_none(account.get("errorCode")),
+            # The widget reports a connection by onAccountConnected; its UI events carry the
+            # account as it stands, on every step after that too.
+            announces=not (kind == BROWSER and name == "onUIEvent"),
         )
 
     # -- parts -----------------------------------------------------------------------------
