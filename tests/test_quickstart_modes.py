@@ -167,3 +167,20 @@ def test_smile_id_keys_in_sandbox_mode_are_named_as_unused(tmp_path):
     assert warning and "SMILE_ID_PARTNER_ID, SMILE_ID_API_KEY" in warning[0] and "a-key" not in warning[0]
     plain = start_lines(load_settings({}, env_file=tmp_path / "none"), "http://127.0.0.1:8000")
     assert not any(line.startswith("Warning:") for line in plain)
+
+
+def test_the_quickstart_passes_the_ucw_target_origin_on_for_the_clis_refresh(tmp_path):
+    # `flask wink ucw refresh` has no request to take the origin from: the quickstart takes
+    # WINK_UCW_TARGET_ORIGIN from the environment or .env, as docs/ucw.md says.
+    from flask_wink import get_state
+
+    settings = load_settings(
+        {"WINK_UCW_TARGET_ORIGIN": "http://127.0.0.1:8766",
+         "DATABASE_URL": f"sqlite:///{tmp_path / 'o.sqlite3'}"},
+        env_file=tmp_path / "none.env",
+    )
+    app = create_app(settings, instance_path=tmp_path / "instance")
+    try:
+        assert get_state(app).providers["ucw"].target_origin == "http://127.0.0.1:8766"
+    finally:
+        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()

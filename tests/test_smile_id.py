@@ -235,7 +235,9 @@ def test_the_sandbox_command_prints_the_env_lines_and_serves(tmp_path):
         lines = [process.stdout.readline().strip() for _ in range(4)]
         assert lines[1:] == ["SMILE_ID_PARTNER_ID=085", "SMILE_ID_API_KEY=k-1",
                              f"SMILE_ID_HOST=http://127.0.0.1:{port}/v1"]
-        assert dotenv_values(stream=io.StringIO("\n".join(lines[1:]))) == {
+        # The whole output is valid in a .env file: the first line is a comment.
+        assert lines[0].startswith("# Smile ID sandbox running")
+        assert dotenv_values(stream=io.StringIO("\n".join(lines))) == {
             "SMILE_ID_PARTNER_ID": "085", "SMILE_ID_API_KEY": "k-1",
             "SMILE_ID_HOST": f"http://127.0.0.1:{port}/v1"}
         client = SmileIDClient(f"http://127.0.0.1:{port}/v1", "085", "k-1")

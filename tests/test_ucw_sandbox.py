@@ -218,7 +218,7 @@ def test_the_emulator_runs_on_its_own_and_prints_env_lines(token):
         stdout=subprocess.PIPE, text=True,
     )
     try:
-        assert process.stdout.readline().startswith("UCW emulator running")
+        assert process.stdout.readline().startswith("# UCW emulator running")
         lines = [process.stdout.readline().rstrip("\n") for _ in range(3 if token else 2)]
         expected = {"UCW_URL": f"http://127.0.0.1:{port}"} | ({"UCW_TOKEN": token} if token else {})
         assert dotenv_lines(lines) == expected

@@ -34,7 +34,8 @@ def serve_and_print(
     """
     server = create_server(app, host=host, port=port, threads=8)
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    print(f"{title} running. Paste these lines into .env:", flush=True)
+    # A comment line, so that the whole output can go into .env as it is.
+    print(f"# {title} running. Paste these lines into .env:", flush=True)
     for line in env_lines(f"http://{reachable}:{port}"):
         print(line, flush=True)
     server.run()
