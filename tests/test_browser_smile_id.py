@@ -46,8 +46,9 @@ def submit(page, id_number, id_type="NG BVN (enhanced kyc)"):
 
 
 def back_on_the_dashboard(page, quickstart, status):
-    expect(page.get_by_text("awaiting the result from Smile ID")).to_be_visible()
     expect(page.get_by_role("status")).to_have_text(status)
+    # Once the signed result is in, the page no longer says it is waiting for it.
+    expect(page.locator("#received")).to_have_text(re.compile(r"signed result has arrived"))
     page.get_by_role("link", name="Back to the app").click()
     expect(page.locator("#smile-id-status")).to_have_text(status)
 
