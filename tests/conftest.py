@@ -66,6 +66,21 @@ def app(host):
 ADMIN = {"X-Admin": "yes"}
 
 
+def child_exit_code(pid: int, failure: str, timeout: float = 30) -> int:
+    """The exit code of forked child ``pid``; the test fails with ``failure`` (the child killed)
+    when it has not ended within ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail(failure)
+        time.sleep(0.05)
+    return os.waitstatus_to_exitcode(done[1])
+
+
 def free_port_url() -> str:
     """A loopback URL where nothing listens."""
     import socket

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import make_host_app
+from conftest import child_exit_code, make_host_app
 from flask_wink.providers.smile_wink.archives import archives, get_archive
 from flask_wink.providers.smile_wink.userdata import user_data
 from flask_wink.store import Store, migrations, provider_metadata
@@ -332,14 +331,8 @@ def test_a_process_forked_while_an_upgrade_runs_upgrades_its_own_database(tmp_pa
                 code = 0 if migrations.current(store.engine) == migrations.head() else 2
             finally:
                 os._exit(code)
-        deadline = time.monotonic() + 30
-        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                pytest.fail("the forked child never upgraded its database")
-            time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(done[1]) == 0
+        code = child_exit_code(pid, "the forked child never upgraded its database")
+    assert code == 0
 
 
 def test_flask_wink_init_db_upgrades_a_first_release_database(sandbox, tmp_path):

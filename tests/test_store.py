@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from conftest import child_exit_code
 from flask_wink.providers.smile_wink.statuses import AccountStatus, statuses_replaced_by
 from flask_wink.store import AccountChange, EventRow, Store, utcnow
 from postgres import fresh_postgres_database
@@ -402,14 +403,7 @@ def test_a_process_forked_while_another_thread_commits_writes_on_its_own():
                         code = code or (3 if mine & parents else 0)
                     finally:
                         os._exit(code)
-                deadline = time.monotonic() + 30
-                while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
-                    if time.monotonic() > deadline:
-                        os.kill(pid, 9)
-                        os.waitpid(pid, 0)
-                        pytest.fail("the forked child never committed its write")
-                    time.sleep(0.05)
-                assert os.waitstatus_to_exitcode(done[1]) == 0
+                assert child_exit_code(pid, "the forked child never committed its write") == 0
             finally:
                 gate.set()
                 thread.join(10)
