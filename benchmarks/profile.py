@@ -170,9 +170,6 @@ def main() -> None:
         with process(["-m", "flask_wink.sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,
                       "--api-secret", API_SECRET], sandbox + "/"):
             app = create_app(load_settings(env))
-            sampled = Sampled(app.wsgi_app)
-            if what != "statements":
-                app.wsgi_app = sampled
             server = create_server(app, host="127.0.0.1", port=port, threads=THREADS)
             if what == "statements":  # waitress's loop in the main thread, as in python -m quickstart
                 thread = threading.Thread(target=lambda: statements(app, f"http://127.0.0.1:{port}",
@@ -184,6 +181,8 @@ def main() -> None:
                     pass
                 thread.join()
                 return
+            # Flask calls app.wsgi_app per request, so the server serves the sampled app.
+            sampled = app.wsgi_app = Sampled(app.wsgi_app)
             thread = threading.Thread(target=server.run, daemon=True)
             thread.start()
             base = f"http://127.0.0.1:{port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,8 +70,6 @@ ADMIN = {"X-Admin": "yes"}
 def child_exit_code(pid: int, failure: str, timeout: float = 30) -> int:
     """The exit code of forked child ``pid``; the test fails with ``failure`` (the child killed)
     when it has not ended within ``timeout`` s."""
-    import time
-
     deadline = time.monotonic() + timeout
     while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
         if time.monotonic() > deadline:
