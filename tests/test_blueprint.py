@@ -198,6 +198,47 @@ def test_bad_callbacks_get_a_clear_error_and_nothing_is_stored(client, body, sta
     assert client.get("/wink/events", headers=ADMIN).get_json()["events"] == []
 
 
+@pytest.fixture
+def csrf_host(sandbox, tmp_path):
+    """The host app with the kit's CSRF check on, served over loopback."""
+    app, _ = make_host_app(sandbox, tmp_path, WTF_CSRF_ENABLED=True)
+    with serve(app) as served:
+        yield served
+
+
+def link_page_csrf(browser: httpx.Client) -> str:
+    """The CSRF token the link page embeds for its script (its session cookie kept by ``browser``)."""
+    page = browser.get("/wink/link", headers=GEORGE)
+    assert page.status_code == 200
+    return page.text.split('"csrfToken": "')[1].split('"')[0]
+
+
+@pytest.mark.parametrize("headers, said", [
+    ({}, "The CSRF token is missing"),
+    ({"X-CSRFToken": "forged-token"}, "The CSRF token is invalid"),
+])
+def test_callbacks_without_a_valid_csrf_token_are_refused_and_not_stored(csrf_host, headers, said):
+    with httpx.Client(base_url=csrf_host.url) as browser:
+        link_page_csrf(browser)  # the session holds a CSRF secret; the post does not send its token
+        refused = browser.post("/wink/callbacks", json={"name": "onClose", "args": {}},
+                               headers={**GEORGE, **headers})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "InvalidRequest" and said in refused.json()["message"]
+    with csrf_host.app.app_context():
+        assert get_state().store.count_events() == 0
+
+
+def test_callbacks_with_the_link_pages_csrf_token_are_stored(csrf_host):
+    with httpx.Client(base_url=csrf_host.url) as browser:
+        token = link_page_csrf(browser)
+        recorded = browser.post("/wink/callbacks", json={"name": "onClose", "args": {}},
+                                headers={**GEORGE, "X-CSRFToken": token})
+    assert recorded.status_code == 201 and recorded.json()["status"] == "recorded"
+    with csrf_host.app.app_context():
+        stored = get_state().store.get_event(recorded.json()["id"])
+    assert (stored.name, stored.app_user_id) == ("onClose", "george-42")
+
+
 def test_callback_cannot_claim_another_users_account(client, host):
     client.post("/wink/token", headers=GEORGE)
     victim = {"X-User": "victim"}
