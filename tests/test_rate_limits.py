@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ADMIN, free_port_url, make_host_app
 from flask_wink import get_state
+from flask_wink.providers.smile_id import SmileIDClient
 from flask_wink.testing import serve
 
 REDIS_URL = os.environ.get("WINK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -180,6 +181,42 @@ def test_quickstart_refuses_foreign_origins_before_minting(limited_quickstart, h
     assert allowed.status_code == 200
     same = httpx.post(url, headers={"Origin": limited_quickstart.url, "Sec-Fetch-Site": "same-origin"})
     assert same.status_code == 200
+
+
+def smile_id_links(quickstart) -> int:
+    """How many Smile Links the quickstart's Smile ID emulator holds, asked over its API."""
+    emulator = quickstart.app.config["QUICKSTART_SMILE_ID_SANDBOX"].extensions["smile_id_sandbox"]
+    client = SmileIDClient(quickstart.url + "/sandbox/smile-id/v1", emulator.partner_id, emulator.api_key)
+    try:
+        return client.list_links()["meta"]["totalCount"]
+    finally:
+        client.close()
+
+
+def test_quickstart_smile_id_starts_from_fresh_sessions_are_limited_per_address(limited_quickstart):
+    answers = []
+    for _ in range(7):
+        with httpx.Client(base_url=limited_quickstart.url) as browser:  # a new browser session each time
+            token = browser.get("/wink/csrf").json()["csrfToken"]
+            answers.append(browser.post("/wink/smile-id/start", headers={"X-CSRFToken": token}))
+    assert [a.status_code for a in answers] == [303] * 6 + [429]
+    refused = answers[-1].json()
+    assert refused["error"] == "RateLimited" and "WINK_TOKEN_ADDRESS_RATE_LIMIT" in refused["message"]
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert smile_id_links(limited_quickstart) == 6
+
+
+def test_quickstart_a_cookieless_smile_id_return_makes_no_user_and_no_event(limited_quickstart):
+    url = limited_quickstart.url + "/wink/smile-id/return?status=success&user_id=wink-0123"
+    answers = [httpx.get(url) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200] * 3
+    # No session cookie: the quickstart keeps its anonymous user in one, so none was made.
+    assert [a.headers.get("Set-Cookie") for a in answers] == [None] * 3
+    assert "Nobody is signed in" in answers[0].text
+    # Nor does the page ask for a status, which would make one in a browser.
+    assert "/wink/smile-id/status" not in answers[0].text
+    with limited_quickstart.app.app_context():
+        assert get_state().store.count_events(provider="smile_id") == 0
 
 
 def test_quickstart_events_listing_unaffected(limited_quickstart):

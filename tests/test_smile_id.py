@@ -350,24 +350,115 @@ def test_a_failed_submission_stays_pending_with_the_redirect_recorded(emulator, 
     assert results(served_host.app) == []
 
 
-def test_the_redirect_never_decides_the_status(emulator, served_host):
-    with httpx.Client(base_url=served_host.url, headers=USER) as browser:
-        browser.post("/wink/smile-id/start")
-        browser.get("/wink/smile-id/return?status=successful&user_id=someone")
-    body = status_of(served_host)
-    assert body["status"] == "pending" and body["verifications"][0]["redirect"] == "success"
-    with served_host.app.app_context():
-        redirected = get_state().store.list_events(provider="smile_id", kind="callback", limit=10)[0]
-    assert redirected.name == "redirected"
-    assert redirected.payload == {"status": "success", "reported": "successful", "userId": "someone"}
-
-
 def started_job(app, served):
     httpx.post(served.url + "/wink/smile-id/start", headers=USER)
     with app.app_context():
         state = get_state()
         started = state.store.list_events(provider="smile_id", kind="callback", limit=1)[0]
         return started.payload["jobId"], state.store.upstream_user_id("smile_id", "ada")
+
+
+def come_back(served, user_id, status="success", headers=USER):
+    """The browser sent back from Smile ID's page (or from any page linking there)."""
+    return httpx.get(served.url + "/wink/smile-id/return", params={"status": status, "user_id": user_id},
+                     headers=headers)
+
+
+def redirects(app):
+    with app.app_context():
+        events = get_state().store.list_events(provider="smile_id", kind="callback", limit=100)
+    return [e for e in reversed(events) if e.name == "redirected"]
+
+
+def test_the_redirect_never_decides_the_status(emulator, served_host):
+    job_id, user_id = started_job(served_host.app, served_host)
+    httpx.get(f"{served_host.url}/wink/smile-id/return?status=successful&user_id={user_id}", headers=USER)
+    body = status_of(served_host)
+    assert body["status"] == "pending" and body["verifications"][0]["redirect"] == "success"
+    with served_host.app.app_context():
+        redirected = get_state().store.list_events(provider="smile_id", kind="callback", limit=10)[0]
+    assert redirected.name == "redirected"
+    assert redirected.payload == {"status": "success", "reported": "successful", "userId": user_id,
+                                  "jobId": job_id}
+
+
+def test_a_return_naming_another_users_id_stores_nothing_and_changes_nothing_shown(emulator, served_host):
+    started_job(served_host.app, served_host)
+    before = status_of(served_host)
+    # Another site's plain link to the return page, opened in ada's signed-in browser.
+    page = come_back(served_host, "wink-someone-else", status="fail")
+    assert page.status_code == 200 and "nothing was recorded" in page.text
+    assert redirects(served_host.app) == []
+    assert status_of(served_host) == before
+
+
+def test_a_return_for_a_user_who_started_no_verification_stores_nothing(emulator, served_host):
+    _, ada = started_job(served_host.app, served_host)
+    page = come_back(served_host, ada, headers={"X-User": "bob"})
+    assert page.status_code == 200 and "nothing was recorded" in page.text
+    assert redirects(served_host.app) == []
+    assert httpx.get(served_host.url + "/wink/smile-id/status", headers={"X-User": "bob"}).json() == {
+        "status": None, "verifications": []}
+
+
+def test_a_second_return_for_a_link_already_returned_from_stores_nothing(emulator, served_host):
+    _, user_id = started_job(served_host.app, served_host)
+    assert "Received (success)" in come_back(served_host, user_id).text
+    shown = status_of(served_host)
+    again = come_back(served_host, user_id, status="fail")
+    assert again.status_code == 200 and "nothing was recorded" in again.text
+    assert [e.payload["status"] for e in redirects(served_host.app)] == ["success"]
+    assert status_of(served_host) == shown and shown["verifications"][0]["redirect"] == "success"
+
+
+def test_each_return_is_recorded_for_an_open_link_of_the_user_latest_first(emulator, served_host):
+    first_job, user_id = started_job(served_host.app, served_host)
+    second_job, _ = started_job(served_host.app, served_host)
+    come_back(served_host, user_id, status="success")
+    come_back(served_host, user_id, status="cancelled")
+    shown = {v["jobId"]: v["redirect"] for v in status_of(served_host)["verifications"]}
+    assert shown == {second_job: "success", first_job: "cancelled"}
+    assert [e.payload["jobId"] for e in redirects(served_host.app)] == [second_job, first_job]
+
+
+def test_a_return_after_the_link_expired_stores_nothing(emulator, tmp_path):
+    app = host_app(emulator, tmp_path, WINK_SMILE_ID_LINK_TTL=0.001)
+    with serve(app) as served:
+        _, user_id = started_job(app, served)
+        time.sleep(0.01)  # the link lives one millisecond
+        page = come_back(served, user_id)
+    assert page.status_code == 200 and "nothing was recorded" in page.text
+    assert redirects(app) == []
+
+
+# -- limits: a start creates a link upstream, a return may store a row --------------------------
+
+
+def test_starts_past_a_users_limit_are_refused_and_create_no_link(emulator, tmp_path):
+    app = host_app(emulator, tmp_path, WINK_TOKEN_RATE_LIMIT="3 per minute")
+    with serve(app) as served:
+        answers = [httpx.post(served.url + "/wink/smile-id/start", headers=USER) for _ in range(4)]
+        other = httpx.post(served.url + "/wink/smile-id/start", headers={"X-User": "bob"})
+    assert [a.status_code for a in answers] == [303, 303, 303, 429]
+    refused = answers[-1]
+    assert refused.json()["error"] == "RateLimited" and "WINK_TOKEN_RATE_LIMIT" in refused.json()["message"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert other.status_code == 303  # the limit is ada's, not everyone's
+    client = client_for(emulator)
+    assert client.list_links()["meta"]["totalCount"] == 4
+    client.close()
+
+
+def test_returns_past_a_users_limit_are_refused_with_a_page(emulator, tmp_path):
+    app = host_app(emulator, tmp_path, WINK_CALLBACK_RATE_LIMIT="3 per minute")
+    with serve(app) as served:
+        _, user_id = started_job(app, served)
+        answers = [come_back(served, user_id) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    refused = answers[-1]
+    assert refused.headers["Content-Type"].startswith("text/html") and "Try again in" in refused.text
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert len(redirects(app)) == 1
 
 
 def post_result(served, raw, path="/wink/smile-id/callbacks"):

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, session, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
@@ -20,6 +20,7 @@ from .errors import (
     Misconfigured,
     NotAllowed,
     NotSignedIn,
+    RateLimited,
     UnknownProvider,
     UpstreamCallError,
     upstream_http_error,
@@ -27,7 +28,7 @@ from .errors import (
 from .jsonbody import BodyRefused, check
 from .linking import start_link
 from .pipeline import hand_on
-from .provider import BROWSER, INBOUND, Provider, url_segment
+from .provider import BROWSER, INBOUND, Provider, ReturnEvent, url_segment
 from .receiver import Delivery, check_body, loggable, read_body, receive, status_with_event, storage_errors
 from .state import WinkState, get_state
 from .store import StoredEvent
@@ -180,20 +181,38 @@ def record_browser_event(
 
 @bp.get("/<provider>/return")
 def return_page(provider: str):
-    """Where the upstream sends the browser back: recorded as an untrusted browser event; the
-    page then waits for the upstream's signed result."""
+    """Where the upstream sends the browser back: recorded as an untrusted browser event when it
+    belongs to a link the signed-in user started; the page then waits for the upstream's signed
+    result. Any site can link here, so a return makes nothing else: no user, and no event when it
+    matches no open link of the user's (the page says so)."""
     state = get_state()
     chosen = _provider(state, provider)
     said = chosen.return_event(request.args)
     if said is None:
         raise UnknownProvider(f"{chosen.title} does not send the browser back to this app.")
-    app_user_id = _require_user(state)
-    event = record_browser_event(state, chosen, app_user_id, said.name, dict(said.args))
+    app_user_id = _returning_user(state)
+    event = None
+    if app_user_id:
+        if state.rate_limits is not None:
+            try:
+                state.rate_limits.callback(app_user_id, len(request.query_string))
+            except RateLimited as exc:
+                # A browser navigation: a page, not the JSON answer the kit's API routes give.
+                page = render_template("wink/rate_limited.html", provider=chosen, retry_after=exc.retry_after)
+                return page, 429, {"Retry-After": str(exc.retry_after)}
+        matched: ReturnEvent | None = said
+        match_return = getattr(chosen, "match_return", None)
+        if match_return is not None:
+            with storage_errors("The return could not be recorded"):
+                matched = match_return(state, app_user_id, said)
+        if matched is not None:
+            event = record_browser_event(state, chosen, app_user_id, matched.name, dict(matched.args))
     return render_template(
         [f"wink/{chosen.name}/return.html", "wink/return.html"],
         provider=chosen,
         said=said,
         event=event,
+        signed_in=app_user_id is not None,
     )
 
 
@@ -274,15 +293,34 @@ def _provider(state: WinkState, name: str | None) -> Provider:
     return state.provider(name)
 
 
-def _require_user(state: WinkState) -> str:
+def _require_loader(state: WinkState) -> None:
     if state.wink._user_id_loader is None:
         log.error("no user_id_loader: decorate a function with @wink.user_id_loader")
         raise Misconfigured(
             "The app has not told flask-wink who the user is: decorate a function with @wink.user_id_loader."
         )
+
+
+def _require_user(state: WinkState) -> str:
+    _require_loader(state)
     app_user_id = state.wink.current_user_id()
     if not app_user_id:
         raise NotSignedIn("Sign in before linking an account.")
+    return app_user_id
+
+
+def _returning_user(state: WinkState) -> str | None:
+    """The signed-in app user a return belongs to, or None. A request without any cookie belongs
+    to no browser session: a user the loader made for it (an anonymous user kept in a new session,
+    as the quickstart makes one per browser) is not kept, and neither is that session, so a link
+    from anywhere, or a script, cannot make users. (Any cookie at all, e.g. a remember-me cookie
+    that a login extension signs the user in again from, and the loader's word stands.)"""
+    _require_loader(state)
+    app_user_id = state.wink.current_user_id()
+    if app_user_id and not request.cookies and session:
+        session.clear()
+        session.modified = False  # nothing to save, so no cookie is set
+        return None
     return app_user_id
 
 

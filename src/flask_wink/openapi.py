@@ -136,8 +136,13 @@ def document(prefix: str, providers: dict[str, Any], default: str | None) -> dic
         },
     }
     returned = {
-        "summary": "Where the upstream sends the browser back (recorded as a browser event).",
-        "responses": {"200": _html("The return page."), **_errors("400", "401", "404", "429", "503")},
+        "summary": "Where the upstream sends the browser back (recorded as a browser event when it "
+                   "matches a link the signed-in user started).",
+        "responses": {
+            "200": _html("The return page (it says when nothing was recorded)."),
+            **_errors("400", "404", "503"),
+            "429": {**_html("Over the browser-event rate limit: a page."), "headers": RETRY_AFTER},
+        },
     }
     events = {
         "summary": "Recorded events, newest first.",

@@ -23,7 +23,7 @@ from flask import has_app_context
 
 from ...errors import MalformedMessage, StaleMessage, VerificationError
 from ...provider import BROWSER, INBOUND, Inbound, LinkStart, ReturnEvent, StatusUpdate
-from ...state import get_state
+from ...state import WinkState, get_state
 from .client import SANDBOX_HOST, SmileIDClient
 from .replay import accept_once
 from .results import (
@@ -40,6 +40,7 @@ from .results import (
     verification_id,
 )
 from .signature import age_of, confirm
+from .verifications import open_verification
 
 #: Where Smile ID serves the hosted pages of the links it creates.
 HOSTED_LINKS_ORIGIN = "https://links.usesmileid.com"
@@ -206,6 +207,19 @@ class SmileID:
         status = REDIRECT_STATUSES.get(reported.lower(), "unknown")
         return ReturnEvent(REDIRECTED, {"status": status, "reported": reported[:50],
                                         "userId": str(query.get("user_id") or "")[:200]})
+
+    def match_return(self, state: WinkState, app_user_id: str, said: ReturnEvent) -> ReturnEvent | None:
+        """The return as the signed-in user's: recorded only when its ``user_id`` is the Smile ID
+        user id the kit made for them and one of their links is still open (the latest one, which
+        it is recorded with as ``jobId``). Anything else, such as another site's link here or a
+        reload of the page, is shown and not recorded."""
+        user_id = said.args.get("userId")
+        if not user_id or user_id != state.store.upstream_user_id(NAME, app_user_id):
+            return None
+        job_id = open_verification(state, app_user_id)
+        if job_id is None:
+            return None
+        return ReturnEvent(said.name, {**said.args, "jobId": job_id})
 
     # -- inbound ---------------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """An app user's verifications, newest first, with their status and results: what pages show.
 
-A pending verification whose link has expired is recorded as ``expired`` when it is read.
+A pending verification whose link has expired is recorded as ``expired`` when it is read. A redirect
+back is recorded only for a verification whose link is still open (:func:`open_verification`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...provider import BROWSER
 from ...state import WinkState
 from ...timeutil import iso, parse_iso, utcnow
 from .results import (
@@ -28,7 +30,6 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
     events = state.store.list_events(provider=NAME, app_user_id=app_user_id, limit=limit)
     by_job: dict[str, dict[str, Any]] = {}
     order: list[str] = []
-    redirects = []
     for event in reversed(events):  # oldest first
         payload = event.payload if isinstance(event.payload, dict) else {}
         if event.name == LINK_STARTED and payload.get("jobId"):
@@ -37,9 +38,9 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
             by_job[job] = {"jobId": job, "refId": payload.get("refId"), "startedAt": iso(event.received_at),
                            "expiresAt": payload.get("expiresAt"), "redirect": None, "results": []}
         elif event.name == REDIRECTED:
-            redirects.append(payload.get("status"))
-            if order:
-                by_job[order[-1]]["redirect"] = payload.get("status")
+            job = _returned_job(payload, order)
+            if job in by_job:
+                by_job[job]["redirect"] = payload.get("status")
         elif event.name in (FINAL_RESULT, INTERIM_RESULT):
             job = verification_id(payload)
             if job is None:
@@ -70,6 +71,33 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
         item["status"] = status
         found.append(item)
     return found
+
+
+def open_verification(state: WinkState, app_user_id: str, limit: int = 200) -> str | None:
+    """The job id of the app user's latest verification whose link is still open: started by the
+    kit for them, not expired, and not yet returned from (its link is single-use); or None."""
+    events = state.store.list_events(provider=NAME, kind=BROWSER, app_user_id=app_user_id, limit=limit)
+    started: list[tuple[str, Any]] = []
+    returned = set()
+    for event in reversed(events):  # oldest first
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        if event.name == LINK_STARTED and payload.get("jobId"):
+            started.append((payload["jobId"], payload.get("expiresAt")))
+        elif event.name == REDIRECTED:
+            returned.add(_returned_job(payload, [job for job, _ in started]))
+    for job, expires_at in reversed(started):
+        if job not in returned and not _expired(expires_at):
+            return job
+    return None
+
+
+def _returned_job(payload: dict[str, Any], started: list[str]) -> str | None:
+    """The verification a recorded redirect belongs to: the ``jobId`` it was recorded with; a
+    redirect recorded before the kit kept one belongs to the latest verification started before it."""
+    job = payload.get("jobId")
+    if isinstance(job, str) and job:
+        return job
+    return started[-1] if started else None
 
 
 def current_status(state: WinkState, app_user_id: str) -> str | None:

@@ -1,6 +1,7 @@
 """Smile ID's Flask parts, registered by the core under ``<WINK_URL_PREFIX>/smile-id``:
 
 - ``POST /start`` (CSRF): a single-use link for the signed-in user; the browser is sent there (303).
+  Rate limited as token minting is (``WINK_TOKEN_RATE_LIMIT``, ``WINK_TOKEN_ADDRESS_RATE_LIMIT``).
 - ``POST /callbacks``: Smile ID's signed results, received exactly as ``/webhooks`` receives them.
 - ``GET /status``: the signed-in user's verifications, for the return page and the host's pages.
 - the return page's template, ``wink/smile_id/return.html`` (``GET /return`` is the core's).
@@ -36,6 +37,9 @@ def start():
     app_user_id = state.wink.current_user_id()
     if not app_user_id:
         raise NotSignedIn("Sign in before verifying your identity.")
+    # Each start creates a Smile Link upstream: the same limits as minting a token.
+    if state.rate_limits is not None:
+        state.rate_limits.token(app_user_id)
     try:
         started = start_link(state, provider, app_user_id, {})
     except UpstreamCallError as exc:
