@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
-from conftest import ADMIN, QUICKSTART_WEBHOOK_SECRET, WEBHOOK_SECRET, make_host_app
+from conftest import ADMIN, QUICKSTART_WEBHOOK_SECRET, WEBHOOK_SECRET, free_port_url, make_host_app
 from flask_wink import get_state
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
+from flask_wink.testing import serve
+from postgres import fresh_postgres_database
 
 GEORGE = {"X-User": "george-42"}
 
@@ -78,6 +84,195 @@ def test_the_quickstart_stays_healthy_while_the_database_is_locked(quickstart_se
             assert client.get("/").status_code == 200
         body, headers = signed_webhook(event(), QUICKSTART_WEBHOOK_SECRET)
         assert client.post("/wink/webhooks", content=body, headers=headers).status_code == 200
+
+
+# -- every answer within WINK_DB_LOCK_TIMEOUT, over HTTP -------------------------------------------
+
+#: WINK_DB_LOCK_TIMEOUT in these tests, and the bound each answer must meet: the timeout and a
+#: margin (a bound on behaviour, far above any commit's time, not a speed figure).
+LOCK_TIMEOUT = 1
+ANSWER_BOUND = LOCK_TIMEOUT + 2
+
+
+@contextmanager
+def quickstart_with_lock_timeout(tmp_path):
+    """The quickstart in sandbox mode with WINK_DB_LOCK_TIMEOUT=1, served by waitress with as many
+    threads as ``python -m quickstart`` gives it."""
+    from quickstart.__main__ import THREADS
+    from quickstart.app import create_app
+    from quickstart.settings import load_settings
+
+    port = int(free_port_url().rsplit(":", 1)[1])
+    settings = load_settings(
+        {
+            "APP_PORT": str(port),
+            "WEBHOOK_SECRET": QUICKSTART_WEBHOOK_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'wink.sqlite3'}",
+            "WINK_DB_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
+        },
+        env_file=tmp_path / "none.env",
+    )
+    app = create_app(settings, instance_path=tmp_path / "instance")
+    try:
+        with serve(app, port=port, threads=THREADS) as served:
+            yield served
+    finally:
+        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+
+
+def timed(send):
+    """``send()``'s answer and the seconds it took."""
+    started = time.monotonic()
+    answer = send()
+    return answer, time.monotonic() - started
+
+
+def post_webhook(client: httpx.Client, event: dict, secret: str = QUICKSTART_WEBHOOK_SECRET):
+    body, headers = signed_webhook(event, secret)
+    return client.post("/wink/webhooks", content=body, headers=headers)
+
+
+def staggered(pool: ThreadPoolExecutor, count: int, send, spread: float):
+    """``send(number)`` for each number, started one by one over ``spread`` s, so that some join a
+    group while an earlier one is stuck on the lock; their timed answers."""
+    futures = []
+    for number in range(count):
+        futures.append(pool.submit(timed, lambda number=number: send(number)))
+        time.sleep(spread / count)
+    return [future.result() for future in futures]
+
+
+def assert_refused_in_time(answers) -> None:
+    for answer, seconds in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"].isdigit()
+        assert seconds < ANSWER_BOUND, f"answered after {seconds:.1f} s"
+
+
+def test_every_webhook_is_answered_within_the_lock_timeout_while_another_process_holds_the_lock(tmp_path):
+    with quickstart_with_lock_timeout(tmp_path) as served, httpx.Client(
+        base_url=served.url, timeout=60, limits=httpx.Limits(max_connections=100)
+    ) as client, ThreadPoolExecutor(40) as pool:
+        assert post_webhook(client, event()).status_code == 200
+        with write_lock(tmp_path / "wink.sqlite3"):
+            # Forty webhooks over three timeouts: more than the server's threads, each group behind
+            # a stuck one.
+            answers = staggered(pool, 40, lambda _: post_webhook(client, event()), 3 * LOCK_TIMEOUT)
+        assert_refused_in_time(answers)
+
+
+def test_health_and_pages_answer_while_webhooks_wait_for_a_held_lock(tmp_path):
+    with quickstart_with_lock_timeout(tmp_path) as served, httpx.Client(
+        base_url=served.url, timeout=60, limits=httpx.Limits(max_connections=100)
+    ) as client, ThreadPoolExecutor(48) as pool:
+        assert post_webhook(client, event()).status_code == 200
+        with write_lock(tmp_path / "wink.sqlite3"):
+            # More webhooks at once than the quickstart has threads.
+            webhooks = [pool.submit(post_webhook, client, event()) for _ in range(40)]
+            time.sleep(0.2)
+            for path in ("/healthz", "/", "/wink/events"):
+                answer, seconds = timed(lambda path=path: client.get(path))
+                assert answer.status_code == 200, path
+                assert seconds < ANSWER_BOUND, f"{path} answered after {seconds:.1f} s"
+            assert {future.result().status_code for future in webhooks} == {503}
+
+
+def test_browser_callbacks_are_answered_within_the_lock_timeout_while_the_lock_is_held(sandbox, tmp_path):
+    db = tmp_path / "locked.sqlite3"
+    app, _ = make_host_app(
+        sandbox, tmp_path, WINK_DATABASE_URL=f"sqlite:///{db}", WINK_DB_LOCK_TIMEOUT=LOCK_TIMEOUT
+    )
+
+    def callback(number: int):
+        return client.post("/wink/callbacks", json={"name": "onClose", "args": {}},
+                           headers={"X-User": f"user-{number}"})
+
+    with serve(app, threads=16) as served, httpx.Client(base_url=served.url, timeout=60) as client, \
+            ThreadPoolExecutor(16) as pool:
+        assert callback(0).status_code == 201
+        with write_lock(db):
+            answers = staggered(pool, 16, callback, 3 * LOCK_TIMEOUT)
+        assert_refused_in_time(answers)
+        assert callback(0).status_code == 201
+    with app.app_context():
+        get_state().store.dispose()
+
+
+def test_no_acknowledged_webhook_is_lost_while_another_process_takes_and_releases_the_lock(tmp_path):
+    sent: dict[str, dict] = {}
+    answers: list = []
+    stop = threading.Event()
+
+    def sender(client: httpx.Client, name: str) -> None:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            webhook = event()
+            webhook["id"] = f"{name}-{number}"
+            sent[webhook["id"]] = webhook
+            answers.append((webhook["id"], *timed(lambda webhook=webhook: post_webhook(client, webhook))))
+            time.sleep(0.02)
+
+    with quickstart_with_lock_timeout(tmp_path) as served, httpx.Client(
+        base_url=served.url, timeout=60
+    ) as client, ThreadPoolExecutor(8) as pool:
+        senders = [pool.submit(sender, client, f"sender{n}") for n in range(8)]
+        time.sleep(0.5)
+        with write_lock(tmp_path / "wink.sqlite3"):
+            time.sleep(2.5 * LOCK_TIMEOUT)
+        time.sleep(0.5)
+        stop.set()
+        for future in senders:
+            future.result()
+        assert all(seconds < ANSWER_BOUND for _, _, seconds in answers)
+        refused = {event_id for event_id, answer, _ in answers if answer.status_code == 503}
+        acknowledged = {event_id for event_id, answer, _ in answers if answer.status_code == 200}
+        assert refused and acknowledged and refused | acknowledged == set(sent)
+        # The sender delivers every refused one again.
+        for event_id in sorted(refused):
+            assert post_webhook(client, sent[event_id]).json()["status"] in ("stored", "duplicate")
+    with sqlite3.connect(tmp_path / "wink.sqlite3") as db:
+        stored = [row[0] for row in db.execute("SELECT event_id FROM wink_events")]
+    assert sorted(stored) == sorted(sent)
+
+
+@contextmanager
+def table_lock(url: str):
+    """Another PostgreSQL session holding a lock that lets readers of wink_events go on and makes
+    every writer wait (as a long migration or a bulk job of another process would)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("LOCK TABLE wink_events IN EXCLUSIVE MODE"))
+            try:
+                yield
+            finally:
+                conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_a_postgresql_write_gives_up_within_the_lock_timeout_behind_another_sessions_lock(sandbox, tmp_path):
+    with fresh_postgres_database() as url:
+        app, _ = make_host_app(sandbox, tmp_path, WINK_DATABASE_URL=url, WINK_DB_LOCK_TIMEOUT=LOCK_TIMEOUT)
+
+        def send(number: int):
+            return post_webhook(client, held[number], WEBHOOK_SECRET)
+
+        held = [event() for _ in range(16)]
+        with serve(app, threads=16) as served, httpx.Client(base_url=served.url, timeout=60) as client, \
+                ThreadPoolExecutor(16) as pool:
+            assert post_webhook(client, event(), WEBHOOK_SECRET).status_code == 200
+            with table_lock(url):
+                answers = staggered(pool, 16, send, 3 * LOCK_TIMEOUT)
+                listed, seconds = timed(lambda: client.get("/wink/events", headers=ADMIN))
+                assert listed.status_code == 200 and seconds < ANSWER_BOUND
+            assert_refused_in_time(answers)
+            assert {send(number).json()["status"] for number in range(16)} == {"stored"}
+        with app.app_context():
+            store = get_state().store
+            assert store.count_events() == 17
+            store.dispose()
 
 
 # -- work stranded by a crash --------------------------------------------------------------------

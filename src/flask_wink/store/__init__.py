@@ -74,7 +74,7 @@ class Store:
         # unique constraint decides, not a check-then-insert: concurrent redeliveries of one
         # event id leave one row.
         self.statements = EventStatements(self.engine, events, accounts)
-        self.writer = GroupCommitter(self.engine, wait=lock_timeout + 5.0)
+        self.writer = GroupCommitter(self.engine, wait=lock_timeout)
         self._user_links = UserLinkStatements(self.engine, users, self.statements)
         self._ready = False
         self._lock = threading.Lock()

@@ -8,6 +8,13 @@ of that group. Each request is woken alone, once its write is committed.
 
 The writes on that path go straight through the driver (:mod:`.statements`): each statement is a
 wait on the database that every thread of the process would otherwise queue behind.
+
+Every write has a deadline: the moment its request arrived plus ``wait`` (``WINK_DB_LOCK_TIMEOUT``).
+A group waits for the database's lock (SQLite's busy timeout, PostgreSQL's ``lock_timeout``) no
+longer than the earliest deadline in it, so a request is answered within its own deadline whatever
+group it rode in. When a group gives up because another process holds the lock, the writes queued
+behind it are answered at once too: they would wait for the same lock, and the request threads they
+hold are freed for pages and health checks.
 """
 
 from __future__ import annotations
@@ -28,15 +35,39 @@ from .statements import EventStatements
 log = logging.getLogger("flask_wink")
 
 
+class DatabaseBusy(TimeoutError):
+    """A write the database did not take in time: another process holds its lock. Not committed."""
+
+
+def lock_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database's lock was not obtained in time (SQLite's busy or locked,
+    PostgreSQL's ``lock_not_available``): the write was not made, and trying again at once would
+    only wait for the same lock."""
+    if isinstance(exc, DatabaseBusy):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep them low)
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return sqlstate == "55P03"
+
+
 class _Slot:
     """One write waiting in a :class:`GroupCommitter`, and how its thread is woken."""
 
-    __slots__ = ("op", "state", "result", "error", "future", "sleeper", "_wake")
+    __slots__ = ("op", "state", "result", "error", "future", "sleeper", "deadline", "_wake")
 
     WAITING, DONE, LEAD = 0, 1, 2
 
-    def __init__(self, op: Any, future: Future | None = None, *, sleeper: bool = False) -> None:
-        self.op, self.future, self.sleeper = op, future, sleeper
+    def __init__(
+        self,
+        op: Any,
+        future: Future | None = None,
+        *,
+        sleeper: bool = False,
+        deadline: float | None = None,
+    ) -> None:
+        self.op, self.future, self.sleeper, self.deadline = op, future, sleeper, deadline
         self.state, self.result, self.error = _Slot.WAITING, None, None
         self._wake = threading.Lock()
         self._wake.acquire()
@@ -77,12 +108,18 @@ class GroupCommitter:
     #: often it looks anyway while nothing is noted.
     FLUSHER_DELAY = 0.05
     FLUSHER_IDLE = 1.0
+    #: Seconds a request waits past its deadline for a group that took the lock just in time to
+    #: finish its statements and commit (an fsync, a round trip).
+    GRACE = 1.0
+    #: The database's lock wait is set again only when the group's time left differs from it by
+    #: more than this, so that a group committed at once costs no extra statement.
+    WAIT_SLACK = 0.25
 
     def __init__(
         self, engine: Engine, max_group: int = EventStatements.MAX_ROWS, *, wait: float = 60.0
     ) -> None:
         self.engine = engine
-        #: Seconds :meth:`run` waits for its write to commit (the lock wait and a margin).
+        #: Seconds a write may wait for the database's lock, from when it was queued.
         self.wait = wait
         self.dialect = engine.dialect.name
         self.max_group = max_group
@@ -96,6 +133,7 @@ class GroupCommitter:
         self._flusher: Flusher | None = None
         self._conn: Any = None  # the pool's wrapper of the driver connection, detached
         self._raw: Any = None  # the driver connection itself
+        self._lock_wait: float | None = None  # the connection's lock wait as last set, in s
         #: Transactions committed so far by this process (each one a group, or one retried op).
         self.commits = 0
         COMMITTERS.add(self)
@@ -108,6 +146,7 @@ class GroupCommitter:
         # open for the parent (as SQLAlchemy advises), untouched here.
         self.engine.dispose(close=False)
         self._conn = self._raw = None
+        self._lock_wait = None
         self._flusher = None
         self._lock = threading.Lock()
         self._leading = False
@@ -119,16 +158,20 @@ class GroupCommitter:
     # -- the API
 
     def run(self, op: Any, timeout: float | None = None) -> Any:
-        """Commit ``op`` with whatever else is waiting; its result once committed."""
-        slot = _Slot(op, sleeper=True)
+        """Commit ``op`` with whatever else is waiting; its result once committed.
+
+        Raises the database's error, or :class:`DatabaseBusy`, when the database did not take it
+        within ``timeout`` s (default ``wait``): then it was not committed.
+        """
         deadline = time.monotonic() + (self.wait if timeout is None else timeout)
+        slot = _Slot(op, sleeper=True, deadline=deadline)
         if self._queue(slot):
             self._lead(slot)
         while slot.state != _Slot.DONE:
             if slot.state == _Slot.LEAD:
                 self._lead(slot)
                 continue
-            if slot.sleep(deadline - time.monotonic()):
+            if slot.sleep(deadline + self.GRACE - time.monotonic()):
                 continue  # committed, or told to lead
             with self._lock:
                 if slot.state == _Slot.LEAD:
@@ -229,7 +272,15 @@ class GroupCommitter:
                 if not group:
                     self._leading = False
                     return
-            self._commit(group, own)
+            # The group waits for the lock no longer than its earliest deadline, nor than the
+            # leader's own (it may be behind this group); writes nobody waits for get ``wait``.
+            deadline = min(
+                (slot.deadline for slot in group if slot.deadline is not None),
+                default=time.monotonic() + self.wait,
+            )
+            if own is not None and own.deadline is not None:
+                deadline = min(deadline, own.deadline)
+            self._commit(group, own, deadline)
             self._after_group()
             if own is not None and own.state != _Slot.DONE:
                 continue
@@ -264,15 +315,23 @@ class GroupCommitter:
 
     # -- committing
 
-    def _commit(self, group: list[_Slot], own: _Slot | None) -> None:
+    def _commit(self, group: list[_Slot], own: _Slot | None, deadline: float) -> None:
         try:
             try:
-                results = self._transaction([slot.op for slot in group])
-            except Exception:
-                for slot in group:
+                results = self._transaction([slot.op for slot in group], deadline)
+            except Exception as exc:
+                if lock_refused(exc):
+                    self._give_up(group, exc, own)
+                    return
+                # One bad write must not sink the others: each is tried alone, within the time
+                # the group had.
+                for number, slot in enumerate(group):
                     try:
-                        result = self._transaction([slot.op])[0]
+                        result = self._transaction([slot.op], deadline)[0]
                     except Exception as exc:
+                        if lock_refused(exc):
+                            self._give_up(group[number:], exc, own)
+                            return
                         slot.settle(error=exc)
                     else:
                         slot.settle(result)
@@ -286,6 +345,27 @@ class GroupCommitter:
                 if slot.sleeper and slot is not own:
                     slot.wake()
 
+    def _give_up(self, group: list[_Slot], exc: BaseException, own: _Slot | None) -> None:
+        # Another process holds the lock past the group's deadline. The group's writes are not
+        # committed: their requests are answered (503), and so is every request queued behind
+        # them, which would wait for the same lock; writes nobody waits for go back to wait for
+        # a later group.
+        log.warning("the database's lock was not obtained in time (another process holds it)")
+        noted = [slot for slot in group if not slot.sleeper and slot.future is None]
+        with self._lock:
+            behind, self._pending = self._pending, []
+            self._notes.extendleft(reversed([slot.op for slot in noted]))
+        busy = DatabaseBusy("another process held the database's lock while this write waited")
+        for slot in group:
+            if slot in noted:
+                slot.state = _Slot.DONE  # queued again, not failed
+            else:
+                slot.settle(error=exc)
+        for slot in behind:
+            slot.settle(error=busy)
+            if slot.sleeper and slot is not own:
+                slot.wake()
+
     def _after_group(self) -> None:
         if self._close_when_done:
             self._close_when_done = False
@@ -293,6 +373,7 @@ class GroupCommitter:
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
+        self._lock_wait = None
         if conn is not None:
             try:
                 conn.close()
@@ -309,8 +390,9 @@ class GroupCommitter:
                 self._leading = True
                 heir.hand_lead()
 
-    def _transaction(self, ops: list[Any]) -> list[Any]:
+    def _transaction(self, ops: list[Any], deadline: float) -> list[Any]:
         raw = self._connection()
+        self._bound_lock_wait(raw, deadline)
         # The driver is in autocommit mode: BEGIN and COMMIT are statements of our own, prepared
         # once (the driver's own commit prepares COMMIT every time). On PostgreSQL a group that
         # is one statement needs neither: it is its own transaction, one round trip.
@@ -333,6 +415,24 @@ class GroupCommitter:
             self._rollback(raw)
             raise
 
+    def _bound_lock_wait(self, raw: Any, deadline: float) -> None:
+        # The database waits for another process's lock (SQLite's busy timeout, PostgreSQL's
+        # lock_timeout) no longer than the group's deadline. Set outside any transaction, where
+        # PostgreSQL keeps it whatever becomes of the transaction.
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DatabaseBusy("the write's time ran out before the database took it")
+        if self._lock_wait is not None and abs(left - self._lock_wait) <= self.WAIT_SLACK:
+            return
+        milliseconds = max(1, int(left * 1000))  # PostgreSQL reads 0 as no limit at all
+        if self.dialect == "sqlite":
+            raw.execute(f"PRAGMA busy_timeout = {milliseconds}")
+        else:
+            cursor = raw.cursor()
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+            cursor.close()
+        self._lock_wait = left
+
     def _connection(self) -> Any:
         """The driver's connection this process writes groups on."""
         if self._conn is not None:
@@ -346,6 +446,7 @@ class GroupCommitter:
         else:
             raw.autocommit = True  # transactions are begun and committed by _transaction
         self._conn, self._raw = conn, raw
+        self._lock_wait = None  # whatever the engine set: the first group sets its own
         return raw
 
     def _rollback(self, raw: Any) -> None:
