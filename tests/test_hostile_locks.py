@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from conftest import ADMIN, QUICKSTART_WEBHOOK_SECRET, WEBHOOK_SECRET, free_port_url, make_host_app
 from flask_wink import get_state
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
+from flask_wink.store import Store
 from flask_wink.testing import serve
 from postgres import fresh_postgres_database
 
@@ -273,6 +274,49 @@ def test_a_postgresql_write_gives_up_within_the_lock_timeout_behind_another_sess
             store = get_state().store
             assert store.count_events() == 17
             store.dispose()
+
+
+# -- a commit that fails ---------------------------------------------------------------------------
+
+
+class CommitFails(sqlite3.Connection):
+    """A SQLite connection whose COMMIT fails, as on a full disk, while ``failing`` is set."""
+
+    failing = threading.Event()
+
+    def cursor(self, factory=None):
+        return super().cursor(factory or _CommitFailsCursor)
+
+
+class _CommitFailsCursor(sqlite3.Cursor):
+    def execute(self, sql, parameters=()):
+        if sql == "COMMIT" and CommitFails.failing.is_set():
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().execute(sql, parameters)
+
+
+def test_a_webhook_whose_commit_fails_is_refused_and_stored_once_when_sent_again(sandbox, tmp_path):
+    app, _ = make_host_app(sandbox, tmp_path)
+    engine = sa.create_engine(
+        f"sqlite:///{tmp_path / 'commit.sqlite3'}",
+        connect_args={"factory": CommitFails, "check_same_thread": False},
+    )
+    with app.app_context():
+        get_state().store = Store(engine, lock_timeout=LOCK_TIMEOUT)
+    body, headers = signed_webhook(event(), WEBHOOK_SECRET)
+    with serve(app) as served, httpx.Client(base_url=served.url, timeout=60) as client:
+        CommitFails.failing.set()
+        try:
+            answer = client.post("/wink/webhooks", content=body, headers=headers)
+        finally:
+            CommitFails.failing.clear()
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"].isdigit()
+        assert client.post("/wink/webhooks", content=body, headers=headers).json()["status"] == "stored"
+    with app.app_context():
+        store = get_state().store
+        assert store.count_events() == 1
+        store.dispose()
 
 
 # -- work stranded by a crash --------------------------------------------------------------------
