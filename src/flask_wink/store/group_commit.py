@@ -97,7 +97,8 @@ class GroupCommitter:
 
     An op is one of the batched kinds above, or any ``op(connection)`` given the driver's
     connection inside the group's transaction. If a group fails, each op is retried in a
-    transaction of its own, so one bad write cannot sink the others.
+    transaction of its own, so one bad write cannot sink the others; unless the lock was not
+    obtained in time, which a retry would only wait for again.
     """
 
     #: Writes nobody waits for (see :meth:`note`) ride along once this many are queued, or once
