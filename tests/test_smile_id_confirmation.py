@@ -141,9 +141,11 @@ def post_callback(served, raw: bytes) -> httpx.Response:
     ("1234561", "pending"),  # J1 failed at Smile ID (1013), its callback not arrived yet
     ("1234563", "provisional"),  # J1 under review: its interim result arrived and was confirmed
 ], ids=["never-submitted", "failed", "under-review"])
-def test_an_approval_of_ones_own_under_a_genuine_signature_approves_nothing(tmp_path, id_number, expected):
+def test_an_approval_of_ones_own_under_a_genuine_signature_approves_nothing(tmp_path, database_url, id_number,
+                                                                           expected):
     with run_sandbox(review_delay=60) as sandbox:
-        app = host_app(sandbox.host, sandbox, tmp_path, WINK_SMILE_ID_CALLBACK_URL=LOST)
+        app = host_app(sandbox.host, sandbox, tmp_path, WINK_SMILE_ID_CALLBACK_URL=LOST,
+                       WINK_DATABASE_URL=database_url)
         with serve(app) as served:
             link, job_id, user_id = start(served)
             if id_number:
@@ -186,10 +188,10 @@ def test_a_callback_that_does_not_match_job_status_is_signalled_and_kept(tmp_pat
     assert record.payload["matches"] is False and record.payload["ResultCode"] == "1013"
 
 
-def test_a_genuine_emulator_callback_is_confirmed_then_approved(tmp_path):
+def test_a_genuine_emulator_callback_is_confirmed_then_approved(tmp_path, database_url):
     confirmed = []
     with run_sandbox() as sandbox:
-        app = host_app(sandbox.host, sandbox, tmp_path)
+        app = host_app(sandbox.host, sandbox, tmp_path, WINK_DATABASE_URL=database_url)
         smile_id_signals.result_confirmed.connect(lambda app, **kw: confirmed.append(kw), weak=False)
         try:
             with serve(app) as served:

@@ -38,12 +38,12 @@ def confirm_result(app: Flask, state: WinkState, event: StoredEvent, errors: lis
     if event.kind != INBOUND or event.name not in (FINAL_RESULT, INTERIM_RESULT):
         return
     provider = state.providers.get(NAME)
+    if provider is None:
+        return
     payload = event.payload if isinstance(event.payload, Mapping) else {}
     params = payload.get("PartnerParams")
     params = params if isinstance(params, Mapping) else {}
     job_id, user_id = params.get("job_id"), params.get("user_id")
-    if provider is None:
-        return
     if not isinstance(job_id, str) or not job_id or not isinstance(user_id, str) or not user_id:
         _record(app, state, event, _outcome(event, job_id, None, "the callback names no job_id or user_id"))
         return
@@ -110,8 +110,9 @@ def _outcome(event: StoredEvent, job_id: Any, answer: Mapping[str, Any] | None, 
         "SmileJobID": result.get("SmileJobID"),
         "ResultCode": result.get("ResultCode"),
         "ResultText": result.get("ResultText"),
-        "Country": claimed.get("Country", ""),
-        "IDType": claimed.get("IDType", ""),
+        # What the verification used, as Smile ID says it (the callback's word only when it does not).
+        "Country": str(result.get("Country") or claimed.get("Country") or "")[:20],
+        "IDType": str(result.get("IDType") or claimed.get("IDType") or "")[:50],
     }
 
 
