@@ -156,15 +156,23 @@ PASSED_WORDS = {"Verify_ID_Number": "Verified", "Return_Personal_Info": "Returne
                 "Verify_Document": "Passed", "Liveness_Check": "Passed"}
 
 
-def actions_for(method: str, said: str, verified: bool, final: bool) -> dict[str, str]:
-    """The ``Actions`` of one result: each action of the job type, passed, failed or under review."""
+#: What each kind of result changes in the actions: the ID or document checks failed; or, under
+#: review, the human reviews are pending while the machine's checks passed.
+FAILED_WORDS = {"Verify_ID_Number": "Not Verified", "Return_Personal_Info": "Not Returned",
+                "Selfie_To_ID_Authority_Compare": "Failed", "Selfie_To_ID_Card_Compare": "Failed",
+                "Document_Check": "Failed", "Verify_Document": "Failed"}
+REVIEW_WORDS = {"Verify_ID_Number": "Under Review", "Human_Review_Compare": "Pending",
+                "Human_Review_Liveness_Check": "Pending", "Human_Review_Document_Check": "Pending"}
+
+
+def actions_for(method: str, verified: bool, final: bool) -> dict[str, str]:
+    """The ``Actions`` of one result: each action of the job type, as Smile ID words it."""
     names = ACTIONS.get(method, ACTIONS["enhanced_kyc"])
-    if verified:
-        return {name: PASSED_WORDS.get(name, "Passed") for name in names}
-    failed = {"Verify_ID_Number": "Not Verified", "Return_Personal_Info": "Not Returned"}
-    return {name: ("Under Review" if not final else failed.get(name, said)) if not name.startswith(
-        ("Human_Review", "Update_Registered", "Selfie_To_Registered")) else "Not Applicable"
-        for name in names}
+    actions = {name: PASSED_WORDS.get(name, "Passed") for name in names}
+    if not verified:
+        changed = FAILED_WORDS if final else REVIEW_WORDS
+        actions.update({name: word for name, word in changed.items() if name in actions})
+    return actions
 
 
 def decide(id_number: str, partner_params: dict[str, str], method: str) -> Outcome:
@@ -336,12 +344,6 @@ class SandboxState:
         params["job_type"] = str(JOB_TYPES.get(method, ""))
         status, text = describe(code) or (VerificationStatus.REJECTED, "Unknown")
         verified = status is VerificationStatus.APPROVED
-        if verified:
-            said = "Passed"
-        elif not final:
-            said = "Under Review"
-        else:
-            said = "Failed"
         return {
             "JSONVersion": "1.0.0",
             "SmileJobID": smile_job_id,
@@ -351,7 +353,7 @@ class SandboxState:
             "ResultCode": code,
             "IsFinalResult": "true" if final else "false",
             "IsMachineResult": "true" if final else "false",
-            "Actions": actions_for(method, said, verified, final),
+            "Actions": actions_for(method, verified, final),
             "ConfidenceValue": "99" if verified else "0",
             "Country": id_type.get("country", ""),
             "IDType": id_type.get("id_type", ""),
