@@ -14,7 +14,9 @@ from ...errors import (
     UpstreamUnreachable,
 )
 
-#: Smile ID's codes for a request it did not authorise (wrong partner, key or signature).
+#: Smile ID's codes for a request it did not authorise (wrong partner, key or signature), with
+#: 401. 2204 with 400 means "a parameter is of the wrong data type": the kit decides by the HTTP
+#: status, never by the code alone.
 AUTH_CODES = frozenset({"2204", "2205"})
 
 
@@ -29,7 +31,7 @@ class SmileIDAPIError(SmileIDError, UpstreamRefused):
 
 
 class SmileIDAuthError(SmileIDAPIError, UpstreamAuthRefused):
-    """Smile ID refused the partner id, API key or signature (401/403, codes 2204 and 2205)."""
+    """Smile ID refused the partner id, API key or signature (HTTP 401 or 403; codes 2204, 2205)."""
 
 
 class SmileIDNotFound(SmileIDAPIError, UpstreamNotFound):

@@ -29,6 +29,7 @@ from .replay import accept_once
 from .results import (
     FINAL_RESULT,
     INTERIM_RESULT,
+    JOB_STATUS,
     LINK_STARTED,
     NAME,
     REDIRECTED,
@@ -37,7 +38,6 @@ from .results import (
     classify,
     is_true,
     parse_id_types,
-    verification_id,
 )
 from .signature import age_of, confirm
 from .verifications import open_verification
@@ -105,9 +105,10 @@ class SmileID:
         self.callback_url = callback_url
         self.redirect_url = redirect_url
         self.done_url = done_url
+        from .confirmation import confirm_result
         from .handlers import send_result_signals
 
-        self.handlers = (send_result_signals,)
+        self.handlers = (send_result_signals, confirm_result)
 
     def __repr__(self) -> str:
         return f"SmileID(partner_id={self.partner_id!r}, host={self.client.host!r})"
@@ -281,7 +282,9 @@ class SmileID:
     # -- statuses --------------------------------------------------------------------------
 
     def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
-        """``pending`` when the kit starts a link; otherwise only a signed result moves the status."""
+        """``pending`` when the kit starts a link; past that, only what Smile ID's ``job_status``
+        answered for a stored callback (a :data:`JOB_STATUS` record that matches it). A callback
+        itself moves nothing: its signature covers the timestamp, not the result."""
         if not isinstance(payload, Mapping):
             return None
         if kind == BROWSER:
@@ -289,13 +292,13 @@ class SmileID:
             if name != LINK_STARTED or not isinstance(job_id, str) or not job_id:
                 return None  # the redirect back never decides the status
             return StatusUpdate(job_id, VerificationStatus.PENDING.value, replaces=())
-        if kind != INBOUND or name not in (FINAL_RESULT, INTERIM_RESULT):
+        if kind != INBOUND or name != JOB_STATUS or payload.get("matches") is not True:
             return None
-        job_id = verification_id(payload)
-        if job_id is None:
+        job_id = payload.get("jobId")
+        if not isinstance(job_id, str) or not job_id:
             return None
         code = str(payload.get("ResultCode"))
-        status = classify(code, name == FINAL_RESULT)
+        status = classify(code, payload.get("jobComplete") is True)
         return StatusUpdate(
             account_id=job_id,
             status=status.value,

@@ -20,6 +20,9 @@ REDIRECTED = "redirected"
 #: Names of stored callbacks: an interim result and a final one are kept apart.
 FINAL_RESULT = "final_result"
 INTERIM_RESULT = "interim_result"
+#: The name of what Smile ID's ``job_status`` answered for a stored callback: the only event
+#: that moves a verification's status past ``pending`` (see :mod:`.confirmation`).
+JOB_STATUS = "job_status"
 
 
 class VerificationStatus(StrEnum):
@@ -45,12 +48,10 @@ RESULT_CODES: dict[str, tuple[VerificationStatus, str]] = {
     "1023": (VerificationStatus.REJECTED, "Not Found"),
 }
 
-#: Codes only the kit's emulator sends, never Smile ID. Smile ID documents no result for a link
-#: the user cancelled (against the real service such a verification stays pending until its link
-#: expires); the emulator sends 2499 so the flow can be tried to its end.
-EMULATOR_CODES: dict[str, tuple[VerificationStatus, str]] = {
-    "2499": (VerificationStatus.CANCELLED, "Cancelled by the user (emulator only)"),
-}
+#: Codes only the kit's emulator sends, never Smile ID: none. (Smile ID sends no result for a
+#: link the user cancelled, and neither does the emulator: such a verification stays pending,
+#: with the redirect's ``cancelled``, until its link expires.)
+EMULATOR_CODES: dict[str, tuple[VerificationStatus, str]] = {}
 
 
 def describe(result_code: str) -> tuple[VerificationStatus, str] | None:

@@ -72,7 +72,9 @@ class SmileIDAuth(httpx.Auth):
         now = self.clock() if self.clock else None
         body.update(signed_fields(self.partner_id, self._api_key, now))
         content = json.dumps(body).encode()
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+        # One Content-Type (httpx wrote its own lower-cased one for the original body).
+        replaced = ("content-length", "content-type")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in replaced}
         headers["Content-Type"] = "application/json"
         yield httpx.Request(request.method, request.url, headers=headers, content=content,
                             extensions=request.extensions)

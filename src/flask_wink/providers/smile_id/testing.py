@@ -68,13 +68,20 @@ def signed_result(
     now: float | None = None,
     **extra: Any,
 ) -> bytes:
-    """The JSON body Smile ID would post for one result, with ``signature`` and ``timestamp``."""
+    """The JSON body Smile ID would post for one result, with ``signature`` and ``timestamp``.
+
+    A callback decides nothing until Smile ID's ``job_status`` confirms it: against the emulator,
+    record the job's result first with ``sandbox.state.add_job(user_id, job_id, result_code,
+    smile_job_id=...)``."""
     body = {
+        "JSONVersion": "1.0.0",
         "ResultCode": result_code,
         "ResultText": extra.pop("result_text", "Valid ID"),
+        "ResultType": "ID Verification",
         "SmileJobID": smile_job_id,
         "PartnerParams": {"job_id": job_id, "user_id": user_id, "job_type": "5"},
         "IsFinalResult": "true" if final else "false",
+        "IsMachineResult": "true" if final else "false",
         "Actions": {"Verify_ID_Number": "Verified", "Return_Personal_Info": "Returned"},
         "ConfidenceValue": "99",
         **extra,

@@ -1,7 +1,11 @@
 """An app user's verifications, newest first, with their status and results: what pages show.
 
-A pending verification whose link has expired is recorded as ``expired`` when it is read. A redirect
-back is recorded only for a verification whose link is still open (:func:`open_verification`).
+Each result (a stored callback) says whether Smile ID's ``job_status`` confirmed it:
+``confirmed`` is true, false (it does not match: ``mismatch`` says why; it moved nothing) or
+null (not asked yet, or Smile ID could not be reached: it is retried). A pending verification
+whose link has expired is recorded as ``expired`` when it is read.
+A redirect back is recorded only for a verification whose link is still open
+(:func:`open_verification`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from ...timeutil import iso, parse_iso, utcnow
 from .results import (
     FINAL_RESULT,
     INTERIM_RESULT,
+    JOB_STATUS,
     LINK_STARTED,
     NAME,
     REDIRECTED,
@@ -26,10 +31,13 @@ from .results import (
 
 def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[dict[str, Any]]:
     """The app user's verifications, newest first: ``{jobId, status, startedAt, expiresAt,
-    redirect, results: [{resultCode, resultText, final, receivedAt}]}``."""
+    redirect, results: [{resultCode, resultText, final, smileJobId, receivedAt, confirmed,
+    mismatch}]}``."""
     events = state.store.list_events(provider=NAME, app_user_id=app_user_id, limit=limit)
     by_job: dict[str, dict[str, Any]] = {}
     order: list[str] = []
+    confirmations = {e.payload.get("callbackEventId"): e.payload for e in events
+                     if e.name == JOB_STATUS and isinstance(e.payload, dict)}
     for event in reversed(events):  # oldest first
         payload = event.payload if isinstance(event.payload, dict) else {}
         if event.name == LINK_STARTED and payload.get("jobId"):
@@ -50,12 +58,15 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
                 by_job[job] = {"jobId": job, "refId": None, "startedAt": iso(event.received_at),
                                "expiresAt": None, "redirect": None, "results": []}
             code = str(payload.get("ResultCode"))
+            confirmation = confirmations.get(event.id)
             by_job[job]["results"].append({
                 "resultCode": code,
                 "resultText": payload.get("ResultText") or (describe(code) or ("", ""))[1],
                 "final": event.name == FINAL_RESULT,
                 "smileJobId": payload.get("SmileJobID"),
                 "receivedAt": iso(event.received_at),
+                "confirmed": None if confirmation is None else confirmation.get("matches") is True,
+                "mismatch": None if confirmation is None else confirmation.get("reason"),
             })
     found = []
     for job in reversed(order):

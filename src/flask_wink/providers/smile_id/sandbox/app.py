@@ -1,5 +1,6 @@
-"""An offline emulator of Smile ID's Smile Links: the REST API under ``/v1`` and the hosted link
-page, with signed callbacks. Same paths, fields, error shapes and signatures as Smile ID's.
+"""An offline emulator of Smile ID's Smile Links: the REST API under ``/v1`` (links and
+``job_status``) and the hosted link page, with signed callbacks. Same paths, fields, error shapes
+and signatures as Smile ID's; docs/conformance.md lists where it still differs.
 """
 
 from __future__ import annotations
@@ -11,12 +12,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Flask, jsonify, render_template, request, url_for
 
 from ....timeutil import parse_iso
-from ..results import VERIFICATION_METHODS
-from ..signature import age_of, confirm
-from .state import Link, SandboxState
+from ..results import VERIFICATION_METHODS, VerificationStatus, describe
+from ..signature import age_of, confirm, signed_fields
+from .state import Job, Link, SandboxState
 
-#: Fields ``POST /smile_links`` requires.
-REQUIRED = ("name", "company_name", "id_types", "callback_url", "data_privacy_policy_url")
+#: Fields ``POST /smile_links`` requires, as Smile ID's documentation marks them.
+REQUIRED = ("callback_url", "company_name", "data_privacy_policy_url")
+#: Smile ID's codes: a missing parameter, and a parameter of the wrong data type.
+MISSING, WRONG_TYPE = "2213", "2204"
+#: ``job_status``'s ``code``: the job is complete, or still in progress.
+JOB_COMPLETE, JOB_IN_PROGRESS = "2302", "2314"
+#: A 1x1 transparent PNG: what the emulator serves for every image of a job.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000b49444154789c63"
+    "60000200000500017a5eab3f0000000049454e44ae426082"
+)
 
 
 class SmileIDFailure(Exception):
@@ -60,18 +70,18 @@ def create_sandbox_app(**options: Any) -> Flask:
         body = authorised(state)
         missing = [name for name in REQUIRED if body.get(name) in (None, "", [], {})]
         if missing:
-            raise SmileIDFailure(400, "2213", f"Missing parameter: {', '.join(missing)}")
+            raise SmileIDFailure(400, MISSING, f"Missing parameter: {', '.join(missing)}")
         checked_fields(body)
-        id_types = checked_id_types(body["id_types"])
+        id_types = checked_id_types(body["id_types"]) if body.get("id_types") is not None else []
         params = body.get("partner_params") or {}
         if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
-            raise SmileIDFailure(400, "2213", "partner_params must be an object of string values")
+            raise wrong_type("partner_params must be an object of string values")
         expires_at = None
         if body.get("expires_at") is not None:
             try:
                 expires_at = parse_iso(body["expires_at"])
             except (TypeError, ValueError, AttributeError):
-                raise SmileIDFailure(400, "2213", "expires_at must be an ISO 8601 date-time") from None
+                raise wrong_type("expires_at must be an ISO 8601 date-time") from None
         fields = {key: body.get(key) for key in (
             "name", "company_name", "callback_url", "data_privacy_policy_url", "logo_url",
             "is_single_use", "user_id", "redirect_url", "partner_id")}
@@ -85,7 +95,7 @@ def create_sandbox_app(**options: Any) -> Flask:
         body = authorised(state)
         page = body.get("page") or 1
         if not isinstance(page, int) or isinstance(page, bool) or page < 1:
-            raise SmileIDFailure(400, "2213", "page must be a whole number of at least 1")
+            raise wrong_type("page must be a whole number of at least 1")
         links, total, pages = state.page(page)
         return jsonify({
             "links": [link.as_dict(link_url(link)) for link in links],
@@ -106,11 +116,36 @@ def create_sandbox_app(**options: Any) -> Flask:
             link.fields["id_types"] = checked_id_types(body["id_types"])
         if "is_disabled" in body:
             if not isinstance(body["is_disabled"], bool):
-                raise SmileIDFailure(400, "2213", "is_disabled must be true or false")
+                raise wrong_type("is_disabled must be true or false")
             link.disabled_at = (link.disabled_at or state.now()) if body["is_disabled"] else None
         link.updated_at = state.now()
         data = link.as_dict(link_url(link))
         return jsonify({key: data[key] for key in ("disabled_at", "id_types", "link_url", "ref_id")})
+
+    @app.post("/v1/job_status")
+    def job_status():
+        """The job's result as Smile ID reaches it, signed: ``job_complete`` false until the
+        final result; ``history`` and ``image_links`` when asked."""
+        body = authorised(state)
+        missing = [name for name in ("user_id", "job_id") if body.get(name) in (None, "")]
+        if missing:
+            raise SmileIDFailure(400, MISSING, f"Missing parameter: {', '.join(missing)}")
+        if not isinstance(body["user_id"], str) or not isinstance(body["job_id"], str):
+            raise wrong_type("user_id and job_id must be strings")
+        asked = {}
+        for flag in ("image_links", "history"):
+            value = body.get(flag)
+            if value is not None and not isinstance(value, bool):
+                raise wrong_type(f"{flag} must be true or false")
+            asked[flag] = value is True
+        job = state.job(body["user_id"], body["job_id"])
+        if job is None:
+            raise SmileIDFailure(404, "2202", "No job found for this user_id and job_id")
+        return jsonify(job_answer(state, job, **asked))
+
+    @app.get("/images/<smile_job_id>/<name>.png")
+    def image(smile_job_id: str, name: str):
+        return PIXEL, 200, {"Content-Type": "image/png"}
 
     # -- the hosted page -----------------------------------------------------------------
 
@@ -131,7 +166,7 @@ def create_sandbox_app(**options: Any) -> Flask:
             chosen = None
         user_id = state.user_id_of(link)
         if request.form.get("action") == "cancel":
-            state.cancel(link, chosen)
+            state.cancel(link)
             return finish(link, "cancelled", user_id)
         id_number = (request.form.get("id_number") or "").strip()
         error = None
@@ -165,6 +200,35 @@ def link_url(link: Link) -> str:
     return url_for("hosted", ref_id=link.ref_id, _external=True)
 
 
+def wrong_type(message: str) -> SmileIDFailure:
+    """Smile ID's answer to a parameter of the wrong type: 400 with code 2204 (the same code
+    also answers an unauthorised request, with 401: the HTTP status tells them apart)."""
+    return SmileIDFailure(400, WRONG_TYPE, f"A parameter is of the wrong data type: {message}")
+
+
+def job_answer(state: SandboxState, job: Job, *, image_links: bool, history: bool) -> dict[str, Any]:
+    """``job_status``'s answer for ``job``, signed like every answer of Smile ID's."""
+    with state.lock:
+        results = [dict(r) for r in job.results]
+        complete = job.complete
+    latest = results[-1] if results else {}
+    answer: dict[str, Any] = {
+        "job_complete": complete,
+        "job_success": complete and (describe(str(latest.get("ResultCode"))) or (None,))[0]
+        is VerificationStatus.APPROVED,
+        "code": JOB_COMPLETE if complete else JOB_IN_PROGRESS,
+        "result": latest if results else "Job is in progress",
+    }
+    if history:
+        answer["history"] = list(reversed(results))  # newest first
+    if image_links:
+        answer["image_links"] = {} if job.job_type == "5" else {
+            "selfie_image": url_for("image", smile_job_id=job.smile_job_id, name="selfie", _external=True)}
+    fields = signed_fields(state.partner_id, state.api_key, state.clock())
+    answer.update(timestamp=fields["timestamp"], signature=fields["signature"])
+    return answer
+
+
 def authorised(state: SandboxState) -> dict[str, Any]:
     """The request's JSON body, once its partner id, timestamp and signature pass."""
     try:
@@ -175,17 +239,19 @@ def authorised(state: SandboxState) -> dict[str, Any]:
         raise SmileIDFailure(400, "2203", "Invalid JSON")
     missing = [name for name in ("partner_id", "timestamp", "signature") if not body.get(name)]
     if missing:
-        raise SmileIDFailure(400, "2213", f"Missing parameter: {', '.join(missing)}")
+        raise SmileIDFailure(400, MISSING, f"Missing parameter: {', '.join(missing)}")
     if str(body["partner_id"]) != state.partner_id:
         raise SmileIDFailure(401, "2204", "You're not authorized to do that.")
     if not confirm(str(body["timestamp"]), str(body["signature"]), state.partner_id, state.api_key):
         raise SmileIDFailure(401, "2205", "You're not authorized to do that.")
+    # Smile ID documents no window for the timestamp; its server library signs the time it sends
+    # (``datetime.isoformat()``, with microseconds and ``+00:00``). A window is optional here.
     try:
         age = age_of(str(body["timestamp"]), state.clock())
     except ValueError:
-        raise SmileIDFailure(401, "2205", "The timestamp is not an ISO 8601 date-time.") from None
-    if abs(age) > state.timestamp_tolerance:
-        raise SmileIDFailure(401, "2205", "The timestamp is outside the allowed window.")
+        raise SmileIDFailure(401, "2205", "You're not authorized to do that.") from None
+    if state.timestamp_tolerance is not None and abs(age) > state.timestamp_tolerance:
+        raise SmileIDFailure(401, "2205", "You're not authorized to do that.")
     return body
 
 
@@ -202,14 +268,14 @@ def checked_fields(body: dict[str, Any]) -> None:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise SmileIDFailure(400, "2213", f"{key} must be a string")
+            raise wrong_type(f"{key} must be a string")
         if len(value) > 2000:
             raise SmileIDFailure(400, "2213", f"{key} is too long")
         if is_url and not is_http_url(value):
             raise SmileIDFailure(400, "2213", f"{key} must be a valid http or https URL")
     single = body.get("is_single_use")
     if single is not None and not isinstance(single, bool):
-        raise SmileIDFailure(400, "2213", "is_single_use must be true or false")
+        raise wrong_type("is_single_use must be true or false")
 
 
 def is_http_url(value: str) -> bool:
@@ -222,8 +288,8 @@ def is_http_url(value: str) -> bool:
 
 
 def checked_id_types(value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, list) or not value:
-        raise SmileIDFailure(400, "2213", "Missing parameter: id_types")
+    if not isinstance(value, list):
+        raise wrong_type("id_types must be an array")
     checked = []
     for item in value:
         if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k)

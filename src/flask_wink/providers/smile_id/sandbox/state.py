@@ -14,6 +14,10 @@ other       approved (final)
 
 ``partner_params.sandbox_result`` beats the ID number: ``"0"`` approve, ``"1"`` reject,
 ``"2"`` provisional (then approved).
+
+Each job is kept (:class:`Job`) and answered by ``POST /v1/job_status`` as Smile ID answers it: a
+result counts as reached when its callback is sent, so ``job_status`` never says more than the
+callbacks already said.
 """
 
 from __future__ import annotations
@@ -86,12 +90,89 @@ class Link:
         }
 
 
+@dataclass
+class Job:
+    """One job as the emulator keeps it, for ``job_status``: the results reached so far."""
+
+    smile_job_id: str
+    user_id: str
+    job_id: str
+    job_type: str
+    results: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    completed_at: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.completed_at is not None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a submission leads to: the callbacks' result codes, in order (interim first)."""
 
     codes: tuple[str, ...]
     failed_submission: bool = False
+
+
+#: Smile ID's ``ResultType`` for each verification method.
+RESULT_TYPES = {
+    "biometric_kyc": "SAIA",
+    "enhanced_kyc": "ID Verification",
+    "doc_verification": "Document Verification",
+    "enhanced_document_verification": "Document Verification",
+}
+
+#: The ``Actions`` Smile ID reports for each verification method (its job type).
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "enhanced_kyc": ("Verify_ID_Number", "Return_Personal_Info"),
+    "biometric_kyc": (
+        "Liveness_Check", "Register_Selfie", "Selfie_Provided", "Verify_ID_Number",
+        "Human_Review_Compare", "Return_Personal_Info", "Selfie_To_ID_Authority_Compare",
+        "Update_Registered_Selfie_On_File", "Human_Review_Liveness_Check",
+        "Selfie_To_Registered_Selfie_Compare", "Human_Review_Update_Selfie",
+    ),
+    "doc_verification": (
+        "Document_Check", "Human_Review_Document_Check", "Liveness_Check", "Register_Selfie",
+        "Selfie_Provided", "Selfie_To_ID_Card_Compare", "Human_Review_Compare",
+        "Human_Review_Liveness_Check", "Verify_Document", "Return_Personal_Info",
+    ),
+    "enhanced_document_verification": (
+        "Document_Check", "Human_Review_Document_Check", "Liveness_Check", "Register_Selfie",
+        "Selfie_Provided", "Selfie_To_ID_Card_Compare", "Selfie_To_ID_Authority_Compare",
+        "Human_Review_Compare", "Human_Review_Liveness_Check", "Verify_Document", "Verify_ID_Number",
+        "Return_Personal_Info",
+    ),
+}
+
+#: What each action says when it passed (Smile ID words each kind of action its own way).
+PASSED_WORDS = {"Verify_ID_Number": "Verified", "Return_Personal_Info": "Returned",
+                "Register_Selfie": "Approved", "Selfie_Provided": "Passed",
+                "Update_Registered_Selfie_On_File": "Not Applicable",
+                "Selfie_To_Registered_Selfie_Compare": "Not Applicable",
+                "Human_Review_Update_Selfie": "Not Applicable", "Human_Review_Compare": "Not Applicable",
+                "Human_Review_Liveness_Check": "Not Applicable",
+                "Human_Review_Document_Check": "Not Applicable", "Selfie_To_ID_Card_Compare": "Completed",
+                "Selfie_To_ID_Authority_Compare": "Completed", "Document_Check": "Passed",
+                "Verify_Document": "Passed", "Liveness_Check": "Passed"}
+
+
+#: What each kind of result changes in the actions: the ID or document checks failed; or, under
+#: review, the human reviews are pending while the machine's checks passed.
+FAILED_WORDS = {"Verify_ID_Number": "Not Verified", "Return_Personal_Info": "Not Returned",
+                "Selfie_To_ID_Authority_Compare": "Failed", "Selfie_To_ID_Card_Compare": "Failed",
+                "Document_Check": "Failed", "Verify_Document": "Failed"}
+REVIEW_WORDS = {"Verify_ID_Number": "Under Review", "Human_Review_Compare": "Pending",
+                "Human_Review_Liveness_Check": "Pending", "Human_Review_Document_Check": "Pending"}
+
+
+def actions_for(method: str, verified: bool, final: bool) -> dict[str, str]:
+    """The ``Actions`` of one result: each action of the job type, as Smile ID words it."""
+    names = ACTIONS.get(method, ACTIONS["enhanced_kyc"])
+    actions = {name: PASSED_WORDS.get(name, "Passed") for name in names}
+    if not verified:
+        changed = FAILED_WORDS if final else REVIEW_WORDS
+        actions.update({name: word for name, word in changed.items() if name in actions})
+    return actions
 
 
 def decide(id_number: str, partner_params: dict[str, str], method: str) -> Outcome:
@@ -119,7 +200,7 @@ class SandboxState:
         *,
         partner_id: str | None = None,
         api_key: str | None = None,
-        timestamp_tolerance: float = 3600.0,
+        timestamp_tolerance: float | None = None,
         page_size: int = 10,
         review_delay: float = 1.0,
         retry_delays: Sequence[float] = (1.0, 5.0, 30.0),
@@ -134,6 +215,7 @@ class SandboxState:
         self.retry_delays = tuple(retry_delays)
         self.clock = clock
         self.links: dict[str, Link] = {}
+        self.jobs: dict[tuple[str, str], Job] = {}  # by (user_id, the partner's job_id)
         self.deliveries: list[dict[str, Any]] = []  # every callback attempt, for tests and the page
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -187,17 +269,52 @@ class SandboxState:
             self.result_body(link, id_type, id_number, smile_job_id, code, final=last)
             for code, last in zip(outcome.codes, [False] * (len(outcome.codes) - 1) + [True], strict=True)
         ]
-        self._send_later(link, callbacks)
+        params = callbacks[0]["PartnerParams"]
+        job = Job(smile_job_id, params["user_id"], params["job_id"], params["job_type"])
+        with self.lock:
+            self.jobs[(job.user_id, job.job_id)] = job
+        self._send_later(link, job, callbacks)
         return "success", outcome
 
-    def cancel(self, link: Link, id_type: dict[str, str] | None) -> None:
-        """The user cancelled: the link is used; a final ``cancelled`` result is sent (sandbox only)."""
+    def cancel(self, link: Link) -> None:
+        """The user cancelled: the link is used; no job is made and no callback is sent (Smile
+        ID sends none: the redirect's ``status=cancelled`` is all the partner hears)."""
         with self.lock:
             link.used = True
             link.updated_at = self.now()
-            smile_job_id = self._next_job_id()
-        body = self.result_body(link, id_type or {}, "", smile_job_id, "2499", final=True)
-        self._send_later(link, [body])
+
+    def add_job(
+        self,
+        user_id: str,
+        job_id: str,
+        code: str = "1012",
+        *,
+        final: bool = True,
+        smile_job_id: str | None = None,
+        method: str = "enhanced_kyc",
+    ) -> dict[str, Any]:
+        """Record a result of a job as if a user had submitted it, without sending a callback
+        (tests and demos): ``job_status`` answers with it. Adds to the job when it exists;
+        returns the result's body."""
+        with self.lock:
+            job = self.jobs.get((user_id, job_id))
+            smile_job_id = smile_job_id or (job.smile_job_id if job else self._next_job_id())
+        link = Link("sl_added", {"partner_params": {"user_id": user_id, "job_id": job_id}},
+                    self.now(), self.now(), self.now())
+        id_type = {"country": "NG", "id_type": "BVN", "verification_method": method}
+        body = self.result_body(link, id_type, "00000000000", smile_job_id, code, final=final)
+        with self.lock:
+            job = self.jobs.setdefault((user_id, job_id), Job(smile_job_id, user_id, job_id,
+                                                              body["PartnerParams"]["job_type"]))
+            job.results.append(body)
+            if final:
+                job.completed_at = self.now()
+        return body
+
+    def job(self, user_id: str, job_id: str) -> Job | None:
+        """The job Smile ID knows by this user and the partner's job id, or None."""
+        with self.lock:
+            return self.jobs.get((user_id, job_id))
 
     def _next_job_id(self) -> str:
         """The next SmileJobID (call with the lock held)."""
@@ -227,20 +344,16 @@ class SandboxState:
         params["job_type"] = str(JOB_TYPES.get(method, ""))
         status, text = describe(code) or (VerificationStatus.REJECTED, "Unknown")
         verified = status is VerificationStatus.APPROVED
-        actions = {
-            "Verify_ID_Number": "Verified" if verified else ("Under Review" if not final else "Not Verified"),
-            "Return_Personal_Info": "Returned" if verified else "Not Returned",
-            "Liveness_Check": "Passed" if verified else "Not Applicable",
-            "Selfie_To_ID_Card_Compare": "Completed" if verified else "Not Applicable",
-        }
         return {
-            "ResultCode": code,
-            "ResultText": text,
-            "ResultType": id_type.get("id_type", ""),
+            "JSONVersion": "1.0.0",
             "SmileJobID": smile_job_id,
             "PartnerParams": params,
+            "ResultType": RESULT_TYPES.get(method, "ID Verification"),
+            "ResultText": text,
+            "ResultCode": code,
             "IsFinalResult": "true" if final else "false",
-            "Actions": actions,
+            "IsMachineResult": "true" if final else "false",
+            "Actions": actions_for(method, verified, final),
             "ConfidenceValue": "99" if verified else "0",
             "Country": id_type.get("country", ""),
             "IDType": id_type.get("id_type", ""),
@@ -260,9 +373,10 @@ class SandboxState:
 
     # -- callbacks -----------------------------------------------------------------------
 
-    def _send_later(self, link: Link, bodies: list[dict[str, Any]]) -> None:
+    def _send_later(self, link: Link, job: Job, bodies: list[dict[str, Any]]) -> None:
         """Send the results in order on a thread of their own: an interim result, the review
-        delay, then the final one; each retried on a non-2xx answer (bounded)."""
+        delay, then the final one; each retried on a non-2xx answer (bounded). A result is
+        reached (``job_status`` tells it) before its callback leaves."""
         url = link.fields.get("callback_url")
 
         def run() -> None:
@@ -270,6 +384,10 @@ class SandboxState:
                 if index and self.stopping.wait(self.review_delay):
                     return
                 self._count(link, body)
+                with self.lock:
+                    job.results.append(body)
+                    if body["IsFinalResult"] == "true":
+                        job.completed_at = self.now()
                 if url:
                     self.deliver(url, body)
 
