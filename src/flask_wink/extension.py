@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from werkzeug.exceptions import SecurityError
 
+from .addresses import check_public_address
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .ratelimits import RateLimits
@@ -90,6 +92,7 @@ class Wink:
         config.setdefault("WINK_URL_PREFIX", "/wink")
         config.setdefault("WINK_PROVIDERS", None)
         config.setdefault("WINK_DEFAULT_PROVIDER", None)
+        config.setdefault("WINK_PUBLIC_URL", None)
         config.setdefault("WINK_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024)
         config.setdefault("WINK_CALLBACK_MAX_BYTES", 64 * 1024)
         config.setdefault("WINK_WEBHOOK_ALLOWED_IPS", None)
@@ -127,6 +130,7 @@ class Wink:
                 f"WINK_DEFAULT_PROVIDER is {default!r}, which is not enabled: "
                 f"pick one of {', '.join(providers)}."
             )
+        check_public_address(config, providers.values())
 
         database_url = config["WINK_DATABASE_URL"]
         if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
@@ -252,6 +256,9 @@ class Wink:
         for code in (405, 413):
             if code not in app.error_handler_spec.get(None, {}):  # the host's own handler wins
                 app.register_error_handler(code, json_answer)
+        # A Host that TRUSTED_HOSTS does not list (Flask refuses it, see flask_wink.addresses).
+        if 400 not in app.error_handler_spec.get(None, {}):
+            app.register_error_handler(SecurityError, json_answer)
 
 
 def _seconds(config: Any, key: str) -> float:
