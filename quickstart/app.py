@@ -94,7 +94,6 @@ def create_app(
         smile_id_state = smile_id_sandbox.extensions["smile_id_sandbox"]
         smile_id_state.partner_id = app.config["WINK_SMILE_ID_PARTNER_ID"] = keys["smile_id_partner_id"]
         smile_id_state.api_key = app.config["WINK_SMILE_ID_API_KEY"] = keys["smile_id_api_key"]
-    app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
     app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")
     ucw_sandbox = configure_ucw(app, settings, base_url)

@@ -124,12 +124,7 @@ class Wink:
             raise RuntimeError(f"WINK_WEBHOOK_ALLOWED_IPS holds a bad address or network: {exc}") from None
 
         providers = self._build_providers(app)
-        default = config["WINK_DEFAULT_PROVIDER"] or next(iter(providers))
-        if default not in providers:
-            raise RuntimeError(
-                f"WINK_DEFAULT_PROVIDER is {default!r}, which is not enabled: "
-                f"pick one of {', '.join(providers)}."
-            )
+        default = default_provider(config["WINK_DEFAULT_PROVIDER"], providers)
         check_public_address(config, providers.values())
 
         database_url = config["WINK_DATABASE_URL"]
@@ -259,6 +254,31 @@ class Wink:
         # A Host that TRUSTED_HOSTS does not list (Flask refuses it, see flask_wink.addresses).
         if 400 not in app.error_handler_spec.get(None, {}):
             app.register_error_handler(SecurityError, json_answer)
+
+
+def default_provider(asked: str | None, providers: dict[str, Provider]) -> str:
+    """The provider the un-prefixed routes serve: ``WINK_DEFAULT_PROVIDER`` when set; else the
+    enabled provider that owns them (``owns_unprefixed_routes``: Smile Wink, whose own docs and
+    clients use them); else the only one. Never "the first", so that enabling, disabling or
+    reordering a provider does not change what another provider's URLs do."""
+    if asked:
+        if asked not in providers:
+            raise RuntimeError(
+                f"WINK_DEFAULT_PROVIDER is {asked!r}, which is not enabled: "
+                f"pick one of {', '.join(providers)}."
+            )
+        return asked
+    owners = [name for name, p in providers.items() if getattr(p, "owns_unprefixed_routes", False)]
+    if len(owners) == 1:
+        return owners[0]
+    if len(providers) == 1:
+        return next(iter(providers))
+    which = f"{' and '.join(owners)} each claim" if owners else "none owns"
+    raise RuntimeError(
+        f"Several providers are enabled ({', '.join(providers)}) and {which} the un-prefixed routes: "
+        "set WINK_DEFAULT_PROVIDER to the one /wink/token, /wink/link, /wink/callbacks and "
+        "/wink/webhooks serve."
+    )
 
 
 def _seconds(config: Any, key: str) -> float:

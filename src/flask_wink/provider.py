@@ -13,9 +13,11 @@ only answers questions about its upstream:
 - what runs after an event is stored (:attr:`Provider.handlers`);
 - its CLI group, its sandbox app, its Flask parts, and how it is closed.
 
-An optional attribute, ``public_urls``: this app's own URLs the provider hands its upstream
+Two optional attributes: ``public_urls``, this app's own URLs the provider hands its upstream
 (:class:`PublicURL`, built by the core from the app's public address, never from a request's
-unchecked ``Host``: see :mod:`flask_wink.addresses`).
+unchecked ``Host``: see :mod:`flask_wink.addresses`); and ``owns_unprefixed_routes``, true for the
+one provider the un-prefixed routes (``/wink/token``, ``/wink/webhooks``...) serve whenever it is
+enabled, so enabling another provider never changes what they do.
 
 A provider is built from the app's configuration by a factory ``from_config(config, **context)``
 named in the ``flask_wink.providers`` entry point group, or passed to ``Wink(providers=[...])``.
