@@ -96,13 +96,17 @@ def test_with_trusted_hosts_an_untrusted_host_is_refused_and_mints_nothing(smile
     assert link.fields["callback_url"] == f"{served.url}/wink/smile-id/callbacks"
 
 
-def test_a_ucw_widget_posts_to_the_public_origin_whatever_the_host_header(ucw_sandbox, tmp_path):
-    app = make_ucw_app(ucw_sandbox.url, tmp_path, TRUSTED_HOSTS=None, WTF_CSRF_ENABLED=False,
-                       WINK_PUBLIC_URL="https://app.example.com/portal")
+@pytest.mark.parametrize("config, origin", [
+    ({"WINK_PUBLIC_URL": "https://app.example.com/portal"}, "https://app.example.com"),
+    ({"SERVER_NAME": "app.example.com"}, "http://app.example.com"),  # the request's scheme
+], ids=["public-url", "server-name"])
+def test_a_ucw_widget_posts_to_the_public_origin_whatever_the_host_header(
+        ucw_sandbox, tmp_path, config, origin):
+    app = make_ucw_app(ucw_sandbox.url, tmp_path, TRUSTED_HOSTS=None, WTF_CSRF_ENABLED=False, **config)
     with serve(app) as served:
         token = httpx.post(served.url + "/wink/ucw/token", headers={**USER, "Host": "evil.example:4444"})
     assert token.status_code == 201, token.text
-    assert widget_config(token.json()["widgetUrl"])["targetOrigin"] == "https://app.example.com"
+    assert widget_config(token.json()["widgetUrl"])["targetOrigin"] == origin
 
 
 @pytest.mark.parametrize("provider", ["smile_id", "ucw"])
