@@ -77,7 +77,7 @@ def check_public_address(config: Mapping[str, Any], providers: Iterable[Provider
         if any(url.given is None for url in (getattr(provider, "public_urls", None) or {}).values())
     ]
     if needing:
-        raise RuntimeError(f"{NOT_SET} ({', '.join(needing)} hand this app's URLs to their upstream).")
+        raise RuntimeError(f"{NOT_SET} (the URLs handed to {' and '.join(needing)} are built on it).")
 
 
 def _public_root() -> str:
