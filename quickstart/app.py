@@ -82,16 +82,28 @@ def create_app(
     if settings.database_url:
         app.config["WINK_DATABASE_URL"] = settings.database_url
     app.config.update(dict(settings.kit_config))
+    # The address Smile ID and UCW are handed (where results, the browser and the widget's events
+    # go back to): never the request's Host, which the client writes. In sandbox mode this
+    # process's own; in live mode only what PUBLIC_URL says.
+    public_url = settings.public_url or (base_url if settings.sandbox else None)
+    if public_url:
+        app.config["WINK_PUBLIC_URL"] = public_url
     smile_id_sandbox = setup_smile_id(app, settings, base_url)
     if smile_id_sandbox is not None:
         # The same partner id and key in every process of this instance (see sandbox_keys).
         smile_id_state = smile_id_sandbox.extensions["smile_id_sandbox"]
         smile_id_state.partner_id = app.config["WINK_SMILE_ID_PARTNER_ID"] = keys["smile_id_partner_id"]
         smile_id_state.api_key = app.config["WINK_SMILE_ID_API_KEY"] = keys["smile_id_api_key"]
-    app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
     # So "Your data" fills by itself: fetch once Smile says a link's data is all added.
     app.config.setdefault("WINK_FETCH_ON", "TASK_FINISHED")
     ucw_sandbox = configure_ucw(app, settings, base_url)
+    needing = app.config["QUICKSTART_SMILE_ID"] or (
+        app.config.get("WINK_UCW_URL") and not app.config.get("WINK_UCW_TARGET_ORIGIN"))
+    if not public_url and needing:
+        raise SystemExit(
+            "Live mode: PUBLIC_URL is not set: set it in .env to the address users reach this app at, "
+            "e.g. PUBLIC_URL=https://app.example.com (Smile ID and UCW are handed this app's URLs)."
+        )
     wink = Wink(
         app,
         api_key=api_key,

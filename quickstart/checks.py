@@ -29,7 +29,7 @@ KNOWN_SETTINGS = frozenset({
     "ADMIN_PASSWORD", "OPEN_API_HOST", "WINK_TEMPLATE_ID", "WINK_SDK_VERSION", "WEBHOOK_SECRET",
     "WINK_WEBHOOK_SECRETS", "SECRET_KEY", "DATABASE_URL", "ALLOWED_ORIGINS", "TOP_PROVIDERS",
     "PROVIDERS", "ENABLE_UPLOAD", "QUICKSTART_HOOKS", "UCW_URL", "UCW_TOKEN", "UCW_API_VERSION",
-    "TRUST_PROXY", "INSTANCE_PATH", "LOG_HTTP",
+    "TRUST_PROXY", "INSTANCE_PATH", "LOG_HTTP", "PUBLIC_URL", "WINK_PUBLIC_URL",
     "SMILE_ID_PARTNER_ID", "SMILE_ID_API_KEY", "SMILE_ID_HOST", "SMILE_ID_PRIVACY_URL",
     "SMILE_ID_COMPANY_NAME", "SMILE_ID_CALLBACK_URL", "SMILE_ID_REVIEW_DELAY",
     *KIT_SETTINGS,
@@ -84,6 +84,8 @@ def setting_problems(values: Mapping[str, str | None]) -> list[str]:
         _url_problem("OPEN_API_HOST", get("OPEN_API_HOST"), "https://sandbox.smileapi.io/v1", v1=True),
         _url_problem("SMILE_ID_HOST", get("SMILE_ID_HOST"), "https://testapi.smileidentity.com/v1", v1=True),
         _url_problem("UCW_URL", get("UCW_URL"), "https://ucw.example", v1=False),
+        _url_problem("PUBLIC_URL", get("PUBLIC_URL") or get("WINK_PUBLIC_URL"), "https://app.example.com",
+                     v1=False),
     ):
         if problem:
             problems.append(problem)

@@ -35,7 +35,6 @@ TEST_BANKS = (
 def configure_ucw(app: Flask, settings: Settings, base_url: str) -> Flask | None:
     """Enable UCW before the kit starts: the UCW at UCW_URL when set, else (sandbox mode) the
     emulator mounted at /sandbox/ucw. Returns the emulator when one is to be mounted."""
-    app.config.setdefault("WINK_DEFAULT_PROVIDER", "smile_wink")
     emulator = None
     if settings.ucw_url:
         app.config["WINK_UCW_URL"] = settings.ucw_url

@@ -46,6 +46,9 @@ class Settings:
     trust_proxy: bool = False
     #: The instance folder (the SQLite database, the sandboxes' keys); None: ``instance/``.
     instance_path: str | None = None
+    #: The address users reach the app at (PUBLIC_URL or WINK_PUBLIC_URL), which Smile ID and
+    #: UCW are handed; None: in sandbox mode the quickstart's own, in live mode none.
+    public_url: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -137,6 +140,7 @@ def load_settings(
         trust_proxy=(get("TRUST_PROXY") or "false").lower() in ("1", "true", "yes", "on"),
         mode=mode,
         instance_path=get("INSTANCE_PATH"),
+        public_url=get("PUBLIC_URL") or get("WINK_PUBLIC_URL"),
     )
 
 

@@ -61,7 +61,7 @@ def test_a_redirect_provider_starts_with_a_url_and_maps_the_user_once(tmp_path):
     assert upstream in acme.users and first.get_json()["url"].endswith(upstream)
 
 
-def test_the_default_routes_serve_the_first_provider(tmp_path):
+def test_the_default_routes_serve_the_only_provider(tmp_path):
     app, _ = acme_app(tmp_path)
     assert app.test_client().post("/wink/token", headers=USER).get_json()["url"]
 
@@ -147,7 +147,7 @@ def test_forged_and_stale_callbacks_are_refused_and_not_stored(tmp_path):
 
 
 def test_a_provider_without_inbound_messages_has_no_webhook_route(tmp_path):
-    app, _ = acme_app(tmp_path, WidgetOnly())
+    app, _ = acme_app(tmp_path, WidgetOnly(), WINK_DEFAULT_PROVIDER="acme_verify")
     client = app.test_client()
     refused = client.post("/wink/widget-only/webhooks", json={})
     assert refused.status_code == 404 and refused.get_json()["error"] == "UnknownProvider"

@@ -152,7 +152,7 @@ def test_live_mode_enables_smile_id_only_with_its_keys_and_keeps_the_admin_page_
     assert "Verify your identity" not in client.get("/").get_data(as_text=True)
     with run_sandbox() as emulator:
         keys = {"SMILE_ID_PARTNER_ID": emulator.partner_id, "SMILE_ID_API_KEY": emulator.api_key,
-                "SMILE_ID_HOST": emulator.host}
+                "SMILE_ID_HOST": emulator.host, "PUBLIC_URL": "https://app.example.com"}
         closed = create_app(load_settings({**base, **keys}, env_file=tmp_path / "none"),
                             instance_path=tmp_path / "b")
         assert "Verify your identity" in closed.test_client().get("/").get_data(as_text=True)

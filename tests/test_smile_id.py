@@ -30,7 +30,7 @@ from flask_wink.providers.smile_id import (
 )
 from flask_wink.providers.smile_id import signals as smile_id_signals
 from flask_wink.providers.smile_id.testing import run_sandbox, signed_result
-from flask_wink.testing import serve
+from flask_wink.testing import LOOPBACK_HOSTS, serve
 
 USER = {"X-User": "ada"}
 ID_TYPES = [{"country": "NG", "id_type": "BVN", "verification_method": "enhanced_kyc"}]
@@ -269,6 +269,8 @@ def host_app(emulator, tmp_path, **config) -> Flask:
         "WINK_SMILE_ID_API_KEY": emulator.api_key,
         "WINK_SMILE_ID_HOST": emulator.host,
         "WINK_SMILE_ID_PRIVACY_URL": "https://host.test/privacy",
+        # Results and the browser come back to the test's own host.
+        "TRUSTED_HOSTS": LOOPBACK_HOSTS,
         **config,
     })
     wink = Wink(app)

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, request
 
 from flask_wink import Wink
+from flask_wink.testing import LOOPBACK_HOSTS
 
 
 def make_ucw_app(ucw_url: str, tmp_path, **config: Any) -> Flask:
@@ -16,6 +17,7 @@ def make_ucw_app(ucw_url: str, tmp_path, **config: Any) -> Flask:
         WINK_PROVIDERS="ucw",
         WINK_UCW_URL=ucw_url,
         WINK_DATABASE_URL=f"sqlite:///{tmp_path / 'wink.sqlite3'}",
+        TRUSTED_HOSTS=LOOPBACK_HOSTS,  # the widget's targetOrigin is the test's own host
     )
     app.config.update(config)
     wink = Wink(app)

@@ -16,7 +16,15 @@ from .errors import (
 )
 from .extension import Wink
 from .linking import start_link
-from .provider import Inbound, LinkStart, Provider, ReturnEvent, StatusUpdate, UpstreamUserGone
+from .provider import (
+    Inbound,
+    LinkStart,
+    Provider,
+    PublicURL,
+    ReturnEvent,
+    StatusUpdate,
+    UpstreamUserGone,
+)
 from .state import WinkState, get_state
 from .store import Store, StoredEvent
 
@@ -26,6 +34,7 @@ __all__ = [
     "InvalidSignature",
     "LinkStart",
     "Provider",
+    "PublicURL",
     "RateLimited",
     "ReturnEvent",
     "StatusUpdate",

@@ -42,8 +42,9 @@ MAX_EVENTS_PAGE = 500
 
 
 # -- one provider's routes: /<provider>/token, /link, /events, /webhooks, /return ------------
-# The un-prefixed /token, /link, /callbacks and /webhooks serve the default provider (the first
-# enabled one, or WINK_DEFAULT_PROVIDER): the URLs the kit had before it carried several.
+# The un-prefixed /token, /link, /callbacks and /webhooks serve the default provider (Smile Wink
+# whenever it is enabled, else the only one, or WINK_DEFAULT_PROVIDER; see
+# flask_wink.extension.default_provider): the URLs the kit had before it carried several.
 
 
 @bp.post("/<provider>/token")

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from werkzeug.exceptions import SecurityError
 
+from .addresses import check_public_address
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .ratelimits import RateLimits
@@ -90,6 +92,7 @@ class Wink:
         config.setdefault("WINK_URL_PREFIX", "/wink")
         config.setdefault("WINK_PROVIDERS", None)
         config.setdefault("WINK_DEFAULT_PROVIDER", None)
+        config.setdefault("WINK_PUBLIC_URL", None)
         config.setdefault("WINK_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024)
         config.setdefault("WINK_CALLBACK_MAX_BYTES", 64 * 1024)
         config.setdefault("WINK_WEBHOOK_ALLOWED_IPS", None)
@@ -121,12 +124,8 @@ class Wink:
             raise RuntimeError(f"WINK_WEBHOOK_ALLOWED_IPS holds a bad address or network: {exc}") from None
 
         providers = self._build_providers(app)
-        default = config["WINK_DEFAULT_PROVIDER"] or next(iter(providers))
-        if default not in providers:
-            raise RuntimeError(
-                f"WINK_DEFAULT_PROVIDER is {default!r}, which is not enabled: "
-                f"pick one of {', '.join(providers)}."
-            )
+        default = default_provider(config["WINK_DEFAULT_PROVIDER"], providers)
+        check_public_address(config, providers.values())
 
         database_url = config["WINK_DATABASE_URL"]
         if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
@@ -252,6 +251,34 @@ class Wink:
         for code in (405, 413):
             if code not in app.error_handler_spec.get(None, {}):  # the host's own handler wins
                 app.register_error_handler(code, json_answer)
+        # A Host that TRUSTED_HOSTS does not list (Flask refuses it, see flask_wink.addresses).
+        if 400 not in app.error_handler_spec.get(None, {}):
+            app.register_error_handler(SecurityError, json_answer)
+
+
+def default_provider(asked: str | None, providers: dict[str, Provider]) -> str:
+    """The provider the un-prefixed routes serve: ``WINK_DEFAULT_PROVIDER`` when set; else the
+    enabled provider that owns them (``owns_unprefixed_routes``: Smile Wink, whose own docs and
+    clients use them); else the only one. Never "the first", so that enabling, disabling or
+    reordering a provider does not change what another provider's URLs do."""
+    if asked:
+        if asked not in providers:
+            raise RuntimeError(
+                f"WINK_DEFAULT_PROVIDER is {asked!r}, which is not enabled: "
+                f"pick one of {', '.join(providers)}."
+            )
+        return asked
+    owners = [name for name, p in providers.items() if getattr(p, "owns_unprefixed_routes", False)]
+    if len(owners) == 1:
+        return owners[0]
+    if len(providers) == 1:
+        return next(iter(providers))
+    which = f"{' and '.join(owners)} each claim" if owners else "none owns"
+    raise RuntimeError(
+        f"Several providers are enabled ({', '.join(providers)}) and {which} the un-prefixed routes: "
+        "set WINK_DEFAULT_PROVIDER to the one /wink/token, /wink/link, /wink/callbacks and "
+        "/wink/webhooks serve."
+    )
 
 
 def _seconds(config: Any, key: str) -> float:

@@ -13,6 +13,12 @@ only answers questions about its upstream:
 - what runs after an event is stored (:attr:`Provider.handlers`);
 - its CLI group, its sandbox app, its Flask parts, and how it is closed.
 
+Two optional attributes: ``public_urls``, this app's own URLs the provider hands its upstream
+(:class:`PublicURL`, built by the core from the app's public address, never from a request's
+unchecked ``Host``: see :mod:`flask_wink.addresses`); and ``owns_unprefixed_routes``, true for the
+one provider the un-prefixed routes (``/wink/token``, ``/wink/webhooks``...) serve whenever it is
+enabled, so enabling another provider never changes what they do.
+
 A provider is built from the app's configuration by a factory ``from_config(config, **context)``
 named in the ``flask_wink.providers`` entry point group, or passed to ``Wink(providers=[...])``.
 """
@@ -80,6 +86,21 @@ class StatusUpdate:
     institution_id: str | None = None
     error_code: str | None = None
     announces: bool = True
+
+
+@dataclass(frozen=True)
+class PublicURL:
+    """One of this app's own URLs that a provider hands its upstream (where to post results,
+    where to send the browser back, the origin a widget posts its events to).
+
+    ``endpoint`` is the Flask endpoint it points at, with ``values`` for its URL; None stands for
+    the app's origin (``scheme://host[:port]``). ``given`` is the provider's own setting for it
+    (``WINK_SMILE_ID_CALLBACK_URL``...): when set, it is used as it is.
+    """
+
+    endpoint: str | None
+    values: Mapping[str, str] = field(default_factory=dict)
+    given: str | None = None
 
 
 @dataclass(frozen=True)

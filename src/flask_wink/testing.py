@@ -3,6 +3,8 @@
 Helpers:
     :func:`serve` serves any WSGI app on loopback in a thread. Each provider package adds its own
     fixtures (e.g. ``wink_sandbox`` in :mod:`flask_wink.providers.smile_wink.testing`).
+    :data:`LOOPBACK_HOSTS` is what a test app's ``TRUSTED_HOSTS`` lists, so that the URLs the kit
+    hands an upstream are built from the test's own requests (see :mod:`flask_wink.addresses`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from waitress import create_server
+
+#: The hosts a test's requests name: Flask's test client (``localhost``) and :func:`serve`
+#: (``127.0.0.1``). ``app.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS`` gives a test app enabling a
+#: provider that hands this app's URLs to its upstream (UCW, Smile ID) the address it needs.
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
 
 
 @dataclass

@@ -4,8 +4,8 @@ Settings (``WINK_SMILE_ID_*``): ``PARTNER_ID`` and ``API_KEY`` (both enable it),
 (default Smile ID's sandbox, ``https://testapi.smileidentity.com/v1``), ``PRIVACY_URL`` (Smile ID
 requires one on every link), ``COMPANY_NAME``, ``LOGO_URL``, ``ID_TYPES``
 (``COUNTRY:ID_TYPE:method``, comma-separated), ``LINK_TTL`` (seconds), ``CALLBACK_MAX_AGE``
-(seconds), ``CALLBACK_URL`` and ``REDIRECT_URL`` (default: this app's own routes, from the
-request), ``DONE_URL`` (where the return page leads), ``TIMEOUT``.
+(seconds), ``CALLBACK_URL`` and ``REDIRECT_URL`` (default: this app's own routes at its public
+address, see :mod:`flask_wink.addresses`), ``DONE_URL`` (where the return page leads), ``TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import httpx
 from flask import has_app_context
 
+from ...addresses import public_urls
 from ...errors import MalformedMessage, StaleMessage, VerificationError
-from ...provider import BROWSER, INBOUND, Inbound, LinkStart, ReturnEvent, StatusUpdate
+from ...provider import BROWSER, INBOUND, Inbound, LinkStart, PublicURL, ReturnEvent, StatusUpdate
 from ...state import WinkState, get_state
 from .client import SANDBOX_HOST, SmileIDClient
 from .replay import accept_once
@@ -113,6 +114,15 @@ class SmileID:
     def __repr__(self) -> str:
         return f"SmileID(partner_id={self.partner_id!r}, host={self.client.host!r})"
 
+    @property
+    def public_urls(self) -> dict[str, PublicURL]:
+        """Where Smile ID posts the signed result and where it sends the browser back: the
+        settings when given, else this app's routes at its public address (built by the core)."""
+        return {
+            "callback_url": PublicURL("wink_smile_id.callbacks", given=self.callback_url),
+            "redirect_url": PublicURL("wink.return_page", {"provider": "smile-id"}, given=self.redirect_url),
+        }
+
     @staticmethod
     def configured(config: Mapping[str, Any]) -> bool:
         """Whether the app's config enables Smile ID (partner id and API key are set)."""
@@ -171,33 +181,22 @@ class SmileID:
         job_id = f"job-{uuid.uuid4().hex}"
         expires_at = (datetime.now(UTC) + timedelta(seconds=self.link_ttl)).isoformat(
             timespec="milliseconds").replace("+00:00", "Z")
+        urls = public_urls(self)
         created = self.client.create_link(
             name=f"Verification {job_id}",
             company_name=self.company_name,
             id_types=self.id_types,
-            callback_url=self._url(self.callback_url, "wink_smile_id.callbacks", {}),
+            callback_url=urls["callback_url"],
             data_privacy_policy_url=self.privacy_url,
             logo_url=self.logo_url,
             is_single_use=True,
             user_id=user_id,
             partner_params={"user_id": user_id, "job_id": job_id},
-            redirect_url=self._url(self.redirect_url, "wink.return_page", {"provider": "smile-id"}),
+            redirect_url=urls["redirect_url"],
             expires_at=expires_at,
         )
         details = {"jobId": job_id, "refId": created.get("ref_id"), "expiresAt": expires_at}
         return LinkStart(upstream_user_id=user_id, url=created["link"], details=details)
-
-    def _url(self, configured: str | None, endpoint: str, values: dict[str, str]) -> str:
-        if configured:
-            return configured
-        from flask import has_request_context, url_for
-
-        if not has_request_context():
-            setting = "CALLBACK_URL" if "callbacks" in endpoint else "REDIRECT_URL"
-            raise RuntimeError(
-                f"WINK_SMILE_ID_{setting} is not set and there is no request to build it from: set it."
-            )
-        return url_for(endpoint, _external=True, **values)
 
     def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
         return {}

@@ -42,6 +42,9 @@ class SmileWink:
     accepts_inbound = True
     signature_header = signature.SIGNATURE_HEADER
     sdk_versions = SDK_VERSIONS
+    #: ``/wink/token``, ``/wink/link``, ``/wink/callbacks`` and ``/wink/webhooks`` are the URLs
+    #: Smile's own docs and clients use: they serve Smile Wink whenever it is enabled.
+    owns_unprefixed_routes = True
 
     def __init__(
         self,

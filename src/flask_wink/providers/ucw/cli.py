@@ -48,7 +48,8 @@ def connections_command(user: str) -> None:
 def refresh_command(user: str, connection: str) -> None:
     """Print a widget URL that refreshes USER's CONNECTION (one load, within 5 minutes on v2).
 
-    Needs WINK_UCW_TARGET_ORIGIN: there is no request to take the app's origin from.
+    Needs WINK_UCW_TARGET_ORIGIN or WINK_PUBLIC_URL: there is no request here to take the app's
+    origin from.
     """
     state = get_state()
     upstream, app_user_id = _resolve_user(state, user)

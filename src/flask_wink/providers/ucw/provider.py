@@ -3,7 +3,8 @@
 Settings (``WINK_UCW_*``): ``URL`` (the self-hosted UCW, required), ``TOKEN`` (a bearer token,
 when the deployment has authentication on), ``API_VERSION`` (``v2``, the default, or ``v1``),
 ``JOB_TYPES`` (default ``accountNumber,accountOwner,transactions``), ``TARGET_ORIGIN`` (where the
-widget posts its events; default: the app's own origin), ``TRANSACTIONS_DAYS`` (30),
+widget posts its events; default: the origin of the app's public address, see
+:mod:`flask_wink.addresses`), ``TRANSACTIONS_DAYS`` (30),
 ``USE_APP_USER_ID`` (send the app's own user id as UCW's ``userId``; default: a random one per
 user), ``TIMEOUT`` (10 s).
 """
@@ -16,11 +17,11 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from flask import has_request_context, request
 
+from ...addresses import public_urls
 from ...errors import VerificationError
 from ...extension import split_setting
-from ...provider import BROWSER, Inbound, LinkStart, ReturnEvent, StatusUpdate
+from ...provider import BROWSER, Inbound, LinkStart, PublicURL, ReturnEvent, StatusUpdate
 from .client import UcwClient
 from .errors import UnknownConnection
 from .events import (
@@ -89,6 +90,12 @@ class UniversalConnect:
         from .handlers import HANDLERS
 
         self.handlers = HANDLERS
+
+    @property
+    def public_urls(self) -> dict[str, PublicURL]:
+        """Where the widget posts its events: ``WINK_UCW_TARGET_ORIGIN`` when given, else the
+        origin of this app's public address (built by the core)."""
+        return {"targetOrigin": PublicURL(None, given=self.target_origin)}
 
     @staticmethod
     def configured(config: Mapping[str, Any]) -> bool:
@@ -163,15 +170,9 @@ class UniversalConnect:
         return LinkStart(upstream_user_id=user_id, widget=widget)
 
     def origin_for_events(self) -> str:
-        """Where the widget posts its events: ``WINK_UCW_TARGET_ORIGIN``, else this request's origin."""
-        if self.target_origin:
-            return self.target_origin
-        if has_request_context():
-            return origin_of(request.host_url)
-        raise RuntimeError(
-            "WINK_UCW_TARGET_ORIGIN is not set and there is no request to take the origin from: "
-            "set it to the app's origin, e.g. https://app.example."
-        )
+        """Where the widget posts its events: ``WINK_UCW_TARGET_ORIGIN``, else the origin of this
+        app's public address (never the request's unchecked ``Host``)."""
+        return public_urls(self)["targetOrigin"]
 
     def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
         """The widget's origin (the page accepts messages from it only) and what to refresh."""
