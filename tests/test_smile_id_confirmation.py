@@ -18,7 +18,7 @@ from flask_wink.providers.smile_id import SmileIDClient
 from flask_wink.providers.smile_id import signals as smile_id_signals
 from flask_wink.providers.smile_id.signature import confirm, sign, signed_fields
 from flask_wink.providers.smile_id.testing import run_sandbox, signed_result
-from flask_wink.testing import serve
+from flask_wink.testing import LOOPBACK_HOSTS, serve
 
 USER = {"X-User": "ada"}
 #: Where the kit's own links send their callbacks in the attack tests: nowhere (a lost callback),
@@ -37,6 +37,8 @@ def host_app(host: str, sandbox, tmp_path, **config) -> Flask:
         "WINK_SMILE_ID_API_KEY": sandbox.api_key,
         "WINK_SMILE_ID_HOST": host,
         "WINK_SMILE_ID_PRIVACY_URL": "https://host.test/privacy",
+        # The browser comes back to the test's own host.
+        "TRUSTED_HOSTS": LOOPBACK_HOSTS,
         **config,
     })
     wink = Wink(app)
