@@ -380,4 +380,5 @@ def test_an_oauth_bank_logs_in_in_a_popup(page, ucw):
     calls = {m["type"]: m["metadata"] for m, _ in spied_calls(page)}
     requested = calls["connect/oauthRequested"]
     assert requested["url"].startswith(ucw.url + "/oauth/") and requested["member_guid"]
+    assert requested["member_guid"] not in requested["url"]  # the bank's page does not name the connection
     assert calls[MEMBER_CONNECTED]["ucpInstitutionId"] == "mxBankOauth"

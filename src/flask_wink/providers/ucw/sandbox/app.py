@@ -62,6 +62,8 @@ class Connection:
     pending: list[data.Challenge] = field(default_factory=list)
     selected_account: str | None = None
     job_id: str = ""
+    #: The OAuth bank page's own id for this login (the page's URL never names the connection).
+    oauth_state: str = ""
 
 
 @dataclass
@@ -400,9 +402,9 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
         with state.lock:
             state.connections[connection.id] = connection
         if institution.oauth:
-            aggregator_user = state.aggregator_user(institution.aggregator, user_id)
+            connection.oauth_state = secrets.token_urlsafe(16)
             return jsonify(_member(connection, aggregator_user, 0, "PENDING", oauth_window_uri=url_for(
-                "oauth_page", connection_id=connection.id, _external=True)))
+                "oauth_page", oauth_state=connection.oauth_state, _external=True)))
         return answer(connection, session)
 
     @app.post("/widget/api/members/<connection_id>/mfa")
@@ -443,24 +445,28 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
             return jsonify(_member(connection, aggregator_user, 6, "CONNECTED"))
         return jsonify(_member(connection, aggregator_user, 0, "PENDING"))
 
-    @app.get("/oauth/<connection_id>")
-    def oauth_page(connection_id: str):
-        """The bank's own log-in page (OAuth), which the widget opens in a popup."""
+    def oauth_connection(oauth_state: str) -> Connection | None:
         with state.lock:
-            connection = state.connections.get(connection_id)
-        if connection is None or not connection.institution.oauth:
+            return next((c for c in state.connections.values()
+                         if c.oauth_state and hmac.compare_digest(c.oauth_state, oauth_state)), None)
+
+    @app.get("/oauth/<oauth_state>")
+    def oauth_page(oauth_state: str):
+        """The bank's own log-in page (OAuth), which the widget opens in a popup."""
+        connection = oauth_connection(oauth_state)
+        if connection is None:
             return not_found("Connection not found")
         return Response(OAUTH_PAGE.format(name=escaped(connection.institution.name),
-                                          action=url_for("oauth_authorize", connection_id=connection_id)),
+                                          action=url_for("oauth_authorize", oauth_state=oauth_state)),
                         mimetype="text/html")
 
-    @app.post("/oauth/<connection_id>")
-    def oauth_authorize(connection_id: str):
-        with state.lock:
-            connection = state.connections.get(connection_id)
-        if connection is None or not connection.institution.oauth:
+    @app.post("/oauth/<oauth_state>")
+    def oauth_authorize(oauth_state: str):
+        connection = oauth_connection(oauth_state)
+        if connection is None:
             return not_found("Connection not found")
         connection.connected = True
+        connection.oauth_state = ""  # one authorization per login
         return Response(OAUTH_DONE.format(name=escaped(connection.institution.name)), mimetype="text/html")
 
     @app.delete("/widget/api/members/<connection_id>")
