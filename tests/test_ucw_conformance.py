@@ -12,7 +12,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from flask_wink import get_state
+from flask_wink.providers.ucw import CONNECTED, connection_key
+from flask_wink.providers.ucw.sandbox import mint_jwt
 from flask_wink.providers.ucw.testing import run_ucw_sandbox
+from ucw_host import make_ucw_app
 
 GOOD = {"jobTypes": ["transactions"], "userId": "u-1", "targetOrigin": "http://127.0.0.1:5000"}
 AGGREGATORS = "akoya, akoya_sandbox, finicity, finicity_sandbox, mx, mx_int, sophtron, plaid, plaid_sandbox"
@@ -271,3 +275,67 @@ def test_delete_connection_deletes_only_that_users_connection(ucw):
     mine = httpx.delete(ucw.url + "/api/connection", params={"aggregator": "mx", "userId": "u-1"},
                         headers=header)
     assert mine.status_code == 204
+
+
+# -- UCW's own authentication: a JWT bearer ------------------------------------------------------
+
+JWT = {"jwt_secret": "jwt-secret", "jwt_audience": "ucw-api", "jwt_issuer": "https://issuer.test/"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_jwt_mode_takes_a_good_jwt():
+    with run_ucw_sandbox(**JWT) as ucw:
+        token = mint_jwt("jwt-secret", audience="ucw-api", issuer="https://issuer.test/")
+        answer = httpx.post(ucw.url + "/widgetUrl", json=GOOD, headers=bearer(token))
+        assert answer.status_code == 200 and "widgetUrl" in answer.json()
+
+
+def test_jwt_mode_refuses_a_missing_bearer_as_ucw_does():
+    with run_ucw_sandbox(**JWT) as ucw:
+        answer = httpx.post(ucw.url + "/widgetUrl", json=GOOD)
+        assert answer.status_code == 401 and answer.text == "Unauthorized"
+        assert answer.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize("token, message", [
+    ("not-a-jwt", "Invalid Compact JWS"),
+    (mint_jwt("other-secret", audience="ucw-api", issuer="https://issuer.test/"),
+     "signature verification failed"),
+    (mint_jwt("jwt-secret", audience="ucw-api", issuer="https://issuer.test/", ttl=-10),
+     '"exp" claim timestamp check failed'),
+    (mint_jwt("jwt-secret", audience="other", issuer="https://issuer.test/"), 'unexpected "aud" claim value'),
+    (mint_jwt("jwt-secret", audience="ucw-api", issuer="https://other.test/"),
+     'unexpected "iss" claim value'),
+])
+def test_jwt_mode_refuses_a_bad_jwt_with_the_libraries_message(token, message):
+    with run_ucw_sandbox(**JWT) as ucw:
+        answer = httpx.get(ucw.url + "/api/data/accounts", params={"aggregator": "mx", "userId": "u"},
+                           headers=bearer(token))
+        assert answer.status_code == 401 and answer.text == message
+        assert answer.headers["WWW-Authenticate"] == (
+            f'Bearer realm="api", error="invalid_token", error_description="{message}"')
+
+
+def test_the_kit_links_and_fetches_with_a_jwt_bearer(tmp_path):
+    with run_ucw_sandbox(**JWT) as ucw:
+        token = mint_jwt("jwt-secret", audience="ucw-api", issuer="https://issuer.test/")
+        app = make_ucw_app(ucw.url, tmp_path, WINK_UCW_TOKEN=token, WINK_HANDLE_EVENTS="request",
+                           WTF_CSRF_ENABLED=False)
+        client = app.test_client()
+        widget = client.post("/wink/ucw/token", headers={"X-User": "ada"})
+        assert widget.status_code == 201
+        url = widget.get_json()["widgetUrl"]
+        session = start(ucw, url).json()["session"]
+        member = httpx.post(ucw.url + "/widget/api/members", headers={"X-UCW-Session": session},
+                            json={"institutionId": "mxBank", "username": "mxuser",
+                                  "password": "correct"}).json()
+        client.post("/wink/ucw/events", headers={"X-User": "ada"}, json={
+            "name": "connect/memberConnected",
+            "args": {"aggregator": "mx", "connectionId": member["connectionId"],
+                     "ucpInstitutionId": "mxBank"}})
+        with app.app_context():
+            key = connection_key("mx", member["connectionId"])
+            assert get_state().store.account("ucw", key)["status"] == CONNECTED

@@ -250,6 +250,25 @@ def test_the_emulator_runs_on_its_own_and_prints_env_lines(token):
         process.wait(timeout=10)
 
 
+def test_the_emulator_in_jwt_mode_prints_a_jwt_it_takes():
+    port = free_port_url().rsplit(":", 1)[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask_wink.sandbox", "ucw", "--port", port, "--jwt-secret", "s3cret",
+         "--jwt-audience", "ucw"], stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout.readline().startswith("# UCW emulator running")
+        lines = dotenv_lines([process.stdout.readline().rstrip("\n") for _ in range(3)])
+        assert lines["UCW_TOKEN"].count(".") == 2  # a JWT
+        url = f"http://127.0.0.1:{port}/widgetUrl"
+        good = httpx.post(url, json=GOOD, headers={"Authorization": f"Bearer {lines['UCW_TOKEN']}"})
+        assert good.status_code == 200
+        assert httpx.post(url, json=GOOD, headers={"Authorization": "Bearer s3cret"}).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def test_the_sandbox_commands_help_lists_every_sandbox():
     done = subprocess.run([sys.executable, "-m", "flask_wink.sandbox", "--help"], capture_output=True,
                           text=True, timeout=60)

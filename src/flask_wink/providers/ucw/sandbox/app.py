@@ -218,8 +218,19 @@ def _form(text: str) -> dict[str, Any]:
     return found
 
 
-def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TOKEN_TTL) -> Flask:
-    """The emulator as a WSGI app; ``bearer_token`` turns authentication on."""
+def create_sandbox_app(
+    *,
+    bearer_token: str | None = None,
+    token_ttl: float = TOKEN_TTL,
+    jwt_secret: str | None = None,
+    jwt_audience: str | None = None,
+    jwt_issuer: str | None = None,
+) -> Flask:
+    """The emulator as a WSGI app. ``bearer_token`` turns on a static bearer check;
+    ``jwt_secret`` (with ``jwt_audience`` and ``jwt_issuer`` when given) UCW's own mode: a JWT
+    bearer (HS256 here), refused as UCW refuses one."""
+    if bearer_token is not None and jwt_secret is not None:
+        raise RuntimeError("Give the UCW emulator a bearer token or a JWT secret, not both.")
     app = Flask(__name__, static_folder="static", static_url_path="/widget/static")
     state = SandboxState(bearer_token=bearer_token, token_ttl=token_ttl)
     app.extensions["ucw_sandbox"] = state
@@ -240,8 +251,12 @@ def create_sandbox_app(*, bearer_token: str | None = None, token_ttl: float = TO
     def check_bearer():
         # The widget's page and its own calls are not the API (v1 checks the token in its query);
         # UCW answers /health before any authentication.
-        if (state.bearer_token is None or request.path in ("/widget", "/health")
-                or request.path.startswith("/widget/")):
+        if request.path in ("/widget", "/health") or request.path.startswith(("/widget/", "/oauth/")):
+            return None
+        if jwt_secret is not None:
+            return _jwt_refusal(request.headers.get("Authorization", ""), jwt_secret, jwt_audience,
+                                jwt_issuer)
+        if state.bearer_token is None:
             return None
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {state.bearer_token}".encode()):
@@ -686,6 +701,70 @@ def _member(
             "postMessageEventData": {"memberConnected": {**adapter, **shared},
                                      "memberStatusUpdate": {**adapter, **shared, "connectionStatus": status}},
             **extra}
+
+
+def _jwt_refusal(
+    authorization: str, secret: str, audience: str | None, issuer: str | None
+) -> Response | None:
+    """UCW's answer to a request whose bearer is not a good JWT (``express-oauth2-jwt-bearer``'s
+    errors through UCW's error handler: 401, the error's message as text), or None."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        response = Response("Unauthorized", status=401, mimetype="text/html")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    problem = jwt_problem(token.strip(), secret, audience, issuer)
+    if problem is None:
+        return None
+    response = Response(problem, status=401, mimetype="text/html")
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer realm="api", error="invalid_token", error_description="{problem}"')
+    return response
+
+
+def _unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def jwt_problem(token: str, secret: str, audience: str | None, issuer: str | None) -> str | None:
+    """What is wrong with an HS256 JWT, in the words of the JWT library UCW uses, or None."""
+    parts = token.split(".")
+    try:
+        header = json.loads(_unb64(parts[0]))
+        payload = json.loads(_unb64(parts[1]))
+        signature = _unb64(parts[2])
+    except (IndexError, ValueError):
+        return "Invalid Compact JWS"
+    if len(parts) != 3 or not isinstance(header, dict) or not isinstance(payload, dict):
+        return "Invalid Compact JWS"
+    if header.get("alg") != "HS256":
+        return '"alg" (Algorithm) Header Parameter value not allowed'
+    expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        return "signature verification failed"
+    exp = payload.get("exp")
+    if not isinstance(exp, (int, float)) or exp <= time.time():
+        return '"exp" claim timestamp check failed'
+    if issuer is not None and payload.get("iss") != issuer:
+        return 'unexpected "iss" claim value'
+    given = payload.get("aud")
+    if audience is not None and audience not in (given if isinstance(given, list) else [given]):
+        return 'unexpected "aud" claim value'
+    return None
+
+
+def mint_jwt(secret: str, *, audience: str | None = None, issuer: str | None = None,
+             ttl: float = 3600.0, subject: str = "ucw-emulator-client") -> str:
+    """An HS256 JWT the emulator's JWT mode accepts (for tests and local runs)."""
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + int(ttl)}
+    if audience is not None:
+        payload["aud"] = audience
+    if issuer is not None:
+        payload["iss"] = issuer
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing = f"{header}.{_b64(json.dumps(payload).encode())}"
+    return f"{signing}.{_b64(hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest())}"
 
 
 def _b64(raw: bytes) -> str:
