@@ -79,6 +79,9 @@ def test_widget_url_takes_a_form_as_express_reads_it(ucw):
     (b'[1 2]', "Expected ',' or ']' after array element in JSON at position 3"),
     (b'{"a": 1} x', "Unexpected non-whitespace character after JSON at position 9"),
     (b'"text"', 'Unexpected token \'"\', ""text"" is not valid JSON'),
+    (b'{"jobTypes": ["transactions"], "userId": nope}',
+     'Unexpected token \'n\', ...""userId": nope}" is not valid JSON'),
+    (b'plain words, not JSON at all', 'Unexpected token \'p\', "plain word"... is not valid JSON'),
 ])
 def test_malformed_json_is_400_with_the_parsers_message(ucw, body, message):
     answer = httpx.post(ucw.url + "/widgetUrl", content=body, headers={"Content-Type": "application/json"})

@@ -145,8 +145,14 @@ def _express_body() -> Any:
 
 
 def _unexpected_token(text: str, position: int) -> str:
-    snippet = text if len(text) <= 10 else text[:10] + "..."
-    return f'Unexpected token \'{text[position]}\', "{snippet}" is not valid JSON'
+    """V8's message: the whole text when short, else up to 10 characters each side of the token."""
+    token = text[position]
+    if len(text) <= 21:
+        return f'Unexpected token \'{token}\', "{text}" is not valid JSON'
+    start, end = max(0, position - 10), min(len(text), position + 10)
+    before = "..." if start > 0 else ""
+    after = "..." if end < len(text) else ""
+    return f'Unexpected token \'{token}\', {before}"{text[start:end]}"{after} is not valid JSON'
 
 
 def _json_message(text: str, error: json.JSONDecodeError) -> str:
