@@ -28,7 +28,8 @@ UCW_SANDBOX_PREFIX = "/sandbox/ucw"
 TEST_BANKS = (
     ("MX Bank", "mxuser", "correct", None),
     ("Sophtron Bank NoMFA", "asdf", "asdf", None),
-    ("Sophtron Bank MFA", "asdf", "asdf", "verification code 654321"),
+    ("Sophtron Bank", "asdfg12X", "asdfg12X",
+     "captcha asdf, security question asdf, any token channel, token asdf"),
 )
 
 

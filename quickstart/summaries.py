@@ -272,6 +272,11 @@ def _ucw(name: str, payload: Mapping[str, Any], status: str | None) -> Summary:
         "connect/submitMFA": ("Second factor sent to the bank", "second factor", PROGRESS),
         "connect/backToSearch": ("Back to the bank search", "back", INFO),
         "connect/memberDeleted": ("Bank connection removed in the widget", "removed", INFO),
+        "connect/updateCredentials": ("Bank login submitted again (refresh)", "login", PROGRESS),
+        "connect/createMemberError": ("The bank connection could not be started", "failed", ERROR),
+        "connect/oauthRequested": ("Sent to the bank's own login page", "bank login", PROGRESS),
+        "connect/invalidData": ("The bank needs the user to act on their account", "action needed", ERROR),
+        "connect/connected/primaryAction": ("Widget closed with Done", "done", INFO),
     }
     if name in simple:
         return Summary(*simple[name])

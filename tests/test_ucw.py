@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -34,13 +33,14 @@ def new_app(ucw, tmp_path, **config):
     return make_ucw_app(ucw.url, tmp_path, **config)
 
 
-def log_in(widget_url, guid="mx_bank", username="mxuser", password="correct"):
+def log_in(widget_url, guid="mxBank", username="mxuser", password="correct"):
     """Load the widget once and log in as its script would; the member UCW answers with."""
     page = httpx.get(widget_url)
     assert page.status_code == 200, page.text
-    config = json.loads(re.search(r'<script id="ucw-config" type="application/json">(.*?)</script>',
-                                  page.text).group(1))
     base = widget_url.split("/widget")[0]
+    # The widget's first call uses the token up and opens its session.
+    config = httpx.post(base + "/widget/api/instrumentation",
+                        json={"query": urlsplit(widget_url).query}).json()
     return config, httpx.post(base + "/widget/api/members", headers={"X-UCW-Session": config["session"]},
                               json={"institutionId": guid, "username": username, "password": password}).json()
 
@@ -75,7 +75,7 @@ def test_a_confirmed_connection_is_stored_connected_with_its_data(ucw, tmp_path)
     widget = client.post("/wink/ucw/token", headers=ADA).get_json()
     _, member = log_in(widget["widgetUrl"])
     relay(client, "connect/selectedInstitution",
-          {"name": "MX Bank", "guid": "mx_bank", "url": "https://www.mx.com", "code": "mxbank"})
+          {"name": "MX Bank", "guid": "mxBank", "url": "https://mx.com", "code": "mxbank"})
     metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId")}
     assert relay(client, "connect/memberConnected", metadata).status_code == 201
     key = connection_key("mx", member["connectionId"])
@@ -83,7 +83,7 @@ def test_a_confirmed_connection_is_stored_connected_with_its_data(ucw, tmp_path)
         state = get_state()
         account = state.store.account("ucw", key)
         assert account["status"] == CONNECTED and account["upstreamUserId"] == widget["userId"]
-        assert account["institutionId"] == "mx_bank"
+        assert account["institutionId"] == "mxBank"
         document = stored_data(state, key)
         assert [a["depositAccount"]["accountType"] for a in document["accounts"]] == ["CHECKING", "SAVINGS"]
         assert document["customers"][0]["name"]["last"] == "Doe"
@@ -117,7 +117,7 @@ def test_a_forged_member_connected_is_not_stored_connected(ucw, tmp_path):
     app = new_app(ucw, tmp_path)
     client = app.test_client()
     client.post("/wink/ucw/token", headers=ADA)
-    forged = {"aggregator": "mx", "connectionId": "MBR-forged", "ucpInstitutionId": "mx_bank"}
+    forged = {"aggregator": "mx", "connectionId": "MBR-forged", "ucpInstitutionId": "mxBank"}
     assert relay(client, "connect/memberConnected", forged).status_code == 201
     with app.app_context():
         state = get_state()
@@ -174,7 +174,7 @@ def test_a_well_formed_connection_id_ucw_refuses_ends_not_confirmed(ucw, tmp_pat
     app = new_app(ucw, tmp_path)
     client = app.test_client()
     client.post("/wink/ucw/token", headers=ADA)
-    odd = {"aggregator": "mx", "connectionId": "MBR-{odd}~!", "ucpInstitutionId": "mx_bank"}
+    odd = {"aggregator": "mx", "connectionId": "MBR-{odd}~!", "ucpInstitutionId": "mxBank"}
     relay(client, "connect/memberConnected", odd)
     with app.app_context():
         state = get_state()
@@ -237,11 +237,11 @@ def test_v1_builds_the_widget_url_with_a_token_when_a_bearer_is_set(tmp_path):
         assert query["userId"] == [body["userId"]] and query["token"]
         config, member = log_in(body["widgetUrl"])
         assert config["version"] == "v1" and member["status"] == "CONNECTED"
-        relay(client, "connect/selectedInstitution", {"name": "MX Bank", "guid": "mx_bank"})
+        relay(client, "connect/selectedInstitution", {"name": "MX Bank", "guid": "mxBank"})
         relay(client, "connect/memberConnected", {"aggregator": "mx", "member_guid": member["connectionId"]})
         with app.app_context():
             account = get_state().store.account("ucw", connection_key("mx", member["connectionId"]))
-        assert account["status"] == CONNECTED and account["institutionId"] == "mx_bank"
+        assert account["status"] == CONNECTED and account["institutionId"] == "mxBank"
 
 
 def test_refresh_sends_the_connection_in_the_body_and_only_for_its_owner(ucw, tmp_path):
@@ -250,12 +250,12 @@ def test_refresh_sends_the_connection_in_the_body_and_only_for_its_owner(ucw, tm
     widget = client.post("/wink/ucw/token", headers=ADA).get_json()
     _, member = log_in(widget["widgetUrl"])
     relay(client, "connect/memberConnected", {"aggregator": "mx", "connectionId": member["connectionId"],
-                                              "ucpInstitutionId": "mx_bank"})
+                                              "ucpInstitutionId": "mxBank"})
     key = connection_key("mx", member["connectionId"])
     refresh = client.post(f"/wink/ucw/token?connection={key}", headers=ADA).get_json()
     assert refresh["refresh"] is True and member["connectionId"] not in refresh["widgetUrl"]
     config, again = log_in(refresh["widgetUrl"])
-    assert config["refresh"] is True and config["institution"]["guid"] == "mx_bank"
+    assert config["refresh"] is True and config["institution"]["guid"] == "mxBank"
     assert again["connectionId"] == member["connectionId"]
     client.post("/wink/ucw/token", headers={"X-User": "eve"})
     theirs = client.post(f"/wink/ucw/token?connection={key}", headers={"X-User": "eve"})
@@ -278,7 +278,7 @@ def test_cli_lists_refreshes_fetches_exports_and_deletes(ucw, tmp_path):
     widget = client.post("/wink/ucw/token", headers=ADA).get_json()
     _, member = log_in(widget["widgetUrl"])
     relay(client, "connect/memberConnected", {"aggregator": "mx", "connectionId": member["connectionId"],
-                                              "ucpInstitutionId": "mx_bank"})
+                                              "ucpInstitutionId": "mxBank"})
     key = connection_key("mx", member["connectionId"])
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["wink", "ucw", "connections", "ada"])

@@ -7,6 +7,7 @@ import html
 import re
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -40,22 +41,34 @@ def refusal(response) -> str:
     ({k: v for k, v in GOOD.items() if k != "jobTypes"}, '"jobTypes" is required'),
     ({k: v for k, v in GOOD.items() if k != "userId"}, '"userId" is required'),
     ({**GOOD, "colour": "red"}, '"colour" is not allowed'),
-    ({**GOOD, "aggregator": "mx", "institutionId": "mx_bank"},
-     '"aggregator" missing required peer "connectionId"'),
-    ({**GOOD, "connectionId": "MBR-1"}, '"connectionId" missing required peer "aggregator"'),
+    ({**GOOD, "aggregator": "mx", "institutionId": "mxBank"},
+     "aggregator missing required peer connectionId"),
+    ({**GOOD, "connectionId": "MBR-1"}, '"connectionId" missing required peer "institutionId"'),
 ])
 def test_widget_url_refusals_carry_ucws_messages(ucw, body, message):
     response = httpx.post(ucw.url + "/widgetUrl", json=body)
     assert refusal(response) == message
 
 
-def test_a_widget_url_is_good_for_one_load(ucw):
+def test_a_widget_url_is_good_for_one_load_used_by_the_widgets_first_call(ucw):
     url = httpx.post(ucw.url + "/widgetUrl", json=GOOD).json()["widgetUrl"]
     assert re.fullmatch(re.escape(ucw.url) + r"/widget\?token=[0-9a-f-]{36}", url)
-    first = httpx.get(url)
-    assert first.status_code == 200 and "ucw-config" in first.text
+    # Loading the page (a link preview, a prefetch, a HEAD) leaves the token as it is.
+    assert httpx.head(url).status_code == 200
+    for _ in range(2):
+        page = httpx.get(url)
+        assert page.status_code == 200 and "ucw-config" in page.text
+    started = start_widget(ucw, url)
+    assert started.status_code == 200 and started.json()["session"]
     assert refusal(httpx.get(url)) == "A valid token is required"
+    assert refusal(start_widget(ucw, url)) == "A valid token is required"
     assert refusal(httpx.get(ucw.url + "/widget?token=not-a-token")) == "A valid token is required"
+
+
+def test_the_widget_url_tolerates_extra_query_parameters(ucw):
+    url = httpx.post(ucw.url + "/widgetUrl", json=GOOD).json()["widgetUrl"] + "&utm_source=mail&x="
+    assert httpx.get(url).status_code == 200
+    assert start_widget(ucw, url).json()["jobTypes"] == ["transactions"]
 
 
 def test_a_widget_token_expires_after_five_minutes(ucw):
@@ -71,8 +84,10 @@ def test_v1_tokens_are_one_use_and_for_their_user():
         auth = {"Authorization": "Bearer secret-bearer"}
         token = httpx.get(ucw.url + "/api/token", params={"userId": "u-1"}, headers=auth).json()["token"]
         query = {"jobTypes": "transactions,accountOwner", "userId": "u-1", "token": token}
-        assert httpx.get(ucw.url + "/widget", params=query).status_code == 200
-        assert refusal(httpx.get(ucw.url + "/widget", params=query)) == "A valid token is required"
+        url = str(httpx.URL(ucw.url + "/widget", params=query))
+        assert httpx.get(url).status_code == 200
+        assert start_widget(ucw, url).status_code == 200
+        assert refusal(httpx.get(url)) == "A valid token is required"
         other = httpx.get(ucw.url + "/api/token", params={"userId": "u-2"}, headers=auth).json()["token"]
         assert refusal(httpx.get(ucw.url + "/widget", params={**query, "token": other})) == (
             "A valid token is required")
@@ -96,13 +111,18 @@ def test_the_bearer_check_refuses_missing_or_wrong_tokens():
         assert right.status_code == 200
 
 
-def widget_session(ucw, user="u-1") -> str:
-    url = httpx.post(ucw.url + "/widgetUrl", json={**GOOD, "userId": user}).json()["widgetUrl"]
-    page = httpx.get(url).text
-    return re.search(r'"session": "([^"]+)"', page).group(1)
+def start_widget(ucw, url: str) -> httpx.Response:
+    """What the widget's script does first: its token is used up and its session opened."""
+    return httpx.post(ucw.url + "/widget/api/instrumentation", json={"query": urlsplit(url).query})
 
 
-def connect(ucw, user="u-1", guid="mx_bank", username="mxuser", password="correct"):
+def widget_session(ucw, user="u-1", **params) -> str:
+    url = httpx.post(ucw.url + "/widgetUrl", json={**GOOD, "userId": user, **params}).json()["widgetUrl"]
+    assert httpx.get(url).status_code == 200
+    return start_widget(ucw, url).json()["session"]
+
+
+def connect(ucw, user="u-1", guid="mxBank", username="mxuser", password="correct"):
     """What the widget's own script does for a bank without a second factor."""
     session = widget_session(ucw, user)
     return httpx.post(ucw.url + "/widget/api/members", headers={"X-UCW-Session": session},
@@ -114,7 +134,7 @@ def test_the_widgets_calls_answer_400_to_a_body_that_is_not_an_object(ucw, body)
     header = {"X-UCW-Session": widget_session(ucw)}
     members = httpx.post(ucw.url + "/widget/api/members", headers=header, json=body)
     assert members.status_code == 400 and members.json() == {"message": '"value" must be of type object'}
-    login = {"institutionId": "sophtron_bank_mfa", "username": "asdf", "password": "asdf"}
+    login = {"institutionId": "sophtronBank", "username": "asdfg12X", "password": "asdfg12X"}
     challenged = httpx.post(ucw.url + "/widget/api/members", headers=header, json=login)
     assert challenged.json()["status"] == "CHALLENGED"
     mfa = httpx.post(f"{ucw.url}/widget/api/members/{challenged.json()['connectionId']}/mfa", headers=header,
@@ -163,7 +183,7 @@ def test_data_endpoint_errors(ucw):
     member = connect(ucw)
     query = {"aggregator": "mx", "userId": "u-1"}
     missing = httpx.get(ucw.url + "/api/data/accounts", params=query)
-    assert refusal(missing) == '"ucw-connection-id" is required'
+    assert missing.status_code == 400 and missing.json() == "UCW-Connection-Id header is required"
     unknown_user = httpx.get(ucw.url + "/api/data/accounts", params={**query, "userId": "nobody"},
                              headers={"UCW-Connection-Id": member["connectionId"]})
     assert unknown_user.status_code == 404 and unknown_user.json() == {"message": "Can't resolve userId"}
@@ -189,7 +209,7 @@ def test_deletes(ucw):
     member = connect(ucw)
     header = {"UCW-Connection-Id": member["connectionId"]}
     query = {"aggregator": "mx", "userId": "u-1"}
-    delete = {"params": {"aggregator": "mx"}, "headers": header}
+    delete = {"params": query, "headers": header}
     assert httpx.delete(ucw.url + "/api/connection", **delete).status_code == 204
     assert httpx.get(ucw.url + "/api/data/accounts", params=query, headers=header).status_code == 404
     assert httpx.delete(ucw.url + "/api/connection", **delete).status_code == 404
@@ -225,6 +245,25 @@ def test_the_emulator_runs_on_its_own_and_prints_env_lines(token):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         answer = httpx.post(f"http://127.0.0.1:{port}/widgetUrl", json=GOOD, headers=headers)
         assert answer.status_code == 200 and "widgetUrl" in answer.json()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_emulator_in_jwt_mode_prints_a_jwt_it_takes():
+    port = free_port_url().rsplit(":", 1)[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask_wink.sandbox", "ucw", "--port", port, "--jwt-secret", "s3cret",
+         "--jwt-audience", "ucw"], stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout.readline().startswith("# UCW emulator running")
+        lines = dotenv_lines([process.stdout.readline().rstrip("\n") for _ in range(3)])
+        assert lines["UCW_TOKEN"].count(".") == 2  # a JWT
+        url = f"http://127.0.0.1:{port}/widgetUrl"
+        good = httpx.post(url, json=GOOD, headers={"Authorization": f"Bearer {lines['UCW_TOKEN']}"})
+        assert good.status_code == 200
+        assert httpx.post(url, json=GOOD, headers={"Authorization": "Bearer s3cret"}).status_code == 401
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -126,9 +126,10 @@ class UcwClient:
 
     # -- deletes ----------------------------------------------------------------------------
 
-    def delete_connection(self, aggregator: str, connection_id: str) -> None:
-        """``DELETE /api/connection?aggregator=`` with the connection in a header."""
-        self._call("DELETE", "/api/connection", params={"aggregator": aggregator},
+    def delete_connection(self, aggregator: str, connection_id: str, user_id: str) -> None:
+        """``DELETE /api/connection?aggregator=&userId=`` with the connection in a header (UCW
+        requires the user and deletes only that user's connection)."""
+        self._call("DELETE", "/api/connection", params={"aggregator": aggregator, "userId": user_id},
                    headers={CONNECTION_HEADER: connection_id})
 
     def delete_user(self, aggregator: str, user_id: str) -> None:

@@ -306,7 +306,7 @@ def delete_connection(app_or_state: Flask | WinkState | None, key: str, *, app: 
     if row is None:
         return False
     try:
-        ucw(state).client.delete_connection(row["aggregator"], row["connection_id"])
+        ucw(state).client.delete_connection(row["aggregator"], row["connection_id"], row["upstream_user_id"])
     except UcwNotFound:
         pass  # UCW has forgotten it already: forget it here too
     _forget(state, [row], app)

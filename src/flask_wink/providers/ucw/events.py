@@ -25,6 +25,11 @@ EVENT_TYPES: tuple[str, ...] = (
     "connect/memberError",
     "connect/backToSearch",
     "connect/memberDeleted",
+    "connect/updateCredentials",
+    "connect/createMemberError",
+    "connect/oauthRequested",
+    "connect/invalidData",
+    "connect/connected/primaryAction",
 )
 
 #: The job types UCW accepts.
