@@ -4,12 +4,11 @@ unchecked Host header. Over loopback HTTP against the emulators, and the quickst
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -61,11 +60,13 @@ def start_as_attacker(quickstart_url: str, *, ucw: bool = False) -> httpx.Respon
 
 
 def widget_config(widget_url: str) -> dict:
-    """What UCW's widget page was told (its targetOrigin among it)."""
+    """What UCW's widget was told (its targetOrigin among it): the answer to its first call."""
     page = httpx.get(widget_url)
     assert page.status_code == 200, page.text
-    found = re.search(r'<script id="ucw-config" type="application/json">(.*?)</script>', page.text)
-    return json.loads(found.group(1))
+    base = widget_url.split("/widget")[0]
+    answer = httpx.post(base + "/widget/api/instrumentation", json={"query": urlsplit(widget_url).query})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 @pytest.mark.parametrize("public_url, base", [
