@@ -55,7 +55,7 @@ def confirm_account(app: Any, state: WinkState, event: StoredEvent, errors: list
         not_confirmed(app, state, event, errors, account_id, code="OTHER_USER")
         return
     said = account.get("connectionStatus")
-    if said not in SMILE_STATUSES:
+    if not isinstance(said, str) or said not in SMILE_STATUSES:
         not_confirmed(app, state, event, errors, account_id, code="UNKNOWN_STATUS")
         return
     status = AccountStatus(said)
