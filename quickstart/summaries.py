@@ -73,11 +73,12 @@ def count_of(n: int, plural: str) -> str:
 
 def summarize(provider: str, kind: str, name: str, payload: Any, *, status: str | None = None) -> Summary:
     """The summary of one event. ``status`` is the last known status of the account, connection
-    or verification the event is about, where the event alone cannot say (a UCW connection the
-    widget reports is confirmed, or not, by the kit's own call to UCW afterwards)."""
+    or verification the event is about, where the event alone cannot say (an account or bank
+    connection the widget reports is confirmed, or not, by the kit's own call to Smile or UCW
+    afterwards)."""
     payload = payload if isinstance(payload, Mapping) else {}
     if provider == "smile_wink":
-        return _smile_callback(name, payload) if kind == "callback" else _smile_webhook(name, payload)
+        return _smile_callback(name, payload, status) if kind == "callback" else _smile_webhook(name, payload)
     if provider == "ucw":
         return _ucw(name, payload, status)
     if provider == "smile_id":
@@ -134,7 +135,7 @@ _UI_EVENTS = {
 }
 
 
-def _smile_callback(name: str, payload: Mapping[str, Any]) -> Summary:
+def _smile_callback(name: str, payload: Mapping[str, Any], status: str | None = None) -> Summary:
     p = smile_provider_name(payload.get("providerId"))
     if name == "onUIEvent":
         event = str(payload.get("eventName") or "")
@@ -146,8 +147,19 @@ def _smile_callback(name: str, payload: Mapping[str, Any]) -> Summary:
         return Summary(text, "failed" if tone == ERROR else "ui", tone)
     if name == "onAccountCreated":
         return Summary(f"Logging in to {p}", "pending", PROGRESS)
-    if name == "onAccountConnected":
-        return Summary(f"{p} account connected", "connected", OK)
+    if name == "onAccountConnected":  # a claim: what Smile said when the kit asked is the status
+        if status == "CONNECTED":
+            return Summary(f"{p} account connected, confirmed by Smile", "confirmed", OK)
+        if status == "NOT_CONFIRMED":
+            return Summary(
+                f"The widget reports a {p} account connected — not confirmed by Smile, not trusted",
+                "not confirmed",
+                ERROR,
+            )
+        if status == "DISCONNECTED":
+            return Summary(f"{p} account connected, since disconnected", "disconnected", INFO)
+        return Summary(f"The widget reports a {p} account connected — confirming with Smile…", "confirming",
+                       PROGRESS)
     if name == "onAccountError":
         code = payload.get("errorCode") or "error"
         return Summary(f"Could not link {p} ({code})", "failed", ERROR)

@@ -138,6 +138,9 @@ def build_rows(
         status = None
         if event.provider == "ucw" and event.name == "connect/memberConnected":
             status = status_of.get(("ucw", _ucw_connection(event.payload) or ""))
+        elif event.provider == "smile_wink" and event.name == "onAccountConnected":
+            claimed = event.payload.get("accountId") if isinstance(event.payload, Mapping) else None
+            status = status_of.get(("smile_wink", claimed)) if isinstance(claimed, str) else None
         payload = event.payload if event.payload_error is None else {}
         detail = None
         if event.provider == "smile_wink" and event.name == "onUIEvent" and isinstance(payload, Mapping):
@@ -173,6 +176,9 @@ STATUS_GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             "PENDING": PROGRESS,
             "AWAITING_MFA": PROGRESS,
             "DISCONNECTED": INFO,
+            # The widget said connected: Smile has not confirmed it yet, or did not.
+            "UNCONFIRMED": PROGRESS,
+            "NOT_CONFIRMED": ERROR,
         },
     ),
     "ucw": (

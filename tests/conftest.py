@@ -168,3 +168,18 @@ def link_in_widget(dialog, provider="Upwork", username="George", password="12345
     if code is not None:
         dialog.get_by_label("Verification code").fill(code)
         dialog.get_by_role("button", name="Continue").click()
+
+
+def link_in_emulator(sandbox, access_token: str) -> str:
+    """Link George's Upwork account through the sandbox's widget endpoints, as the widget does but
+    without a browser: the account id Smile made."""
+    import httpx
+
+    widget = sandbox.url + "/widget"
+    session = httpx.post(widget + "/session", json={"token": access_token}).json()["sessionId"]
+    login = {"sessionId": session, "providerId": "upwork", "username": "George", "password": "123456"}
+    account = httpx.post(widget + "/accounts", json=login).json()["account"]
+    account = httpx.post(widget + f"/accounts/{account['id']}/mfa",
+                         json={"sessionId": session, "code": "1234"}).json()["account"]
+    assert account["status"] == "CONNECTED", account
+    return account["id"]

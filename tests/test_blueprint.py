@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
+from conftest import ADMIN, WEBHOOK_SECRET, link_in_emulator, make_host_app
 from flask_wink import get_state, signals
 from flask_wink.providers.smile_wink import signals as smile_signals
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
@@ -421,18 +421,15 @@ def test_account_status_follows_callbacks_and_webhooks(client, host):
     assert accounts[0]["accountId"] == "a-9" and accounts[0]["connectedAt"]
 
 
-def test_signals_for_connected_closed_and_uploads(client):
+def test_signals_for_closed_and_uploads(client):
     got = []
     receivers = {
-        signals.account_connected: lambda app, **kw: got.append(("connected", kw["account_id"])),
         smile_signals.widget_closed: lambda app, **kw: got.append(("closed", kw["reason"])),
         smile_signals.uploads_created: lambda app, **kw: got.append(("uploads", len(kw["uploads"]))),
     }
     for signal, fn in receivers.items():
         signal.connect(fn)
     try:
-        client.post("/wink/callbacks", headers=GEORGE, json={
-            "name": "onAccountConnected", "args": {"accountId": "a-1", "providerId": "grab"}})
         client.post("/wink/callbacks", headers=GEORGE,
                     json={"name": "onClose", "args": {"reason": "exit"}})
         client.post("/wink/callbacks", headers=GEORGE, json={
@@ -440,7 +437,7 @@ def test_signals_for_connected_closed_and_uploads(client):
     finally:
         for signal, fn in receivers.items():
             signal.disconnect(fn)
-    assert got == [("connected", "a-1"), ("closed", "exit"), ("uploads", 1)]
+    assert got == [("closed", "exit"), ("uploads", 1)]
 
 
 # -- /wink/events ---------------------------------------------------------------------------
@@ -536,10 +533,14 @@ def test_a_page_of_the_apps_own_opens_the_widget_as_the_tutorial_says(host):
     assert default["sdkVersion"] == 2
 
 
-def test_account_connected_is_sent_once_by_the_widget_and_once_by_smile(client, sandbox):
-    # The widget reports the connection by onAccountConnected; its UI events that follow carry
-    # the account as it stands (CONNECTED) and are recorded, but announce nothing again.
-    smile_user = client.post("/wink/token", headers=GEORGE).get_json()["userId"]
+def test_account_connected_is_sent_once_smile_confirms_the_widgets_report_and_once_by_its_webhook(
+    client, sandbox
+):
+    # The widget reports the connection by onAccountConnected, a claim the kit has Smile confirm
+    # (source "upstream"); its UI events that follow carry the account as it stands and are
+    # recorded, but announce nothing again.
+    minted = client.post("/wink/token", headers=GEORGE).get_json()
+    account_id = link_in_emulator(sandbox, minted["accessToken"])
     got = []
 
     def connected(app, **kw):
@@ -547,17 +548,17 @@ def test_account_connected_is_sent_once_by_the_widget_and_once_by_smile(client, 
 
     signals.account_connected.connect(connected)
     try:
-        account = {"id": "a-7", "providerId": "upwork", "status": "CONNECTED"}
+        account = {"id": account_id, "providerId": "upwork", "status": "CONNECTED"}
         client.post("/wink/callbacks", headers=GEORGE, json={
-            "name": "onAccountConnected", "args": {"accountId": "a-7", "providerId": "upwork"}})
+            "name": "onAccountConnected", "args": {"accountId": account_id, "providerId": "upwork"}})
         for ui in ("ACCOUNT_CONNECTED", "DONE_CLICKED"):
             posted = client.post("/wink/callbacks", headers=GEORGE, json={
                 "name": "onUIEvent", "args": {"eventName": ui, "account": account}})
             assert posted.status_code == 201
         post_webhook(client, make_event("ACCOUNT_CONNECTED", {
-            "userId": smile_user, "accountId": "a-7", "providers": ["upwork"]}))
+            "userId": minted["userId"], "accountId": account_id, "providers": ["upwork"]}))
     finally:
         signals.account_connected.disconnect(connected)
-    assert got == [("widget", "onAccountConnected"), ("webhook", "ACCOUNT_CONNECTED")]
+    assert got == [("upstream", "onAccountConnected"), ("webhook", "ACCOUNT_CONNECTED")]
     status = client.get("/wink/accounts", headers=ADMIN).get_json()["accounts"][0]["status"]
     assert status == "CONNECTED"

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from quickstart.app import create_app
 from quickstart.settings import load_settings
@@ -71,9 +72,27 @@ SECRET = "dashboard-test-secret"
             "callback",
             "onAccountConnected",
             {"accountId": "a-1", "providerId": "sss"},
-            None,
-            "SSS account connected",
+            "UNCONFIRMED",
+            "The widget reports a SSS account connected — confirming with Smile…",
+            PROGRESS,
+        ),
+        (
+            "smile_wink",
+            "callback",
+            "onAccountConnected",
+            {"accountId": "a-1", "providerId": "sss"},
+            "CONNECTED",
+            "SSS account connected, confirmed by Smile",
             OK,
+        ),
+        (
+            "smile_wink",
+            "callback",
+            "onAccountConnected",
+            {"accountId": "a-1", "providerId": "sss"},
+            "NOT_CONFIRMED",
+            "The widget reports a SSS account connected — not confirmed by Smile, not trusted",
+            ERROR,
         ),
         (
             "smile_wink",
@@ -406,6 +425,22 @@ def test_status_groups_list_each_enabled_provider_with_the_tone_of_each_status()
         ("Verification", OK),
     ]
     assert [g["heading"] for g in status_groups(accounts, ["smile_wink"])] == ["Accounts"]
+
+
+def test_the_dashboard_shows_a_forged_connection_as_not_confirmed_by_smile(quickstart_server):
+    with httpx.Client(base_url=quickstart_server.url) as browser:
+        browser.get("/")
+        csrf = browser.get("/wink/csrf").json()
+        headers = {csrf["csrfHeader"]: csrf["csrfToken"]}
+        assert browser.post("/wink/token", headers=headers).status_code == 201  # a Smile user of their own
+        claim = {"name": "onAccountConnected", "args": {"accountId": "forged-acct-1", "providerId": "upwork"}}
+        answer = browser.post("/wink/callbacks", json=claim, headers=headers)
+        assert answer.status_code == 201, answer.text
+        with quickstart_server.app.app_context():
+            assert get_state().wait_for_handlers(15)
+        parts = browser.get("/timeline.json").json()["parts"]
+    assert 'data-account="forged-acct-1" data-status="NOT_CONFIRMED"' in parts["accounts"]
+    assert "Upwork account connected — not confirmed by Smile, not trusted" in parts["events"]
 
 
 # -- /timeline.json -------------------------------------------------------------------------------

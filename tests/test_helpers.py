@@ -65,5 +65,5 @@ def test_a_status_replaces_only_statuses_ranked_no_later():
     assert replaceable_by(ranks, "B") == ["A", "B", "C"]
     assert replaceable_by(ranks, "A") == ["A"]
     assert statuses_replaced_by(AccountStatus.CONNECTED) == (
-        "PENDING", "AWAITING_MFA", "ERROR", "CONNECTED",
+        "PENDING", "AWAITING_MFA", "UNCONFIRMED", "NOT_CONFIRMED", "ERROR", "CONNECTED",
     )

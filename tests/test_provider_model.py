@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+import httpx
 import pytest
 from flask import Flask, request
 
@@ -14,6 +15,7 @@ from conftest import ADMIN, make_host_app
 from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, AcmeVerify, WidgetOnly, sign
 from flask_wink import Provider, Wink, get_state, signals
 from flask_wink.providers.smile_wink import SmileWink
+from flask_wink.testing import serve
 
 USER = {"X-User": "ada"}
 
@@ -153,10 +155,29 @@ def test_a_provider_without_inbound_messages_has_no_webhook_route(tmp_path):
     assert refused.status_code == 404 and refused.get_json()["error"] == "UnknownProvider"
     token = client.post("/wink/widget-only/token", headers=USER).get_json()
     assert token == {"widgetUrl": "https://w.test/"}
-    connected = {"name": "connected", "args": {"connectionId": "c1"}}
-    client.post("/wink/widget-only/events", headers=USER, json=connected)
-    accounts = client.get("/wink/accounts?provider=widget_only", headers=ADMIN).get_json()["accounts"]
-    assert [(a["accountId"], a["status"]) for a in accounts] == [("c1", "CONNECTED")]
+
+
+def test_a_browser_event_any_provider_calls_connected_is_recorded_as_an_unconfirmed_claim(tmp_path):
+    # WidgetOnly's status_update says CONNECTED for its browser event: the core keeps it a claim.
+    app, _ = acme_app(tmp_path, WidgetOnly())
+    got = []
+
+    def connected(app, **kw):
+        got.append(kw["account_id"])
+
+    signals.account_connected.connect(connected)
+    try:
+        with serve(app) as served:
+            httpx.post(served.url + "/wink/widget-only/token", headers=USER)
+            answer = httpx.post(served.url + "/wink/widget-only/events", headers=USER,
+                                json={"name": "connected", "args": {"connectionId": "c1"}})
+            listed = httpx.get(served.url + "/wink/accounts?provider=widget_only", headers=ADMIN)
+    finally:
+        signals.account_connected.disconnect(connected)
+    assert answer.status_code == 201
+    accounts = [(a["accountId"], a["status"], a["connectedAt"]) for a in listed.json()["accounts"]]
+    assert accounts == [("c1", "UNCONFIRMED", None)]
+    assert got == []
 
 
 def test_an_unknown_provider_in_a_url_is_a_json_404(tmp_path):

@@ -18,12 +18,13 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
 from . import signals
-from .provider import BROWSER, Provider
+from .provider import BROWSER, UNCONFIRMED, Provider, StatusUpdate
 from .store import AccountChange, StoredEvent
 
 if TYPE_CHECKING:
@@ -77,6 +78,19 @@ def send_event_signals(app: Flask, state: WinkState, event: StoredEvent, errors:
         )
 
 
+def status_update(provider: Provider, kind: str, name: str, payload: Any) -> StatusUpdate | None:
+    """What the event says about an account, by its provider, with the one rule the core keeps
+    for every provider: a browser's word is a claim, never a connection. An update of a browser
+    event that says ``connected`` is recorded as :data:`~flask_wink.provider.UNCONFIRMED`, which
+    replaces no other status (the provider is to confirm it with its upstream)."""
+    update = provider.status_update(kind, name, payload)
+    if update is not None and kind == BROWSER and update.connected:
+        log.warning("%s reported a browser event %s as connected: recorded as %s, a claim",
+                    provider.name, name, UNCONFIRMED)
+        update = replace(update, status=UNCONFIRMED, replaces=(), connected=False)
+    return update
+
+
 def account_change(
     provider: Provider, kind: str, name: str, payload: Any, upstream_user_id: str | None
 ) -> AccountChange | None:
@@ -88,7 +102,7 @@ def account_change(
             return None
     else:
         owner = None
-    update = provider.status_update(kind, name, payload)
+    update = status_update(provider, kind, name, payload)
     if update is None or len(update.account_id) > ACCOUNT_ID_MAX:
         return None  # not an account id this store can keep; the event itself is still stored
     return AccountChange.make(
@@ -137,10 +151,10 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
                 status=change.status,
                 upstream_user_id=change.upstream_user_id,
             )
-    # Said whenever the browser or the upstream reports it, whether or not the status moved.
-    update = provider.status_update(event.kind, event.name, event.payload)
+    # Said whenever a signed message reports it, whether or not the status moved. Never for a
+    # browser's report (a claim): its provider sends it once the upstream confirmed it.
+    update = status_update(provider, event.kind, event.name, event.payload)
     if update is not None and update.connected and update.announces:
-        source = "widget" if event.kind == BROWSER else "webhook"
         signals.send(
             app,
             signals.account_connected,
@@ -148,7 +162,7 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
             event=event,
             provider=event.provider,
             account_id=update.account_id,
-            source=source,
+            source="webhook",
         )
 
 

@@ -33,6 +33,11 @@ from typing import Any, Protocol, runtime_checkable
 BROWSER = "callback"
 INBOUND = "webhook"
 
+#: What the core records instead when a provider's update for a browser event says ``connected``:
+#: the browser's word is a claim, and only the upstream (a signed message, or a read the kit makes
+#: itself) confirms a connection. Such a claim never replaces another status.
+UNCONFIRMED = "UNCONFIRMED"
+
 
 @dataclass(frozen=True)
 class LinkStart:
@@ -72,11 +77,16 @@ class StatusUpdate:
     """What one event says about one account (or connection, or verification).
 
     ``replaces``: the last known statuses this one may replace, so a status only moves forward.
-    ``connected``: whether the new status means the account is connected. The core records the
-    update only for accounts of the event's own upstream user when the event came from a browser.
+    ``connected``: whether the new status means the account is connected; only an update of a
+    signed server-to-server message may say so. A browser's report is a claim: its update has a
+    status of the provider's own (e.g. ``UNCONFIRMED``) that replaces no status the upstream gave,
+    and the provider's handler confirms it with the upstream. The core records a browser's update
+    only for accounts of the event's own upstream user, and one that says ``connected`` as
+    :data:`UNCONFIRMED` instead.
     ``announces``: whether the event is a report of the connection, so that ``account_connected``
-    is sent for it; False for an event that only carries the account as it stands (a widget's UI
-    event after the connection was reported by its own callback).
+    is sent for it (for a signed message) or the provider confirms it (for a browser's claim);
+    False for an event that only carries the account as it stands (a widget's UI event after the
+    connection was reported by its own callback).
     """
 
     account_id: str

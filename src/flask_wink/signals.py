@@ -25,8 +25,9 @@ webhook_received = _signals.signal("webhook-received")
 #: An account's last known status changed. kwargs: event (None when changed through the kit),
 #: provider, account_id, status, upstream_user_id.
 account_status_changed = _signals.signal("account-status-changed")
-#: An account was reported connected (by the browser and by the upstream, so usually twice).
-#: kwargs: event, provider, account_id, source ("widget" or "webhook").
+#: An account was confirmed connected: by a signed message ("webhook") or by the upstream when the
+#: kit asked it about a connection the browser reported ("upstream"); so for Smile usually twice.
+#: Never for a browser's report alone. kwargs: event, provider, account_id, source.
 account_connected = _signals.signal("account-connected")
 #: A link was started for a user. kwargs: provider, app_user_id, upstream_user_id, created_user.
 token_minted = _signals.signal("token-minted")

@@ -22,7 +22,16 @@ from . import signature
 from .access import NAME
 from .client import SmileClient
 from .errors import SmileNotFound
-from .statuses import CALLBACK_STATUS, CALLBACKS, WEBHOOK_STATUS, AccountStatus, statuses_replaced_by
+from .statuses import (
+    BROWSER_REPLACES,
+    CALLBACK_STATUS,
+    CALLBACKS,
+    SMILE_STATUSES,
+    WEBHOOK_STATUS,
+    AccountStatus,
+    claimed,
+    statuses_replaced_by,
+)
 
 log = logging.getLogger("flask_wink")
 
@@ -210,7 +219,9 @@ class SmileWink:
     # -- statuses --------------------------------------------------------------------------
 
     def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
-        """The account status a widget callback or a webhook reports, if any."""
+        """The account status a webhook reports, or what the kit records for a widget callback's:
+        the widget's word is a claim (see :func:`.statuses.claimed`), confirmed with Smile by
+        :func:`.claims.confirm_account`."""
         if not isinstance(payload, Mapping):
             return None
         if kind == BROWSER:
@@ -234,11 +245,18 @@ class SmileWink:
             institution = providers[0] if isinstance(providers, list) and providers else None
         if status is None or not isinstance(account.get("accountId"), str) or not account["accountId"]:
             return None
+        if kind == BROWSER:
+            status = claimed(status)
+            if status is None:
+                return None
+            replaces = tuple(str(s) for s in BROWSER_REPLACES[status])
+        else:
+            replaces = statuses_replaced_by(status)
         return StatusUpdate(
             account_id=account["accountId"],
             status=str(status),
-            replaces=statuses_replaced_by(status),
-            connected=status is AccountStatus.CONNECTED,
+            replaces=replaces,
+            connected=kind != BROWSER and status is AccountStatus.CONNECTED,
             institution_id=_str_or_none(institution),
             error_code=_str_or_none(account.get("errorCode")),
             # The widget reports a connection by onAccountConnected; its UI events carry the
@@ -289,10 +307,12 @@ def sdk_url(version: int, api_base: str) -> str:
 
 
 def _as_status(value: Any) -> AccountStatus | None:
+    """One of Smile's own statuses (never the kit's, which a browser might send too)."""
     try:
-        return AccountStatus(value)
+        status = AccountStatus(value)
     except ValueError:
         return None
+    return status if status in SMILE_STATUSES else None
 
 
 def _str_or_none(value: Any) -> str | None:

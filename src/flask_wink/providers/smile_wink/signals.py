@@ -11,6 +11,10 @@ _signals = Namespace()
 uploads_created = _signals.signal("smile-wink-uploads-created")
 #: The widget was closed (onClose). kwargs: event, reason.
 widget_closed = _signals.signal("smile-wink-widget-closed")
+#: Smile did not bear out an account the widget reported connected (the kit asked it): no such
+#: account of this user, or not connected. kwargs: event, account_id, smile_user_id, status (what
+#: Smile says the user's account is, or None when Smile has no such account of theirs).
+account_not_confirmed = _signals.signal("smile-wink-account-not-confirmed")
 #: Smile sent an invite (INVITE_INVITED webhook). kwargs: event, invite_id, smile_user_id.
 invite_sent = _signals.signal("smile-wink-invite-sent")
 #: An invited user linked an account (INVITE_LINKED webhook). kwargs: event, invite_id, smile_user_id.
