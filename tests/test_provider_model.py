@@ -159,7 +159,7 @@ def test_a_provider_without_inbound_messages_has_no_webhook_route(tmp_path):
 
 def test_a_browser_event_any_provider_calls_connected_is_recorded_as_an_unconfirmed_claim(tmp_path):
     # WidgetOnly's status_update says CONNECTED for its browser event: the core keeps it a claim.
-    app, _ = acme_app(tmp_path, WidgetOnly())
+    app, _ = acme_app(tmp_path, WidgetOnly(), WINK_DEFAULT_PROVIDER="acme_verify")
     got = []
 
     def connected(app, **kw):
