@@ -37,6 +37,10 @@ from .summaries import (
 TIMELINE_EVENTS = 300
 
 
+#: An event whose handler failed: retried by the kit itself ("failed"), or no more ("dead").
+FAILED = ("failed", "dead")
+
+
 @dataclass
 class Row:
     """One line of the timeline: one event, or the data webhooks of one task folded together."""
@@ -53,6 +57,8 @@ class Row:
     names: list[str] = field(default_factory=list)
     app_user_id: str | None = None
     handler_error: str | None = None
+    #: The handler's attempts ran out: the event waits for ``flask wink events retry``.
+    handler_dead: bool = False
     newest_id: int = 0
 
     @property
@@ -130,8 +136,9 @@ def build_rows(
             row.payloads.append(shown)
             row.received_at, row.newest_id = event.received_at, event.id
             row.summary = data_fetch_summary(list(zip(row.names, row.payloads, strict=True)))
-            if event.state == "failed":
+            if event.state in FAILED:
                 row.handler_error = event.error or "a handler failed"
+                row.handler_dead = event.state == "dead"
             if event.name == TASK_FINISHED:
                 del open_tasks[task]
             continue
@@ -157,7 +164,8 @@ def build_rows(
                 payloads=[shown],
                 names=[event.name],
                 app_user_id=event.app_user_id,
-                handler_error=(event.error or "a handler failed") if event.state == "failed" else None,
+                handler_error=(event.error or "a handler failed") if event.state in FAILED else None,
+                handler_dead=event.state == "dead",
                 newest_id=event.id,
             )
         )

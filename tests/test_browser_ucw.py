@@ -17,7 +17,7 @@ from flask_wink.providers.ucw import CONNECTED, connection_key
 from flask_wink.providers.ucw.errors import UcwNotFound
 from flask_wink.providers.ucw.testing import run_ucw_sandbox
 from flask_wink.testing import serve
-from ucw_host import make_ucw_app
+from ucw_host import DataApiDown, make_ucw_app
 
 pytestmark = pytest.mark.browser
 
@@ -295,3 +295,28 @@ def test_a_message_from_the_widgets_frame_at_another_origin_is_ignored(link_page
     navigate(page, frame, link_page.ucw.url + "/widget/static/widget.js?again")
     post_from(frame, {"type": "connect/loaded", "metadata": {"marker": "after-stranger"}})
     assert_not_relayed(link_page, relayed(link_page.app, "connect/loaded", "after-stranger"))
+
+
+def test_the_page_follows_the_connection_it_relayed_not_one_confirmed_before(page, tmp_path):
+    with run_ucw_sandbox() as ucw:
+        outage = ucw.app.wsgi_app = DataApiDown(ucw.app.wsgi_app)
+        app = make_ucw_app(ucw.url, tmp_path)
+        with serve(app) as host:
+            page.context.add_cookies([{"name": "user", "value": "ada", "url": host.url}])
+            page.goto(host.url + "/wink/ucw/link")
+            widget = page.frame_locator("#ucw-frame")
+            pick_bank(widget, "MX", "MX Bank")
+            log_in(widget, "mxuser", "correct")
+            expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+
+            outage.down = True  # UCW cannot answer for the next connection
+            page.goto(host.url + "/wink/ucw/link")
+            widget = page.frame_locator("#ucw-frame")
+            pick_bank(widget, "Sophtron", "Sophtron Bank NoMFA")
+            log_in(widget, "asdf", "asdf")
+            status = page.get_by_role("status")
+            expect(status).to_contain_text("not confirmed yet", timeout=60000)
+            expect(status).not_to_contain_text("connected and confirmed")
+            with app.app_context():
+                statuses = sorted(a["status"] for a in get_state().store.list_accounts(provider="ucw"))
+            assert statuses == [CONNECTED, "UNCONFIRMED"]

@@ -550,3 +550,29 @@ def test_every_quickstart_page_has_the_shared_header_and_favicon(tmp_path):
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
     assert 'href="/">' in client.get("/frontend/").get_data(as_text=True)
+
+
+def test_an_event_whose_retries_ran_out_shows_as_dead_on_the_dashboard(tmp_path):
+    from flask_wink import signals
+    from flask_wink.state import RetryPolicy
+    from flask_wink.testing import serve
+
+    app = quickstart(tmp_path)
+    get_state(app).retry = RetryPolicy(attempts=1)  # the first failure is the last attempt
+
+    def down(sender, **kw):
+        raise RuntimeError("the downstream is down")
+
+    signals.account_connected.connect(down)
+    try:
+        with serve(app) as served, httpx.Client(base_url=served.url) as http:
+            body, headers = signed_webhook(make_event("ACCOUNT_CONNECTED", {
+                "userId": "smile-u1", "accountId": "a-1", "loginName": "George", "providers": ["upwork"]
+            }), SECRET)
+            assert http.post("/wink/webhooks", content=body, headers=headers).status_code == 200
+            assert get_state(app).wait_for_handlers(15)
+            rows = http.get("/timeline.json?user=*").json()["parts"]["events"]
+    finally:
+        signals.account_connected.disconnect(down)
+    assert "handler failed, dead: retry by hand" in rows
+    assert "the downstream is down" in rows

@@ -184,3 +184,19 @@ def test_the_quickstart_passes_the_ucw_target_origin_on_for_the_clis_refresh(tmp
         assert get_state(app).providers["ucw"].target_origin == "http://127.0.0.1:8766"
     finally:
         app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+
+
+def test_the_quickstart_passes_the_retry_settings_on_from_the_environment(tmp_path):
+    from flask_wink import get_state
+    from flask_wink.state import RetryPolicy
+
+    settings = load_settings(
+        {"WINK_RETRY_FIRST_DELAY": "5", "WINK_RETRY_FACTOR": "3", "WINK_RETRY_MAX_DELAY": "600",
+         "WINK_RETRY_ATTEMPTS": "4", "DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}"},
+        env_file=tmp_path / "none.env",
+    )
+    app = create_app(settings, instance_path=tmp_path / "instance")
+    try:
+        assert get_state(app).retry == RetryPolicy(first_delay=5, factor=3, max_delay=600, attempts=4)
+    finally:
+        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()

@@ -31,3 +31,18 @@ def make_ucw_app(ucw_url: str, tmp_path, **config: Any) -> Flask:
         return request.headers.get("X-Admin") == "yes"
 
     return app
+
+
+class DataApiDown:
+    """WSGI middleware for the UCW emulator: its data API (``/api/data/*``) answers 503 while
+    ``down``. Put it in front with ``ucw.app.wsgi_app = DataApiDown(ucw.app.wsgi_app)``."""
+
+    def __init__(self, app: Any, *, down: bool = False) -> None:
+        self.app = app
+        self.down = down
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if self.down and environ.get("PATH_INFO", "").startswith("/api/data/"):
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"message": "down for maintenance"}']
+        return self.app(environ, start_response)

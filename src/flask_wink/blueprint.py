@@ -149,7 +149,13 @@ def record_callback(provider: str | None):
     if not isinstance(args, dict):
         raise InvalidRequest("args must be a JSON object.")
     event = record_browser_event(state, chosen, app_user_id, name, args)
-    return jsonify({"id": event.id, "status": "recorded"}), 201
+    answer: dict[str, Any] = {"id": event.id, "status": "recorded"}
+    update = chosen.status_update(BROWSER, name, args)
+    if update is not None:
+        # The key the account is recorded under (UCW's is a digest, not the connection id), so
+        # the page can follow the status of the very account it reported.
+        answer["accountId"] = update.account_id
+    return jsonify(answer), 201
 
 
 def record_browser_event(

@@ -91,23 +91,25 @@ def events(
 
 
 @events.command("retry")
-@click.option("--id", "ids", type=int, multiple=True, help="only these failed event ids (repeatable)")
+@click.option("--id", "ids", type=int, multiple=True,
+              help="only these failed or dead event ids (repeatable)")
 @click.option("--lease", type=float, default=None,
               help="seconds after which an event claimed by a dead process is taken over "
                    "(default WINK_CLAIM_LEASE)")
 @with_appcontext
 def retry(ids: tuple[int, ...], lease: float | None) -> None:
-    """Run the handlers of failed events again, now, in this process, and take over events whose
-    claim lapsed (their process died while handling them)."""
+    """Run the handlers of failed and dead events again, now, in this process, and take over
+    events whose claim lapsed (their process died while handling them) or whose retry is due."""
     state = get_state()
     app = current_app._get_current_object()
     count = state.store.retry_failed(ids or None)
     handled = run_worker(app, once=True) if count else 0
     taken = 0 if ids else take_over_lapsed(app, state, lease=lease)
     failed = state.store.count_events(state="failed")
+    dead = state.store.count_events(state="dead")
     click.echo(
         f"Retried {count} failed event(s); handled {handled}; took over {taken} stranded "
-        f"event(s); {failed} still failed."
+        f"event(s); {failed} still failed." + (f" {dead} dead (their attempts ran out)." if dead else "")
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import weakref
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
@@ -18,7 +19,7 @@ from .addresses import check_public_address
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .ratelimits import RateLimits
-from .state import WinkState
+from .state import RetryPolicy, WinkState
 from .store import Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
 
@@ -104,6 +105,10 @@ class Wink:
         config.setdefault("WINK_FRAME_ANCESTORS", "'self'")
         config.setdefault("WINK_CSP_SOURCES", None)
         config.setdefault("WINK_SWEEP_INTERVAL", 60.0)
+        config.setdefault("WINK_RETRY_FIRST_DELAY", 30.0)
+        config.setdefault("WINK_RETRY_FACTOR", 2.0)
+        config.setdefault("WINK_RETRY_MAX_DELAY", 3600.0)
+        config.setdefault("WINK_RETRY_ATTEMPTS", 10)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         if not config.get("SECRET_KEY"):
@@ -156,6 +161,7 @@ class Wink:
             rate_limits=RateLimits(app),
             claim_lease=_seconds(config, "WINK_CLAIM_LEASE"),
             sweep_interval=_seconds(config, "WINK_SWEEP_INTERVAL"),
+            retry=_retry_policy(config),
         )
         app.extensions["wink"] = state
         weakref.finalize(app, state.close)
@@ -287,6 +293,38 @@ def _seconds(config: Any, key: str) -> float:
     except (TypeError, ValueError):
         value = -1.0
     if value < 0:
+        raise RuntimeError(f"{key} must be a number of seconds, not {config[key]!r}.")
+    return value
+
+
+def _retry_policy(config: Any) -> RetryPolicy:
+    """The ``WINK_RETRY_*`` settings, each checked (a RuntimeError in one line that says the fix)."""
+    first = _finite_seconds(config, "WINK_RETRY_FIRST_DELAY")
+    cap = _finite_seconds(config, "WINK_RETRY_MAX_DELAY")
+    given = config["WINK_RETRY_FACTOR"]
+    try:
+        factor = float(given)
+    except (TypeError, ValueError):
+        factor = math.nan
+    if not (1 <= factor < math.inf) or isinstance(given, bool):
+        raise RuntimeError(
+            f"WINK_RETRY_FACTOR must be a number of 1 or more (2 doubles each wait), not {given!r}."
+        )
+    given = config["WINK_RETRY_ATTEMPTS"]
+    try:
+        attempts = int(str(given).strip())
+    except ValueError:
+        attempts = 0
+    if attempts < 1 or isinstance(given, bool | float):
+        raise RuntimeError(
+            f"WINK_RETRY_ATTEMPTS must be a whole number, 1 or more (1: no retries), not {given!r}."
+        )
+    return RetryPolicy(first_delay=first, factor=factor, max_delay=cap, attempts=attempts)
+
+
+def _finite_seconds(config: Any, key: str) -> float:
+    value = _seconds(config, key)
+    if value == math.inf or value != value:  # NaN is not equal to itself
         raise RuntimeError(f"{key} must be a number of seconds, not {config[key]!r}.")
     return value
 

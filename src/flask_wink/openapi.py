@@ -113,7 +113,10 @@ def document(prefix: str, providers: dict[str, Any], default: str | None) -> dic
         "requestBody": callback_body,
         "responses": {
             "201": _json({"type": "object", "required": ["id", "status"], "properties": {
-                "id": {"type": "integer"}, "status": {"const": "recorded"}}}, "Recorded."),
+                "id": {"type": "integer"}, "status": {"const": "recorded"},
+                "accountId": {"type": "string", "description": "The key of the account the event "
+                              "reports, as /accounts lists it (only when it reports one)."}}},
+                "Recorded."),
             **_errors("400", "401", "404", "411", "413", "429", "503"),
         },
     }
@@ -242,9 +245,10 @@ def document(prefix: str, providers: dict[str, Any], default: str | None) -> dic
                     "upstreamUserId": NULLABLE_TEXT,
                     "payload": {},
                     "receivedAt": {"type": "string"},
-                    "state": {"enum": ["pending", "handling", "handled", "failed"]},
+                    "state": {"enum": ["pending", "handling", "handled", "failed", "dead"]},
                     "attempts": {"type": "integer"},
                     "error": NULLABLE_TEXT,
+                    "nextAttemptAt": NULLABLE_TEXT,
                     "payloadError": {"type": "string"},
                 },
             },

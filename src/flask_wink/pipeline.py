@@ -5,8 +5,12 @@ The same code runs after the answer in the process that stored the event (the de
 small bounded pool, ``WINK_HANDLE_EVENTS = "background"``), in the request itself
 (``"request"``), in ``flask wink worker`` (``"worker"``), and in ``flask wink events retry``. A
 handler or receiver that raises never loses the event: it is marked failed with the error and
-can be retried. Events whose claim lapsed (the process died) are taken over by the next worker
-pass, a process start, or ``flask wink events retry``.
+is retried by itself: after ``WINK_RETRY_FIRST_DELAY`` s, then after waits growing by
+``WINK_RETRY_FACTOR`` up to ``WINK_RETRY_MAX_DELAY`` s (with jitter), until
+``WINK_RETRY_ATTEMPTS`` attempts ran out; it is then ``dead``, and only ``flask wink events
+retry`` runs it again. Events whose claim lapsed (the process died) and failed events whose retry
+is due are taken over by the next worker pass, the serving process's sweep, or ``flask wink
+events retry``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
@@ -47,7 +52,7 @@ def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
     """Track the account status, send the core's signals, run the provider's handlers; record
     the outcome. Returns the errors (empty when everything succeeded)."""
     if event.payload_error is not None:  # nothing to hand a handler: failed, and said why
-        state.store.mark_failed(event.id, event.payload_error)
+        mark_failed(state, event, event.payload_error)
         return [event.payload_error]
     errors: list[str] = []
     provider = state.providers.get(event.provider)
@@ -60,10 +65,26 @@ def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
             log.exception("%s failed for event %s", name, event.id)
             errors.append(f"{name}: {exc!r}")
     if errors:
-        state.store.mark_failed(event.id, "; ".join(errors))
+        mark_failed(state, event, "; ".join(errors))
     else:
         state.store.mark_handled(event.id)
     return errors
+
+
+def now_of(state: WinkState) -> datetime:
+    """The state's clock (``WinkState.clock``, replaceable in tests) as an aware UTC date-time."""
+    return datetime.fromtimestamp(state.clock(), UTC)
+
+
+def mark_failed(state: WinkState, event: StoredEvent, error: str) -> None:
+    """Mark the event failed, to be retried by itself after the delay ``WINK_RETRY_*`` gives its
+    attempt, or dead when that was its last attempt."""
+    delay = state.retry.delay(max(1, event.attempts))
+    retry_at = now_of(state) + timedelta(seconds=delay) if delay is not None else None
+    if retry_at is None:
+        log.warning("event %s is dead after %d attempt(s); flask wink events retry --id %s runs it again",
+                    event.id, event.attempts, event.id)
+    state.store.mark_failed(event.id, error, retry_at=retry_at)
 
 
 def send_event_signals(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
@@ -167,10 +188,11 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
 
 
 def sweep_if_due(app: Flask, state: WinkState) -> None:
-    """Take over events whose claim lapsed (their process died while handling them) when this
-    process has not looked since it started or for ``WINK_SWEEP_INTERVAL`` s: on the handler
-    pool when there is one, else in a thread of its own. Only where this process handles
-    events itself (a ``flask wink worker`` takes them over in worker mode)."""
+    """Take over events whose claim lapsed (their process died while handling them) and retry
+    failed events whose next attempt is due, when this process has not looked since it started
+    or for ``WINK_SWEEP_INTERVAL`` s: on the handler pool when there is one, else in a thread of
+    its own. Only where this process handles events itself (a ``flask wink worker`` does both in
+    worker mode)."""
     if state.handler_name is None or not state.sweep_interval:
         return
     now = time.monotonic()
@@ -198,20 +220,24 @@ def _sweep(app: Flask, state: WinkState) -> None:
     try:
         taken = take_over_lapsed(app, state)
         if taken:
-            log.warning("took over %d event(s) whose handling process had stopped", taken)
+            log.warning("took over %d event(s) whose handling process had stopped or whose retry "
+                        "was due", taken)
     except Exception:  # the database is down: the next sweep tries again
-        log.exception("sweeping for events whose claim lapsed failed")
+        log.exception("sweeping for events whose claim lapsed or whose retry is due failed")
 
 
 def take_over_lapsed(app: Flask, state: WinkState, *, lease: float | None = None, batch: int = 50) -> int:
     """Claim and handle every event whose claim lapsed ``lease`` s ago (default
-    ``WINK_CLAIM_LEASE``); returns how many. Pending events are left to their worker."""
+    ``WINK_CLAIM_LEASE``) and every failed event whose retry is due; returns how many. Pending
+    events are left to their worker."""
     lease = state.claim_lease if lease is None else lease
     worker = process_name()
     taken = 0
     with app.app_context():
         while True:
-            claimed = state.store.claim_events(worker, limit=batch, lease=lease, pending=False)
+            claimed = state.store.claim_events(
+                worker, limit=batch, lease=lease, pending=False, now=now_of(state)
+            )
             for event in claimed:
                 handle_event(app, state, event)
                 taken += 1
@@ -291,8 +317,8 @@ def run_worker(
     stop: threading.Event | None = None,
 ) -> int:
     """Claim pending events (and ones whose claim lapsed ``lease`` s ago, by default
-    ``WINK_CLAIM_LEASE``) and handle them until ``stop`` is set (or, with ``once``, none are
-    left). Returns how many events were handled."""
+    ``WINK_CLAIM_LEASE``, and failed ones whose retry is due) and handle them until ``stop`` is
+    set (or, with ``once``, none are left). Returns how many events were handled."""
     from .state import get_state
 
     worker = process_name()
@@ -301,7 +327,7 @@ def run_worker(
         state = get_state(app)
         lease = state.claim_lease if lease is None else lease
         while stop is None or not stop.is_set():
-            claimed = state.store.claim_events(worker, limit=batch, lease=lease)
+            claimed = state.store.claim_events(worker, limit=batch, lease=lease, now=now_of(state))
             for event in claimed:
                 handle_event(app, state, event)
                 handled += 1

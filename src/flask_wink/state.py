@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import ipaddress
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,30 @@ from .provider import Provider, url_segment
 from .store import Store
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failed event is tried again by itself (``WINK_RETRY_*``): after ``first_delay`` s,
+    then each wait ``factor`` times the one before, at most ``max_delay`` s, less a random part of
+    up to half of it (jitter: events that failed together, an upstream being down, do not all come
+    back at the same moment); after ``attempts`` attempts in all, the event is parked as dead."""
+
+    first_delay: float = 30.0
+    factor: float = 2.0
+    max_delay: float = 3600.0
+    attempts: int = 10
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float | None:
+        """Seconds to wait after attempt number ``attempt`` (1: the first) failed; None when it
+        was the last one."""
+        if attempt >= self.attempts:
+            return None
+        try:
+            ceiling = min(self.max_delay, self.first_delay * self.factor ** max(0, attempt - 1))
+        except OverflowError:  # a factor and attempt so large the float runs out: the cap holds
+            ceiling = self.max_delay
+        return ceiling * (1.0 - 0.5 * rand())
 
 
 @dataclass
@@ -57,7 +82,10 @@ class WinkState:
     rate_limits: Any = None
     #: Seconds after which an event claimed by a process that died is taken over (WINK_CLAIM_LEASE).
     claim_lease: float = 300.0
-    #: Seconds between this process's sweeps for such events (WINK_SWEEP_INTERVAL; 0: never).
+    #: When failed events are retried by themselves (WINK_RETRY_*), and when they are dead.
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Seconds between this process's sweeps for such events and for due retries
+    #: (WINK_SWEEP_INTERVAL; 0: never).
     sweep_interval: float = 60.0
     #: When this process last swept (monotonic seconds; None: not yet since it started).
     last_sweep: float | None = None

@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -237,45 +237,87 @@ class Store:
         """
         self._write(HandledMark(event_id, self.statements), wait=wait)
 
-    def mark_failed(self, event_id: int, error: str, *, wait: bool = False) -> None:
-        """Record that a handler raised; ``retry_failed`` makes the event pending again."""
-        self._write(FailedMark(event_id, error[:4000], self.statements), wait=wait)
+    def mark_failed(
+        self, event_id: int, error: str, *, retry_at: datetime | None = None, wait: bool = False
+    ) -> None:
+        """Record that a handler raised: the event is ``failed`` and retried by itself once
+        ``retry_at`` is due (see :meth:`claim_events`), or, without ``retry_at``, parked as
+        ``dead``. Either way ``retry_failed`` makes it pending again."""
+        self._write(FailedMark(event_id, error[:4000], self.statements, retry_at), wait=wait)
 
     def claim_events(
-        self, worker: str, *, limit: int = 50, lease: float = 300.0, pending: bool = True
+        self,
+        worker: str,
+        *,
+        limit: int = 50,
+        lease: float = 300.0,
+        pending: bool = True,
+        retries: bool = True,
+        now: datetime | None = None,
     ) -> list[StoredEvent]:
-        """Take up to ``limit`` pending events (or ones whose handler died ``lease`` s ago) for ``worker``.
-        With ``pending=False`` only the latter.
+        """Take up to ``limit`` events for ``worker``: failed ones whose next attempt is due
+        (``retries``), then pending ones and ones whose handler died ``lease`` s ago. With
+        ``pending=False`` no pending ones. ``now``: the moment to judge by (default the clock).
 
-        On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so workers on several
-        hosts never take the same event; SQLite serialises writers, which gives the same.
+        Each kind is picked and claimed by one ``UPDATE``: on PostgreSQL the rows are locked with
+        ``FOR UPDATE SKIP LOCKED``, so workers on several hosts never take the same event; SQLite
+        serialises writers, which gives the same. Claiming clears ``next_attempt_at``, so a due
+        retry is taken once, by whoever claims it first.
         """
         if not self._ready:
             self.init()
-        now = utcnow()
+        now = now or utcnow()
+        claim = {
+            "state": "handling",
+            "claimed_by": worker,
+            "claimed_at": now,
+            "attempts": events.c.attempts + 1,
+            "next_attempt_at": None,
+        }
+        rows: list[Any] = []
+        with self.engine.begin() as conn:
+            # Two statements, not one with OR: each is read from its own index (SQLite scanned
+            # the whole table for the OR of both, ordered by id).
+            choices = [self._due_retries(now)] if retries else []
+            choices.append(self._waiting(now, lease=lease, pending=pending))
+            for chosen in choices:
+                left = limit - len(rows)
+                if left <= 0:
+                    break
+                chosen = chosen.limit(left)
+                if self.dialect == "postgresql":
+                    chosen = chosen.with_for_update(skip_locked=True)
+                statement = events.update().where(events.c.id.in_(chosen.scalar_subquery())).values(claim)
+                rows += conn.execute(statement.returning(*events.c)).mappings().all()
+        return sorted((_event_from_row(row) for row in rows), key=lambda e: e.id)
+
+    @staticmethod
+    def _due_retries(now: datetime) -> sa.Select:
+        """Failed events whose retry is due, the longest due first."""
+        # Only a failed event waiting for its retry has a next_attempt_at (a claim, a "handled"
+        # or "dead" mark and a retry by hand clear it), so this alone says "a due retry", read
+        # from the partial index ix_wink_events_retry in its order. With "state = 'failed'"
+        # beside it, the planners read every failed event through ix_wink_events_state instead.
+        due = events.c.next_attempt_at
+        return sa.select(events.c.id).where(due <= now).order_by(due)
+
+    @staticmethod
+    def _waiting(now: datetime, *, lease: float, pending: bool) -> sa.Select:
+        """Pending events (unless not ``pending``) and ones whose claim lapsed, oldest first."""
         lapsed = sa.and_(
             events.c.state == "handling", events.c.claimed_at < now - timedelta(seconds=lease)
         )
         claimable = sa.or_(events.c.state == "pending", lapsed) if pending else lapsed
-        chosen = sa.select(events.c.id).where(claimable).order_by(events.c.id).limit(limit)
-        if self.dialect == "postgresql":
-            chosen = chosen.with_for_update(skip_locked=True)
-        statement = (
-            events.update()
-            .where(events.c.id.in_(chosen.scalar_subquery()))
-            .values(state="handling", claimed_by=worker, claimed_at=now, attempts=events.c.attempts + 1)
-        )
-        with self.engine.begin() as conn:
-            rows = conn.execute(statement.returning(*events.c)).mappings().all()
-        return sorted((_event_from_row(row) for row in rows), key=lambda e: e.id)
+        return sa.select(events.c.id).where(claimable).order_by(events.c.id)
 
     def retry_failed(self, ids: Iterable[int] | None = None) -> int:
-        """Make failed events pending again; returns how many."""
-        statement = events.update().where(events.c.state == "failed")
+        """Make failed and dead events pending again, now; returns how many."""
+        statement = events.update().where(events.c.state.in_(("failed", "dead")))
         if ids is not None:
             statement = statement.where(events.c.id.in_(list(ids)))
+        values = {"state": "pending", "claimed_by": None, "next_attempt_at": None}
         with self.begin() as conn:
-            return conn.execute(statement.values(state="pending", claimed_by=None)).rowcount
+            return conn.execute(statement.values(**values)).rowcount
 
     def list_events(
         self,
@@ -464,6 +506,7 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
         attempts=row["attempts"],
         error=row["error"],
         payload_error=payload_error,
+        next_attempt_at=row.get("next_attempt_at"),
     )
 
 

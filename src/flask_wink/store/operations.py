@@ -7,6 +7,7 @@ database as one statement; any other write is a callable given the driver's conn
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .values import AccountChange
@@ -54,15 +55,17 @@ class HandledMark:
 
 @dataclass(frozen=True, slots=True)
 class FailedMark:
-    """An event a handler failed on, with the error."""
+    """An event a handler failed on, with the error: retried by itself at ``retry_at``, or dead
+    (its attempts ran out) when that is None."""
 
     row_id: int
     error: str
     sql: EventStatements
+    retry_at: datetime | None = None
 
     @staticmethod
     def batch(conn: Any, ops: list[FailedMark]) -> list[None]:
-        ops[0].sql.mark_failed(conn, [(op.error, op.row_id) for op in ops])
+        ops[0].sql.mark_failed(conn, [(op.error, op.row_id, op.retry_at) for op in ops])
         return [None] * len(ops)
 
 

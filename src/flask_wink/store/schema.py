@@ -58,17 +58,29 @@ events = sa.Table(
     sa.Column("upstream_user_id", sa.String(200), nullable=True),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    # Handling: pending -> handling -> handled | failed (failed ones can be retried).
+    # Handling: pending -> handling -> handled | failed (retried when next_attempt_at is due) ->
+    # dead once its attempts ran out (failed and dead ones can be retried by hand).
     sa.Column("state", sa.String(20), nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("claimed_by", sa.String(100), nullable=True),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
+    # When a failed event's next automatic attempt is due; NULL in every other state.
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("provider", "kind", "event_id", name="uq_wink_events_delivery"),
     sa.Index("ix_wink_events_upstream_user", "provider", "upstream_user_id"),
     sa.Index("ix_wink_events_app_user", "app_user_id"),
     sa.Index("ix_wink_events_state", "state", "id"),
+    # The due retries (next_attempt_at <= now). Only a failed event waiting for its retry has a
+    # next_attempt_at, so the partial index holds those alone: new events and their "handled"
+    # marks, the write path, never touch it.
+    sa.Index(
+        "ix_wink_events_retry",
+        "next_attempt_at",
+        sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
+        postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
+    ),
 )
 
 accounts = sa.Table(

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-#: The handling states of an event: pending -> handling -> handled | failed (failed ones can be retried).
-EVENT_STATES = ("pending", "handling", "handled", "failed")
+#: The handling states of an event: pending -> handling -> handled | failed. A failed event is
+#: retried by itself when its ``next_attempt_at`` is due, and parked as dead once its attempts ran
+#: out; failed and dead ones can be retried by hand (``flask wink events retry``).
+EVENT_STATES = ("pending", "handling", "handled", "failed", "dead")
 
 
 def utcnow() -> datetime:
@@ -43,6 +45,8 @@ class StoredEvent:
     account_changed: bool | None = None
     #: Why the stored payload could not be read back (``payload`` is then a placeholder).
     payload_error: str | None = None
+    #: When a failed event is next retried by itself (None in every other state).
+    next_attempt_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The event as the JSON API shows it (``payloadError`` only for an unreadable payload)."""
@@ -59,6 +63,7 @@ class StoredEvent:
             "state": self.state,
             "attempts": self.attempts,
             "error": self.error,
+            "nextAttemptAt": iso(self.next_attempt_at) if self.next_attempt_at else None,
         }
         if self.payload_error is not None:
             shown["payloadError"] = self.payload_error
