@@ -320,3 +320,18 @@ def test_the_page_follows_the_connection_it_relayed_not_one_confirmed_before(pag
             with app.app_context():
                 statuses = sorted(a["status"] for a in get_state().store.list_accounts(provider="ucw"))
             assert statuses == [CONNECTED, "UNCONFIRMED"]
+
+
+def test_the_back_link_of_a_hostile_next_keeps_the_browser_on_the_app(page, quickstart_server):
+    # Were the browser sent away, it would land here rather than on the network.
+    page.route("**://evil.example/**",
+               lambda route: route.fulfill(body="<p>evil</p>", content_type="text/html"))
+    page.goto(quickstart_server.url + "/wink/ucw/link?next=/%09/evil.example")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "Sophtron", "Sophtron Bank NoMFA")
+    log_in(widget, "asdf", "wrong")
+    expect(page.get_by_role("status")).to_contain_text("The connection failed")
+    page.get_by_role("link", name="Back").click()
+    page.wait_for_load_state()
+    assert page.url.startswith(quickstart_server.url + "/")
+    assert "evil" not in page.content()

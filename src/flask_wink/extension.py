@@ -234,6 +234,7 @@ class Wink:
         sources: list[str] = list(split_setting(app.config["WINK_CSP_SOURCES"]))
         sources.extend(security.provider_origins(state.providers.values()))
         app.jinja_env.globals.setdefault("wink_csp_nonce", security.csp_nonce)
+        app.jinja_env.globals.setdefault("wink_same_site_path", security.same_site_path)
 
         @app.after_request
         def _kit_headers(response):

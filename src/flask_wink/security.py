@@ -6,6 +6,9 @@ host app may call :func:`apply` for its pages too (the quickstart does, app-wide
 response already has is kept, so a host's own policy wins.
 
 Templates mark their inline scripts with ``<script nonce="{{ wink_csp_nonce() }}">``.
+
+Also the one check of a ``next`` a page sends the browser back to (:func:`same_site_path`),
+in templates ``{{ wink_same_site_path(request.args.get("next")) }}``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,30 @@ def origin_of(url: str | None) -> str | None:
     if parts.scheme in ("http", "https") and parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"
     return None
+
+
+#: A path: ``/``, then anything visible in ASCII but ``/`` and a backslash, then anything visible
+#: but a backslash.
+SAME_SITE_PATH = re.compile(r"/(?:[\x21-\x2e\x30-\x5b\x5d-\x7e][\x21-\x5b\x5d-\x7e]*)?")
+
+
+def same_site_path(value: object, default: str = "/") -> str:
+    r"""``value`` when it is a path on this site (``/account?tab=2``), else ``default``: for every
+    ``next`` the browser is sent back to, so that no page of the app sends it to another site.
+
+    Browsers read more into a URL than it shows: they drop tabs and newlines anywhere
+    (``/%09/evil.example`` arrives as a path whose tab they drop: ``//evil.example``, another
+    host), take ``\`` for ``/``, strip leading spaces and control characters, and send ``//host``
+    and ``scheme:...`` to other sites. So only visible ASCII without a backslash is accepted,
+    starting with exactly one ``/``, and only when ``urllib.parse`` finds neither a scheme nor a
+    host in it either.
+    """
+    if not isinstance(value, str) or not SAME_SITE_PATH.fullmatch(value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return default
+    return value
 
 
 def provider_origins(providers: Iterable[Any]) -> list[str]:
