@@ -132,6 +132,9 @@ def record_callback(provider: str | None):
     """Record one browser event ``{name, args}`` of the provider for the current app user."""
     state = get_state()
     chosen = _provider(state, provider)
+    if not chosen.browser_events:
+        # As /webhooks and /return answer for a provider that has none: no body could be recorded.
+        raise UnknownProvider(f"{chosen.title} reports no browser events.")
     body = _read_body(state.callback_max_bytes)
     _check_csrf()
     app_user_id = _require_user(state)

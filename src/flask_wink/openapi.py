@@ -1,8 +1,10 @@
 """The kit's own HTTP endpoints as an OpenAPI 3.1 document, served at ``<prefix>/openapi.json``.
 
 Built from the app's state (its URL prefix and enabled providers), so it describes the routes the
-app really has. Every error is the kit's JSON error body; the statuses listed are all those the
-kit answers with (a host app's hooks may add their own, e.g. the quickstart's admin sign-in).
+app really has, each provider's under its own segment. Every error is the kit's JSON error body;
+the statuses listed are all those the kit answers with (a host app's hooks may add their own, e.g.
+the quickstart's admin sign-in). It is as strict as the server: a request it allows is never
+refused as malformed (the contract test fuzzes it with schemathesis's positive-data check).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 
 
-def _json(
+def json_response(
     schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """A response with a JSON body of ``schema`` (for a provider's routes too)."""
     answer: dict[str, Any] = {
         "description": description, "content": {"application/json": {"schema": schema}}
     }
@@ -30,26 +33,28 @@ def _json(
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
 
 ERRORS = {
-    "400": _json(ERROR, "The request is refused: its body, a parameter or the CSRF token."),
-    "401": _json(ERROR, "No signed-in user, or a webhook's signature is refused."),
-    "403": _json(ERROR, "Not allowed: the app's permission hook, or the source address."),
-    "404": _json(ERROR, "No such provider (or page) on this app."),
-    "405": _json(ERROR, "Wrong method."),
-    "411": _json(ERROR, "A body without a length on a server that cannot tell where it ends."),
-    "413": _json(ERROR, "The body is over the limit."),
-    "415": _json(ERROR, "The body is not sent as application/json."),
-    "429": _json(ERROR, "Over a rate limit.", RETRY_AFTER),
-    "502": _json(ERROR, "The upstream's API refused the request."),
-    "503": _json(ERROR, "The upstream or the database is unavailable.", RETRY_AFTER),
-    "504": _json(ERROR, "The upstream's API did not answer in time."),
+    "400": json_response(ERROR, "The request is refused: its body, a parameter or the CSRF token."),
+    "401": json_response(ERROR, "No signed-in user, or a webhook's signature is refused."),
+    "403": json_response(ERROR, "Not allowed: the app's permission hook, or the source address."),
+    "404": json_response(ERROR, "No such provider (or page) on this app."),
+    "405": json_response(ERROR, "Wrong method."),
+    "411": json_response(ERROR, "A body without a length on a server that cannot tell where it ends."),
+    "413": json_response(ERROR, "The body is over the limit."),
+    "415": json_response(ERROR, "The body is not sent as application/json."),
+    "429": json_response(ERROR, "Over a rate limit.", RETRY_AFTER),
+    "502": json_response(ERROR, "The upstream's API refused the request."),
+    "503": json_response(ERROR, "The upstream or the database is unavailable.", RETRY_AFTER),
+    "504": json_response(ERROR, "The upstream's API did not answer in time."),
 }
 
 
-def _errors(*codes: str) -> dict[str, Any]:
+def error_responses(*codes: str) -> dict[str, Any]:
+    """The kit's JSON error answers for these statuses."""
     return {code: ERRORS[code] for code in codes}
 
 
-def _html(description: str) -> dict[str, Any]:
+def html_response(description: str) -> dict[str, Any]:
+    """A response that is an HTML page."""
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
@@ -62,132 +67,175 @@ CSRF_HEADER = {
 }
 
 
-def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def query_parameter(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An optional query parameter (a string unless ``schema`` says more)."""
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": schema or {"type": "string"}}
 
 
-def document(prefix: str, providers: dict[str, Any], default: str | None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for a kit mounted at ``prefix`` with ``providers`` enabled."""
-    prefix = prefix.rstrip("/")
-    segments = [url_segment(name) for name in providers]
-    provider_param = {
-        "name": "provider",
-        "in": "path",
-        "required": True,
-        "description": "The provider's URL segment.",
-        "schema": {"type": "string", "enum": segments} if segments else {"type": "string"},
-    }
-    signature_headers = sorted(
-        {h for p in providers.values() if isinstance(h := getattr(p, "signature_header", None), str)}
-    )
+#: A string the door accepts: no NUL character (it refuses one in any string of a body, keys
+#: included; lone surrogates cannot be sent as UTF-8 at all).
+TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
+#: Any JSON value the door accepts. Numbers stay within MAX_INTEGER_DIGITS digits (the door
+#: counts an integer's digits; a schema can only bound its value); the depth is in the
+#: document's description, as JSON Schema has no word for it.
+JSON_VALUE = {"$ref": "#/components/schemas/JsonValue"}
+JSON_OBJECT = {"type": "object", "propertyNames": TEXT, "additionalProperties": JSON_VALUE}
+_LARGEST = 10**MAX_INTEGER_DIGITS - 1
 
-    token = {
-        "summary": "Start a link for the current app user.",
-        "parameters": [CSRF_HEADER],
-        "responses": {
-            "201": _json({"type": "object", "additionalProperties": True},
-                         "The provider's widget settings, or {url} to send the browser to."),
-            **_errors("400", "401", "404", "429", "502", "503", "504"),
-        },
-    }
-    link = {
-        "summary": "The page that opens the provider's widget.",
-        "parameters": [_query("sdk", "The widget SDK version (providers that have several).")],
-        "responses": {"200": _html("The link page."), **_errors("400", "404")},
-    }
-    callback_body = {
-        "required": True,
-        "content": {"application/json": {"schema": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {
-                "name": {"type": "string", "description": "A browser event of the provider."},
-                "args": {"type": ["object", "null"]},
-            },
-        }}},
-    }
-    callback = {
-        "summary": "Record one browser event {name, args} for the current app user.",
-        "parameters": [CSRF_HEADER],
-        "requestBody": callback_body,
-        "responses": {
-            "201": _json({"type": "object", "required": ["id", "status"], "properties": {
-                "id": {"type": "integer"}, "status": {"const": "recorded"},
-                "accountId": {"type": "string", "description": "The key of the account the event "
-                              "reports, as /accounts lists it (only when it reports one)."}}},
-                "Recorded."),
-            **_errors("400", "401", "404", "411", "413", "429", "503"),
-        },
-    }
-    webhook = {
-        "summary": "Verify, store and hand on one signed server-to-server message.",
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body of ``schema``."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _absent(summary: str) -> dict[str, Any]:
+    """A route every provider has, which this one does not use: always 404."""
+    return {"summary": summary, "responses": error_responses("404")}
+
+
+def webhook_operation(provider: Any) -> dict[str, Any]:
+    """Receiving one of ``provider``'s signed messages (``.../webhooks``, or a route of its own
+    that receives them the same way)."""
+    header = getattr(provider, "signature_header", None)
+    return {
+        "summary": f"Verify, store and hand on one signed message of {provider.title}.",
         "parameters": [
             {"name": header, "in": "header", "required": False, "schema": {"type": "string"},
              "description": "The upstream's signature over the raw body."}
-            for header in signature_headers
-        ],
-        "requestBody": {
-            "required": True, "content": {"application/json": {"schema": {"type": "object"}}}
-        },
+        ] if isinstance(header, str) else [],
+        "requestBody": json_body(JSON_OBJECT),
         "responses": {
-            "200": _json({"type": "object", "required": ["status", "eventId"], "properties": {
+            "200": json_response({"type": "object", "required": ["status", "eventId"], "properties": {
                 "status": {"enum": ["stored", "duplicate"]},
                 "id": {"type": "integer"},
                 "eventId": {"type": "string"}}}, "Stored (or a redelivery, acknowledged only)."),
-            **_errors("400", "401", "403", "404", "411", "413", "415", "503"),
+            **error_responses("400", "401", "403", "404", "411", "413", "415", "503"),
         },
     }
-    returned = {
-        "summary": "Where the upstream sends the browser back (recorded as a browser event when it "
-                   "matches a link the signed-in user started).",
+
+
+def _operations(provider: Any, parameters: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """``{route: (method, operation)}`` of one provider's core routes (token, link, events,
+    webhooks, return), each as strict as the server is for that provider."""
+    title = provider.title
+    token = {
+        "summary": f"Start a {title} link for the current app user.",
+        "parameters": [CSRF_HEADER, *parameters.get("token", [])],
         "responses": {
-            "200": _html("The return page (it says when nothing was recorded)."),
-            **_errors("400", "404", "503"),
-            "429": {**_html("Over the browser-event rate limit: a page."), "headers": RETRY_AFTER},
+            "201": json_response({"type": "object", "additionalProperties": True},
+                         "The provider's widget settings, or {url} to send the browser to."),
+            **error_responses("400", "401", "404", "429", "502", "503", "504"),
         },
     }
+    link = {
+        "summary": f"The page that opens {title}'s widget.",
+        "parameters": parameters.get("link", []),
+        "responses": {"200": html_response("The link page."), **error_responses("400", "404")},
+    }
+    if provider.browser_events:
+        events: dict[str, Any] = {
+            "summary": f"Record one {title} browser event {{name, args}} for the current app user.",
+            "parameters": [CSRF_HEADER],
+            "requestBody": json_body({
+                **JSON_OBJECT,
+                "required": ["name"],
+                "properties": {
+                    "name": {"enum": list(provider.browser_events),
+                             "description": f"A browser event of {title}."},
+                    "args": {"anyOf": [{"type": "null"}, JSON_OBJECT]},
+                },
+            }),
+            "responses": {
+                "201": json_response({"type": "object", "required": ["id", "status"], "properties": {
+                    "id": {"type": "integer"}, "status": {"const": "recorded"},
+                    "accountId": {"type": "string", "description": "The key of the account the event "
+                                  "reports, as /accounts lists it (only when it reports one)."}}},
+                    "Recorded."),
+                **error_responses("400", "401", "404", "411", "413", "429", "503"),
+            },
+        }
+    else:
+        events = _absent(f"{title} reports no browser events.")
+    if provider.accepts_inbound:
+        webhook = webhook_operation(provider)
+    else:
+        webhook = _absent(f"{title} sends no server-to-server messages.")
+    if provider.return_event({}) is not None:
+        returned: dict[str, Any] = {
+            "summary": f"Where {title} sends the browser back (recorded as a browser event when it "
+                       "matches a link the signed-in user started).",
+            "parameters": parameters.get("return", []),
+            "responses": {
+                "200": html_response("The return page (it says when nothing was recorded)."),
+                **error_responses("400", "404", "503"),
+                "429": {**html_response("Over the browser-event rate limit: a page."),
+                        "headers": RETRY_AFTER},
+            },
+        }
+    else:
+        returned = _absent(f"{title} does not send the browser back to this app.")
+    return {"token": ("post", token), "link": ("get", link), "events": ("post", events),
+            "webhooks": ("post", webhook), "return": ("get", returned)}
+
+
+def document(prefix: str, providers: dict[str, Any], default: str | None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for a kit mounted at ``prefix`` with ``providers`` enabled.
+
+    Each provider's routes are listed under its own URL segment, with what only it takes (a
+    provider's optional ``openapi(base)``: ``{"parameters": {"token"|"link"|"return": [...]},
+    "paths": {...}}`` for the query parameters of those routes and the routes of its own Flask
+    parts under ``base``, ``<prefix>/<segment>``)."""
+    prefix = prefix.rstrip("/")
+    names = [""] + sorted({*providers, *(url_segment(name) for name in providers)})
+    paths: dict[str, Any] = {}
+    by_provider: dict[str, dict[str, Any]] = {}
+    for name, provider in providers.items():
+        base = f"{prefix}/{url_segment(name)}"
+        describe = getattr(provider, "openapi", None)
+        own = describe(base) if describe is not None else {}
+        by_provider[name] = _operations(provider, own.get("parameters", {}))
+        for route, (method, operation) in by_provider[name].items():
+            paths[f"{base}/{route}"] = {method: operation}
+        paths.update(own.get("paths", {}))
     events = {
         "summary": "Recorded events, newest first.",
         "parameters": [
-            _query("provider", "Only this provider's."),
-            _query("user", "An app user's events."),
-            _query("upstreamUserId", "The upstream's user id."),
-            _query("kind", "callback or webhook."),
-            _query("after", "Only events with a larger id (oldest first, listed newest first)."),
-            _query("limit", "At most this many (capped at 500)."),
+            query_parameter("provider", "Only this provider's (its name or URL segment).", {"enum": names}),
+            query_parameter("user", "An app user's events.", TEXT),
+            query_parameter("upstreamUserId", "The upstream's user id.", TEXT),
+            query_parameter("kind", "callback or webhook.", {"enum": ["", "callback", "webhook"]}),
+            query_parameter("after", "Only events with a larger id (oldest first, listed newest first).",
+                   {"type": "string", "pattern": "^[0-9]{0,18}$"}),
+            query_parameter("limit", "At most this many (capped at 500).",
+                   {"type": "string", "pattern": "^(0*[1-9][0-9]{0,17})?$"}),
         ],
         "responses": {
-            "200": _json({"type": "object", "required": ["events"], "properties": {
+            "200": json_response({"type": "object", "required": ["events"], "properties": {
                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}, "Events."),
-            **_errors("400", "401", "403", "404"),
+            **error_responses("400", "401", "403", "404"),
         },
     }
     accounts = {
         "summary": "The last known status of each account.",
         "parameters": [
-            _query("provider", "Only this provider's."),
-            _query("upstreamUserId", "The upstream's user id."),
-            _query("user", "An app user's accounts."),
+            query_parameter("provider", "Only this provider's (its name or URL segment).", {"enum": names}),
+            query_parameter("upstreamUserId", "The upstream's user id.", TEXT),
+            query_parameter("user", "An app user's accounts.", TEXT),
         ],
         "responses": {
-            "200": _json({"type": "object", "required": ["accounts"], "properties": {
+            "200": json_response({"type": "object", "required": ["accounts"], "properties": {
                 "accounts": {"type": "array", "items": {"$ref": "#/components/schemas/Account"}}}},
                 "Accounts."),
-            **_errors("401", "403", "404"),
+            **error_responses("401", "403", "404"),
         },
     }
-    paths: dict[str, Any] = {
-        f"{prefix}/{{provider}}/token": {"post": token, "parameters": [provider_param]},
-        f"{prefix}/{{provider}}/link": {"get": link, "parameters": [provider_param]},
-        f"{prefix}/{{provider}}/events": {"post": callback, "parameters": [provider_param]},
-        f"{prefix}/{{provider}}/webhooks": {"post": webhook, "parameters": [provider_param]},
-        f"{prefix}/{{provider}}/return": {"get": returned, "parameters": [provider_param]},
+    paths.update({
         f"{prefix}/events": {"get": events},
         f"{prefix}/accounts": {"get": accounts},
         f"{prefix}/csrf": {"get": {
             "summary": "A fresh CSRF token.",
-            "responses": {"200": _json({
+            "responses": {"200": json_response({
                 "type": "object",
                 "required": ["csrfToken", "csrfHeader"],
                 "properties": {"csrfToken": {"type": "string"}, "csrfHeader": {"type": "string"}},
@@ -195,15 +243,14 @@ def document(prefix: str, providers: dict[str, Any], default: str | None) -> dic
         }},
         f"{prefix}/openapi.json": {"get": {
             "summary": "This document.",
-            "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
+            "responses": {"200": json_response({"type": "object"}, "The OpenAPI document.")},
         }},
-    }
+    })
     if default is not None:
-        for path, method, operation in (
-            ("token", "post", token), ("link", "get", link),
-            ("callbacks", "post", callback), ("webhooks", "post", webhook),
-        ):
-            summary = operation["summary"] + " (default provider)"
+        for path, route in (("token", "token"), ("link", "link"), ("callbacks", "events"),
+                            ("webhooks", "webhooks")):
+            method, operation = by_provider[default][route]
+            summary = operation["summary"] + " (the default provider's)"
             paths[f"{prefix}/{path}"] = {method: {**operation, "summary": summary}}
     for path, item in paths.items():
         for method in [m for m in item if m != "parameters"]:
@@ -221,6 +268,13 @@ def document(prefix: str, providers: dict[str, Any], default: str | None) -> dic
         },
         "paths": paths,
         "components": {"schemas": {
+            "JsonValue": {"anyOf": [
+                {"type": ["null", "boolean"]},
+                {"type": "number", "minimum": -_LARGEST, "maximum": _LARGEST},
+                TEXT,
+                {"type": "array", "items": JSON_VALUE},
+                JSON_OBJECT,
+            ]},
             "Error": {
                 "type": "object",
                 "required": ["error", "message"],

@@ -201,6 +201,15 @@ class SmileID:
     def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
         return {}
 
+    def openapi(self, base: str) -> dict[str, Any]:
+        """Its part of ``/wink/openapi.json``: what the return page reads, and its own routes."""
+        from ...openapi import TEXT, query_parameter
+        from .views import openapi_paths
+
+        said = [query_parameter("status", "What Smile ID's redirect says (recorded, never trusted).", TEXT),
+                query_parameter("user_id", "The user the redirect names (recorded, never trusted).", TEXT)]
+        return {"parameters": {"return": said}, "paths": openapi_paths(base, self)}
+
     def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
         """``?status=success|successful|cancelled|fail&user_id=``: recorded, never trusted."""
         reported = str(query.get("status") or "")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_wtf.csrf import validate_csrf
@@ -18,6 +19,8 @@ from wtforms import ValidationError
 from ...blueprint import CSRF_HEADER, record_browser_event
 from ...errors import InvalidRequest, NotSignedIn, UpstreamCallError, upstream_http_error
 from ...linking import start_link
+from ...openapi import CSRF_HEADER as CSRF_PARAMETER
+from ...openapi import error_responses, json_response, webhook_operation
 from ...receiver import Delivery, receive
 from ...state import get_state
 from .results import LINK_STARTED, NAME
@@ -95,3 +98,36 @@ def _check_csrf() -> None:
     except ValidationError as exc:
         said = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
         raise InvalidRequest(f"CSRF check failed: {said}. Send the page's csrf_token.") from None
+
+
+def openapi_paths(base: str, provider: Any) -> dict[str, Any]:
+    """``POST <base>/start``, ``POST <base>/callbacks`` and ``GET <base>/status`` in the kit's
+    OpenAPI document."""
+    verification = {"type": "object", "additionalProperties": True}
+    return {
+        f"{base}/start": {"post": {
+            "summary": "Start a verification for the signed-in user and send the browser to Smile ID.",
+            "parameters": [CSRF_PARAMETER],
+            "responses": {
+                "201": json_response({"type": "object", "required": ["url"], "properties": {
+                    "url": {"type": "string"}}, "additionalProperties": True},
+                    "Asked with Accept: application/json: the link and the job."),
+                "303": {"description": "To Smile ID's hosted page.", "headers": {
+                    "Location": {"description": "The link.", "schema": {"type": "string"}}}},
+                **error_responses("400", "401", "429", "502", "503", "504"),
+            },
+        }},
+        f"{base}/callbacks": {"post": webhook_operation(provider)},
+        f"{base}/status": {"get": {
+            "summary": "The signed-in user's verifications, newest first, and the latest one's status.",
+            "responses": {
+                "200": json_response({
+                    "type": "object",
+                    "required": ["status", "verifications"],
+                    "properties": {"status": {"type": ["string", "null"]},
+                                   "verifications": {"type": "array", "items": verification}},
+                }, "The verifications."),
+                **error_responses("401"),
+            },
+        }},
+    }

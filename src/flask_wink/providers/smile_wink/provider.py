@@ -165,6 +165,21 @@ class SmileWink:
             version = int(sdk)
         return {"sdkVersion": version, "sdkUrl": self.script_url(version), "templateId": self.template_id}
 
+    def openapi(self, base: str) -> dict[str, Any]:
+        """Its part of ``/wink/openapi.json``: the link page's ``?sdk=`` and its static files."""
+        from ...openapi import html_response, query_parameter
+
+        sdk = query_parameter("sdk", "The widget SDK version.", {"enum": [str(v) for v in SDK_VERSIONS]})
+        static = {"get": {
+            "summary": "Smile Wink's static files (wink.js).",
+            "parameters": [
+                {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": {"description": "The file.", "content": {"text/javascript": {
+                "schema": {"type": "string"}}}}, "404": html_response("No such file.")},
+        }}
+        return {"parameters": {"link": [sdk]}, "paths": {f"{base}/static/{{filename}}": static}}
+
     def script_url(self, version: int) -> str:
         """The widget SDK script for ``version`` (``WINK_SDK_URL`` may hold ``{version}``)."""
         if self.sdk_url_template:

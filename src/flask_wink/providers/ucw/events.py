@@ -57,6 +57,10 @@ REPLACES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: What :func:`connection_key` makes.
+CONNECTION_KEY_RE = re.compile(r"ucw-[0-9a-f]{32}")
+
+
 def connection_key(aggregator: str, connection_id: str) -> str:
     """The id a connection is recorded under in ``wink_accounts``: a digest, so the connection id
     itself (which, with the user id, opens the user's data at UCW) is never listed as an account."""

@@ -19,12 +19,14 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from ...addresses import public_urls
-from ...errors import VerificationError
+from ...errors import InvalidRequest, VerificationError
 from ...extension import split_setting
+from ...openapi import query_parameter
 from ...provider import BROWSER, Inbound, LinkStart, PublicURL, ReturnEvent, StatusUpdate
 from .client import UcwClient
 from .errors import UnknownConnection
 from .events import (
+    CONNECTION_KEY_RE,
     EVENT_TYPES,
     JOB_TYPES,
     MEMBER_CONNECTED,
@@ -148,6 +150,7 @@ class UniversalConnect:
         if key:
             from .connections import connection_of
 
+            _check_key(key)
             refresh = connection_of(key, user_id) if upstream_user_id else None
             if refresh is None:
                 raise UnknownConnection("You have no such connection to refresh.")
@@ -178,8 +181,7 @@ class UniversalConnect:
         """The widget's origin (the page accepts messages from it only) and what to refresh."""
         key = options.get("connection")
         if key is not None:
-            if len(key) > 100 or not key.startswith("ucw-"):
-                raise ValueError("connection must be a connection key as the connections list gives it.")
+            _check_key(key)
             # Another user's key (or any key the signed-in user has not) gets the 404 the token
             # call gives: the page does not even open.
             if not self._owns(key):
@@ -234,6 +236,18 @@ class UniversalConnect:
         """UCW's origin, which the link page frames (for the page's Content-Security-Policy)."""
         return [self.widget_origin] if self.widget_origin else []
 
+    def openapi(self, base: str) -> dict[str, Any]:
+        """Its part of ``/wink/openapi.json``: the refresh's ``?connection=`` and the link page's
+        ``?next=``, and ``GET <base>/connections``."""
+        from .views import openapi_paths
+
+        key = query_parameter(
+            "connection", "A connection to refresh: its key, as the connections list gives it.",
+            {"type": "string", "pattern": CONNECTION_KEY_RE.pattern.join("^$")},
+        )
+        back = query_parameter("next", "Where the Back link leads: a path on this site (else /).")
+        return {"parameters": {"token": [key], "link": [key, back]}, "paths": openapi_paths(base)}
+
     # -- parts -----------------------------------------------------------------------------
 
     def cli_group(self) -> Any:
@@ -263,6 +277,12 @@ class UniversalConnect:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _check_key(key: str) -> None:
+    """Refuse (400) what is not a connection key before it is looked up."""
+    if not CONNECTION_KEY_RE.fullmatch(key):
+        raise InvalidRequest("connection must be a connection key as the connections list gives it.")
 
 
 def _masked(value: str) -> str:

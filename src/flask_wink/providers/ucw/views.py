@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, jsonify
 
 from ...errors import NotSignedIn
+from ...openapi import NULLABLE_TEXT, error_responses, json_response
 from ...state import get_state
 from .connections import user_connections
 from .events import NAME
@@ -26,3 +29,24 @@ def my_connections():
     response = jsonify({"connections": found})
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def openapi_paths(base: str) -> dict[str, Any]:
+    """``GET <base>/connections`` in the kit's OpenAPI document."""
+    connection = {
+        "type": "object",
+        "required": ["key", "status", "institutionId", "institutionName", "aggregator", "connectedAt",
+                     "updatedAt", "fetchedAt"],
+        "properties": {"key": {"type": "string"}, "status": {"type": "string"},
+                       **{name: NULLABLE_TEXT for name in ("institutionId", "institutionName", "aggregator",
+                                                           "connectedAt", "fetchedAt")},
+                       "updatedAt": {"type": "string"}},
+    }
+    return {f"{base}/connections": {"get": {
+        "summary": "The signed-in user's UCW connections (never a connection id).",
+        "responses": {
+            "200": json_response({"type": "object", "required": ["connections"], "properties": {
+                "connections": {"type": "array", "items": connection}}}, "The connections."),
+            **error_responses("401"),
+        },
+    }}}
