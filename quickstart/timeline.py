@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_wink.providers.ucw import connection_key
+from flask_wink.providers.ucw.events import reported_connection
 from flask_wink.store.values import iso
 
 from .summaries import (
@@ -92,14 +92,10 @@ def _shown(providers: Mapping[str, Any], event: Any) -> Any:
 
 
 def _ucw_connection(payload: Any) -> str | None:
-    """The account key of the connection a UCW ``memberConnected`` names (from the raw payload)."""
-    if not isinstance(payload, Mapping):
-        return None
-    connection = payload.get("connectionId") or payload.get("member_guid")
-    aggregator = payload.get("aggregator")
-    if isinstance(connection, str) and isinstance(aggregator, str) and connection and aggregator:
-        return connection_key(aggregator, connection)
-    return None
+    """The account key of the connection a UCW ``memberConnected`` names (the key it was stored
+    with, or that of the ids an older event carries)."""
+    reported = reported_connection(payload)
+    return reported[0] if reported is not None else None
 
 
 def _task_source(payload: Any) -> str:

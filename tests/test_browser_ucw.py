@@ -9,11 +9,12 @@ import time
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from conftest import free_port_url
 from flask_wink import get_state
-from flask_wink.providers.ucw import CONNECTED, connection_key
+from flask_wink.providers.ucw import CONNECTED, connection_key, connections
 from flask_wink.providers.ucw.errors import UcwNotFound
 from flask_wink.providers.ucw.testing import run_ucw_sandbox
 from flask_wink.testing import serve
@@ -54,6 +55,13 @@ def log_in(widget, username, password, label="Username"):
     widget.get_by_role("button", name="Continue").click()
 
 
+def raw_connection_id(app, key):
+    """The connection id UCW made for a confirmed connection, from the one place it is kept."""
+    with app.app_context():
+        with get_state().store.begin() as conn:
+            return conn.scalar(sa.select(connections.c.connection_id).where(connections.c.account_id == key))
+
+
 def browser_events(app):
     with app.app_context():
         state = get_state()
@@ -90,14 +98,17 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
                  "connect/memberConnected"):
         assert name in names
     connected = next(e for e in events if e.name == "connect/memberConnected").payload
+    # Stored with the connection's key in place of its id (kept only with the connection).
     if quickstart.version == "v2":
-        assert set(connected) == {"ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId"}
-        connection_id = connected["connectionId"]
+        assert set(connected) == {"ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId",
+                                  "connection"}
     else:
-        assert set(connected) == {"ucpInstitutionId", "aggregator", "member_guid", "user_guid"}
-        connection_id = connected["member_guid"]
+        assert set(connected) == {"ucpInstitutionId", "aggregator", "member_guid", "user_guid", "connection"}
+    connection_id = raw_connection_id(quickstart.app, connected["connection"])
+    assert connected["connection"] == connection_key("mx", connection_id)
+    assert connection_id not in str(connected)
     with quickstart.app.app_context():
-        account = get_state().store.account("ucw", connection_key("mx", connection_id))
+        account = get_state().store.account("ucw", connected["connection"])
     assert account["status"] == CONNECTED and account["institutionId"] == "mxBank"
 
     page.get_by_role("link", name="Back").click()
@@ -150,12 +161,13 @@ def test_back_to_search_and_removing_the_connection_in_the_widget_are_relayed(pa
     assert names.index("connect/backToSearch") > names.index("connect/memberConnected")  # newest first
     deleted = next(e for e in events if e.name == "connect/memberDeleted")
     connected = next(e for e in events if e.name == "connect/memberConnected")
-    assert set(deleted.payload) == {"member_guid"}
+    connection_id = raw_connection_id(quickstart_server.app, connected.payload["connection"])
+    assert deleted.payload == {"member_guid": "…" + connection_id[-4:]}
     assert names.index("connect/memberDeleted") < names.index("connect/memberConnected")
     with quickstart_server.app.app_context():  # UCW no longer has the connection
         client = get_state().providers["ucw"].client
         with pytest.raises(UcwNotFound):
-            client.accounts("mx", connected.upstream_user_id, connected.payload["connectionId"])
+            client.accounts("mx", connected.upstream_user_id, connection_id)
 
 
 def answer_sophtrons_questions(widget):
@@ -211,7 +223,7 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
     loaded = [e for e in events if e.name == "connect/loaded"]
     assert loaded[0].payload == {"initial_step": "enterCreds"}  # the newest: the refresh
     connected = [e for e in events if e.name == "connect/memberConnected"]
-    assert len({e.payload["connectionId"] for e in connected}) == 1 and len(connected) == 2
+    assert len({e.payload["connection"] for e in connected}) == 1 and len(connected) == 2
 
 
 FORGED = {"type": "connect/memberConnected", "metadata": {"aggregator": "mx", "connectionId": "MBR-forged"}}

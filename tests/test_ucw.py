@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,7 +16,9 @@ from flask_wink import get_state
 from flask_wink.providers.ucw import CONNECTED, NOT_CONFIRMED, connection_key, stored_data, user_connections
 from flask_wink.providers.ucw.client import UcwClient
 from flask_wink.providers.ucw.errors import UcwRefused, UcwServerError
+from flask_wink.providers.ucw.sandbox import create_sandbox_app
 from flask_wink.providers.ucw.testing import run_ucw_sandbox
+from flask_wink.testing import serve
 from postgres import fresh_postgres_database
 from ucw_host import make_ucw_app
 
@@ -96,21 +100,90 @@ def test_a_confirmed_connection_is_stored_connected_with_its_data(ucw, tmp_path)
     assert client.get("/wink/ucw/connections", headers={"X-User": "bob"}).get_json() == {"connections": []}
 
 
-def test_listings_never_show_a_connection_id_though_the_store_keeps_it(ucw, tmp_path):
-    app = new_app(ucw, tmp_path)
-    client = app.test_client()
-    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+def link_over_loopback(served, user="ada"):
+    """Link MX Bank as the link page does, over loopback: a widget URL, the widget's login, and
+    the widget's events relayed to the app; the member UCW made."""
+    headers = {"X-User": user}
+    widget = httpx.post(served.url + "/wink/ucw/token", headers=headers).json()
     _, member = log_in(widget["widgetUrl"])
     metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId")}
-    relay(client, "connect/memberConnected", metadata)
-    listed = client.get("/wink/events?provider=ucw", headers={"X-Admin": "yes"}).get_json()["events"]
-    shown = next(e for e in listed if e["name"] == "connect/memberConnected")
-    assert member["connectionId"] not in json.dumps(listed)
-    assert shown["payload"]["connectionId"] == "…" + member["connectionId"][-4:]
-    assert shown["payload"]["aggregator"] == "mx"
+    for name in ("connect/memberStatusUpdate", "connect/memberConnected"):
+        answer = httpx.post(served.url + "/wink/ucw/events", headers=headers,
+                            json={"name": name, "args": {**metadata, "connectionStatus": 6}})
+        assert answer.status_code == 201, answer.text
+    return widget, member
+
+
+def stored_events_text(tmp_path) -> str:
+    """Every column of every row of wink_events, read from the SQLite file itself."""
+    with contextlib.closing(sqlite3.connect(tmp_path / "wink.sqlite3")) as db:
+        return json.dumps(db.execute("SELECT * FROM wink_events").fetchall(), default=str)
+
+
+def test_no_connection_id_reaches_the_events_table_or_the_cli_yet_the_connection_is_confirmed(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)
+    with serve(app) as served:
+        _, member = link_over_loopback(served)
+        listed = httpx.get(served.url + "/wink/events?provider=ucw",
+                           headers={"X-Admin": "yes"}).json()["events"]
+    raw, key = member["connectionId"], connection_key("mx", member["connectionId"])
     with app.app_context():
-        stored = get_state().store.list_events(provider="ucw")
-    assert any((e.payload or {}).get("connectionId") == member["connectionId"] for e in stored)
+        assert get_state().store.account("ucw", key)["status"] == CONNECTED
+    stored = stored_events_text(tmp_path)
+    printed = app.test_cli_runner().invoke(args=["wink", "events", "--provider", "ucw"])
+    assert printed.exit_code == 0 and "connect/memberConnected" in printed.output
+    assert raw not in stored and raw not in printed.output and raw not in json.dumps(listed)
+    # Stored with the connection's key and the id's last four characters instead.
+    shown = next(e for e in listed if e["name"] == "connect/memberConnected")["payload"]
+    assert shown["connection"] == key and shown["connectionId"] == "…" + raw[-4:]
+    assert shown["aggregator"] == "mx"
+    # The id is kept in one place: the confirmed connection's row.
+    with contextlib.closing(sqlite3.connect(tmp_path / "wink.sqlite3")) as db:
+        assert db.execute("SELECT account_id FROM wink_ucw_connections WHERE connection_id = ?",
+                          (raw,)).fetchall() == [(key,)]
+
+
+class Outage:
+    """UCW with its data API answering 503 while ``down`` is set."""
+
+    def __init__(self, app):
+        self.app, self.down = app, False
+
+    def __call__(self, environ, start_response):
+        if self.down and environ["PATH_INFO"].startswith("/api/data/"):
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"message": "Service Unavailable"}']
+        return self.app(environ, start_response)
+
+
+def test_a_confirmation_that_failed_is_confirmed_by_a_retry_though_the_event_holds_no_connection_id(tmp_path):
+    outage = Outage(create_sandbox_app())
+    with serve(outage) as ucw_served:
+        app = new_app(SimpleNamespace(url=ucw_served.url), tmp_path)
+        with serve(app) as served:
+            headers = {"X-User": "ada"}
+            widget = httpx.post(served.url + "/wink/ucw/token", headers=headers).json()
+            _, member = log_in(widget["widgetUrl"])
+            outage.down = True
+            ids = {"aggregator": "mx", "connectionId": member["connectionId"], "ucpInstitutionId": "mx_bank"}
+            relayed = httpx.post(served.url + "/wink/ucw/events", headers=headers,
+                                 json={"name": "connect/memberConnected", "args": ids})
+            assert relayed.status_code == 201
+        key = connection_key("mx", member["connectionId"])
+        with app.app_context():
+            store = get_state().store
+            store.flush()  # the "failed" mark rides with the next group of writes
+            assert store.account("ucw", key)["status"] == "UNCONFIRMED"
+            assert [e.state for e in store.list_events(provider="ucw")] == ["failed"]
+        assert member["connectionId"] not in stored_events_text(tmp_path)
+        outage.down = False
+        retried = app.test_cli_runner().invoke(args=["wink", "events", "retry"])
+        assert retried.exit_code == 0 and "0 still failed" in retried.output, retried.output
+    with app.app_context():
+        assert get_state().store.account("ucw", key)["status"] == CONNECTED
+    with contextlib.closing(sqlite3.connect(tmp_path / "wink.sqlite3")) as db:
+        # Confirmed: the claim that waited for UCW is gone; the connection's row keeps the id.
+        assert db.execute("SELECT account_id FROM wink_ucw_connections").fetchall() == [(key,)]
 
 
 def test_a_forged_member_connected_is_not_stored_connected(ucw, tmp_path):

@@ -172,6 +172,11 @@ def record_browser_event(
     # The browser may claim any user id; the one we made for this app user is the truth.
     with storage_errors("The event could not be stored"):
         upstream_user_id = state.store.upstream_user_id(provider.name, app_user_id)
+        # A provider may keep out of the events table what must never sit there (UCW: a
+        # connection id), keeping it where it belongs itself, before the event is stored.
+        stored_args = getattr(provider, "stored_args", None)
+        if stored_args is not None:
+            args = stored_args(name, args, upstream_user_id)
         event = state.store.add_event(
             provider=provider.name,
             kind=BROWSER,

@@ -4,10 +4,16 @@ A connection is stored here (``wink_ucw_connections``) only after UCW has answer
 status is recorded in the core's accounts under :func:`~.events.connection_key`, so the
 connection id itself is never listed. The data (accounts, owners, transactions) is one JSON
 document per connection, replaced at each fetch.
+
+This table is the only place a connection id is kept: a relayed ``memberConnected`` is stored
+with the connection's key instead (:func:`~.events.kept_metadata`), and its ids wait here as a
+claim of that user (``claim-<digest>``, ``confirmed_at`` being when it was claimed) until UCW has
+answered for it; a confirmation that failed (UCW down) finds them here when it is retried.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import date, timedelta
@@ -34,6 +40,7 @@ from .events import (
     SELECTED_INSTITUTION,
     connected_ids,
     connection_key,
+    reported_connection,
 )
 
 log = logging.getLogger("flask_wink")
@@ -57,6 +64,65 @@ connections = sa.Table(
 
 def _state(app_or_state: Flask | WinkState | None) -> WinkState:
     return app_or_state if isinstance(app_or_state, WinkState) else get_state(app_or_state)
+
+
+CLAIM_PREFIX = "claim-"
+#: Rows of connections UCW confirmed (claims waiting for UCW are keyed ``claim-...``).
+CONFIRMED = connections.c.account_id.startswith("ucw-")
+
+
+def _claim_id(key: str, upstream_user_id: str) -> str:
+    digest = hashlib.sha256(f"{key}\x00{upstream_user_id}".encode()).hexdigest()
+    return f"{CLAIM_PREFIX}{digest[:32]}"
+
+
+def keep_claim(ids: tuple[str, str, str | None], upstream_user_id: str) -> None:
+    """Keep a relayed ``memberConnected``'s ids as the user's claim until UCW answers for it
+    (needs an app context)."""
+    aggregator, connection_id, institution_id = ids
+    claim = _claim_id(connection_key(aggregator, connection_id), upstream_user_id)
+    values = {"upstream_user_id": upstream_user_id, "aggregator": aggregator, "connection_id": connection_id,
+              "institution_id": institution_id, "confirmed_at": utcnow()}
+    store = get_state().store
+    with store.begin() as conn:
+        update = connections.update().where(connections.c.account_id == claim).values(**values)
+        if conn.execute(update).rowcount:
+            return
+    try:
+        with store.begin() as conn:
+            conn.execute(connections.insert().values(account_id=claim, **values))
+    except sa.exc.IntegrityError:
+        pass  # the same claim, relayed twice at once: the other request keeps it
+
+
+def _claimed_ids(state: WinkState, event: StoredEvent) -> tuple[str, str, str | None] | None:
+    """``(aggregator, connection id, UCP institution id)`` a stored ``memberConnected`` names: from
+    the user's claim (or the confirmed connection) of the key it carries; from the event itself
+    when it was stored with its ids. None when nothing is left to confirm."""
+    reported = reported_connection(event.payload)
+    if reported is None:
+        return None
+    key, institution_id = reported
+    if isinstance(event.payload, dict) and "connection" not in event.payload:
+        return connected_ids(event.payload)
+    with state.store.begin() as conn:
+        row = conn.execute(sa.select(connections.c.aggregator, connections.c.connection_id).where(
+            connections.c.account_id.in_([_claim_id(key, event.upstream_user_id or ""), key]))
+            .order_by(connections.c.account_id)).first()
+    if row is None or connection_key(row.aggregator, row.connection_id) != key:
+        return None
+    return row.aggregator, row.connection_id, institution_id
+
+
+def _settle_claim(state: WinkState, key: str, upstream_user_id: str,
+                  conn: sa.Connection | None = None) -> None:
+    """UCW has answered for the user's claim: its ids are no longer kept for it."""
+    delete = connections.delete().where(connections.c.account_id == _claim_id(key, upstream_user_id))
+    if conn is not None:
+        conn.execute(delete)
+        return
+    with state.store.begin() as own:
+        own.execute(delete)
 
 
 def _row(key: str, upstream_user_id: str | None = None) -> dict[str, Any] | None:
@@ -121,7 +187,7 @@ def confirm_connection(app: Flask, state: WinkState, event: StoredEvent, errors:
     and the event's own user; then the connection is stored CONNECTED and its data fetched."""
     if event.kind != BROWSER or event.name != MEMBER_CONNECTED or not event.upstream_user_id:
         return
-    ids = connected_ids(event.payload)
+    ids = _claimed_ids(state, event)
     if ids is None:
         return
     aggregator, connection_id, institution_id = ids
@@ -136,6 +202,7 @@ def confirm_connection(app: Flask, state: WinkState, event: StoredEvent, errors:
     except UcwRefused as exc:
         log.warning("UCW did not confirm a connection reported by the browser of %s: %s",
                     event.app_user_id, exc)
+        _settle_claim(state, key, user)
         changed = state.store.update_account(
             NAME, key, NOT_CONFIRMED, replaces=REPLACES[NOT_CONFIRMED], connected=False, owner=user,
             upstream_user_id=user, institution_id=institution_id, error_code=str(exc.status or "refused"),
@@ -161,6 +228,7 @@ def confirm_connection(app: Flask, state: WinkState, event: StoredEvent, errors:
         ).rowcount
         if not updated:
             conn.execute(connections.insert().values(account_id=key, **values))
+        _settle_claim(state, key, user, conn)
     changed = state.store.update_account(
         NAME, key, CONNECTED, replaces=REPLACES[CONNECTED], connected=True,
         upstream_user_id=user, institution_id=institution_id,
@@ -319,8 +387,11 @@ def delete_user(app_or_state: Flask | WinkState | None, upstream_user_id: str, *
     here; how many connections were deleted."""
     state = _state(app_or_state)
     with state.store.begin() as conn:
-        rows = [dict(r) for r in conn.execute(
-            sa.select(connections).where(connections.c.upstream_user_id == upstream_user_id)).mappings()]
+        rows = [dict(r) for r in conn.execute(sa.select(connections).where(
+            connections.c.upstream_user_id == upstream_user_id, CONFIRMED)).mappings()]
+        # Claims UCW never answered for: their ids go with the user.
+        conn.execute(connections.delete().where(connections.c.upstream_user_id == upstream_user_id,
+                                                connections.c.account_id.startswith(CLAIM_PREFIX)))
     for aggregator in sorted({r["aggregator"] for r in rows}):
         try:
             ucw(state).client.delete_user(aggregator, upstream_user_id)

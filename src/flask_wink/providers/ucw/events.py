@@ -94,3 +94,38 @@ def connected_ids(payload: Any) -> tuple[str, str, str | None] | None:
     if not (isinstance(institution, str) and INSTITUTION_ID_RE.fullmatch(institution)):
         return None
     return aggregator, connection, institution
+
+
+#: The fields of a relayed event that may hold a connection id (v2, v1).
+CONNECTION_ID_FIELDS = ("connectionId", "member_guid")
+
+
+def masked(value: str) -> str:
+    """A connection id cut to its last four characters (``…Q7rX``)."""
+    return "…" + value[-4:] if len(value) > 8 else "…"
+
+
+def kept_metadata(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A relayed event's metadata as it is stored: each connection id masked, and, when the ids
+    are ones UCW could have made, ``connection``: the connection's key (see
+    :func:`connected_ids`). The browser's own ``connection``, if it sent one, is not kept."""
+    kept = {k: masked(v) if k in CONNECTION_ID_FIELDS and isinstance(v, str) else v
+            for k, v in payload.items() if k != "connection"}
+    ids = connected_ids(payload)
+    if ids is not None:
+        kept["connection"] = connection_key(ids[0], ids[1])
+    return kept
+
+
+def reported_connection(payload: Any) -> tuple[str, str | None] | None:
+    """``(key, UCP institution id)`` of a stored ``memberConnected``: the key the kit stored in
+    place of the connection id, or, for an event stored with its ids, the key they make."""
+    if not isinstance(payload, Mapping):
+        return None
+    key = payload.get("connection")
+    if isinstance(key, str) and CONNECTION_KEY_RE.fullmatch(key):
+        institution = payload.get("ucpInstitutionId")
+        valid = isinstance(institution, str) and INSTITUTION_ID_RE.fullmatch(institution)
+        return key, institution if valid else None
+    ids = connected_ids(payload)
+    return (connection_key(ids[0], ids[1]), ids[2]) if ids is not None else None

@@ -26,6 +26,7 @@ from ...provider import BROWSER, Inbound, LinkStart, PublicURL, ReturnEvent, Sta
 from .client import UcwClient
 from .errors import UnknownConnection
 from .events import (
+    CONNECTION_ID_FIELDS,
     CONNECTION_KEY_RE,
     EVENT_TYPES,
     JOB_TYPES,
@@ -34,7 +35,9 @@ from .events import (
     REPLACES,
     UNCONFIRMED,
     connected_ids,
-    connection_key,
+    kept_metadata,
+    masked,
+    reported_connection,
 )
 
 API_VERSIONS = ("v2", "v1")
@@ -212,25 +215,37 @@ class UniversalConnect:
         handler has UCW confirm it (see :mod:`.handlers`)."""
         if kind != BROWSER or name != MEMBER_CONNECTED:
             return None
-        ids = connected_ids(payload)
-        if ids is None:
+        reported = reported_connection(payload)
+        if reported is None:
             return None
-        aggregator, connection_id, institution = ids
+        key, institution = reported
         return StatusUpdate(
-            account_id=connection_key(aggregator, connection_id),
+            account_id=key,
             status=UNCONFIRMED,
             replaces=REPLACES[UNCONFIRMED],
             connected=False,
             institution_id=institution,
         )
 
+    def stored_args(self, name: str, args: dict[str, Any], upstream_user_id: str | None) -> dict[str, Any]:
+        """A relayed event as it is stored: never with a connection id (which, with the user id,
+        opens the user's data at UCW), but its key and the id's last four characters. A
+        ``memberConnected``'s ids are kept as a claim in ``wink_ucw_connections`` until UCW has
+        answered for it, so that its confirmation (and a retry of it) can ask UCW."""
+        ids = connected_ids(args)
+        if name == MEMBER_CONNECTED and ids is not None and upstream_user_id:
+            from .connections import keep_claim
+
+            keep_claim(ids, upstream_user_id)
+        return kept_metadata(args)
+
     def shown_payload(self, kind: str, name: str, payload: Any) -> Any:
-        """A stored event's payload as listings show it: a connection id (which, with the user id,
-        opens the user's data at UCW) is cut to its last four characters."""
+        """A stored event's payload as listings show it: a connection id an event stored before
+        they were kept out of events is cut to its last four characters."""
         if not isinstance(payload, dict):
             return payload
-        secret = ("connectionId", "member_guid")
-        return {k: _masked(v) if k in secret and isinstance(v, str) else v for k, v in payload.items()}
+        return {k: masked(v) if k in CONNECTION_ID_FIELDS and isinstance(v, str) and not v.startswith("…")
+                else v for k, v in payload.items()}
 
     def page_origins(self) -> list[str]:
         """UCW's origin, which the link page frames (for the page's Content-Security-Policy)."""
@@ -285,5 +300,3 @@ def _check_key(key: str) -> None:
         raise InvalidRequest("connection must be a connection key as the connections list gives it.")
 
 
-def _masked(value: str) -> str:
-    return "…" + value[-4:] if len(value) > 8 else "…"
