@@ -298,5 +298,3 @@ def _check_key(key: str) -> None:
     """Refuse (400) what is not a connection key before it is looked up."""
     if not CONNECTION_KEY_RE.fullmatch(key):
         raise InvalidRequest("connection must be a connection key as the connections list gives it.")
-
-
