@@ -341,7 +341,7 @@ def test_the_back_link_of_a_hostile_next_keeps_the_browser_on_the_app(page, quic
     page.goto(quickstart_server.url + "/wink/ucw/link?next=/%09/evil.example")
     widget = page.frame_locator("#ucw-frame")
     pick_bank(widget, "Sophtron", "Sophtron Bank NoMFA")
-    log_in(widget, "asdf", "wrong")
+    log_in(widget, "asdf", "wrong", label="User ID")
     expect(page.get_by_role("status")).to_contain_text("The connection failed")
     page.get_by_role("link", name="Back").click()
     page.wait_for_load_state()

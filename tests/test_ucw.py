@@ -107,9 +107,14 @@ def link_over_loopback(served, user="ada"):
     widget = httpx.post(served.url + "/wink/ucw/token", headers=headers).json()
     _, member = log_in(widget["widgetUrl"])
     metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId")}
-    for name in ("connect/memberStatusUpdate", "connect/memberConnected"):
+    # Every shape the widget sends a connection id in: top level (v2, v1) and a memberError's member.
+    raw = member["connectionId"]
+    for name, args in (("connect/memberError", {"member": {"guid": raw, "connection_status": 2}}),
+                       ("connect/submitMFA", {"member_guid": raw}),
+                       ("connect/memberStatusUpdate", {**metadata, "connectionStatus": 6}),
+                       ("connect/memberConnected", metadata)):
         answer = httpx.post(served.url + "/wink/ucw/events", headers=headers,
-                            json={"name": name, "args": {**metadata, "connectionStatus": 6}})
+                            json={"name": name, "args": args})
         assert answer.status_code == 201, answer.text
     return widget, member
 

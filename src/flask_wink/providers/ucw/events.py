@@ -106,11 +106,15 @@ def masked(value: str) -> str:
 
 
 def kept_metadata(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A relayed event's metadata as it is stored: each connection id masked, and, when the ids
+    """A relayed event's metadata as it is stored: each connection id masked (``connectionId``,
+    ``member_guid``, a ``memberError``'s ``member.guid``), and, when the ids
     are ones UCW could have made, ``connection``: the connection's key (see
     :func:`connected_ids`). The browser's own ``connection``, if it sent one, is not kept."""
     kept = {k: masked(v) if k in CONNECTION_ID_FIELDS and isinstance(v, str) else v
             for k, v in payload.items() if k != "connection"}
+    member = kept.get("member")
+    if isinstance(member, Mapping) and isinstance(member.get("guid"), str):
+        kept["member"] = {**member, "guid": masked(member["guid"])}  # a memberError's connection id
     ids = connected_ids(payload)
     if ids is not None:
         kept["connection"] = connection_key(ids[0], ids[1])
