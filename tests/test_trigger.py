@@ -11,12 +11,12 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from flask import Flask, request
-from spec_events import EVENT_DATA_REQUIRED
 
 from flask_wink import Wink, get_state
 from flask_wink.providers.smile_id import verifications
 from flask_wink.providers.smile_wink.sandbox.events import EVENT_TYPES
 from flask_wink.testing import serve
+from spec_events import EVENT_DATA_REQUIRED
 
 SECRET = "whsec-trigger-0123456789"
 USER = {"X-User": "ada"}
@@ -81,8 +81,9 @@ def smile_host(tmp_path_factory):
     """One served host app for the Smile webhook types (each type is a new event)."""
     from flask_wink.providers.smile_wink.testing import run_sandbox
 
-    with run_sandbox() as wink_sandbox, served_app(tmp_path_factory.mktemp("smile"), wink_sandbox) as (app, _):
-        yield app
+    with run_sandbox() as wink_sandbox:
+        with served_app(tmp_path_factory.mktemp("smile"), wink_sandbox) as (app, _url):
+            yield app
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
