@@ -250,3 +250,50 @@ def test_a_smile_id_result_signed_with_another_key_is_refused(tmp_path, wink_san
     assert "The app answered HTTP 401" in result.output
     assert stored(app, "smile_id") == []
     assert json.loads(result.output.split("HTTP 401: ", 1)[1].splitlines()[0])["error"]
+
+
+def test_the_help_says_what_each_provider_can_send_and_that_ucw_sends_nothing_server_to_server(
+        tmp_path, wink_sandbox, smile_id_sandbox, ucw_sandbox):
+    app = make_app(tmp_path, wink_sandbox, smile_id_sandbox, ucw_sandbox, TRUSTED_HOSTS=["127.0.0.1"])
+    result = app.test_cli_runner().invoke(args=["wink", "trigger", "--help"])
+
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "smile-wink: 37 events (--list names them)." in said
+    assert "smile-id: 4 events (--list names them)." in said
+    assert "ucw: Universal Connect Widget sends no server-to-server messages; its events reach the app " \
+           "through the user's browser (connect/backToSearch," in said
+
+
+def test_an_app_that_cannot_be_reached_exits_non_zero_saying_so(tmp_path, wink_sandbox):
+    from conftest import free_port_url
+
+    result = trigger(make_app(tmp_path, wink_sandbox), "ACCOUNT_CONNECTED", "--to", free_port_url() + "/x")
+
+    assert result.exit_code == 1
+    assert "No answer: " in result.output and "could not be reached (ConnectError)." in result.output
+    assert result.output.rstrip().endswith("Error: The app could not be reached.")
+
+
+def test_a_smile_id_result_is_printed_without_its_signature(tmp_path, wink_sandbox, smile_id_sandbox):
+    with served_app(tmp_path, wink_sandbox, smile_id_sandbox) as (app, _url):
+        result = trigger(app, "result.approved")
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(next(line for line in result.output.splitlines() if line.strip().startswith("{")))
+    assert printed["signature"].endswith("…") and len(printed["signature"]) == 9
+
+
+def test_the_emulators_job_call_refuses_another_key_and_an_unknown_code(smile_id_sandbox):
+    from flask_wink.providers.smile_id.signature import signed_fields
+
+    job = {"user_id": "u-1", "job_id": "j-1", "result_code": "1012", "final": True}
+    forged = signed_fields(smile_id_sandbox.partner_id, "another-key")
+    unsigned = httpx.post(f"{smile_id_sandbox.host}/sandbox/jobs", json={**job, **forged})
+    signed = signed_fields(smile_id_sandbox.partner_id, smile_id_sandbox.api_key)
+    unknown = httpx.post(f"{smile_id_sandbox.host}/sandbox/jobs",
+                         json={**job, "result_code": "9999", **signed})
+
+    assert unsigned.status_code == 401
+    assert unknown.status_code == 400 and unknown.json()["code"] == "2204"
+    assert smile_id_sandbox.state.job("u-1", "j-1") is None

@@ -144,7 +144,33 @@ def resolve_user(state: WinkState, provider: str, user: str, upstream: str) -> t
     )
 
 
-@wink_cli.command("trigger")
+class TriggerCommand(click.Command):
+    """``flask wink trigger``: its help ends with what each enabled provider can send, or why
+    it has nothing (an upstream whose events reach the app only through the user's browser)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        from .triggers import none_reason, test_events
+
+        info = ctx.find_object(ScriptInfo)
+        try:
+            providers = get_state(info.load_app()).providers.values() if info else ()
+        except Exception:  # no app, or no kit on it: the help without the list
+            return
+        lines = []
+        for provider in providers:
+            events = test_events(provider)
+            said = f"{len(events)} events (--list names them)." if events else none_reason(provider)
+            lines.append(f"{url_segment(provider.name)}: {said}")
+        if lines:
+            formatter.write_paragraph()
+            formatter.write_text("This app's providers:")
+            with formatter.indentation():
+                for line in lines:
+                    formatter.write_text(line)
+
+
+@wink_cli.command("trigger", cls=TriggerCommand)
 @click.argument("event", required=False)
 @click.option("--to", "to", metavar="URL",
               help="where to post it (default: this app's own URL for it, built on WINK_PUBLIC_URL "
@@ -159,8 +185,9 @@ def trigger(event: str | None, to: str | None, user: str | None, provider: str |
     """Send EVENT, a correctly signed upstream message made up on the spot, to an app (this one
     unless --to says another), and print what was sent and the app's answer: a way to run your
     handlers without clicking through a widget. It is signed with this app's own secrets for that
-    provider. Exits 1 when the app refuses it. An upstream that sends no server-to-server messages
-    (its widget reports through the user's browser only) has nothing to trigger: --list says which.
+    provider. Exits 1 when the app refuses it or cannot be reached. An upstream that sends no
+    server-to-server messages (its widget reports through the user's browser only) has nothing to
+    trigger: the list below says which.
     """
     from . import triggers
 
@@ -181,7 +208,7 @@ def trigger(event: str | None, to: str | None, user: str | None, provider: str |
     try:
         chosen, test_event = triggers.find_event(state, event, _provider_name(state, provider))
         upstream_user_id = triggers.upstream_user(state, chosen, user)
-        refused = False
+        refused = None
         for sent in triggers.send(chosen, test_event, upstream_user_id=upstream_user_id, to=to):
             shown = triggers.describe(sent)
             click.echo(f"Sent {test_event.name} ({chosen.title}) to {shown['url']}")
@@ -190,13 +217,16 @@ def trigger(event: str | None, to: str | None, user: str | None, provider: str |
             for key, value in shown["headers"].items():
                 click.echo(f"  {key}: {value}")
             click.echo(f"  {shown['body']}")
-            status = "no answer" if sent.status is None else f"HTTP {sent.status}"
-            click.echo(f"The app answered {status}: {shown['answer'].strip()}")
-            refused = not sent.accepted
+            if sent.status is None:
+                click.echo(f"No answer: {shown['answer']}")
+            else:
+                click.echo(f"The app answered HTTP {sent.status}: {shown['answer'].strip()}")
+            refused = None if sent.accepted else sent
     except triggers.TriggerError as exc:
         raise click.ClickException(str(exc)) from None
-    if refused:
-        raise click.ClickException("The app refused the event.")
+    if refused is not None:
+        raise click.ClickException("The app could not be reached." if refused.status is None
+                                   else "The app refused the event.")
 
 
 def _provider_name(state: WinkState, given: str | None) -> str | None:

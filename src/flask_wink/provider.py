@@ -131,7 +131,8 @@ class TestMessage:
 
     ``endpoint`` (with ``values``) is the Flask endpoint of this app that receives it, whose
     public URL is where it goes unless the command is given another; ``note`` is a line to show
-    with it (what it stands for, what the app can do with it).
+    with it (what it stands for, what the app can do with it); ``shown``: the body as it is
+    printed, when part of it must not be (a signature inside it).
     """
 
     endpoint: str
@@ -139,6 +140,7 @@ class TestMessage:
     headers: Mapping[str, str]
     values: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
+    shown: bytes | None = None
 
 
 #: Runs after an event is stored: ``handler(app, state, event, errors)`` with the Flask app, the

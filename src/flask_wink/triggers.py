@@ -125,7 +125,7 @@ def upstream_user(state: WinkState, provider: Provider, user: str | None) -> str
 
 def describe(sent: Sent) -> dict[str, Any]:
     """What was sent and what the app answered, for people and for JSON."""
-    body = sent.message.body.decode("utf-8", "replace")
+    body = (sent.message.shown or sent.message.body).decode("utf-8", "replace")
     return {
         "url": sent.url,
         "headers": _shown_headers(sent.message.headers),

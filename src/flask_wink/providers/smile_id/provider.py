@@ -335,8 +335,12 @@ class SmileID:
                 note = (f"The result was recorded in the emulator at {self.client.host}, so the "
                         "app's job_status check confirms it.")
             signed = {**body, **signed_fields(self.partner_id, self._api_key)}
+            # Printed without its signature: with it, the result could be sent again by anyone
+            # who reads the output (the signature covers the timestamp, not the result).
+            shown = {**signed, "signature": signed["signature"][:8] + "…"}
             yield TestMessage("wink_smile_id.callbacks", json.dumps(signed).encode(),
-                              {"Content-Type": "application/json"}, note=note)
+                              {"Content-Type": "application/json"}, note=note,
+                              shown=json.dumps(shown, ensure_ascii=False).encode())
 
     # -- statuses --------------------------------------------------------------------------
 
