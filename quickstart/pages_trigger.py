@@ -41,10 +41,14 @@ def _test_event_panel() -> dict[str, Any]:
     # Only the dashboard shows the panel, and only in sandbox mode.
     if request.endpoint != "index" or not _sandbox():
         return {}
+    choices = event_choices()
+    # The event sent last stays chosen, so it can be sent again with one click.
+    chosen = request.args.get("test_event")
+    known = {value for _title, options in choices for value, _label in options}
     return {
         "test_event": {
-            "choices": event_choices(),
-            "default": DEFAULT_EVENT,
+            "choices": choices,
+            "default": chosen if chosen in known else DEFAULT_EVENT,
             "csrf_token": generate_csrf(),
             "sent": get_flashed_messages(category_filter=[CATEGORY]),
         }
@@ -80,4 +84,4 @@ def send_test_event():
         raise InvalidRequest(str(exc)) from None
     answers = ", ".join("no answer" if s.status is None else f"HTTP {s.status}" for s in sent)
     flash(f"Sent {event.name} ({provider.title}): the app answered {answers}.", CATEGORY)
-    return redirect(url_for("index"), 303)
+    return redirect(url_for("index", test_event=f"{provider.name}:{event.name}"), 303)

@@ -37,6 +37,7 @@ def test_the_dashboard_button_sends_a_smile_id_result_that_job_status_confirms(p
 
     expect(panel.get_by_role("status")).to_contain_text(
         "Sent result.approved (Smile ID): the app answered HTTP 200.")
+    expect(panel.get_by_label("Event")).to_have_value("smile_id:result.approved")  # ready to send again
     expect(page.locator("#smile-id-status")).to_have_text("approved", timeout=15000)
 
 
