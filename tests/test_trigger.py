@@ -133,8 +133,8 @@ def test_a_message_signed_with_a_wrong_secret_is_refused_and_the_command_exits_n
     assert stored(app, "smile_wink") == []
 
 
-def test_the_account_status_moves_as_the_triggered_webhook_says(tmp_path, wink_sandbox):
-    with served_app(tmp_path, wink_sandbox) as (app, url):
+def test_the_account_status_moves_as_the_triggered_webhook_says(tmp_path, wink_sandbox, database_url):
+    with served_app(tmp_path, wink_sandbox, WINK_DATABASE_URL=database_url) as (app, url):
         assert httpx.post(f"{url}/wink/smile-wink/token", headers=USER).status_code == 201
         result = trigger(app, "ACCOUNT_CONNECTED", "--user", "ada")
         assert result.exit_code == 0, result.output
@@ -154,6 +154,15 @@ def test_an_upstream_user_id_not_known_here_is_named_as_given(tmp_path, wink_san
 
     assert result.exit_code == 0, result.output
     assert stored(app, "smile_wink", "USER_CREATED")[0].payload["data"]["userId"] == "tenant-elsewhere"
+
+
+def test_without_a_webhook_secret_the_command_says_which_setting_in_one_line(tmp_path, wink_sandbox):
+    app = make_app(tmp_path, wink_sandbox, WINK_WEBHOOK_SECRETS=None, TRUSTED_HOSTS=["127.0.0.1"])
+    result = trigger(app, "ACCOUNT_CONNECTED", "--to", "http://127.0.0.1:9/wink/webhooks")
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: WINK_WEBHOOK_SECRETS is not set: set it to the secret of your Smile webhook."]
 
 
 def test_without_the_apps_address_the_command_asks_for_to_in_one_line(tmp_path, wink_sandbox):
@@ -199,13 +208,24 @@ EXPECTED = {
 def test_a_smile_id_result_is_confirmed_by_job_status_and_moves_the_verification(
         tmp_path, wink_sandbox, smile_id_sandbox, event):
     with served_app(tmp_path, wink_sandbox, smile_id_sandbox) as (app, url):
-        # The user's Smile ID user id is the one the kit made when they started a verification.
-        assert httpx.post(f"{url}/wink/smile-id/token", headers=USER).status_code == 201
-        result = trigger(app, event, "--user", "ada")
-        assert result.exit_code == 0, result.output
-        with app.app_context():
-            found = verifications(get_state(), "ada")
+        confirm_and_check(app, url, event)
 
+
+def test_a_provisional_then_final_smile_id_result_moves_the_verification_on_postgresql(
+        tmp_path, wink_sandbox, smile_id_sandbox, database_url):
+    with served_app(tmp_path, wink_sandbox, smile_id_sandbox, WINK_DATABASE_URL=database_url) as (app, url):
+        confirm_and_check(app, url, "result.provisional")
+
+
+def confirm_and_check(app: Flask, url: str, event: str) -> None:
+    """Trigger ``event`` for ada against the served app; her verification ends as EXPECTED says,
+    each result confirmed by job_status."""
+    # The user's Smile ID user id is the one the kit made when they started a verification.
+    assert httpx.post(f"{url}/wink/smile-id/token", headers=USER).status_code == 201
+    result = trigger(app, event, "--user", "ada")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        found = verifications(get_state(), "ada")
     status, results = EXPECTED[event]
     triggered = found[0]
     assert triggered["status"] == status
