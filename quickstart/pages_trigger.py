@@ -4,6 +4,7 @@ made up on the spot and sent to the quickstart's own URL for it, by the code tha
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import abort, current_app, flash, get_flashed_messages, redirect, request, url_for
@@ -55,6 +56,18 @@ def _test_event_panel() -> dict[str, Any]:
     }
 
 
+def _shown_as(state: Any, sent: triggers.Sent, user: str) -> bool:
+    """Whether the event the app stored for ``sent`` is ``user``'s (so their timeline shows it)."""
+    try:
+        stored_id = json.loads(sent.answer).get("id")
+    except (ValueError, AttributeError):
+        return True  # not the kit's answer: nothing to say
+    if not isinstance(stored_id, int):
+        return True  # a redelivery, or nothing stored
+    events = state.store.list_events(app_user_id=user, after_id=stored_id - 1, limit=50)
+    return any(event.id == stored_id for event in events)
+
+
 @pages.post("/test-event")
 def send_test_event():
     """Send the chosen test event for the current browser's user to this app's own URL, then back
@@ -83,5 +96,9 @@ def send_test_event():
     except triggers.TriggerError as exc:
         raise InvalidRequest(str(exc)) from None
     answers = ", ".join("no answer" if s.status is None else f"HTTP {s.status}" for s in sent)
-    flash(f"Sent {event.name} ({provider.title}): the app answered {answers}.", CATEGORY)
+    message = f"Sent {event.name} ({provider.title}): the app answered {answers}."
+    if any(not _shown_as(state, s, user) for s in sent if s.accepted):
+        # Some of Smile's event types name no user (a session's or a record's events).
+        message += " It names no user of this app, so the timeline shows it under All users."
+    flash(message, CATEGORY)
     return redirect(url_for("index", test_event=f"{provider.name}:{event.name}"), 303)

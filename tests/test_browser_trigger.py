@@ -4,6 +4,8 @@ quickstart's own URL, and the timeline shows it; in live mode the button is not 
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -21,7 +23,7 @@ def test_the_dashboard_button_sends_a_signed_event_that_the_timeline_shows(page,
     panel.get_by_label("Event").select_option("smile_wink:ACCOUNT_CONNECTED")
     panel.get_by_role("button", name="Send a test event").click()
 
-    expect(panel.get_by_role("status")).to_contain_text(
+    expect(panel.get_by_role("status")).to_have_text(
         "Sent ACCOUNT_CONNECTED (Smile Wink): the app answered HTTP 200.")
     expect(page.locator('#events tr[data-name="ACCOUNT_CONNECTED"]')).to_have_count(1)
     with quickstart_server.app.app_context():
@@ -60,3 +62,16 @@ def test_live_mode_has_no_test_event_button_nor_route(sandbox, tmp_path):
     assert dashboard.status_code == 200
     assert "Send a test event" not in dashboard.text
     assert posted.status_code == 404
+
+
+def test_an_event_that_names_no_user_is_sent_and_said_to_be_under_all_users(quickstart_server):
+    with httpx.Client(base_url=quickstart_server.url) as browser:
+        page = browser.get("/").text
+        token = re.search(r'id="test-event".*?name="csrf_token" value="([^"]+)"', page, re.S).group(1)
+        form = {"event": "smile_wink:USER_SESSION_RESET", "csrf_token": token}
+        sent = browser.post("/test-event", data=form)
+        shown = browser.get(sent.headers["Location"]).text
+
+    assert sent.status_code == 303
+    assert ("Sent USER_SESSION_RESET (Smile Wink): the app answered HTTP 200. It names no user of this "
+            "app, so the timeline shows it under All users.") in shown
