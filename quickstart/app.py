@@ -49,13 +49,14 @@ def create_app(
     app.session_interface = HttpsAwareSessions()
     # WEBHOOK_SECRET may list several (rotation); the sandbox signs with the first.
     webhook_secrets = [s.strip() for s in (settings.webhook_secret or "").split(",") if s.strip()]
-    webhook_secrets = webhook_secrets or [secrets.token_hex(32)]
     # How the app reaches itself (the sandbox's webhooks): loopback unless bound elsewhere.
     own_host = settings.app_host if settings.app_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     base_url = f"http://{own_host}:{settings.app_port}"
 
     sandbox = None
     keys = sandbox_keys(app.instance_path) if settings.sandbox else {}
+    # In sandbox mode the instance's own (the same in a `flask wink ...` command's process).
+    webhook_secrets = webhook_secrets or [keys.get("webhook_secret") or secrets.token_hex(32)]
     if settings.sandbox:
         sandbox = create_sandbox_app(
             api_key=keys["smile_wink_api_key"], api_secret=keys["smile_wink_api_secret"]

@@ -38,5 +38,6 @@ from . import (  # noqa: E402, F401
     pages_data,
     pages_invites,
     pages_smile_id,
+    pages_trigger,
     pages_ucw,
 )

@@ -3,7 +3,8 @@
 The quickstart's sandboxes live in the serving process; a ``flask --app quickstart.app wink ...``
 command builds the same app in another process. Both read ``<instance>/sandbox-keys.json`` (made
 on first start, readable by its owner only), so the command's client signs in to the running
-quickstart's sandbox with the keys that sandbox accepts, and uses the same database.
+quickstart's sandbox with the keys that sandbox accepts, signs test events with the webhook secret
+the server checks, and uses the same database.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ def _fresh() -> dict[str, str]:
         "smile_wink_api_secret": "sbx_secret_" + secrets.token_hex(24),
         "smile_id_partner_id": str(secrets.randbelow(900) + 100),
         "smile_id_api_key": secrets.token_hex(24),
+        # What Smile's sandbox signs its webhooks with when WEBHOOK_SECRET is not set, so that
+        # ``flask wink trigger`` signs as the running quickstart checks.
+        "webhook_secret": secrets.token_hex(32),
     }
 
 

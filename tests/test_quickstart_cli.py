@@ -97,3 +97,17 @@ def test_a_restart_keeps_the_keys(tmp_path):
     (tmp_path / "sandbox-keys.json").write_text("{not json")
     remade = sandbox_keys(tmp_path)
     assert remade != first and sandbox_keys(tmp_path) == remade
+
+
+def test_trigger_sends_a_test_event_the_running_quickstart_accepts(running_quickstart):
+    url, env, cwd = running_quickstart
+    token = flask(env, cwd, "wink", "token", "alice")
+    assert token.returncode == 0, token.stderr
+
+    sent = flask(env, cwd, "wink", "trigger", "ACCOUNT_CONNECTED", "--user", "alice")
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert f"to {url}/wink/smile-wink/webhooks" in sent.stdout
+    assert "The app answered HTTP 200" in sent.stdout
+    events = httpx.get(f"{url}/wink/events", params={"user": "alice", "kind": "webhook"}).json()["events"]
+    assert "ACCOUNT_CONNECTED" in [e["name"] for e in events]

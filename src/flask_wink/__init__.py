@@ -23,6 +23,8 @@ from .provider import (
     PublicURL,
     ReturnEvent,
     StatusUpdate,
+    TestEvent,
+    TestMessage,
     UpstreamUserGone,
 )
 from .state import WinkState, get_state
@@ -41,6 +43,8 @@ __all__ = [
     "StorageUnavailable",
     "Store",
     "StoredEvent",
+    "TestEvent",
+    "TestMessage",
     "UpstreamCallError",
     "UpstreamUserGone",
     "VerificationError",

@@ -144,3 +144,100 @@ def resolve_user(state: WinkState, provider: str, user: str, upstream: str) -> t
     raise click.ClickException(
         f"Unknown user {user!r}: give an app user id or a {upstream} user id this app made."
     )
+
+
+class TriggerCommand(click.Command):
+    """``flask wink trigger``: its help ends with what each enabled provider can send, or why
+    it has nothing (an upstream whose events reach the app only through the user's browser)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        from .triggers import none_reason, test_events
+
+        info = ctx.find_object(ScriptInfo)
+        try:
+            providers = get_state(info.load_app()).providers.values() if info else ()
+        except Exception:  # no app, or no kit on it: the help without the list
+            return
+        lines = []
+        for provider in providers:
+            events = test_events(provider)
+            said = f"{len(events)} events (--list names them)." if events else none_reason(provider)
+            lines.append(f"{url_segment(provider.name)}: {said}")
+        if lines:
+            formatter.write_paragraph()
+            formatter.write_text("This app's providers:")
+            with formatter.indentation():
+                for line in lines:
+                    formatter.write_text(line)
+
+
+@wink_cli.command("trigger", cls=TriggerCommand)
+@click.argument("event", required=False)
+@click.option("--to", "to", metavar="URL",
+              help="where to post it (default: this app's own URL for it, built on WINK_PUBLIC_URL "
+                   "or SERVER_NAME)")
+@click.option("--user", metavar="USER",
+              help="the user the message names: an app user id (mapped through this app's store) "
+                   "or the upstream's own user id (default: a new one)")
+@click.option("--provider", metavar="NAME", help="the provider whose event it is, when several have it")
+@click.option("--list", "list_", is_flag=True, help="list the events each enabled provider can send")
+@with_appcontext
+def trigger(event: str | None, to: str | None, user: str | None, provider: str | None, list_: bool) -> None:
+    """Send EVENT, a correctly signed upstream message made up on the spot, to an app (this one
+    unless --to says another), and print what was sent and the app's answer: a way to run your
+    handlers without clicking through a widget. It is signed with this app's own secrets for that
+    provider. Exits 1 when the app refuses it or cannot be reached. An upstream that sends no
+    server-to-server messages (its widget reports through the user's browser only) has nothing to
+    trigger: the list below says which.
+    """
+    from . import triggers
+
+    state = get_state()
+    if list_:
+        for found in state.providers.values():
+            events = triggers.test_events(found)
+            if not events:
+                click.echo(f"{url_segment(found.name)}: none. {triggers.none_reason(found)}")
+                continue
+            click.echo(f"{url_segment(found.name)}:")
+            width = max(len(e.name) for e in events)
+            for item in events:
+                click.echo(f"  {item.name.ljust(width)}  {item.summary}")
+        return
+    if not event:
+        raise click.UsageError("Name the event to send (flask wink trigger --list lists them).")
+    try:
+        chosen, test_event = triggers.find_event(state, event, _provider_name(state, provider))
+        upstream_user_id = triggers.upstream_user(state, chosen, user)
+        refused = None
+        for sent in triggers.send(chosen, test_event, upstream_user_id=upstream_user_id, to=to):
+            shown = triggers.describe(sent)
+            click.echo(f"Sent {test_event.name} ({chosen.title}) to {shown['url']}")
+            if shown["note"]:
+                click.echo(f"  {shown['note']}")
+            for key, value in shown["headers"].items():
+                click.echo(f"  {key}: {value}")
+            click.echo(f"  {shown['body']}")
+            if sent.status is None:
+                click.echo(f"No answer: {shown['answer']}")
+            else:
+                click.echo(f"The app answered HTTP {sent.status}: {shown['answer'].strip()}")
+            refused = None if sent.accepted else sent
+    except triggers.TriggerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if refused is not None:
+        raise click.ClickException("The app could not be reached." if refused.status is None
+                                   else "The app refused the event.")
+
+
+def _provider_name(state: WinkState, given: str | None) -> str | None:
+    """An enabled provider's name from what ``--provider`` says (``smile-id`` or ``smile_id``)."""
+    if not given:
+        return None
+    name = given.replace("-", "_")
+    if name not in state.providers:
+        enabled = ", ".join(name.replace("_", "-") for name in state.providers)
+        raise click.BadParameter(f"{given!r} is not an enabled provider ({enabled}).",
+                                 param_hint="--provider")
+    return name

@@ -19,6 +19,11 @@ unchecked ``Host``: see :mod:`flask_wink.addresses`); and ``owns_unprefixed_rout
 one provider the un-prefixed routes (``/wink/token``, ``/wink/webhooks``...) serve whenever it is
 enabled, so enabling another provider never changes what they do.
 
+And, optionally, test events on demand (``flask wink trigger``): ``test_events``, the
+:class:`TestEvent` values it can send, and ``test_messages(name, upstream_user_id)``, which yields
+the signed :class:`TestMessage` of one, in order (see :mod:`flask_wink.triggers`). A provider
+without them has none.
+
 A provider is built from the app's configuration by a factory ``from_config(config, **context)``
 named in the ``flask_wink.providers`` entry point group, or passed to ``Wink(providers=[...])``.
 """
@@ -119,6 +124,33 @@ class ReturnEvent:
 
     name: str
     args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TestEvent:
+    """An upstream message a provider can make up and sign on demand, for ``flask wink trigger``:
+    ``name`` is what the command is given (``ACCOUNT_CONNECTED``), ``summary`` one line for people."""
+
+    name: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class TestMessage:
+    """One signed message of a test event, as the upstream would post it to this app.
+
+    ``endpoint`` (with ``values``) is the Flask endpoint of this app that receives it, whose
+    public URL is where it goes unless the command is given another; ``note`` is a line to show
+    with it (what it stands for, what the app can do with it); ``shown``: the body as it is
+    printed, when part of it must not be (a signature inside it).
+    """
+
+    endpoint: str
+    body: bytes
+    headers: Mapping[str, str]
+    values: Mapping[str, str] = field(default_factory=dict)
+    note: str | None = None
+    shown: bytes | None = None
 
 
 #: Runs after an event is stored: ``handler(app, state, event, errors)`` with the Flask app, the

@@ -143,6 +143,17 @@ class SmileIDClient:
                                   status=200)
         return answer
 
+    def record_test_result(
+        self, user_id: str, job_id: str, result_code: str, *, final: bool, smile_job_id: str | None = None
+    ) -> dict[str, Any]:
+        """The kit's emulator only (``POST /sandbox/jobs``; Smile ID has no such call): record a
+        result of a job so that ``job_status`` answers with it; returns the result's body."""
+        body: dict[str, Any] = {"user_id": user_id, "job_id": job_id, "result_code": result_code,
+                                "final": final}
+        if smile_job_id:
+            body["smile_job_id"] = smile_job_id
+        return self._call("POST", "sandbox/jobs", body)
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +23,20 @@ from flask import has_app_context
 
 from ...addresses import public_urls
 from ...errors import MalformedMessage, StaleMessage, VerificationError
-from ...provider import BROWSER, INBOUND, Inbound, LinkStart, PublicURL, ReturnEvent, StatusUpdate
+from ...provider import (
+    BROWSER,
+    INBOUND,
+    Inbound,
+    LinkStart,
+    PublicURL,
+    ReturnEvent,
+    StatusUpdate,
+    TestEvent,
+    TestMessage,
+)
 from ...state import WinkState, get_state
 from .client import SANDBOX_HOST, SmileIDClient
+from .errors import SmileIDError
 from .replay import accept_once
 from .results import (
     FINAL_RESULT,
@@ -40,7 +51,7 @@ from .results import (
     is_true,
     parse_id_types,
 )
-from .signature import age_of, confirm
+from .signature import age_of, confirm, signed_fields
 from .verifications import open_verification
 
 #: Where Smile ID serves the hosted pages of the links it creates.
@@ -65,6 +76,15 @@ REDIRECT_STATUSES = {"success": "success", "successful": "success", "cancelled":
                      "canceled": "cancelled", "fail": "fail", "failed": "fail"}
 #: How far in the future a callback's timestamp may be (clocks differ a little).
 CLOCK_SKEW = 300.0
+#: ``flask wink trigger``'s Smile ID results: the result codes sent, in order (the last is final).
+TEST_RESULTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "result.approved": ("a final result: approved (1012, Valid ID)", ("1012",)),
+    "result.rejected": ("a final result: rejected (1013, Unable to Validate ID)", ("1013",)),
+    "result.provisional": ("an interim result under review (0814), then the final one: approved",
+                           ("0814", "1012")),
+    "result.provisional-rejected": ("an interim result under review (0814), then the final one: "
+                                    "rejected", ("0814", "1013")),
+}
 
 
 class SmileID:
@@ -286,6 +306,50 @@ class SmileID:
         keep_for = self.callback_max_age + CLOCK_SKEW
         if not accept_once(get_state().store, signature, event_id, now, keep_for):
             raise VerificationError("the signature was already accepted with another result")
+
+    # -- test events (flask wink trigger) ------------------------------------------------------
+
+    #: Smile ID's results, as its emulator words them.
+    test_events = tuple(TestEvent(name, summary) for name, (summary, _codes) in TEST_RESULTS.items())
+
+    def test_messages(self, name: str, upstream_user_id: str | None) -> Iterator[TestMessage]:
+        """The callbacks of one verification, in order, signed with ``WINK_SMILE_ID_API_KEY``.
+
+        The kit asks Smile ID's ``job_status`` before a callback moves anything: before each one
+        is made, its result is recorded in the emulator at ``WINK_SMILE_ID_HOST``
+        (``POST /sandbox/jobs``). Smile ID itself knows no such job: the app stores the callback
+        and marks it not confirmed, and the status does not move."""
+        from .sandbox.state import ADDED_ID_NUMBER, ADDED_ID_TYPE, result_body
+
+        user_id = upstream_user_id or f"wink-{uuid.uuid4().hex}"
+        job_id = f"job-{uuid.uuid4().hex}"
+        codes = TEST_RESULTS[name][1]
+        emulated = not (urlsplit(self.client.host).hostname or "").endswith("smileidentity.com")
+        smile_job_id = str(uuid.uuid4().int % 10**10).zfill(10)
+        for index, code in enumerate(codes):
+            final = index == len(codes) - 1
+            body = None
+            if emulated:
+                try:
+                    body = self.client.record_test_result(user_id, job_id, code, final=final,
+                                                          smile_job_id=smile_job_id)
+                except SmileIDError:
+                    body = None  # not the kit's emulator, or not reachable: Smile ID will not know it
+            if body is None:
+                note = (f"{self.client.host} was not told of this result: the app stores it and marks "
+                        "it not confirmed (job_status does not know the job), so no status moves.")
+                params = {"user_id": user_id, "job_id": job_id}
+                body = result_body(params, ADDED_ID_TYPE, ADDED_ID_NUMBER, smile_job_id, code, final=final)
+            else:
+                note = (f"The result was recorded in the emulator at {self.client.host}, so the "
+                        "app's job_status check confirms it.")
+            signed = {**body, **signed_fields(self.partner_id, self._api_key)}
+            # Printed without its signature: with it, the result could be sent again by anyone
+            # who reads the output (the signature covers the timestamp, not the result).
+            shown = {**signed, "signature": signed["signature"][:8] + "…"}
+            yield TestMessage("wink_smile_id.callbacks", json.dumps(signed).encode(),
+                              {"Content-Type": "application/json"}, note=note,
+                              shown=json.dumps(shown, ensure_ascii=False).encode())
 
     # -- statuses --------------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ Settings (``WINK_*``, the names the kit has always used for Smile): ``WINK_API_K
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +18,18 @@ import httpx
 
 from ...errors import MalformedMessage, StaleMessage
 from ...extension import split_setting
-from ...provider import BROWSER, Inbound, LinkStart, ReturnEvent, StatusUpdate, UpstreamUserGone
+from ...provider import (
+    BROWSER,
+    Inbound,
+    LinkStart,
+    ReturnEvent,
+    StatusUpdate,
+    TestEvent,
+    TestMessage,
+    UpstreamUserGone,
+    url_segment,
+)
+from ...triggers import TriggerError
 from . import signature
 from .access import NAME
 from .client import SmileClient
@@ -230,6 +242,27 @@ class SmileWink:
                 f"The event was created {int(age)} s ago, more than the {int(self.webhook_max_age)} s "
                 "this app accepts (WINK_WEBHOOK_MAX_AGE)."
             )
+
+    # -- test events (flask wink trigger) ------------------------------------------------------
+
+    @property
+    def test_events(self) -> tuple[TestEvent, ...]:
+        """Every webhook type of Smile's spec, made as the sandbox makes it."""
+        from .sandbox.events import EVENT_TYPES, SUMMARIES
+
+        return tuple(TestEvent(name, SUMMARIES[name]) for name in EVENT_TYPES)
+
+    def test_messages(self, name: str, upstream_user_id: str | None) -> Iterator[TestMessage]:
+        """One webhook of type ``name`` for ``upstream_user_id``, signed with the first of
+        ``WINK_WEBHOOK_SECRETS`` (the one Smile signs with)."""
+        from .sandbox.samples import sample_event
+
+        if not self.webhook_secrets:
+            raise TriggerError("WINK_WEBHOOK_SECRETS is not set: set it to the secret of your Smile webhook.")
+        raw = json.dumps(sample_event(name, upstream_user_id), separators=(",", ":")).encode()
+        signed = signature.sign(raw, self.webhook_secrets[0])
+        headers = {"Content-Type": "application/json", self.signature_header: signed}
+        yield TestMessage("wink.receive_webhook", raw, headers, values={"provider": url_segment(self.name)})
 
     # -- statuses --------------------------------------------------------------------------
 

@@ -192,6 +192,45 @@ def decide(id_number: str, partner_params: dict[str, str], method: str) -> Outco
     return Outcome((approve,))
 
 
+def result_body(
+    partner_params: dict[str, str],
+    id_type: dict[str, str],
+    id_number: str,
+    smile_job_id: str,
+    code: str,
+    *,
+    final: bool,
+) -> dict[str, Any]:
+    """One result as Smile ID posts it (without the signature), for the job ``partner_params``
+    name (``user_id``, ``job_id``) verified with ``id_type`` and ``id_number``."""
+    method = id_type.get("verification_method", "")
+    params = {**partner_params, "job_type": str(JOB_TYPES.get(method, ""))}
+    status, text = describe(code) or (VerificationStatus.REJECTED, "Unknown")
+    verified = status is VerificationStatus.APPROVED
+    return {
+        "JSONVersion": "1.0.0",
+        "SmileJobID": smile_job_id,
+        "PartnerParams": params,
+        "ResultType": RESULT_TYPES.get(method, "ID Verification"),
+        "ResultText": text,
+        "ResultCode": code,
+        "IsFinalResult": "true" if final else "false",
+        "IsMachineResult": "true" if final else "false",
+        "Actions": actions_for(method, verified, final),
+        "ConfidenceValue": "99" if verified else "0",
+        "Country": id_type.get("country", ""),
+        "IDType": id_type.get("id_type", ""),
+        "IDNumber": id_number,
+        "Source": "Smile Links",
+    }
+
+
+#: The ID type of results recorded without a submission (:meth:`SandboxState.add_job`).
+ADDED_ID_TYPE = {"country": "NG", "id_type": "BVN", "verification_method": "enhanced_kyc"}
+#: Their ID number: the sandbox's approving one.
+ADDED_ID_NUMBER = "00000000000"
+
+
 class SandboxState:
     """Links, jobs and callback delivery of one emulator; thread-safe."""
 
@@ -301,8 +340,8 @@ class SandboxState:
             smile_job_id = smile_job_id or (job.smile_job_id if job else self._next_job_id())
         link = Link("sl_added", {"partner_params": {"user_id": user_id, "job_id": job_id}},
                     self.now(), self.now(), self.now())
-        id_type = {"country": "NG", "id_type": "BVN", "verification_method": method}
-        body = self.result_body(link, id_type, "00000000000", smile_job_id, code, final=final)
+        id_type = {**ADDED_ID_TYPE, "verification_method": method}
+        body = self.result_body(link, id_type, ADDED_ID_NUMBER, smile_job_id, code, final=final)
         with self.lock:
             job = self.jobs.setdefault((user_id, job_id), Job(smile_job_id, user_id, job_id,
                                                               body["PartnerParams"]["job_type"]))
@@ -338,28 +377,9 @@ class SandboxState:
         final: bool,
     ) -> dict[str, Any]:
         params = {str(k): str(v) for k, v in (link.fields.get("partner_params") or {}).items()}
-        method = id_type.get("verification_method", "")
         params.setdefault("user_id", self.user_id_of(link))
         params.setdefault("job_id", f"{link.ref_id}-{smile_job_id}")
-        params["job_type"] = str(JOB_TYPES.get(method, ""))
-        status, text = describe(code) or (VerificationStatus.REJECTED, "Unknown")
-        verified = status is VerificationStatus.APPROVED
-        return {
-            "JSONVersion": "1.0.0",
-            "SmileJobID": smile_job_id,
-            "PartnerParams": params,
-            "ResultType": RESULT_TYPES.get(method, "ID Verification"),
-            "ResultText": text,
-            "ResultCode": code,
-            "IsFinalResult": "true" if final else "false",
-            "IsMachineResult": "true" if final else "false",
-            "Actions": actions_for(method, verified, final),
-            "ConfidenceValue": "99" if verified else "0",
-            "Country": id_type.get("country", ""),
-            "IDType": id_type.get("id_type", ""),
-            "IDNumber": id_number,
-            "Source": "Smile Links",
-        }
+        return result_body(params, id_type, id_number, smile_job_id, code, final=final)
 
     def _count(self, link: Link, body: dict[str, Any]) -> None:
         if body["IsFinalResult"] != "true":

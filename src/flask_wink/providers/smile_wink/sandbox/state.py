@@ -18,6 +18,7 @@ import httpx
 from .... import timeutil
 from ..signature import SIGNATURE_HEADER, sign
 from .data import PROVIDERS, SANDBOX_USERS, find_login
+from .events import account_data, envelope
 
 log = logging.getLogger("flask_wink.sandbox")
 
@@ -207,13 +208,7 @@ class SandboxState:
 
     def emit(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
         """Record an event and deliver it to every active webhook subscribed to its type."""
-        event = {
-            "id": uuid.uuid4().hex,
-            "version": 1,
-            "type": event_type,
-            "createdAt": iso(now()),
-            "data": data,
-        }
+        event = envelope(event_type, data, now())
         with self.lock:
             self.events.append(event)
             listeners = list(self.listeners)
@@ -340,10 +335,7 @@ class SandboxState:
         }
         with self.lock:
             self.accounts[account["id"]] = account
-        self.emit(
-            "ACCOUNT_CREATED",
-            {"userId": user_id, "accountId": account["id"], "providers": [provider_id]},
-        )
+        self.emit("ACCOUNT_CREATED", account_data("ACCOUNT_CREATED", account))
         login = find_login(username)
         if login is None or login["password"] != password:
             return self._fail(account, "INVALID_CREDENTIALS")
@@ -374,14 +366,7 @@ class SandboxState:
             already = account["connectionStatus"] == "DISCONNECTED"
             self._set_status(account, "DISCONNECTED")
         if not already:
-            self.emit(
-                "ACCOUNT_DISCONNECTED",
-                {
-                    "userId": account["userId"],
-                    "accountId": account_id,
-                    "providers": [account["providerId"]],
-                },
-            )
+            self.emit("ACCOUNT_DISCONNECTED", account_data("ACCOUNT_DISCONNECTED", account))
         return self.account_view(account)
 
     def _session_account(self, session_id: str, account_id: str) -> dict:
@@ -394,30 +379,12 @@ class SandboxState:
 
     def _connect(self, account: dict) -> dict:
         view = self._set_status(account, "CONNECTED")
-        self.emit(
-            "ACCOUNT_CONNECTED",
-            {
-                "userId": account["userId"],
-                "accountId": account["id"],
-                "loginName": account["loginName"],
-                "providers": [account["providerId"]],
-            },
-        )
+        self.emit("ACCOUNT_CONNECTED", account_data("ACCOUNT_CONNECTED", account))
         return view
 
     def _fail(self, account: dict, error_code: str) -> dict:
         view = self._set_status(account, "ERROR", error_code)
-        self.emit(
-            "ACCOUNT_FAILED",
-            {
-                "userId": account["userId"],
-                "accountId": account["id"],
-                "loginName": account["loginName"],
-                "errorCode": error_code,
-                "errorMessage": ERROR_MESSAGES[error_code],
-                "providers": [account["providerId"]],
-            },
-        )
+        self.emit("ACCOUNT_FAILED", account_data("ACCOUNT_FAILED", account, ERROR_MESSAGES[error_code]))
         return view
 
     def _set_status(self, account: dict, status: str, error_code: str | None = None) -> dict:
