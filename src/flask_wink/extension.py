@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import SecurityError
 
 from .addresses import check_public_address
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .ratelimits import RateLimits
-from .state import RetryPolicy, WinkState
+from .state import RetryPolicy, WinkState, get_state
 from .store import Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
 
@@ -235,6 +236,10 @@ class Wink:
         sources.extend(security.provider_origins(state.providers.values()))
         app.jinja_env.globals.setdefault("wink_csp_nonce", security.csp_nonce)
         app.jinja_env.globals.setdefault("wink_same_site_path", security.same_site_path)
+        # What the providers' partials (wink/<provider>/_button.html) need in any host template,
+        # with or without Flask-WTF's CSRFProtect (which alone defines csrf_token()).
+        app.jinja_env.globals.setdefault("wink_csrf_token", generate_csrf)
+        app.jinja_env.globals.setdefault("wink_link_config", template_link_config)
 
         @app.after_request
         def _kit_headers(response):
@@ -261,6 +266,14 @@ class Wink:
         # A Host that TRUSTED_HOSTS does not list (Flask refuses it, see flask_wink.addresses).
         if 400 not in app.error_handler_spec.get(None, {}):
             app.register_error_handler(SecurityError, json_answer)
+
+
+def template_link_config(provider: str | None = None, **options: str) -> dict[str, Any]:
+    """``wink_link_config(provider, **options)`` in templates: :func:`~flask_wink.link_config` for
+    this app, so that a partial needs nothing from the view that renders the page."""
+    from .blueprint import link_config
+
+    return link_config(get_state(), provider, options)
 
 
 def default_provider(asked: str | None, providers: dict[str, Provider]) -> str:
