@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import threading
+from importlib.resources import files
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -60,6 +63,37 @@ class ProviderCommands(click.Group):
 @click.group("wink", cls=ProviderCommands, help="flask-wink: account linking for Flask.")
 def wink_cli() -> None:
     pass
+
+
+#: The starter app's files (in the package's ``starter/``) and the name each is written under.
+STARTER_FILES = {
+    "myapp.py": "myapp.py",
+    "test_myapp.py": "test_myapp.py",
+    "README.md": "README.md",
+    "dotenv": ".env",
+    "templates/base.html": "templates/base.html",
+    "templates/login.html": "templates/login.html",
+    "templates/home.html": "templates/home.html",
+    "templates/links.html": "templates/links.html",
+}
+
+
+@wink_cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Write a small app that uses the kit into DIRECTORY: a stand-in sign-in, a button for each
+    provider, a page of the user's links, a .env for the offline emulators and a passing test."""
+    if directory.exists() and any(directory.iterdir()):
+        raise click.ClickException(f"{directory} is not empty: name a new or empty directory.")
+    starter = files("flask_wink") / "starter"
+    for source, target in STARTER_FILES.items():
+        text = (starter / source).read_text("utf-8")
+        if target == ".env":
+            text = text.replace("{secret_key}", secrets.token_hex(32))
+        path = directory / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+    click.echo(f"Wrote a flask-wink app to {directory}: see {directory / 'README.md'} to start it.")
 
 
 @wink_cli.command("init-db")
