@@ -3,8 +3,10 @@ with `flask run` on its .env and serves its pages; a directory with something in
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -52,3 +54,27 @@ def test_init_refuses_a_directory_with_something_in_it(tmp_path):
     assert refused.stderr == f"Error: {tmp_path / 'mine'} is not empty: name a new or empty directory.\n"
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["app.py"]
     assert (tmp_path / "mine" / "app.py").read_text() == "kept"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTER = ROOT / "src" / "flask_wink" / "starter"
+
+
+def blocks(page: Path, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", page.read_text("utf-8"), flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_tutorial_shows_the_app_flask_wink_init_writes():
+    # The tutorial's myapp.py comes in parts: the first names the file, the others continue it.
+    parts = [b for b in blocks(ROOT / "docs" / "tutorial.md", "python") if b.startswith("# myapp.py")]
+    assert len(parts) == 5
+    shown = "\n\n".join(p.removeprefix("# myapp.py, continued\n") for p in parts)
+    assert shown.split() == (STARTER / "myapp.py").read_text().split()
+    tutorial = ROOT / "docs" / "tutorial.md"
+    [home] = [b for b in blocks(tutorial, "html") if b.startswith("{# templates/home.html")]
+    assert home == (STARTER / "templates" / "home.html").read_text()
+
+
+def test_the_testing_page_shows_the_test_flask_wink_init_writes():
+    [shown] = [b for b in blocks(ROOT / "docs" / "testing.md", "python") if b.startswith("# test_myapp.py\n")]
+    assert shown.removeprefix("# test_myapp.py\n") == (STARTER / "test_myapp.py").read_text()
