@@ -691,3 +691,26 @@ def test_handling_in_the_background_stores_before_answering(emulator, tmp_path):
     finally:
         signals.account_status_changed.receivers.clear()
     assert seen.is_set()
+
+
+@pytest.mark.parametrize("order", ["CSRFProtect before the kit", "CSRFProtect after the kit"])
+def test_results_pass_a_hosts_csrf_protect_set_up_before_or_after_the_kit(emulator, tmp_path, order):
+    from flask_wtf.csrf import CSRFProtect
+
+    app = Flask("smile_id_csrf_host", instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="s", WINK_HANDLE_EVENTS="request",
+                      WINK_SMILE_ID_PARTNER_ID=emulator.partner_id, WINK_SMILE_ID_API_KEY=emulator.api_key,
+                      WINK_SMILE_ID_HOST=emulator.host,
+                      WINK_SMILE_ID_PRIVACY_URL="https://host.test/privacy", TRUSTED_HOSTS=LOOPBACK_HOSTS)
+    if order == "CSRFProtect before the kit":
+        CSRFProtect(app)
+    Wink(app).user_id_loader(lambda: None)
+    if order == "CSRFProtect after the kit":
+        CSRFProtect(app)
+    emulator.state.add_job("wink-ada", "job-1", "1012", smile_job_id="0000000007")
+    raw = signed_result(emulator.partner_id, emulator.api_key, job_id="job-1", user_id="wink-ada",
+                        smile_job_id="0000000007")
+    with serve(app) as served:
+        response = post_result(served, raw)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "stored"

@@ -81,6 +81,11 @@ def _exempt_callbacks(setup) -> None:
     """Smile ID signs its callbacks instead of sending a CSRF token: a host-wide CSRFProtect must
     not refuse them, whether it was set up before the kit or after it."""
     app = setup.app
+    # A CSRFProtect set up before the kit checks each request in a hook that runs before any of
+    # the kit's: exempt the view now. One set up later is not there yet: the hook below does it.
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(callbacks)
 
     @app.before_request
     def _exempt() -> None:
