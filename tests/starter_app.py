@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,10 +33,18 @@ def wink_init(directory: Path) -> subprocess.CompletedProcess:
 @contextmanager
 def flask_run(directory: Path, port: int, **env: str) -> Iterator[subprocess.Popen]:
     """`flask --app myapp run` in ``directory`` (which loads its .env; ``env`` wins over it) until
-    the block ends; its output is in ``process.stdout``."""
+    the block ends; the lines it printed so far are in ``process.lines``."""
     process = subprocess.Popen([*FLASK, "--app", "myapp", "run", "--port", str(port)], cwd=directory,
                                env=clean_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
+    process.lines = []
+    # Read as it prints, so that a full pipe never blocks it.
+    def read() -> None:
+        for line in process.stdout:
+            process.lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -44,12 +53,18 @@ def flask_run(directory: Path, port: int, **env: str) -> Iterator[subprocess.Pop
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"the app did not start: {process.stdout.read()}") from None
+                    raise AssertionError(f"the app did not start: {''.join(process.lines)}") from None
                 time.sleep(0.1)
         yield process
     finally:
         process.terminate()
         process.wait(timeout=10)
+        reader.join(timeout=5)
+
+
+def blocks(page: Path, language: str) -> list[str]:
+    """The code blocks of a Markdown page in ``language``."""
+    return re.findall(rf"^```{language}\n(.*?)^```$", page.read_text("utf-8"), flags=re.MULTILINE | re.DOTALL)
 
 
 def csrf_token(page: str) -> str:

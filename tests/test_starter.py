@@ -3,7 +3,6 @@ with `flask run` on its .env and serves its pages; a directory with something in
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from conftest import free_port_url
-from starter_app import clean_env, csrf_token, flask_run, wink_init
+from starter_app import blocks, clean_env, csrf_token, flask_run, wink_init
 
 
 def test_the_written_app_passes_its_own_tests(tmp_path):
@@ -58,10 +57,6 @@ def test_init_refuses_a_directory_with_something_in_it(tmp_path):
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER = ROOT / "src" / "flask_wink" / "starter"
-
-
-def blocks(page: Path, language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```$", page.read_text("utf-8"), flags=re.MULTILINE | re.DOTALL)
 
 
 def test_the_tutorial_shows_the_app_flask_wink_init_writes():
