@@ -71,6 +71,7 @@ STARTER_FILES = {
     "test_myapp.py": "test_myapp.py",
     "README.md": "README.md",
     "dotenv": ".env",
+    "gitignore": ".gitignore",
     "templates/base.html": "templates/base.html",
     "templates/login.html": "templates/login.html",
     "templates/home.html": "templates/home.html",
