@@ -18,50 +18,12 @@ import httpx
 from .... import timeutil
 from ..signature import SIGNATURE_HEADER, sign
 from .data import PROVIDERS, SANDBOX_USERS, find_login
-from .events import account_data, envelope
+from .events import EVENT_TYPES, account_data, envelope
 
 log = logging.getLogger("flask_wink.sandbox")
 
-WEBHOOK_EVENT_TYPES = (
-    "USER_CREATED",
-    "ACCOUNT_CREATED",
-    "ACCOUNT_CONNECTED",
-    "ACCOUNT_DISCONNECTED",
-    "ACCOUNT_FAILED",
-    "TASK_STARTED",
-    "TASK_FINISHED",
-    "ACCOUNT_SYNC_TASK_FINISHED",
-    "ARCHIVE_STARTED",
-    "ARCHIVE_ANALYZED",
-    "ARCHIVE_REVOKED",
-    "ARCHIVE_FAILED",
-    "INVITE_INVITED",
-    "INVITE_LINKED",
-    "IDENTITY_ADDED",
-    "RATING_ADDED",
-    "TRANSACTIONS_ADDED",
-    "DOCUMENTS_ADDED",
-    "DOCUMENTS_UPDATED",
-    "EMPLOYMENTS_ADDED",
-    "EMPLOYMENTS_UPDATED",
-    "INCOMES_ADDED",
-    "INCOMES_UPDATED",
-    "CONTRIBUTIONS_ADDED",
-    "CONTRIBUTIONS_UPDATED",
-    "EINCOMES_ADDED",
-    "EINCOMES_UPDATED",
-    "LIABILITIES_ADDED",
-    "LIABILITIES_UPDATED",
-    "INSIGHT_ADDED",
-    "LINK_ADDED",
-    "VERIFICATION_STARTED",
-    "VERIFICATION_COMPLETED",
-    "RECORD_CREATED",
-    "RECORD_COMPLETED",
-    "USER_SESSION_COMPLETED",
-    "USER_SESSION_RESET",
-    "ALL_EVENTS",
-)
+#: What a webhook may subscribe to: every event type, or ``ALL_EVENTS``.
+WEBHOOK_EVENT_TYPES = (*EVENT_TYPES, "ALL_EVENTS")
 
 ERROR_MESSAGES = {
     "INVALID_CREDENTIALS": "The username or password is incorrect.",
