@@ -165,6 +165,55 @@ def test_a_database_at_a_revision_of_a_provider_not_enabled_asks_for_it(tmp_path
         Store(url).init()  # no provider enabled: Acme Ledger's branch is not known here
 
 
+class NamedFolder:
+    """A provider naming its migrations folder itself."""
+
+    name = "acme_ledger"
+    migrations = Path(__file__).resolve().parent / "acme_ledger" / "migrations"
+
+
+def test_a_provider_names_its_migrations_folder_by_its_migrations_attribute(tmp_path):
+    url = f"sqlite:///{tmp_path / 'wink.sqlite3'}"
+    store = Store(url, providers=[NamedFolder()])
+    try:
+        store.init()
+    finally:
+        store.dispose()
+    assert ACME_TABLE in tables(url)
+
+
+def test_a_migrations_attribute_that_names_no_folder_is_refused_at_start(tmp_path):
+    provider = NamedFolder()
+    provider.migrations = tmp_path / "nowhere"
+    store = Store(f"sqlite:///{tmp_path / 'wink.sqlite3'}", providers=[provider])
+    try:
+        with pytest.raises(RuntimeError, match="names .*nowhere as its migrations, which is not a folder"):
+            store.init()
+    finally:
+        store.dispose()
+
+
+def test_a_host_apps_own_alembic_folder_beside_a_provider_is_not_taken_for_its_migrations(
+    tmp_path, monkeypatch
+):
+    # A provider written in a host app's package, beside that app's own Alembic environment
+    # (Flask-Migrate's migrations/ with its env.py): the kit leaves that folder alone.
+    package = tmp_path / "hostapp"
+    (package / "migrations" / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "migrations" / "env.py").write_text("raise SystemExit('the host app's env.py ran')\n")
+    (package / "provider.py").write_text("class Mine:\n    name = 'mine'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from hostapp.provider import Mine
+
+    assert migrations.location(Mine()) is None
+    store = Store(f"sqlite:///{tmp_path / 'wink.sqlite3'}", providers=[Mine()])
+    try:
+        store.init()
+    finally:
+        store.dispose()
+
+
 # -- databases made before: the first release's, and the linear history's ----------------------
 
 

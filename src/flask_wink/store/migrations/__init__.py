@@ -267,6 +267,6 @@ def _adopt_moved(conn: Connection, script: ScriptDirectory, known: set[str], row
     for row in sorted(added):
         conn.execute(version.insert().values(version_num=row))
     if added:
-        log.info("database's migration rows %s recorded as the branches they are now",
+        log.info("provider tables an earlier release made recorded at their branches' %s",
                  ", ".join(sorted(added)))
     return rows | added
