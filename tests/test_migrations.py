@@ -348,12 +348,20 @@ def test_flask_wink_init_db_upgrades_a_first_release_database(sandbox, tmp_path)
         engine.dispose()
 
 
+class WithoutMigrations:
+    """An enabled provider that declares a table and has no migration for it."""
+
+    name = "without_migrations"
+    migrations = None
+
+
 def test_a_provider_table_no_migration_creates_is_refused_at_start(tmp_path):
-    meta = provider_metadata("smile_wink")
+    meta = provider_metadata(WithoutMigrations.name)
     table = sa.Table("wink_without_migration", meta, sa.Column("id", sa.Integer, primary_key=True))
-    store = Store(f"sqlite:///{tmp_path / 'wink.sqlite3'}")
+    store = Store(f"sqlite:///{tmp_path / 'wink.sqlite3'}", providers=[WithoutMigrations()])
     try:
-        with pytest.raises(RuntimeError, match="wink_without_migration of a provider is not created by any"):
+        with pytest.raises(RuntimeError, match="wink_without_migration of the provider without_migrations "
+                                               "is not created by any migration"):
             store.init()
     finally:
         meta.remove(table)

@@ -143,7 +143,7 @@ class Wink:
             raise RuntimeError(
                 f"WINK_DB_LOCK_TIMEOUT must be a number of seconds, not {lock_setting!r}."
             ) from None
-        store = Store(database_url, lock_timeout=lock_timeout)
+        store = Store(database_url, lock_timeout=lock_timeout, providers=providers.values())
         pool = None
         threads = max(1, int(config["WINK_HANDLER_THREADS"]))
         if handle_events == "background":

@@ -58,7 +58,11 @@ class Store:
     """
 
     def __init__(
-        self, url_or_engine: str | Engine, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+        self,
+        url_or_engine: str | Engine,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        providers: Iterable[Any] = (),
     ) -> None:
         #: The SQLAlchemy engine (its pool serves reads; group commits use a connection of their own).
         self.engine: Engine = (
@@ -76,21 +80,31 @@ class Store:
         self.statements = EventStatements(self.engine, events, accounts)
         self.writer = GroupCommitter(self.engine, wait=lock_timeout)
         self._user_links = UserLinkStatements(self.engine, users, self.statements)
+        #: The enabled providers: their migrations run with the core's, and their tables are checked.
+        self.providers: tuple[Any, ...] = tuple(providers)
         self._ready = False
         self._lock = threading.Lock()
 
     def init(self) -> None:
-        """Create or upgrade the tables by the kit's migrations (safe when several processes start
-        at once: they take turns under a database lock), then check every provider table exists."""
+        """Create or upgrade the tables by the kit's migrations and the enabled providers' (safe
+        when several processes start at once: they take turns under a database lock), then check
+        every table an enabled provider declares exists."""
         with self._lock:
             if self._ready:
                 return
-            migrations.upgrade(self.engine)
-            missing = [t.name for t in provider_tables() if not sa.inspect(self.engine).has_table(t.name)]
+            migrations.upgrade(self.engine, providers=self.providers)
+            inspector = sa.inspect(self.engine)
+            missing = [
+                (provider.name, table.name)
+                for provider in self.providers
+                for table in provider_tables(provider.name)
+                if not inspector.has_table(table.name)
+            ]
             if missing:
+                name, table = missing[0]
                 raise RuntimeError(
-                    f"The table {missing[0]} of a provider is not created by any migration: add a "
-                    "migration under flask_wink/store/migrations/versions that creates it."
+                    f"The table {table} of the provider {name} is not created by any migration: add "
+                    "one that creates it to the provider's migrations (see docs/providers.md)."
                 )
             self._ready = True
 

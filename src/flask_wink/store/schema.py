@@ -10,8 +10,8 @@ partial unique index lets each app user have at most one current upstream user p
 ``app_user_id(provider, old_id)`` still answers, and events stored under an old upstream user id
 still list under their app user.
 
-A provider package declares its own tables on :func:`provider_metadata` (its name): the store's
-migrations create them, and :meth:`~flask_wink.store.Store.init` checks that each one exists.
+A provider declares its own tables on :func:`provider_metadata` (its name): its own migrations
+create them when it is enabled, and :meth:`~flask_wink.store.Store.init` checks that each one exists.
 """
 
 from __future__ import annotations
@@ -99,19 +99,21 @@ accounts = sa.Table(
     sa.Index("ix_wink_accounts_upstream_user", "provider", "upstream_user_id"),
 )
 
-#: The tables of each provider package, by provider name (see provider_metadata).
+#: The tables of each provider, by provider name (see provider_metadata).
 _PROVIDER_METADATA: dict[str, sa.MetaData] = {}
 
 
 def provider_metadata(provider: str) -> sa.MetaData:
-    """The MetaData the provider package ``provider`` declares its own tables on.
+    """The MetaData the provider ``provider`` declares its own tables on (their one declaration
+    at run time).
 
-    The tables are created by the store's versioned migrations, like the core's; ``Store.init``
-    refuses to start when one of them has no migration.
+    The tables are created by the provider's own migrations (see :mod:`.migrations`), run when it
+    is enabled; ``Store.init`` refuses to start when one of an enabled provider's tables has none.
     """
     return _PROVIDER_METADATA.setdefault(provider, sa.MetaData())
 
 
-def provider_tables() -> list[sa.Table]:
-    """Every table declared by a provider package so far."""
-    return [table for meta in _PROVIDER_METADATA.values() for table in meta.sorted_tables]
+def provider_tables(provider: str | None = None) -> list[sa.Table]:
+    """The tables declared so far by the provider ``provider``, or by every provider."""
+    metas = _PROVIDER_METADATA.values() if provider is None else [_PROVIDER_METADATA.get(provider)]
+    return [table for meta in metas if meta is not None for table in meta.sorted_tables]

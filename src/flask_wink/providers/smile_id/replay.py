@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from ...store import Store, provider_metadata
 from .results import NAME
 
-#: Created by the store's migration 0004_smile_id.
+#: Created by Smile ID's own migrations (smile_id/migrations/, from 0004_smile_id on), when
+#: Smile ID is enabled.
 signatures = sa.Table(
     "wink_smile_id_signatures",
     provider_metadata(NAME),

@@ -45,7 +45,7 @@ from .events import (
 
 log = logging.getLogger("flask_wink")
 
-#: Created by the store's migration 0003_ucw.
+#: Created by UCW's own migrations (ucw/migrations/, from 0003_ucw on), when UCW is enabled.
 connections = sa.Table(
     "wink_ucw_connections",
     provider_metadata(NAME),

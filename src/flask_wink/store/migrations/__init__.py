@@ -12,8 +12,12 @@ A database made by the first release (its tables, no version table) is recognise
 revision 0001 (after creating any of that release's tables it lacked: some were made on first
 use only) and upgraded from there.
 
-Provider tables are part of this one history: each provider's tables are created and changed by
-migrations here, beside the core's (Smile Wink's archives and user data from 0001 on).
+The core's migrations live here (``versions/``: its tables, and Smile Wink's archives and user
+data, from 0001 on). A provider keeps its own in its package, as one branch of the same history:
+its scripts are labelled with its name (``branch_labels``), start from no revision and depend on
+the core's revision they need (``depends_on``). They are found through the provider (see
+:func:`location`) and run only for a provider that is enabled: a provider enabled later gets its
+tables then. The version table holds one row per branch: the core's, and each provider's.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import threading
+from collections.abc import Iterable
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -39,6 +47,16 @@ FIRST_RELEASE = "0001"
 LOCK_KEY = 0x77696E6B
 
 HERE = Path(__file__).resolve().parent
+#: The core's own scripts.
+CORE_VERSIONS = HERE / "versions"
+#: The entry point group providers are installed under (``extension.PROVIDER_ENTRY_POINTS``; not
+#: imported from there: the extension imports the store).
+PROVIDER_ENTRY_POINTS = "flask_wink.providers"
+
+#: Revisions the linear history of earlier releases (0001, 0002, 0003_ucw, 0004_smile_id,
+#: 0005_retry_schedule) ran for every database, whatever its providers, which are now the first of
+#: a provider's branch, with the table each created. See :func:`_adopt_moved`.
+MOVED = {"0003_ucw": "wink_ucw_connections", "0004_smile_id": "wink_smile_id_signatures"}
 
 log = logging.getLogger("flask_wink")
 
@@ -71,45 +89,112 @@ _quiet = _QuietWhileUpgrading()
 logging.getLogger("alembic.runtime.migration").addFilter(_quiet)
 
 
+def location(provider: Any) -> Path | None:
+    """The folder of ``provider``'s migration scripts (a provider object or its class), or None.
+
+    Its ``migrations`` attribute when it has one (a path; None: no migrations), else a
+    ``migrations`` folder beside the module that defines its class, unless that folder is an
+    Alembic environment of its own (an ``env.py``: a host app's, e.g. Flask-Migrate's).
+    """
+    if hasattr(provider, "migrations"):
+        given = provider.migrations
+        if given is None:
+            return None
+        path = Path(given).resolve()
+        if not path.is_dir():
+            raise RuntimeError(
+                f"The provider {getattr(provider, 'name', provider)!r} names {path} as its migrations, "
+                "which is not a folder: point its migrations attribute at its scripts' folder."
+            )
+        return path
+    cls = provider if isinstance(provider, type) else type(provider)
+    module_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if module_file is None:
+        return None
+    beside = Path(module_file).resolve().parent / "migrations"
+    if beside.is_dir() and not (beside / "env.py").exists():
+        return beside
+    return None
+
+
 @functools.cache
-def script_directory() -> ScriptDirectory:
-    """The kit's migration scripts (shipped in the wheel, beside this module)."""
-    return ScriptDirectory(str(HERE), version_locations=[str(HERE / "versions")])
+def installed_locations() -> tuple[Path, ...]:
+    """The migrations of every provider installed (its entry point), enabled or not: a database
+    keeps the version row of a provider once enabled, which must stay a revision this knows.
+    Read once per process: installing a package needs a restart anyway."""
+    found = []
+    for ep in sorted(entry_points(group=PROVIDER_ENTRY_POINTS), key=lambda ep: ep.name):
+        try:
+            where = location(ep.load())
+        except Exception:  # a provider that cannot even be imported is enabled nowhere
+            log.debug("the provider %s could not be imported for its migrations", ep.name, exc_info=True)
+            continue
+        if where is not None:
+            found.append(where)
+    return tuple(found)
+
+
+@functools.cache
+def script_directory(locations: tuple[Path, ...] = ()) -> ScriptDirectory:
+    """The core's migration scripts (shipped in the wheel, beside this module), and the providers'
+    in ``locations``."""
+    folders = [CORE_VERSIONS, *(p for p in dict.fromkeys(locations) if p != CORE_VERSIONS)]
+    return ScriptDirectory(str(HERE), version_locations=[str(p) for p in folders])
 
 
 def head() -> str:
-    """The newest revision."""
-    return script_directory().get_current_head()
+    """The core's newest revision."""
+    return _branch_head(script_directory(), CORE_VERSIONS)
+
+
+def _branch_head(script: ScriptDirectory, folder: Path) -> str:
+    """The newest revision among the scripts of ``folder`` (one branch, one head)."""
+    heads = [rev.revision for rev in map(script.get_revision, script.get_heads())
+             if Path(rev.path).resolve().parent == folder]
+    if len(heads) != 1:
+        raise RuntimeError(
+            f"The migrations in {folder} have {len(heads)} heads: each folder holds one branch, "
+            "every script but the first revising the one before it."
+        )
+    return heads[0]
 
 
 def current(engine: Engine) -> str | None:
-    """The revision the database is at (None: no version table)."""
+    """The revision the core's tables are at (None: no version table)."""
+    core = {rev.revision for rev in script_directory().walk_revisions()}
+    return next((row for row in current_heads(engine) if row in core), None)
+
+
+def current_heads(engine: Engine) -> tuple[str, ...]:
+    """Every version row, sorted: the core's revision and that of each provider ever enabled."""
     with engine.connect() as conn:
-        return _context(conn).get_current_revision()
+        return tuple(sorted(_context(conn).get_current_heads()))
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` under a lock; nothing to do is cheap."""
+def upgrade(engine: Engine, revision: str = "head", providers: Iterable[Any] = ()) -> None:
+    """Bring the core's tables to ``revision``, and those of each provider in ``providers`` (the
+    enabled ones) to its newest, under a lock; nothing to do is cheap."""
+    enabled = tuple(where for provider in providers if (where := location(provider)) is not None)
     with _PROCESS_LOCK:
         _quiet.running.on = True
         try:
-            _upgrade_locked(engine, revision)
+            _upgrade_locked(engine, revision, enabled)
         finally:
             _quiet.running.on = False
 
 
-def _upgrade_locked(engine: Engine, revision: str) -> None:
+def _upgrade_locked(engine: Engine, revision: str, enabled: tuple[Path, ...]) -> None:
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-            _upgrade(conn, revision)
+            _upgrade(conn, revision, enabled)
         return
     with engine.connect() as conn:
         # SQLite's write lock for the whole upgrade: another process waits (busy timeout) and
         # then reads the version this one wrote.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
-            _upgrade(conn, revision)
+            _upgrade(conn, revision, enabled)
         except BaseException:
             conn.rollback()
             raise
@@ -120,30 +205,68 @@ def _context(conn: Connection, **opts) -> MigrationContext:
     return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, **opts})
 
 
-def _upgrade(conn: Connection, revision: str) -> None:
-    script = script_directory()
+def _upgrade(conn: Connection, revision: str, enabled: tuple[Path, ...]) -> None:
+    script = script_directory((*enabled, *installed_locations()))
     context = _context(conn)
-    at = context.get_current_revision()
-    if at is None and sa.inspect(conn).has_table("wink_events"):
+    rows = set(context.get_current_heads())
+    if not rows and sa.inspect(conn).has_table("wink_events"):
         # Made by the first release, which kept no version.
         legacy.metadata.create_all(conn, checkfirst=True)
         context.stamp(script, FIRST_RELEASE)
-        at = FIRST_RELEASE
+        rows = {FIRST_RELEASE}
     known = {rev.revision for rev in script.walk_revisions()}
-    if at is not None and at not in known:
+    unknown = sorted(rows - known)
+    if unknown:
         raise RuntimeError(
-            f"The database is at migration {at}, which this flask-wink does not know: a newer "
-            "flask-wink upgraded it, so install that version."
+            f"The database is at migration {unknown[0]}, which this flask-wink and its providers do not "
+            "know: install the flask-wink that upgraded it, or enable the provider it belongs to."
         )
-    if at == script.get_current_head() and revision == "head":
+    rows = _adopt_moved(conn, script, known, rows)
+    core = head() if revision == "head" else revision
+    targets = (core, *(_branch_head(script, where) for where in enabled))
+    if set(targets) <= rows:
         return
 
     def steps(rev, _context):
-        return script._upgrade_revs(revision, rev)
+        return script._upgrade_revs(targets, rev)
 
     context = _context(conn, fn=steps, script=script)
     with Operations.context(context):
         context.run_migrations()
     # A new database is no news; an upgraded one is.
-    log.log(logging.DEBUG if at is None else logging.INFO, "database migrated from %s to %s",
-            at or "nothing", context.get_current_revision())
+    after = ", ".join(sorted(context.get_current_heads()))
+    log.log(logging.DEBUG if not rows else logging.INFO, "database migrated from %s to %s",
+            ", ".join(sorted(rows)) or "nothing", after)
+
+
+def _adopt_moved(conn: Connection, script: ScriptDirectory, known: set[str], rows: set[str]) -> set[str]:
+    """The version rows of a database the linear history of earlier releases upgraded, rewritten
+    as the branches now are; any other database's rows unchanged.
+
+    That history ran 0003_ucw and 0004_smile_id for every database and kept one row, its last
+    revision. Those revisions keep their ids, now as the first of UCW's and Smile ID's branches,
+    so every row an earlier release wrote still names a known revision; but Alembic would read a
+    lone ``0005_retry_schedule`` as "no provider table yet" and create them again, and a lone
+    ``0004_smile_id`` as "UCW's table not yet". The row alone cannot tell the two histories apart
+    (``0005_retry_schedule`` is also where a new database with no provider stands), the tables
+    can: a moved revision's table exists while no row is in its branch only where the linear
+    history created it, in the transaction that recorded a row past it. Such a revision gets its
+    row. (A lone moved revision, the last of an earlier release, also meant the core at 0002:
+    Alembic reads that from the branch's ``depends_on`` on 0002, so the core goes on from there.)
+    """
+    version = sa.table(VERSION_TABLE, sa.column("version_num"))
+    added = set()
+    for moved, table in MOVED.items():
+        if moved not in known:  # its provider is not installed
+            continue
+        in_branch = any(
+            moved in {rev.revision for rev in script.iterate_revisions(row, "base")} for row in rows
+        )
+        if not in_branch and sa.inspect(conn).has_table(table):
+            added.add(moved)
+    for row in sorted(added):
+        conn.execute(version.insert().values(version_num=row))
+    if added:
+        log.info("provider tables an earlier release made recorded at their branches' %s",
+                 ", ".join(sorted(added)))
+    return rows | added

@@ -7,14 +7,14 @@ event. Events that failed before this revision have no time set: they wait for `
 events retry``, as they did.
 
 Revision ID: 0005_retry_schedule
-Revises: 0004_smile_id
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_retry_schedule"
-down_revision = "0004_smile_id"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
