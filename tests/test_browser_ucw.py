@@ -8,6 +8,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -87,9 +88,9 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
     pick_bank(widget, "MX", "MX Bank")
     log_in(widget, "mxuser", "correct")
     expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
-    # The widget stays to its own end: its "Done" is there to press.
+    # The widget stays to its own end: its "Done" leads back to the dashboard (next=/).
     widget.get_by_role("button", name="Done").click()
-    expect(widget.get_by_text("You can close this window.")).to_be_visible()
+    expect(page).to_have_url(quickstart.url + "/")
 
     events = browser_events(quickstart.app)
     names = [e.name for e in reversed(events)]
@@ -111,7 +112,6 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
         account = get_state().store.account("ucw", connected["connection"])
     assert account["status"] == CONNECTED and account["institutionId"] == "mxBank"
 
-    page.get_by_role("link", name="Back").click()
     expect(page.locator("#accounts")).to_contain_text(CONNECTED)
     page.get_by_role("link", name="Your bank").click()
     section = page.get_by_role("region", name="MX Bank")
@@ -205,7 +205,7 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
     submitted = [e.payload for e in events if e.name == "connect/submitMFA"]
     assert len(submitted) == 5 and all(set(p) == {"member_guid"} for p in submitted)
 
-    page.get_by_role("link", name="Back").click()
+    page.get_by_role("link", name="Continue").click()
     section = page.get_by_role("region", name="Sophtron Bank", exact=True)
     expect(section.get_by_text("Status: CONNECTED")).to_be_visible()
     section.get_by_role("link", name="Refresh").click()
@@ -224,6 +224,62 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
     assert loaded[0].payload == {"initial_step": "enterCreds"}  # the newest: the refresh
     connected = [e for e in events if e.name == "connect/memberConnected"]
     assert len({e.payload["connection"] for e in connected}) == 1 and len(connected) == 2
+
+
+def way_on(page):
+    """The page's way on once the outcome is known: shown at the top, under what the page says."""
+    link = page.locator("#ucw-next a")
+    expect(link).to_be_visible()
+    box, said = link.bounding_box(), page.get_by_role("status").bounding_box()
+    assert box["y"] < said["y"] + said["height"] + 40 and box["height"] >= 44
+    return link
+
+
+def test_after_done_the_page_lands_on_next(page, quickstart_server):
+    page.goto(quickstart_server.url + "/bank")
+    page.get_by_role("link", name="Link a bank account").click()
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "MX", "MX Bank")
+    log_in(widget, "mxuser", "correct")
+    expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+    # The widget posts connect/connected/primaryAction on its "Done", as UCW's does.
+    widget.get_by_role("button", name="Done").click()
+    expect(page).to_have_url(quickstart_server.url + "/bank")
+    expect(page.get_by_role("region", name="MX Bank")).to_be_visible()
+    events = relayed_events(quickstart_server.app, "connect/connected/primaryAction")
+    assert "connect/connected/primaryAction" in {e.name for e in events}
+
+
+def test_once_confirmed_the_page_offers_continue_to_next(page, quickstart_server):
+    page.goto(quickstart_server.url + "/wink/ucw/link?next=/bank")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "MX", "MX Bank")
+    log_in(widget, "mxuser", "correct")
+    expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+    link = way_on(page)
+    expect(link).to_have_text("Continue")
+    expect(link).to_have_attribute("href", "/bank")
+    link.click()
+    expect(page).to_have_url(quickstart_server.url + "/bank")
+
+
+def test_a_refused_login_offers_the_way_back_under_the_message(page, quickstart_server):
+    page.goto(quickstart_server.url + "/wink/ucw/link?next=/bank")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "Sophtron", "Sophtron Bank NoMFA")
+    log_in(widget, "asdf", "wrong", label="User ID")
+    expect(page.get_by_role("status")).to_contain_text("The connection failed")
+    link = way_on(page)
+    expect(link).to_have_text("Back")
+    expect(link).to_have_attribute("href", "/bank")
+
+
+@pytest.mark.parametrize("given", ["//evil.example/", "/\\evil.example/", "/\t/evil.example/",
+                                   "https://evil.example/", "javascript:alert(1)"])
+def test_a_next_that_leaves_the_site_is_replaced_by_the_sites_root(quickstart_server, given):
+    page = httpx.get(quickstart_server.url + "/wink/ucw/link", params={"next": given})
+    assert page.status_code == 200
+    assert '<p id="ucw-next" hidden><a href="/">' in page.text and "evil.example" not in page.text
 
 
 FORGED = {"type": "connect/memberConnected", "metadata": {"aggregator": "mx", "connectionId": "MBR-forged"}}
