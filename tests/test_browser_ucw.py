@@ -226,6 +226,42 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
     assert len({e.payload["connection"] for e in connected}) == 1 and len(connected) == 2
 
 
+def test_the_clis_refresh_url_refreshes_the_connection_for_its_signed_in_owner_only(page, tmp_path):
+    with run_ucw_sandbox() as ucw:
+        url = free_port_url()
+        app = make_ucw_app(ucw.url, tmp_path, WINK_PUBLIC_URL=url)
+        with serve(app, port=int(url.rsplit(":", 1)[1])) as host:
+            page.context.add_cookies([{"name": "user", "value": "ada", "url": host.url}])
+            page.goto(host.url + "/wink/ucw/link")
+            widget = page.frame_locator("#ucw-frame")
+            pick_bank(widget, "MX", "MX Bank")
+            log_in(widget, "mxuser", "correct")
+            expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+            with app.app_context():
+                [account] = get_state().store.list_accounts(provider="ucw")
+            key = account["accountId"]
+
+            printed = app.test_cli_runner().invoke(args=["wink", "ucw", "refresh", "ada", key])
+            assert printed.exit_code == 0, printed.output
+            refresh_url = printed.output.strip()
+            assert refresh_url == f"{host.url}/wink/ucw/link?connection={key}"
+
+            page.goto(refresh_url)  # as the user would, signed in
+            expect(page.get_by_role("heading", name="Refresh a bank connection")).to_be_visible()
+            expect(widget.get_by_label("Username")).to_be_visible()
+            expect(widget.get_by_placeholder("Search")).to_have_count(0)
+            log_in(widget, "mxuser", "correct")
+            expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+            events = browser_events(app)
+            loaded = [e for e in events if e.name == "connect/loaded"]
+            assert loaded[0].payload == {"initial_step": "enterCreds"}  # the newest: the refresh
+            connected = [e for e in events if e.name == "connect/memberConnected"]
+            assert len(connected) == 2 and len({e.payload["connectionId"] for e in connected}) == 1
+            # Another user (or nobody) opening the same URL gets no page.
+            for cookies in ({"user": "eve"}, {}):
+                assert httpx.get(refresh_url, cookies=cookies).status_code == 404
+
+
 def way_on(page):
     """The page's way on once the outcome is known: shown at the top, under what the page says."""
     link = page.locator("#ucw-next a")
