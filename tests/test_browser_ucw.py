@@ -115,7 +115,7 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
     expect(page.locator("#accounts")).to_contain_text(CONNECTED)
     page.get_by_role("link", name="Your bank").click()
     section = page.get_by_role("region", name="MX Bank")
-    expect(section.get_by_text("Status: CONNECTED")).to_be_visible()
+    expect(section.locator(f'[data-status="{CONNECTED}"]')).to_have_text("Status: connected")
     expect(section.locator("tr[data-account]")).to_have_count(2)
     expect(section).to_contain_text("1000.23")
     expect(section.locator("tr[data-transaction]").first).to_be_visible()
@@ -260,6 +260,21 @@ def test_the_clis_refresh_url_refreshes_the_connection_for_its_signed_in_owner_o
             # Another user (or nobody) opening the same URL gets no page.
             for cookies in ({"user": "eve"}, {}):
                 assert httpx.get(refresh_url, cookies=cookies).status_code == 404
+
+
+def test_the_emulators_done_and_remove_buttons_are_44_px_touch_targets_apart(page, quickstart_server):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(quickstart_server.url + "/wink/ucw/link")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "MX", "MX Bank")
+    log_in(widget, "mxuser", "correct")
+    done = widget.get_by_role("button", name="Done").bounding_box()
+    remove = widget.get_by_role("button", name="Remove this connection").bounding_box()
+    for box in (done, remove):
+        assert box["height"] >= 44 and box["width"] >= 44, box
+    apart_sideways = remove["x"] >= done["x"] + done["width"] + 4
+    apart_down = remove["y"] >= done["y"] + done["height"] + 4
+    assert apart_sideways or apart_down, (done, remove)
 
 
 def way_on(page):
