@@ -24,7 +24,7 @@ from flask_wink.providers.ucw import account_summaries, stored_data, transaction
 
 from .pages import check_csrf, link, pages
 from .pages_archives import archive_rows
-from .summaries import action_row, count_of, institution_name, smile_provider_name
+from .summaries import action_row, count_of, institution_name, smile_provider_name, status_word
 from .timeline import STATUS_GROUPS
 
 UCW, SMILE_ID = "ucw", "smile_id"
@@ -50,6 +50,8 @@ def data_accounts():
         if connected and account["status"] == "CONNECTED":
             expires = datetime.fromisoformat(connected.replace("Z", "+00:00")) + ACCOUNT_RETENTION
         rows.append({**account, "providerName": smile_provider_name(account["institutionId"]),
+                     "word": status_word(account["status"]),
+                     "tone": STATUS_GROUPS["smile_wink"][1].get(account["status"], "info"),
                      "expiresAt": expires.strftime("%Y-%m-%d") if expires else None,
                      "connectedOn": connected[:10] if connected else None})
     return render_template("pages/data_accounts.html", accounts=rows, csrf_token=generate_csrf(),

@@ -213,3 +213,15 @@ def test_every_page_writes_dates_one_way(linked):
         }""")
         assert not re.search(r"\d{4}-\d\d-\d\dT\d\d", shown), path
         assert not re.search(r"\d\d:\d\d:\d\dZ", shown), path
+
+
+def test_the_bank_and_accounts_pages_say_statuses_in_words_and_amounts_one_way(linked):
+    page = linked.page
+    page.set_viewport_size(DESKTOP)
+    page.goto(linked.url + "/bank")
+    bank = page.get_by_role("region", name="MX Bank")
+    expect(bank.locator("[data-status] .badge")).to_have_text("connected")
+    expect(bank.locator("tr[data-account]").first).to_contain_text("1,000.23")
+    expect(bank.locator("tr[data-account]").first).to_contain_text("USD")
+    page.goto(linked.url + "/accounts")
+    expect(page.locator("td[data-status=CONNECTED] .badge")).to_have_text("connected")

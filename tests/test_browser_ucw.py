@@ -117,7 +117,7 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
     section = page.get_by_role("region", name="MX Bank")
     expect(section.locator(f'[data-status="{CONNECTED}"]')).to_have_text("Status: connected")
     expect(section.locator("tr[data-account]")).to_have_count(2)
-    expect(section).to_contain_text("1000.23")
+    expect(section).to_contain_text("1,000.23")
     expect(section.locator("tr[data-transaction]").first).to_be_visible()
     assert connection_id not in page.content()
 
