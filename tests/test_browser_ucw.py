@@ -112,7 +112,7 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
         account = get_state().store.account("ucw", connected["connection"])
     assert account["status"] == CONNECTED and account["institutionId"] == "mxBank"
 
-    expect(page.locator("#accounts")).to_contain_text(CONNECTED)
+    expect(page.locator('#accounts [data-provider="ucw"]')).to_contain_text("MX Bank connected")
     page.get_by_role("link", name="Your bank").click()
     section = page.get_by_role("region", name="MX Bank")
     expect(section.locator(f'[data-status="{CONNECTED}"]')).to_have_text("Status: connected")
@@ -207,7 +207,7 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
 
     page.get_by_role("link", name="Continue").click()
     section = page.get_by_role("region", name="Sophtron Bank", exact=True)
-    expect(section.get_by_text("Status: CONNECTED")).to_be_visible()
+    expect(section.locator(f'[data-status="{CONNECTED}"]')).to_have_text("Status: connected")
     section.get_by_role("link", name="Refresh").click()
     widget = page.frame_locator("#ucw-frame")
     expect(widget.get_by_label("User ID")).to_be_visible()
@@ -437,6 +437,8 @@ def test_the_page_follows_the_connection_it_relayed_not_one_confirmed_before(pag
             status = page.get_by_role("status")
             expect(status).to_contain_text("not confirmed yet", timeout=60000)
             expect(status).not_to_contain_text("connected and confirmed")
+            # Waiting here shows nothing more: the page offers the way on to the connections.
+            expect(page.locator("#ucw-next a")).to_have_text("Continue")
             with app.app_context():
                 statuses = sorted(a["status"] for a in get_state().store.list_accounts(provider="ucw"))
             assert statuses == [CONNECTED, "UNCONFIRMED"]
