@@ -58,7 +58,7 @@ def linked(browser, tmp_path_factory):
         page.goto(served.url + "/wink/ucw/link?next=/data")
         widget = page.frame_locator("#ucw-frame")
         widget.get_by_placeholder("Search").fill("MX")
-        widget.get_by_role("button", name="Add account with MX Bank").click()
+        widget.get_by_role("button", name="Add account with MX Bank", exact=True).click()
         widget.get_by_label("Username").fill("mxuser")
         widget.get_by_label("Password").fill("correct")
         widget.get_by_role("button", name="Continue").click()
