@@ -5,6 +5,8 @@ Each part registers its routes on :data:`pages`; ``/`` links to every page liste
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, request
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
@@ -20,6 +22,31 @@ LINKS: list[tuple[str, str]] = []
 def link(endpoint: str, label: str) -> None:
     """List a page on the dashboard."""
     LINKS.append((endpoint, label))
+
+
+def _moment(value: str | datetime | None) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@pages.app_template_filter("when")
+def when(value: str | datetime | None) -> str:
+    """A moment as every page writes it: ``2026-12-06 21:51 UTC`` (ISO text or a datetime in UTC)."""
+    moment = _moment(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else (str(value) if value else "")
+
+
+@pages.app_template_filter("day")
+def day(value: str | datetime | None) -> str:
+    """A day as every page writes it: ``2026-12-06``."""
+    moment = _moment(value)
+    return moment.strftime("%Y-%m-%d") if moment else (str(value)[:10] if value else "")
 
 
 def check_csrf() -> None:

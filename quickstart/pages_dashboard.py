@@ -15,6 +15,7 @@ from flask import Response, current_app, jsonify, render_template, request, url_
 
 from flask_wink import get_state
 from flask_wink.errors import InvalidRequest
+from flask_wink.providers.ucw import user_connections
 
 from .pages import pages
 from .summaries import PROVIDER_TITLES
@@ -22,6 +23,7 @@ from .timeline import TIMELINE_EVENTS, build_rows, status_groups, version_tag
 
 KINDS = {"callback": "Browser events", "webhook": "Webhooks"}
 ALL_USERS = "*"
+UCW = "ucw"
 
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
@@ -75,6 +77,20 @@ def _accounts(user: str) -> list[dict[str, Any]]:
     return store.list_accounts(app_user_id=None if user == ALL_USERS else user)
 
 
+def _bank_names(accounts: list[dict[str, Any]]) -> dict[str, str]:
+    """The institution name UCW gave for each of these bank connections, by key."""
+    state = get_state()
+    if UCW not in state.providers:
+        return {}
+    users = {a["upstreamUserId"] for a in accounts if a["provider"] == UCW and a.get("upstreamUserId")}
+    return {
+        c["key"]: c["institutionName"]
+        for user in users
+        for c in user_connections(state, user)
+        if c.get("institutionName")
+    }
+
+
 def _newest_event_id(filters: dict[str, str]) -> int:
     newest = get_state().store.list_events(**_event_query(filters), limit=1)
     return newest[0].id if newest else 0
@@ -99,7 +115,7 @@ def timeline_context(filters: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "filters": filters,
         "rows": build_rows(events, state.providers, accounts),
-        "groups": status_groups(accounts, state.providers),
+        "groups": status_groups(accounts, state.providers, _bank_names(accounts)),
         "etag": version_tag(newest, accounts, filters),
         "show_user": filters["user"] == ALL_USERS,
     }

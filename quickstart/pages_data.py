@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from flask_wink import get_state
 from flask_wink.errors import InvalidRequest, upstream_http_error
+from flask_wink.providers.smile_id import verifications
+from flask_wink.providers.smile_id.results import FINAL_RESULT, INTERIM_RESULT, verification_id
 from flask_wink.providers.smile_wink import SmileError
 from flask_wink.providers.smile_wink.userdata import (
     ACCOUNT_RETENTION,
@@ -17,9 +20,14 @@ from flask_wink.providers.smile_wink.userdata import (
     revoke_account,
     stored_user_data,
 )
+from flask_wink.providers.ucw import account_summaries, stored_data, transaction_rows, user_connections
 
 from .pages import check_csrf, link, pages
-from .summaries import count_of, smile_provider_name
+from .pages_archives import archive_rows
+from .summaries import action_row, count_of, institution_name, smile_provider_name, status_word
+from .timeline import STATUS_GROUPS
+
+UCW, SMILE_ID = "ucw", "smile_id"
 
 
 def _smile_user_id() -> str | None:
@@ -42,6 +50,8 @@ def data_accounts():
         if connected and account["status"] == "CONNECTED":
             expires = datetime.fromisoformat(connected.replace("Z", "+00:00")) + ACCOUNT_RETENTION
         rows.append({**account, "providerName": smile_provider_name(account["institutionId"]),
+                     "word": status_word(account["status"]),
+                     "tone": STATUS_GROUPS["smile_wink"][1].get(account["status"], "info"),
                      "expiresAt": expires.strftime("%Y-%m-%d") if expires else None,
                      "connectedOn": connected[:10] if connected else None})
     return render_template("pages/data_accounts.html", accounts=rows, csrf_token=generate_csrf(),
@@ -63,19 +73,96 @@ def data_revoke_account(account_id: str):
     return redirect(url_for("pages.data_accounts", revoked=account_id), code=303)
 
 
+#: The Smile data kinds the page shows as tables; the others are counted, with their JSON.
+SMILE_TABLES = ("identities", "employments", "incomes")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _smile_data(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The Smile document as the page shows it: a table's rows per kind, the rest counted."""
+    if not document:
+        return None
+    kinds = {k: v for k, v in document.items() if isinstance(v, list)}
+    return {
+        "fetchedAt": document.get("fetchedAt"),
+        "counts": [count_of(len(v), k) for k, v in kinds.items()],
+        "tables": {k: kinds.get(k) or [] for k in SMILE_TABLES},
+        "others": [(k, count_of(len(v), k), _json(v)) for k, v in kinds.items() if k not in SMILE_TABLES],
+        "json": {k: _json(kinds.get(k) or []) for k in SMILE_TABLES},
+    }
+
+
+def _bank_data() -> list[dict[str, Any]]:
+    """Each of the user's confirmed bank connections with its accounts and latest transactions."""
+    state = get_state()
+    if UCW not in state.providers:
+        return []
+    upstream = state.store.upstream_user_id(UCW, state.wink.current_user_id() or "")
+    shown = []
+    for connection in user_connections(state, upstream) if upstream else []:
+        document = stored_data(state, connection["key"], upstream)
+        if document is None:
+            continue
+        shown.append({
+            **connection,
+            "name": institution_name(connection),
+            "accounts": account_summaries(document),
+            "transactions": transaction_rows(document, limit=10),
+            "transactionCount": len(document.get("transactions") or []),
+            "window": document.get("window"),
+            "json": _json(document),
+        })
+    return shown
+
+
+def _identity_checks() -> list[dict[str, Any]]:
+    """The user's latest identity verifications (three at most), each with the Actions of its
+    newest result as a checklist and that result's JSON (as the timeline shows it)."""
+    state = get_state()
+    provider = state.providers.get(SMILE_ID)
+    if provider is None:
+        return []
+    user = state.wink.current_user_id() or ""
+    newest: dict[str, Any] = {}
+    for event in state.store.list_events(provider=SMILE_ID, app_user_id=user, limit=200):  # newest first
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        if event.name in (FINAL_RESULT, INTERIM_RESULT) and (job := verification_id(payload)):
+            newest.setdefault(job, (event, payload))
+    checks = []
+    for verification in verifications(state, user)[:3]:
+        found = newest.get(verification["jobId"])
+        if found is None:
+            continue
+        event, payload = found
+        actions = payload.get("Actions") if isinstance(payload.get("Actions"), dict) else {}
+        shown = getattr(provider, "shown_payload", None)
+        checks.append({
+            "status": verification["status"],
+            "tone": STATUS_GROUPS[SMILE_ID][1].get(verification["status"], "info"),
+            "startedAt": verification["startedAt"],
+            "result": f"{payload.get('ResultCode', '')} {payload.get('ResultText', '')}".strip(),
+            "final": event.name == FINAL_RESULT,
+            "actions": [action_row(name, str(said)) for name, said in actions.items()],
+            "json": _json(shown(event.kind, event.name, payload) if shown else payload),
+        })
+    return checks
+
+
 @pages.get("/data")
 def data_document():
-    """The current user's last fetched data document, with a button to fetch it again."""
+    """What each linked service shared with the current user's app, kind by kind, as tables, each
+    with its JSON behind a disclosure; with a button to fetch Smile's data again."""
     smile_user_id = _smile_user_id()
     document = stored_user_data(get_state(), smile_user_id) if smile_user_id else None
-    counts: list[str] = []
-    if document:
-        counts = [count_of(len(v), k) for k, v in document.items() if isinstance(v, list)]
     return render_template(
         "pages/data_document.html",
-        document=json.dumps(document, indent=2) if document else None,
-        fetched_at=(document or {}).get("fetchedAt"),
-        counts=counts,
+        smile=_smile_data(document),
+        payslips=[r for r in archive_rows() if r["employer"] or r["gross"]],
+        banks=_bank_data(),
+        checks=_identity_checks(),
         linked=smile_user_id is not None,
         csrf_token=generate_csrf(),
     )

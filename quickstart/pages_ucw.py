@@ -21,6 +21,8 @@ from flask_wink.providers.ucw.sandbox import create_sandbox_app
 
 from .pages import check_csrf, link, pages
 from .settings import Settings
+from .summaries import institution_name, status_word
+from .timeline import STATUS_GROUPS
 
 #: Where the quickstart mounts the UCW emulator in sandbox mode (Smile's sandbox is at /sandbox).
 UCW_SANDBOX_PREFIX = "/sandbox/ucw"
@@ -68,7 +70,10 @@ def ucw_connections():
     shown = []
     for connection in user_connections(state, upstream) if upstream else []:
         document = stored_data(state, connection["key"], upstream)
-        shown.append({**connection, "accounts": account_summaries(document),
+        status = connection["status"]
+        shown.append({**connection, "name": institution_name(connection), "word": status_word(status),
+                      "tone": STATUS_GROUPS[NAME][1].get(status, "info"),
+                      "accounts": account_summaries(document),
                       "transactions": transaction_rows(document, limit=10),
                       "window": (document or {}).get("window")})
     return render_template("pages/ucw.html", connections=shown, csrf_token=generate_csrf(),

@@ -10,12 +10,14 @@ are folded by the timeline into one row; :func:`data_fetch_summary` says what th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask_wink.providers.smile_id.results import describe
 from flask_wink.providers.smile_wink.sandbox.data import PROVIDERS as SMILE_PROVIDERS
+from flask_wink.providers.ucw.sandbox.data import INSTITUTIONS as UCW_TEST_BANKS
 
 OK, ERROR, PROGRESS, INFO = "ok", "error", "progress", "info"
 
@@ -84,7 +86,7 @@ def summarize(provider: str, kind: str, name: str, payload: Any, *, status: str 
     if provider == "smile_id":
         return _smile_id(kind, name, payload)
     what = "Webhook" if kind == "webhook" else "Browser event"
-    return Summary(f"{what} {name}", kind, INFO)
+    return Summary(f"{what} {name}", "received", INFO)
 
 
 # -- Smile Wink -------------------------------------------------------------------------------
@@ -117,21 +119,21 @@ def _upload_names(payload: Mapping[str, Any]) -> str:
 
 _CLOSE_REASONS = {"exit": "after finishing", "close": "by the user", "error": "after an error"}
 
-#: onUIEvent ``eventName`` -> (what it says, tone); ``{p}`` is the account's provider.
+#: onUIEvent ``eventName`` -> (what it says, its badge, tone); ``{p}`` is the account's provider.
 _UI_EVENTS = {
-    "OPEN": ("Widget opened", INFO),
-    "CLOSE": ("Widget closed", INFO),
-    "CONSENT_AGREED": ("Agreed to share data", INFO),
-    "PROVIDER_SELECTED": ("Chose a provider", INFO),
-    "LOGIN_SUBMITTED": ("Login submitted", PROGRESS),
-    "MFA_REQUIRED": ("Logged in to {p} — verification code requested", PROGRESS),
-    "MFA_SUBMITTED": ("Verification code sent to {p}", PROGRESS),
-    "ACCOUNT_CONNECTED": ("{p} account connected in the widget", OK),
-    "ACCOUNT_ERROR": ("{p} login failed in the widget", ERROR),
-    "ACCOUNT_REMOVED": ("{p} account removed in the widget", INFO),
-    "UPLOAD_SELECTED": ("Document chosen for upload", INFO),
-    "UPLOADS_CREATED": ("Document uploaded in the widget", OK),
-    "UPLOADS_REMOVED": ("Upload removed in the widget", INFO),
+    "OPEN": ("Widget opened", "opened", INFO),
+    "CLOSE": ("Widget closed", "closed", INFO),
+    "CONSENT_AGREED": ("Agreed to share data", "agreed", INFO),
+    "PROVIDER_SELECTED": ("Chose a provider", "chosen", INFO),
+    "LOGIN_SUBMITTED": ("Login submitted", "logging in", PROGRESS),
+    "MFA_REQUIRED": ("Logged in to {p} — verification code requested", "code asked", PROGRESS),
+    "MFA_SUBMITTED": ("Verification code sent to {p}", "code sent", PROGRESS),
+    "ACCOUNT_CONNECTED": ("{p} account connected in the widget", "connected", OK),
+    "ACCOUNT_ERROR": ("{p} login failed in the widget", "failed", ERROR),
+    "ACCOUNT_REMOVED": ("{p} account removed in the widget", "removed", INFO),
+    "UPLOAD_SELECTED": ("Document chosen for upload", "chosen", INFO),
+    "UPLOADS_CREATED": ("Document uploaded in the widget", "uploaded", OK),
+    "UPLOADS_REMOVED": ("Upload removed in the widget", "removed", INFO),
 }
 
 
@@ -140,11 +142,11 @@ def _smile_callback(name: str, payload: Mapping[str, Any], status: str | None = 
     if name == "onUIEvent":
         event = str(payload.get("eventName") or "")
         account = payload.get("account") if isinstance(payload.get("account"), Mapping) else {}
-        text, tone = _UI_EVENTS.get(event, (f"Widget UI event {event or '(unnamed)'}", INFO))
+        text, said, tone = _UI_EVENTS.get(event, (f"Widget UI event {event or '(unnamed)'}", "noted", INFO))
         text = text.format(p=smile_provider_name(account.get("providerId")))
         if event == "ACCOUNT_ERROR" and account.get("errorCode"):
             text += f" ({account['errorCode']})"
-        return Summary(text, "failed" if tone == ERROR else "ui", tone)
+        return Summary(text, said, tone)
     if name == "onAccountCreated":
         return Summary(f"Logging in to {p}", "pending", PROGRESS)
     if name == "onAccountConnected":  # a claim: what Smile said when the kit asked is the status
@@ -176,7 +178,7 @@ def _smile_callback(name: str, payload: Mapping[str, Any], status: str | None = 
         return Summary(f"Uploaded {_upload_names(payload)}", "uploaded", OK)
     if name == "onUploadsRemoved":
         return Summary(f"Removed the upload {_upload_names(payload)}", "removed", INFO)
-    return Summary(f"Widget callback {name}", "callback", INFO)
+    return Summary(f"Widget callback {name}", "received", INFO)
 
 
 def _smile_webhook(name: str, payload: Mapping[str, Any]) -> Summary:
@@ -273,18 +275,20 @@ def _ucw(name: str, payload: Mapping[str, Any], status: str | None) -> Summary:
         bank = payload.get("name") or "a bank"
         return Summary(f"Chose {bank}", "chosen", INFO)
     if name == "connect/institutionSearch":
-        return Summary(f"Searched banks for “{payload.get('query') or ''}”", "search", INFO)
+        return Summary(f"Searched banks for “{payload.get('query') or ''}”", "searched", INFO)
     if name == "connect/stepChange":
         return Summary(
-            f"Widget step: {payload.get('previous') or '?'} → {payload.get('current') or '?'}", "step", INFO
+            f"Widget step: {payload.get('previous') or '?'} → {payload.get('current') or '?'}",
+            "moved on",
+            INFO,
         )
     simple = {
         "connect/loaded": ("Bank widget opened", "opened", INFO),
-        "connect/enterCredentials": ("Bank login submitted", "login", PROGRESS),
-        "connect/submitMFA": ("Second factor sent to the bank", "second factor", PROGRESS),
+        "connect/enterCredentials": ("Bank login submitted", "logging in", PROGRESS),
+        "connect/submitMFA": ("Second factor sent to the bank", "code sent", PROGRESS),
         "connect/backToSearch": ("Back to the bank search", "back", INFO),
         "connect/memberDeleted": ("Bank connection removed in the widget", "removed", INFO),
-        "connect/updateCredentials": ("Bank login submitted again (refresh)", "login", PROGRESS),
+        "connect/updateCredentials": ("Bank login submitted again (refresh)", "logging in", PROGRESS),
         "connect/createMemberError": ("The bank connection could not be started", "failed", ERROR),
         "connect/oauthRequested": ("Sent to the bank's own login page", "bank login", PROGRESS),
         "connect/invalidData": ("The bank needs the user to act on their account", "action needed", ERROR),
@@ -292,7 +296,7 @@ def _ucw(name: str, payload: Mapping[str, Any], status: str | None) -> Summary:
     }
     if name in simple:
         return Summary(*simple[name])
-    return Summary(f"Widget message {name}", "message", INFO)
+    return Summary(f"Widget message {name}", "noted", INFO)
 
 
 # -- Smile ID ----------------------------------------------------------------------------------
@@ -301,11 +305,16 @@ _REDIRECTS = {"success": "reported success", "cancelled": "reported cancelled", 
 
 
 def _smile_id(kind: str, name: str, payload: Mapping[str, Any]) -> Summary:
+    if name == "job_status":
+        if payload.get("matches") is True:
+            return Summary("Smile ID confirmed the result", "confirmed", OK)
+        why = payload.get("reason") or "it does not match"
+        return Summary(f"Smile ID did not confirm the result: {why}", "not confirmed", ERROR)
     if name == "linkStarted":
         return Summary("Identity verification started", "started", PROGRESS)
     if name == "redirected":
         said = _REDIRECTS.get(str(payload.get("status")), "came back")
-        return Summary(f"Back from Smile ID: {said} (the signed result decides)", "redirect", INFO)
+        return Summary(f"Back from Smile ID: {said} (the signed result decides)", "came back", INFO)
     if name in ("final_result", "interim_result"):
         code = str(payload.get("ResultCode") or "")
         known = describe(code)
@@ -323,4 +332,62 @@ def _smile_id(kind: str, name: str, payload: Mapping[str, Any]) -> Summary:
         head, tone = words.get(status, (f"Verification {status}", INFO))
         return Summary(f"{head} ({result})", status, tone)
     what = "Callback" if kind == "webhook" else "Browser event"
-    return Summary(f"{what} {name}", kind, INFO)
+    return Summary(f"{what} {name}", "received", INFO)
+
+
+# -- names and words the pages show ------------------------------------------------------------
+
+#: An account's status (the store's word) as the pages say it.
+STATUS_WORDS = {
+    "CONNECTED": "connected",
+    "NOT_CONFIRMED": "not confirmed",
+    "UNCONFIRMED": "confirming",
+    "DELETED": "deleted",
+    "ERROR": "failed",
+    "PENDING": "pending",
+    "AWAITING_MFA": "waiting for a code",
+    "DISCONNECTED": "disconnected",
+}
+
+
+def status_word(status: str) -> str:
+    """``CONNECTED`` -> ``connected``, ``NOT_CONFIRMED`` -> ``not confirmed``; Smile ID's own
+    statuses (``approved``) are words already."""
+    return STATUS_WORDS.get(status, status.replace("_", " ").lower())
+
+
+def institution_name(connection: Mapping[str, Any]) -> str:
+    """A bank connection's institution by name (``MX Bank``, not ``mx_bank``): the name UCW gave,
+    else the emulator's name for its id, else the id in words."""
+    given = connection.get("institutionName")
+    if isinstance(given, str) and given:
+        return given
+    institution = connection.get("institutionId")
+    if not isinstance(institution, str) or not institution:
+        return "Bank connection"
+    for bank in UCW_TEST_BANKS:
+        if bank.guid == institution:
+            return bank.name
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", institution).replace("_", " ").replace("-", " ").split()
+    return " ".join(w.upper() if len(w) <= 2 and w.islower() else w[:1].upper() + w[1:] for w in words)
+
+
+#: What a Smile ID action's word means for the checklist.
+_ACTION_PASSED = frozenset(
+    {"verified", "returned", "approved", "passed", "completed", "provisionally approved"}
+)
+_ACTION_FAILED = frozenset({"not verified", "not returned", "failed", "rejected", "not approved"})
+_ACTION_PENDING = frozenset({"under review", "pending"})
+
+
+def action_row(name: str, said: str) -> dict[str, str]:
+    """One line of a Smile ID result's Actions checklist: ``Verify_ID_Number: Verified`` ->
+    ``{name: "Verify ID Number", said: "Verified", tone: "ok", mark: "✓"}``."""
+    word = said.strip().lower()
+    tone, mark = (
+        (OK, "✓") if word in _ACTION_PASSED
+        else (ERROR, "✕") if word in _ACTION_FAILED
+        else (PROGRESS, "…") if word in _ACTION_PENDING
+        else (INFO, "–")
+    )
+    return {"name": name.replace("_", " "), "said": said, "tone": tone, "mark": mark}

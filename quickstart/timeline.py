@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_wink.providers.smile_id.results import describe
 from flask_wink.providers.ucw.events import reported_connection
 from flask_wink.store.values import iso
 
@@ -28,8 +29,10 @@ from .summaries import (
     TASK_STARTED,
     Summary,
     data_fetch_summary,
+    institution_name,
     provider_title,
     smile_provider_name,
+    status_word,
     summarize,
 )
 
@@ -203,8 +206,14 @@ STATUS_GROUPS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-def status_groups(accounts: Iterable[Mapping[str, Any]], enabled: Iterable[str]) -> list[dict[str, Any]]:
-    """The accounts grouped by provider (each enabled provider has its group, maybe empty)."""
+def status_groups(
+    accounts: Iterable[Mapping[str, Any]],
+    enabled: Iterable[str],
+    bank_names: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The accounts grouped by provider (each enabled provider has its group, maybe empty), each
+    with its label (``Upwork``, ``MX Bank``), its status in words and that status's tone.
+    ``bank_names`` gives a UCW connection's institution name by its key, where UCW gave one."""
     groups = []
     listed = list(accounts)
     for provider in (p for p in STATUS_GROUPS if p in set(enabled)):
@@ -212,14 +221,23 @@ def status_groups(accounts: Iterable[Mapping[str, Any]], enabled: Iterable[str])
         items = []
         for account in (a for a in listed if a["provider"] == provider):
             label = account.get("institutionId") or ""
+            detail = account.get("errorCode") or ""
             if provider == "smile_wink":
                 label = smile_provider_name(label) if label else "Smile account"
+            elif provider == "ucw":
+                given = (bank_names or {}).get(account["accountId"])
+                label = institution_name({"institutionName": given, "institutionId": label})
             elif provider == "smile_id":
                 label = "Verification"
+                # The result's meaning ("Exact ID match"), not its code.
+                known = describe(str(detail)) if detail else None
+                detail = known[1] if known else detail
             items.append(
                 {
                     **account,
                     "label": label or provider_title(provider),
+                    "word": status_word(account["status"]),
+                    "detail": detail,
                     "tone": tones.get(account["status"], INFO),
                 }
             )

@@ -53,7 +53,7 @@ def test_link_george_with_verification_code(page, quickstart, sdk, query):
     # The page shows the callbacks and the verified webhook as they arrive.
     for name in ("onAccountCreated", "onAccountConnected", "onClose", "ACCOUNT_CONNECTED"):
         expect(event_row(page, name)).to_have_count(1)
-    expect(page.locator("#accounts")).to_contain_text("CONNECTED")
+    expect(page.locator("#accounts")).to_contain_text("connected")
 
     callbacks = {e.name: e for e in stored(quickstart.app, kind="callback")}
     connected = callbacks["onAccountConnected"].payload
@@ -143,4 +143,4 @@ def test_disconnecting_in_the_widget_fires_on_account_removed(page, quickstart):
     dialog.get_by_role("button", name="Disconnect SSS").click()
     expect(event_row(page, "onAccountRemoved")).to_have_count(1)
     expect(event_row(page, "ACCOUNT_DISCONNECTED")).to_have_count(1)
-    expect(page.locator("#accounts")).to_contain_text("DISCONNECTED")
+    expect(page.locator("#accounts")).to_contain_text("disconnected")

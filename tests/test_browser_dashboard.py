@@ -97,7 +97,7 @@ def test_a_new_webhook_shows_up_live_without_a_reload(page, quickstart_server):
 
     expect(row(page, "ACCOUNT_CONNECTED")).to_contain_text(
         "Webhook ACCOUNT_CONNECTED verified — Ann's Grab account connected")
-    expect(page.locator('#accounts li[data-account="acc-live-1"]')).to_contain_text("CONNECTED")
+    expect(page.locator('#accounts li[data-account="acc-live-1"]')).to_contain_text("connected")
     assert page.evaluate("window.notReloaded") is True
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -87,9 +88,9 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
     pick_bank(widget, "MX", "MX Bank")
     log_in(widget, "mxuser", "correct")
     expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
-    # The widget stays to its own end: its "Done" is there to press.
+    # The widget stays to its own end: its "Done" leads back to the dashboard (next=/).
     widget.get_by_role("button", name="Done").click()
-    expect(widget.get_by_text("You can close this window.")).to_be_visible()
+    expect(page).to_have_url(quickstart.url + "/")
 
     events = browser_events(quickstart.app)
     names = [e.name for e in reversed(events)]
@@ -111,13 +112,12 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
         account = get_state().store.account("ucw", connected["connection"])
     assert account["status"] == CONNECTED and account["institutionId"] == "mxBank"
 
-    page.get_by_role("link", name="Back").click()
-    expect(page.locator("#accounts")).to_contain_text(CONNECTED)
+    expect(page.locator('#accounts [data-provider="ucw"]')).to_contain_text("MX Bank connected")
     page.get_by_role("link", name="Your bank").click()
     section = page.get_by_role("region", name="MX Bank")
-    expect(section.get_by_text("Status: CONNECTED")).to_be_visible()
+    expect(section.locator(f'[data-status="{CONNECTED}"]')).to_have_text("Status: connected")
     expect(section.locator("tr[data-account]")).to_have_count(2)
-    expect(section).to_contain_text("1000.23")
+    expect(section).to_contain_text("1,000.23")
     expect(section.locator("tr[data-transaction]").first).to_be_visible()
     assert connection_id not in page.content()
 
@@ -205,9 +205,9 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
     submitted = [e.payload for e in events if e.name == "connect/submitMFA"]
     assert len(submitted) == 5 and all(set(p) == {"member_guid"} for p in submitted)
 
-    page.get_by_role("link", name="Back").click()
+    page.get_by_role("link", name="Continue").click()
     section = page.get_by_role("region", name="Sophtron Bank", exact=True)
-    expect(section.get_by_text("Status: CONNECTED")).to_be_visible()
+    expect(section.locator(f'[data-status="{CONNECTED}"]')).to_have_text("Status: connected")
     section.get_by_role("link", name="Refresh").click()
     widget = page.frame_locator("#ucw-frame")
     expect(widget.get_by_label("User ID")).to_be_visible()
@@ -224,6 +224,113 @@ def test_the_second_factor_bank_then_refresh_skips_search(page, quickstart_serve
     assert loaded[0].payload == {"initial_step": "enterCreds"}  # the newest: the refresh
     connected = [e for e in events if e.name == "connect/memberConnected"]
     assert len({e.payload["connection"] for e in connected}) == 1 and len(connected) == 2
+
+
+def test_the_clis_refresh_url_refreshes_the_connection_for_its_signed_in_owner_only(page, tmp_path):
+    with run_ucw_sandbox() as ucw:
+        url = free_port_url()
+        app = make_ucw_app(ucw.url, tmp_path, WINK_PUBLIC_URL=url)
+        with serve(app, port=int(url.rsplit(":", 1)[1])) as host:
+            page.context.add_cookies([{"name": "user", "value": "ada", "url": host.url}])
+            page.goto(host.url + "/wink/ucw/link")
+            widget = page.frame_locator("#ucw-frame")
+            pick_bank(widget, "MX", "MX Bank")
+            log_in(widget, "mxuser", "correct")
+            expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+            with app.app_context():
+                [account] = get_state().store.list_accounts(provider="ucw")
+            key = account["accountId"]
+
+            printed = app.test_cli_runner().invoke(args=["wink", "ucw", "refresh", "ada", key])
+            assert printed.exit_code == 0, printed.output
+            refresh_url = printed.output.strip()
+            assert refresh_url == f"{host.url}/wink/ucw/link?connection={key}"
+
+            page.goto(refresh_url)  # as the user would, signed in
+            expect(page.get_by_role("heading", name="Refresh a bank connection")).to_be_visible()
+            expect(widget.get_by_label("Username")).to_be_visible()
+            expect(widget.get_by_placeholder("Search")).to_have_count(0)
+            log_in(widget, "mxuser", "correct")
+            expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+            events = browser_events(app)
+            loaded = [e for e in events if e.name == "connect/loaded"]
+            assert loaded[0].payload == {"initial_step": "enterCreds"}  # the newest: the refresh
+            connected = [e for e in events if e.name == "connect/memberConnected"]
+            assert len(connected) == 2 and len({e.payload["connectionId"] for e in connected}) == 1
+            # Another user (or nobody) opening the same URL gets no page.
+            for cookies in ({"user": "eve"}, {}):
+                assert httpx.get(refresh_url, cookies=cookies).status_code == 404
+
+
+def test_the_emulators_done_and_remove_buttons_are_44_px_touch_targets_apart(page, quickstart_server):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(quickstart_server.url + "/wink/ucw/link")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "MX", "MX Bank")
+    log_in(widget, "mxuser", "correct")
+    done = widget.get_by_role("button", name="Done").bounding_box()
+    remove = widget.get_by_role("button", name="Remove this connection").bounding_box()
+    for box in (done, remove):
+        assert box["height"] >= 44 and box["width"] >= 44, box
+    apart_sideways = remove["x"] >= done["x"] + done["width"] + 4
+    apart_down = remove["y"] >= done["y"] + done["height"] + 4
+    assert apart_sideways or apart_down, (done, remove)
+
+
+def way_on(page):
+    """The page's way on once the outcome is known: shown at the top, under what the page says."""
+    link = page.locator("#ucw-next a")
+    expect(link).to_be_visible()
+    box, said = link.bounding_box(), page.get_by_role("status").bounding_box()
+    assert box["y"] < said["y"] + said["height"] + 40 and box["height"] >= 44
+    return link
+
+
+def test_after_done_the_page_lands_on_next(page, quickstart_server):
+    page.goto(quickstart_server.url + "/bank")
+    page.get_by_role("link", name="Link a bank account").click()
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "MX", "MX Bank")
+    log_in(widget, "mxuser", "correct")
+    expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+    # The widget posts connect/connected/primaryAction on its "Done", as UCW's does.
+    widget.get_by_role("button", name="Done").click()
+    expect(page).to_have_url(quickstart_server.url + "/bank")
+    expect(page.get_by_role("region", name="MX Bank")).to_be_visible()
+    events = relayed_events(quickstart_server.app, "connect/connected/primaryAction")
+    assert "connect/connected/primaryAction" in {e.name for e in events}
+
+
+def test_once_confirmed_the_page_offers_continue_to_next(page, quickstart_server):
+    page.goto(quickstart_server.url + "/wink/ucw/link?next=/bank")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "MX", "MX Bank")
+    log_in(widget, "mxuser", "correct")
+    expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
+    link = way_on(page)
+    expect(link).to_have_text("Continue")
+    expect(link).to_have_attribute("href", "/bank")
+    link.click()
+    expect(page).to_have_url(quickstart_server.url + "/bank")
+
+
+def test_a_refused_login_offers_the_way_back_under_the_message(page, quickstart_server):
+    page.goto(quickstart_server.url + "/wink/ucw/link?next=/bank")
+    widget = page.frame_locator("#ucw-frame")
+    pick_bank(widget, "Sophtron", "Sophtron Bank NoMFA")
+    log_in(widget, "asdf", "wrong", label="User ID")
+    expect(page.get_by_role("status")).to_contain_text("The connection failed")
+    link = way_on(page)
+    expect(link).to_have_text("Back")
+    expect(link).to_have_attribute("href", "/bank")
+
+
+@pytest.mark.parametrize("given", ["//evil.example/", "/\\evil.example/", "/\t/evil.example/",
+                                   "https://evil.example/", "javascript:alert(1)"])
+def test_a_next_that_leaves_the_site_is_replaced_by_the_sites_root(quickstart_server, given):
+    page = httpx.get(quickstart_server.url + "/wink/ucw/link", params={"next": given})
+    assert page.status_code == 200
+    assert '<p id="ucw-next" hidden><a href="/">' in page.text and "evil.example" not in page.text
 
 
 FORGED = {"type": "connect/memberConnected", "metadata": {"aggregator": "mx", "connectionId": "MBR-forged"}}
@@ -330,6 +437,8 @@ def test_the_page_follows_the_connection_it_relayed_not_one_confirmed_before(pag
             status = page.get_by_role("status")
             expect(status).to_contain_text("not confirmed yet", timeout=60000)
             expect(status).not_to_contain_text("connected and confirmed")
+            # Waiting here shows nothing more: the page offers the way on to the connections.
+            expect(page.locator("#ucw-next a")).to_have_text("Continue")
             with app.app_context():
                 statuses = sorted(a["status"] for a in get_state().store.list_accounts(provider="ucw"))
             assert statuses == [CONNECTED, "UNCONFIRMED"]

@@ -20,12 +20,15 @@ from quickstart.summaries import (
     INFO,
     OK,
     PROGRESS,
+    action_row,
     count_of,
+    institution_name,
     summarize,
 )
 from quickstart.timeline import build_rows, status_groups
 
 from flask_wink import get_state
+from flask_wink.providers.smile_id.results import describe
 from flask_wink.providers.smile_wink.statuses import CALLBACKS
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.providers.ucw import EVENT_TYPES, connection_key
@@ -419,10 +422,10 @@ def test_status_groups_list_each_enabled_provider_with_the_tone_of_each_status()
     ]
     groups = status_groups(accounts, ["smile_wink", "ucw", "smile_id"])
     assert [g["heading"] for g in groups] == ["Accounts", "Bank connections", "Identity verifications"]
-    assert [(a["label"], a["tone"]) for g in groups for a in g["accounts"]] == [
-        ("Upwork", OK),
-        ("mx_bank", ERROR),
-        ("Verification", OK),
+    assert [(a["label"], a["word"], a["tone"]) for g in groups for a in g["accounts"]] == [
+        ("Upwork", "connected", OK),
+        ("MX Bank", "not confirmed", ERROR),
+        ("Verification", "approved", OK),
     ]
     assert [g["heading"] for g in status_groups(accounts, ["smile_wink"])] == ["Accounts"]
 
@@ -441,6 +444,63 @@ def test_the_dashboard_shows_a_forged_connection_as_not_confirmed_by_smile(quick
         parts = browser.get("/timeline.json").json()["parts"]
     assert 'data-account="forged-acct-1" data-status="NOT_CONFIRMED"' in parts["accounts"]
     assert "Upwork account connected — not confirmed by Smile, not trusted" in parts["events"]
+
+
+def test_a_bank_is_shown_by_the_name_ucw_gave_else_its_id_in_words():
+    assert institution_name({"institutionName": "First Bank", "institutionId": "fb"}) == "First Bank"
+    assert institution_name({"institutionId": "mxBank"}) == "MX Bank"  # the emulator's bank
+    assert institution_name({"institutionId": "mx_bank"}) == "MX Bank"
+    assert institution_name({"institutionId": "first_national_bank"}) == "First National Bank"
+    assert institution_name({"institutionId": "cityBank"}) == "City Bank"
+    assert institution_name({"institutionId": None}) == "Bank connection"
+    accounts = [{"provider": "ucw", "accountId": "ucw-1", "institutionId": "x_1", "status": "CONNECTED"}]
+    [group] = status_groups(accounts, ["ucw"], {"ucw-1": "Credit Union of Texas"})
+    assert group["accounts"][0]["label"] == "Credit Union of Texas"
+
+
+def test_a_verifications_result_is_said_in_words_not_its_code():
+    accounts = [{"provider": "smile_id", "accountId": "job-1", "institutionId": None, "status": "approved",
+                 "errorCode": "1012"}]
+    [group] = status_groups(accounts, ["smile_id"])
+    assert group["accounts"][0]["detail"] == describe("1012")[1]
+
+
+#: Badge words that name the machinery rather than what happened.
+JARGON = {"ui", "step", "webhook", "callback", "redirect", "message", "search", "login", "browser"}
+
+
+@pytest.mark.parametrize(
+    "provider, kind, names",
+    [
+        ("smile_wink", "callback", [*CALLBACKS, "onSomethingNew"]),
+        ("smile_wink", "webhook", [*EVENT_DATA_REQUIRED, "SOMETHING_NEW"]),
+        ("ucw", "callback", [*EVENT_TYPES, "connect/somethingNew"]),
+        ("smile_id", "callback", ["linkStarted", "redirected", "somethingNew"]),
+        ("smile_id", "webhook", ["final_result", "interim_result", "job_status", "somethingNew"]),
+    ],
+)
+def test_every_badge_is_a_plain_word(provider, kind, names):
+    for name in names:
+        ui = name == "onUIEvent"
+        for payload in ({"eventName": event} for event in [*UI_EVENTS, "NEW"]) if ui else [{}]:
+            badge = summarize(provider, kind, name, payload).badge
+            assert badge and badge not in JARGON, (name, payload, badge)
+
+
+def test_a_smile_id_confirmation_says_whether_smile_id_confirmed_the_result():
+    confirmed = summarize("smile_id", "webhook", "job_status", {"matches": True})
+    assert (confirmed.badge, confirmed.tone) == ("confirmed", OK)
+    assert confirmed.text == "Smile ID confirmed the result"
+    refused = summarize("smile_id", "webhook", "job_status", {"matches": False, "reason": "another job"})
+    assert refused.tone == ERROR and "another job" in refused.text
+
+
+def test_an_actions_word_gets_its_mark_in_the_checklist():
+    assert action_row("Verify_ID_Number", "Verified") == {
+        "name": "Verify ID Number", "said": "Verified", "tone": OK, "mark": "✓"}
+    assert action_row("Verify_ID_Number", "Not Verified")["mark"] == "✕"
+    assert action_row("Human_Review_Compare", "Pending")["mark"] == "…"
+    assert action_row("Human_Review_Compare", "Not Applicable")["mark"] == "–"
 
 
 # -- /timeline.json -------------------------------------------------------------------------------

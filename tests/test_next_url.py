@@ -1,7 +1,7 @@
 """Where the kit sends the browser back (``next``): a path on this site, whatever the query says.
 
 Each hostile form is sent over loopback exactly as written (its own percent-encoding) to the UCW
-link page, and the Back link it renders is resolved as a browser would (tabs and newlines
+link page, and the link it leads on with (Continue, or Back) is resolved as a browser would (tabs and newlines
 dropped, leading and trailing controls and spaces stripped, a backslash read as a slash).
 """
 
@@ -74,10 +74,10 @@ def link_page(tmp_path_factory):
 
 
 def back_link(link_page: str, raw_next: str) -> tuple[str, str]:
-    """(the page's URL, the Back link's href) for ``?next=`` sent exactly as ``raw_next``."""
+    """(the page's URL, the href of the link it leads on with) for ``?next=`` sent exactly as ``raw_next``."""
     page = httpx.get(f"{link_page}?next={raw_next}")
     assert page.status_code == 200, page.text
-    found = re.search(r'<p id="ucw-back"[^>]*><a href="([^"]*)">Back</a>', page.text)
+    found = re.search(r'<p id="ucw-next"[^>]*><a href="([^"]*)">Continue</a>', page.text)
     assert found, page.text
     return str(page.url), html.unescape(found.group(1))
 

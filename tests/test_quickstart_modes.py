@@ -169,9 +169,8 @@ def test_smile_id_keys_in_sandbox_mode_are_named_as_unused(tmp_path):
     assert not any(line.startswith("Warning:") for line in plain)
 
 
-def test_the_quickstart_passes_the_ucw_target_origin_on_for_the_clis_refresh(tmp_path):
-    # `flask wink ucw refresh` has no request to take the origin from: the quickstart takes
-    # WINK_UCW_TARGET_ORIGIN from the environment or .env, as docs/ucw.md says.
+def test_the_quickstart_passes_the_ucw_target_origin_on(tmp_path):
+    # WINK_UCW_TARGET_ORIGIN from the environment or .env reaches the kit, as docs/ucw.md says.
     from flask_wink import get_state
 
     settings = load_settings(

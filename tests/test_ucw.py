@@ -350,8 +350,22 @@ def test_refresh_sends_the_connection_in_the_body_and_only_for_its_owner(ucw, tm
     assert missing.status_code == 404
 
 
+def test_cli_refresh_without_the_apps_address_says_which_setting_to_set(ucw, tmp_path):
+    app = new_app(ucw, tmp_path)  # TRUSTED_HOSTS only: no address outside a request
+    client = app.test_client()
+    widget = client.post("/wink/ucw/token", headers=ADA).get_json()
+    _, member = log_in(widget["widgetUrl"])
+    relay(client, "connect/memberConnected", {"aggregator": "mx", "connectionId": member["connectionId"],
+                                              "ucpInstitutionId": "mx_bank"})
+    key = connection_key("mx", member["connectionId"])
+    refused = app.test_cli_runner().invoke(args=["wink", "ucw", "refresh", "ada", key])
+    assert refused.exit_code == 1
+    assert refused.output.startswith("Error: WINK_PUBLIC_URL is not set")
+    assert len(refused.output.splitlines()) == 1
+
+
 def test_cli_lists_refreshes_fetches_exports_and_deletes(ucw, tmp_path):
-    app = new_app(ucw, tmp_path, WINK_UCW_TARGET_ORIGIN="https://app.example")
+    app = new_app(ucw, tmp_path, WINK_PUBLIC_URL="https://app.example")
     client = app.test_client()
     widget = client.post("/wink/ucw/token", headers=ADA).get_json()
     _, member = log_in(widget["widgetUrl"])
@@ -362,8 +376,7 @@ def test_cli_lists_refreshes_fetches_exports_and_deletes(ucw, tmp_path):
     listed = runner.invoke(args=["wink", "ucw", "connections", "ada"])
     assert json.loads(listed.output)["key"] == key
     url = runner.invoke(args=["wink", "ucw", "refresh", "ada", key]).output.strip()
-    config, _ = log_in(url)
-    assert config["refresh"] and config["targetOrigin"] == "https://app.example"
+    assert url == f"https://app.example/wink/ucw/link?connection={key}"
     fetched = runner.invoke(args=["wink", "ucw", "fetch", "ada", key])
     assert fetched.exit_code == 0 and "2 account(s)" in fetched.output
     exported = json.loads(runner.invoke(args=["wink", "ucw", "export", "ada"]).output)

@@ -31,6 +31,29 @@
     });
   }
 
+  // -- a wide table says that it scrolls ---------------------------------------------------------
+  // A table wider than its box (on a phone) gets data-scrolls and a hint above it.
+  function markScrolling() {
+    Array.prototype.forEach.call(document.querySelectorAll(".table-wrap"), function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      var hint = wrap.previousElementSibling;
+      var hinted = Boolean(hint && hint.classList.contains("scroll-hint"));
+      wrap.toggleAttribute("data-scrolls", scrolls);
+      if (scrolls && !hinted) {
+        hint = document.createElement("p");
+        hint.className = "scroll-hint";
+        hint.setAttribute("aria-hidden", "true");
+        hint.textContent = "Scroll sideways for more columns →";
+        wrap.parentNode.insertBefore(hint, wrap);
+      } else if (!scrolls && hinted) {
+        hint.remove();
+      }
+    });
+  }
+  markScrolling();
+  window.addEventListener("resize", markScrolling);
+  document.addEventListener("quickstart:changed", function () { setTimeout(markScrolling, 0); });
+
   // -- copy a long id ---------------------------------------------------------------------------
   function copied(button) {
     var was = button.textContent;

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from ...addresses import public_url
 from ...cli import resolve_user
-from ...linking import start_link
+from ...provider import url_segment
 from ...state import WinkState, get_state
-from .access import ucw
 from .connections import delete_connection, delete_user, fetch_and_store, stored_data, user_connections
 from .errors import UcwError
 from .events import NAME
@@ -46,19 +46,21 @@ def connections_command(user: str) -> None:
 @click.argument("connection")
 @with_appcontext
 def refresh_command(user: str, connection: str) -> None:
-    """Print a widget URL that refreshes USER's CONNECTION (one load, within 5 minutes on v2).
+    """Print the URL of this app's page that refreshes USER's CONNECTION, to send the user.
 
-    Needs WINK_UCW_TARGET_ORIGIN or WINK_PUBLIC_URL: there is no request here to take the app's
-    origin from.
+    The user opens it signed in: the page starts the widget for the connection and records what
+    it reports, as a refresh started from any page does (a bare widget URL would report to no
+    page). Built on WINK_PUBLIC_URL (or SERVER_NAME): there is no request here to take the
+    app's address from.
     """
     state = get_state()
-    upstream, app_user_id = _resolve_user(state, user)
+    upstream, _ = _resolve_user(state, user)
     _owned(state, upstream, connection)
     try:
-        started = start_link(state, ucw(state), app_user_id or user, {"connection": connection})
-    except (UcwError, RuntimeError) as exc:
-        raise click.ClickException(f"Starting the refresh failed: {exc}") from None
-    click.echo(dict(started.widget or {})["widgetUrl"])
+        url = public_url("wink.link_page", provider=url_segment(NAME), connection=connection)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(url)
 
 
 @ucw_cli.command("fetch")

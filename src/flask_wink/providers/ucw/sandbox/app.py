@@ -801,8 +801,10 @@ WIDGET_PAGE = """<!doctype html>
     body {{ font-family: system-ui, sans-serif; margin: 0; padding: 1.25rem; color: #1d2433; }}
     h1 {{ font-size: 1.25rem; }}
     input {{ font: inherit; padding: .5rem; width: 100%; box-sizing: border-box; margin: .25rem 0 .75rem; }}
+    /* 44 px touch targets, apart from each other ("Done" and "Remove this connection" sit side by side). */
     button {{ font: inherit; padding: .5rem 1rem; border-radius: .4rem; border: 1px solid #2b59c3;
-              background: #2b59c3; color: #fff; cursor: pointer; margin: .25rem 0; }}
+              background: #2b59c3; color: #fff; cursor: pointer; margin: .25rem .5rem .25rem 0;
+              min-height: 44px; min-width: 44px; }}
     button.secondary {{ background: #fff; color: #2b59c3; }}
     ul {{ list-style: none; padding: 0; }}
     li {{ margin: .4rem 0; }}
