@@ -99,7 +99,7 @@ def test_the_tutorials_app_links_in_all_three_flows(page, tutorial_app):
     widget.get_by_label("Password").fill("correct")
     widget.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
-    page.get_by_role("link", name="Back").click()
+    page.get_by_role("link", name="Continue").click()
     expect(page).to_have_url(url + "/")
 
     # Smile ID: the hosted page, an ID number the emulator approves, the return page.
