@@ -22,8 +22,8 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipP
 from drift import command_paths, quickstart_app
 
 ROOT = Path(__file__).resolve().parent.parent
-#: README and every page of docs/.
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: README, the benchmarks' notes and every page of docs/.
+PAGES = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def evaluate_json(example) -> None:
@@ -114,3 +114,26 @@ def test_every_code_block_says_its_language(page):
     assert len(fences) % 2 == 0, f"{page.name} has an unclosed code block"
     unknown = [tag for tag in opening if tag.strip() not in {"python", "json", "sh", *SHOWN_ONLY}]
     assert unknown == [], f"{page.name}: blocks with no language or one that is not checked: {unknown}"
+
+
+def anchors(page: Path) -> set[str]:
+    """The ids GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"^ *```.*?^ *```", "", page.read_text("utf-8"), flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ +(.+?) *$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_every_relative_link_leads_to_a_file_and_heading_that_exist(page):
+    text = re.sub(r"^ *```.*?^ *```", "", page.read_text("utf-8"), flags=re.MULTILINE | re.DOTALL)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if not linked.exists():
+            broken.append(target)
+        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+            broken.append(target)
+    assert broken == [], f"{page.relative_to(ROOT)}: links to nothing: {broken}"
