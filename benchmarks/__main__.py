@@ -587,7 +587,7 @@ def spread(ratio: dict) -> str:
 
 
 def table(results: dict) -> list[tuple[str, str, str, str]]:
-    """The rows printed (and quoted in the README): measurement, flask-wink, reference, ratio."""
+    """The rows printed (and quoted in benchmarks/README.md): measurement, flask-wink, reference, ratio."""
     rows: list[tuple[str, str, str, str]] = []
     threads = QUICKSTART_THREADS
     for kind, run in results.get("ingest", {}).items():

@@ -14,7 +14,7 @@ commit sends, how many went per group and the wall time against the CPU time of 
 sent it (the difference is the wait: for the disk, or for the interpreter's lock while other
 threads run), then the CPU per webhook of waitress's own thread (the loop that reads requests
 and is woken for every answer written) against that of every other thread. What these showed
-is in the README.
+is in benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored
 
 
 def test_the_statement_profile_times_each_statement_of_the_group_commit():
-    # python -m benchmarks.profile statements: the README's account of where ingest's time goes.
+    # python -m benchmarks.profile statements: benchmarks/README.md's account of where ingest's time goes.
     import os
     import subprocess
     import sys
