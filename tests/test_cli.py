@@ -18,3 +18,10 @@ def test_events_lists_stored_events_as_json_lines(host):
     assert result.exit_code == 0, result.output
     assert '"name": "USER_CREATED"' in result.output
     assert '"upstreamUserId": "tenant-7"' in result.output
+
+
+def test_events_retry_of_an_id_no_event_has_says_so_and_fails(host):
+    result = host.test_cli_runner().invoke(args=["wink", "events", "retry", "--id", "99999"])
+    assert result.exit_code == 1
+    assert "No event has the id 99999" in result.output
+    assert "Retried" not in result.output
