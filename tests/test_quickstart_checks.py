@@ -189,3 +189,25 @@ def test_env_example_lists_every_ucw_setting_the_quickstart_reads():
     ucw = {name for name in checks.KNOWN_SETTINGS if name.startswith(("UCW_", "WINK_UCW_"))}
     assert ucw == {"UCW_URL", "UCW_TOKEN", "UCW_API_VERSION", "WINK_UCW_TARGET_ORIGIN"}
     assert ucw - example == set()
+
+
+def test_a_postgres_database_url_as_heroku_hands_out_is_used(tmp_path):
+    import sqlalchemy as sa
+
+    from postgres import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        heroku = sa.engine.make_url(url).set(drivername="postgres").render_as_string(False)
+        out = io.StringIO()
+        started = checks.start({**BLANK, "APP_PORT": str(free_port()), "DATABASE_URL": heroku,
+                                "INSTANCE_PATH": str(tmp_path / "i")}, env_file=tmp_path / "none.env", out=out)
+        assert out.getvalue() == "" and started is not None
+        from flask_wink import get_state
+
+        store = get_state(started[1]).store
+        try:
+            assert store.engine.dialect.name == "postgresql"
+            assert started[1].test_client().get("/wink/events").status_code == 200
+        finally:
+            store.dispose()
+            started[1].config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
