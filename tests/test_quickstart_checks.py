@@ -181,7 +181,8 @@ def test_app_port_wins_over_port_and_a_bad_port_is_named_as_port(tmp_path):
     assert started is not None and started[0].app_port == app_port and out.getvalue() == ""
     env_file.write_text("PORT=eighty\n")
     assert checks.start(base, env_file=env_file, out=out) is None
-    assert out.getvalue().splitlines()[-1] == "Error: PORT must be a whole number, not 'eighty': set e.g. PORT=8000."
+    said = out.getvalue().splitlines()[-1]
+    assert said == "Error: PORT must be a whole number, not 'eighty': set e.g. PORT=8000."
 
 
 def test_env_example_lists_every_ucw_setting_the_quickstart_reads():
@@ -199,8 +200,9 @@ def test_a_postgres_database_url_as_heroku_hands_out_is_used(tmp_path):
     with fresh_postgres_database() as url:
         heroku = sa.engine.make_url(url).set(drivername="postgres").render_as_string(False)
         out = io.StringIO()
-        started = checks.start({**BLANK, "APP_PORT": str(free_port()), "DATABASE_URL": heroku,
-                                "INSTANCE_PATH": str(tmp_path / "i")}, env_file=tmp_path / "none.env", out=out)
+        environ = {**BLANK, "APP_PORT": str(free_port()), "DATABASE_URL": heroku,
+                   "INSTANCE_PATH": str(tmp_path / "i")}
+        started = checks.start(environ, env_file=tmp_path / "none.env", out=out)
         assert out.getvalue() == "" and started is not None
         from flask_wink import get_state
 
