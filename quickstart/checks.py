@@ -128,7 +128,8 @@ def port_problem(host: str, port: int, setting: str = "APP_PORT") -> str | None:
 
 
 def upstream_problems(app: Flask, settings: Settings) -> list[str]:
-    """Live mode: one cheap authenticated call to each configured upstream."""
+    """A UCW at UCW_URL answers at all (in either mode: a standalone emulator in sandbox mode);
+    in live mode, one cheap authenticated call to each configured upstream."""
     from flask_wink import get_state
     from flask_wink.errors import (
         UpstreamAuthRefused,
@@ -137,10 +138,10 @@ def upstream_problems(app: Flask, settings: Settings) -> list[str]:
         UpstreamUnreachable,
     )
 
-    if settings.sandbox:
-        return []
     providers = get_state(app).providers
-    problems = []
+    problems = ucw_problems(settings) if "ucw" in providers else []
+    if settings.sandbox:
+        return problems
     calls = []
     if "smile_wink" in providers:
         smile = providers["smile_wink"].client
@@ -163,14 +164,19 @@ def upstream_problems(app: Flask, settings: Settings) -> list[str]:
                             "and the network.")
         except UpstreamCallError as exc:
             problems.append(f"{name} at {where} answered an error ({exc}): check {host_setting} and {keys}.")
-    if "ucw" in providers and settings.ucw_url:
-        # UCW has no read-only authenticated call: check that it answers at all.
-        try:
-            httpx.get(settings.ucw_url, timeout=10.0)
-        except httpx.HTTPError as exc:
-            problems.append(f"UCW at {settings.ucw_url} could not be reached ({type(exc).__name__}): "
-                            "check UCW_URL and that UCW is running.")
     return problems
+
+
+def ucw_problems(settings: Settings) -> list[str]:
+    """The UCW at UCW_URL answers at all (UCW has no read-only authenticated call)."""
+    if not settings.ucw_url:
+        return []
+    try:
+        httpx.get(settings.ucw_url, timeout=10.0)
+    except httpx.HTTPError as exc:
+        return [f"UCW at {settings.ucw_url} could not be reached ({type(exc).__name__}): "
+                "check UCW_URL and that UCW is running."]
+    return []
 
 
 def start(

@@ -213,3 +213,14 @@ def test_a_postgres_database_url_as_heroku_hands_out_is_used(tmp_path):
         finally:
             store.dispose()
             started[1].config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+
+
+def test_a_down_ucw_url_in_sandbox_mode_stops_the_start_naming_ucw_url(tmp_path):
+    from conftest import free_port_url
+
+    down = free_port_url()
+    done = run_quickstart(tmp_path, APP_PORT=str(free_port()), UCW_URL=down)
+    assert done.returncode == 2
+    assert errors(done) == [
+        f"Error: UCW at {down} could not be reached (ConnectError): check UCW_URL and that UCW is running."
+    ]
