@@ -13,6 +13,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import (
     BadGateway,
@@ -137,6 +138,12 @@ class UpstreamUnreachable(UpstreamCallError):
 
 class UpstreamTimedOut(UpstreamUnreachable):
     """The upstream did not answer within the configured timeout."""
+
+
+class ConfigurationError(click.ClickException, RuntimeError):
+    """A setting the kit cannot use, in one line that says the fix. A ``RuntimeError``; also a
+    Click exception, so that ``flask run`` and ``flask wink ...``, which build the app, print that
+    line (``Error: ...``, exit status 1) rather than a traceback."""
 
 
 class VerificationError(Exception):

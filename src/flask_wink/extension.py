@@ -17,7 +17,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import SecurityError
 
 from .addresses import check_public_address
-from .errors import error_page
+from .errors import ConfigurationError, error_page
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .ratelimits import RateLimits
@@ -87,7 +87,19 @@ class Wink:
     # -- setup --------------------------------------------------------------------------
 
     def init_app(self, app: Flask) -> None:
-        """Read config, build the providers and the store, and register routes and commands."""
+        """Read config, build the providers and the store, and register routes and commands.
+
+        A setting the kit cannot use raises :class:`~flask_wink.errors.ConfigurationError` (a
+        ``RuntimeError``) in one line that says the fix; ``flask run`` and ``flask wink ...``
+        print just that line."""
+        try:
+            self._init_app(app)
+        except RuntimeError as exc:
+            if type(exc) is not RuntimeError:  # already the kit's, or the host's own kind
+                raise
+            raise ConfigurationError(str(exc)) from None
+
+    def _init_app(self, app: Flask) -> None:
         for key, value in self._options.items():
             if value is not None:
                 app.config[key] = value
