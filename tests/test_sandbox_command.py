@@ -4,14 +4,30 @@ and prints its ``.env`` lines the same way (the quickstart's names, then the hos
 from __future__ import annotations
 
 import io
+import queue
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from dotenv import dotenv_values
 
 SANDBOXES = ["smile-wink", "ucw", "smile-id"]
+
+
+def first_lines(process: subprocess.Popen, count: int, timeout: float = 15) -> list[str]:
+    """The first ``count`` lines the process prints; fewer when it prints no more within ``timeout``."""
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in process.stdout],
+                     daemon=True).start()
+    found = []
+    try:
+        while len(found) < count:
+            found.append(lines.get(timeout=timeout))
+    except queue.Empty:
+        pass
+    return found
 
 
 @pytest.mark.parametrize("name", SANDBOXES)
@@ -44,7 +60,7 @@ def test_every_emulator_prints_its_env_lines_then_the_host_apps_names(name, host
     command = [sys.executable, "-m", "flask_wink.sandbox", name, "--port", str(port), *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
-        lines = [process.stdout.readline().rstrip("\n") for _ in range(len(host_names) + 2)]
+        lines = first_lines(process, len(host_names) + 2)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -239,7 +239,9 @@ def test_the_sandbox_command_prints_the_env_lines_and_serves(tmp_path):
         [sys.executable, "-m", "flask_wink.sandbox", "smile-id", "--port", str(port), "--partner-id", "085",
          "--api-key", "k-1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        lines = [process.stdout.readline().strip() for _ in range(6)]
+        from test_sandbox_command import first_lines
+
+        lines = first_lines(process, 6)
         assert lines[1:5] == ["SMILE_ID_PARTNER_ID=085", "SMILE_ID_API_KEY=k-1",
                               f"SMILE_ID_HOST=http://127.0.0.1:{port}/v1",
                               f"SMILE_ID_PRIVACY_URL=http://127.0.0.1:{port}/privacy"]
