@@ -28,6 +28,9 @@ from .sandbox_keys import sandbox_keys
 from .settings import ROOT, Settings, load_settings
 
 SANDBOX_PREFIX = "/sandbox"
+#: The quickstart's session cookie: its own name, not Flask's "session", which a host app on the
+#: same machine uses too.
+SESSION_COOKIE_NAME = "wink_quickstart_session"
 FRONTEND_DIR = ROOT / "frontend"
 
 
@@ -46,6 +49,9 @@ def create_app(
     # The session cookie goes with top-level navigations from other sites (a link to the app)
     # but not with their forms or scripts; it is Secure whenever the request came over https.
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Cookies ignore ports: under Flask's "session" the quickstart and another Flask app on
+    # 127.0.0.1 (the tutorial's) would overwrite each other's cookie and sign each other out.
+    app.config["SESSION_COOKIE_NAME"] = SESSION_COOKIE_NAME
     app.session_interface = HttpsAwareSessions()
     # WEBHOOK_SECRET may list several (rotation); the sandbox signs with the first.
     webhook_secrets = [s.strip() for s in (settings.webhook_secret or "").split(",") if s.strip()]

@@ -20,12 +20,12 @@ from typing import IO, Any
 import httpx
 from flask import Flask
 
-from .settings import KIT_SETTINGS, WHOLE_NUMBERS, Settings, load_settings, read_values, whole_number
+from .settings import KIT_SETTINGS, Settings, load_settings, port_setting, read_values, whole_number
 
 #: Every name the quickstart reads from the environment or ``.env`` (tests/test_quickstart_checks.py
 #: keeps it in step with quickstart/settings.py and .env.example).
 KNOWN_SETTINGS = frozenset({
-    "APP_HOST", "APP_PORT", "API_KEY", "API_SECRET", "WINK_API_KEY", "WINK_API_SECRET", "MODE",
+    "APP_HOST", "APP_PORT", "PORT", "API_KEY", "API_SECRET", "WINK_API_KEY", "WINK_API_SECRET", "MODE",
     "ADMIN_PASSWORD", "OPEN_API_HOST", "WINK_TEMPLATE_ID", "WINK_SDK_VERSION", "WEBHOOK_SECRET",
     "WINK_WEBHOOK_SECRETS", "SECRET_KEY", "DATABASE_URL", "ALLOWED_ORIGINS", "TOP_PROVIDERS",
     "PROVIDERS", "ENABLE_UPLOAD", "QUICKSTART_HOOKS", "UCW_URL", "UCW_TOKEN", "UCW_API_VERSION",
@@ -69,14 +69,15 @@ def setting_problems(values: Mapping[str, str | None]) -> list[str]:
 
     problems = []
     numbers = {}
-    for name in WHOLE_NUMBERS:
+    port_name = port_setting(values)
+    for name in (port_name, "WINK_SDK_VERSION"):
         try:
             numbers[name] = whole_number(name, get(name))
         except SystemExit as exc:
             problems.append(str(exc.code))
-    port = numbers.get("APP_PORT")
+    port = numbers.get(port_name)
     if port is not None and not 1 <= port <= 65535:
-        problems.append(f"APP_PORT must be between 1 and 65535, not {port}: set e.g. APP_PORT=8000.")
+        problems.append(f"{port_name} must be between 1 and 65535, not {port}: set e.g. {port_name}=8000.")
     sdk = numbers.get("WINK_SDK_VERSION")
     if sdk is not None and sdk not in (1, 2):
         problems.append(f"WINK_SDK_VERSION must be 1 or 2, not {sdk}: set WINK_SDK_VERSION=2.")
@@ -103,14 +104,15 @@ def setting_problems(values: Mapping[str, str | None]) -> list[str]:
                             "set a sqlite:/// or postgresql+psycopg:// URL.")
     host = get("APP_HOST") or "127.0.0.1"
     if port is not None and 1 <= port <= 65535:
-        busy = port_problem(host, port)
+        busy = port_problem(host, port, port_name)
         if busy:
             problems.append(busy)
     return problems
 
 
-def port_problem(host: str, port: int) -> str | None:
-    """A problem when nothing can listen on ``host:port`` (another program has it)."""
+def port_problem(host: str, port: int, setting: str = "APP_PORT") -> str | None:
+    """A problem when nothing can listen on ``host:port`` (another program has it); ``setting``
+    names where the port came from (``APP_PORT`` or ``PORT``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         # As waitress binds: a port left in TIME_WAIT is free, one another program listens on is not.
@@ -120,13 +122,14 @@ def port_problem(host: str, port: int) -> str | None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return (f"Port {port} on {host} is in use (another quickstart?): stop that program, "
-                        f"or set APP_PORT to a free port, e.g. APP_PORT={port + 1}.")
-            return f"Cannot listen on {host}:{port} ({exc.strerror}): check APP_HOST and APP_PORT."
+                        f"or set {setting} to a free port, e.g. {setting}={port + 1}.")
+            return f"Cannot listen on {host}:{port} ({exc.strerror}): check APP_HOST and {setting}."
     return None
 
 
 def upstream_problems(app: Flask, settings: Settings) -> list[str]:
-    """Live mode: one cheap authenticated call to each configured upstream."""
+    """A UCW at UCW_URL answers at all (in either mode: a standalone emulator in sandbox mode);
+    in live mode, one cheap authenticated call to each configured upstream."""
     from flask_wink import get_state
     from flask_wink.errors import (
         UpstreamAuthRefused,
@@ -135,10 +138,10 @@ def upstream_problems(app: Flask, settings: Settings) -> list[str]:
         UpstreamUnreachable,
     )
 
-    if settings.sandbox:
-        return []
     providers = get_state(app).providers
-    problems = []
+    problems = ucw_problems(settings) if "ucw" in providers else []
+    if settings.sandbox:
+        return problems
     calls = []
     if "smile_wink" in providers:
         smile = providers["smile_wink"].client
@@ -161,14 +164,19 @@ def upstream_problems(app: Flask, settings: Settings) -> list[str]:
                             "and the network.")
         except UpstreamCallError as exc:
             problems.append(f"{name} at {where} answered an error ({exc}): check {host_setting} and {keys}.")
-    if "ucw" in providers and settings.ucw_url:
-        # UCW has no read-only authenticated call: check that it answers at all.
-        try:
-            httpx.get(settings.ucw_url, timeout=10.0)
-        except httpx.HTTPError as exc:
-            problems.append(f"UCW at {settings.ucw_url} could not be reached ({type(exc).__name__}): "
-                            "check UCW_URL and that UCW is running.")
     return problems
+
+
+def ucw_problems(settings: Settings) -> list[str]:
+    """The UCW at UCW_URL answers at all (UCW has no read-only authenticated call)."""
+    if not settings.ucw_url:
+        return []
+    try:
+        httpx.get(settings.ucw_url, timeout=10.0)
+    except httpx.HTTPError as exc:
+        return [f"UCW at {settings.ucw_url} could not be reached ({type(exc).__name__}): "
+                "check UCW_URL and that UCW is running."]
+    return []
 
 
 def start(

@@ -89,7 +89,15 @@ def read_values(
 
 
 #: Settings that are whole numbers, and an example value for the fix.
-WHOLE_NUMBERS = {"APP_PORT": 8000, "WINK_SDK_VERSION": 2}
+WHOLE_NUMBERS = {"APP_PORT": 8000, "PORT": 8000, "WINK_SDK_VERSION": 2}
+
+
+def port_setting(values: Mapping[str, str | None]) -> str:
+    """The name the port is read from: ``APP_PORT``, else ``PORT`` (what most hosts set, and what
+    a ``.env`` written for another app says) when only it is set."""
+    if values.get("APP_PORT") in (None, "") and values.get("PORT") not in (None, ""):
+        return "PORT"
+    return "APP_PORT"
 
 
 def whole_number(name: str, value: str | None) -> int:
@@ -114,7 +122,8 @@ def load_settings(
         value = values.get(name)
         return value if value not in (None, "") else None
 
-    port = whole_number("APP_PORT", get("APP_PORT"))
+    port_name = port_setting(values)
+    port = whole_number(port_name, get(port_name))
     sdk_version = whole_number("WINK_SDK_VERSION", get("WINK_SDK_VERSION"))
     api_key = get("API_KEY") or get("WINK_API_KEY")
     api_secret = get("API_SECRET") or get("WINK_API_SECRET")

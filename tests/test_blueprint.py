@@ -91,10 +91,14 @@ def test_token_with_wrong_api_secret_is_502_with_smiles_request_id(sandbox, tmp_
 def test_token_when_smile_is_unreachable_is_503(sandbox, tmp_path):
     from conftest import free_port_url
 
-    app, _ = make_host_app(sandbox, tmp_path, WINK_API_HOST=free_port_url() + "/v1")
+    down = free_port_url() + "/v1"
+    app, _ = make_host_app(sandbox, tmp_path, WINK_API_HOST=down)
     response = app.test_client().post("/wink/token", headers=GEORGE)
     assert response.status_code == 503
-    assert response.get_json()["message"] == "Smile's API could not be reached."
+    # The message names the setting to check and its value.
+    assert response.get_json()["message"] == (
+        f"Smile's API could not be reached: check WINK_API_HOST={down} and that it is up."
+    )
 
 
 def test_token_when_smile_does_not_answer_in_time_is_504(sandbox, tmp_path):
@@ -107,7 +111,9 @@ def test_token_when_smile_does_not_answer_in_time_is_504(sandbox, tmp_path):
         app, _ = make_host_app(sandbox, tmp_path, WINK_API_HOST=url, WINK_TIMEOUT=0.3)
         response = app.test_client().post("/wink/token", headers=GEORGE)
     assert response.status_code == 504
-    assert response.get_json()["message"] == "Smile's API did not answer in time."
+    assert response.get_json()["message"] == (
+        f"Smile's API did not answer in time: check WINK_API_HOST={url} and that it is up."
+    )
 
 
 def test_token_needs_the_csrf_header_when_csrf_is_on(sandbox, tmp_path):

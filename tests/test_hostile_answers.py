@@ -329,8 +329,9 @@ def test_an_unchanged_session_cookie_is_sent_again_only_once_it_is_a_day_old(tmp
         old = client.get("/api/create_link_token")
         assert old.json()["userId"] == first.json()["userId"] and "Expires=" in old.headers["Set-Cookie"]
         # A cookie whose signature does not match is no session: a new visitor.
-        payload, rest = client.cookies["session"].split(".", 1)
+        payload, rest = client.cookies["wink_quickstart_session"].split(".", 1)
         client.cookies.clear()
-        client.cookies.set("session", payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + rest)
+        tampered = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + rest
+        client.cookies.set("wink_quickstart_session", tampered)
         assert client.get("/api/create_link_token").json()["userId"] != first.json()["userId"]
     app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()

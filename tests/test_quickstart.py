@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -163,3 +164,15 @@ def test_live_mode_enables_smile_id_only_with_its_keys_and_keeps_the_admin_page_
         assert admin.get("/smile-id/links").status_code == 401
         signed_in = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode()}
         assert admin.get("/smile-id/links", headers=signed_in).status_code == 200
+
+
+def test_another_flask_apps_session_cookie_on_the_same_host_does_not_sign_the_user_out(quickstart_server):
+    # Cookies ignore ports: a Flask app on 127.0.0.1:<another port> sets "session" for this host too.
+    with httpx.Client(base_url=quickstart_server.url) as browser:
+        first = re.search(r"user=(anon-[0-9a-f]+)", browser.get("/").text).group(1)
+        assert "wink_quickstart_session" in browser.cookies
+        browser.cookies.set("session", "the-host-apps-own-session", domain="127.0.0.1")
+        again = browser.get("/")
+        assert re.search(r"user=(anon-[0-9a-f]+)", again.text).group(1) == first
+        assert "session=" not in again.headers.get("set-cookie", "").replace("_session=", "")
+        assert browser.cookies.get("session") == "the-host-apps-own-session"

@@ -143,3 +143,84 @@ def test_every_name_the_quickstart_reads_is_known():
     example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - checks.KNOWN_SETTINGS == set()
     assert example - checks.KNOWN_SETTINGS == set()
+
+
+def test_port_is_served_on_when_app_port_is_not_set(tmp_path):
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, **BLANK, "PYTHONPATH": str(ROOT), "INSTANCE_PATH": str(tmp_path / "instance"),
+           "PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "quickstart"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert f"Open http://127.0.0.1:{port}" in process.stdout.readline()
+        for _ in range(300):
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the quickstart did not listen on PORT")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_app_port_wins_over_port_and_a_bad_port_is_named_as_port(tmp_path):
+    env_file = tmp_path / ".env"
+    app_port = free_port()
+    env_file.write_text(f"PORT=8766\nAPP_PORT={app_port}\n")
+    base = {**BLANK, "INSTANCE_PATH": str(tmp_path / "i")}
+    del base["PORT"], base["APP_PORT"]
+    out = io.StringIO()
+    started = checks.start(base, env_file=env_file, out=out)
+    assert started is not None and started[0].app_port == app_port and out.getvalue() == ""
+    env_file.write_text("PORT=eighty\n")
+    assert checks.start(base, env_file=env_file, out=out) is None
+    said = out.getvalue().splitlines()[-1]
+    assert said == "Error: PORT must be a whole number, not 'eighty': set e.g. PORT=8000."
+
+
+def test_env_example_lists_every_ucw_setting_the_quickstart_reads():
+    example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    ucw = {name for name in checks.KNOWN_SETTINGS if name.startswith(("UCW_", "WINK_UCW_"))}
+    assert ucw == {"UCW_URL", "UCW_TOKEN", "UCW_API_VERSION", "WINK_UCW_TARGET_ORIGIN"}
+    assert ucw - example == set()
+
+
+def test_a_postgres_database_url_as_heroku_hands_out_is_used(tmp_path):
+    import sqlalchemy as sa
+
+    from postgres import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        heroku = sa.engine.make_url(url).set(drivername="postgres").render_as_string(False)
+        out = io.StringIO()
+        environ = {**BLANK, "APP_PORT": str(free_port()), "DATABASE_URL": heroku,
+                   "INSTANCE_PATH": str(tmp_path / "i")}
+        started = checks.start(environ, env_file=tmp_path / "none.env", out=out)
+        assert out.getvalue() == "" and started is not None
+        from flask_wink import get_state
+
+        store = get_state(started[1]).store
+        try:
+            assert store.engine.dialect.name == "postgresql"
+            assert started[1].test_client().get("/wink/events").status_code == 200
+        finally:
+            store.dispose()
+            started[1].config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+
+
+def test_a_down_ucw_url_in_sandbox_mode_stops_the_start_naming_ucw_url(tmp_path):
+    from conftest import free_port_url
+
+    down = free_port_url()
+    done = run_quickstart(tmp_path, APP_PORT=str(free_port()), UCW_URL=down)
+    assert done.returncode == 2
+    assert errors(done) == [
+        f"Error: UCW at {down} could not be reached (ConnectError): check UCW_URL and that UCW is running."
+    ]

@@ -239,14 +239,21 @@ def test_the_sandbox_command_prints_the_env_lines_and_serves(tmp_path):
         [sys.executable, "-m", "flask_wink.sandbox", "smile-id", "--port", str(port), "--partner-id", "085",
          "--api-key", "k-1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        lines = [process.stdout.readline().strip() for _ in range(4)]
-        assert lines[1:] == ["SMILE_ID_PARTNER_ID=085", "SMILE_ID_API_KEY=k-1",
-                             f"SMILE_ID_HOST=http://127.0.0.1:{port}/v1"]
-        # The whole output is valid in a .env file: the first line is a comment.
+        from test_sandbox_command import first_lines
+
+        lines = first_lines(process, 6)
+        assert lines[1:5] == ["SMILE_ID_PARTNER_ID=085", "SMILE_ID_API_KEY=k-1",
+                              f"SMILE_ID_HOST=http://127.0.0.1:{port}/v1",
+                              f"SMILE_ID_PRIVACY_URL=http://127.0.0.1:{port}/privacy"]
+        # The whole output is valid in a .env file: the first and last lines are comments.
         assert lines[0].startswith("# Smile ID sandbox running")
+        assert lines[5] == ("# in a host app's config these are WINK_SMILE_ID_PARTNER_ID, "
+                            "WINK_SMILE_ID_API_KEY, WINK_SMILE_ID_HOST and WINK_SMILE_ID_PRIVACY_URL")
         assert dotenv_values(stream=io.StringIO("\n".join(lines))) == {
             "SMILE_ID_PARTNER_ID": "085", "SMILE_ID_API_KEY": "k-1",
-            "SMILE_ID_HOST": f"http://127.0.0.1:{port}/v1"}
+            "SMILE_ID_HOST": f"http://127.0.0.1:{port}/v1",
+            "SMILE_ID_PRIVACY_URL": f"http://127.0.0.1:{port}/privacy"}
+        assert httpx.get(f"http://127.0.0.1:{port}/privacy").status_code == 200
         client = SmileIDClient(f"http://127.0.0.1:{port}/v1", "085", "k-1")
         assert client.list_links()["meta"]["totalCount"] == 0
         client.close()

@@ -426,6 +426,18 @@ def test_a_bare_postgresql_url_uses_an_installed_driver(monkeypatch):
             monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
 
 
+def test_a_postgres_url_as_heroku_hands_out_is_postgresql_through_psycopg():
+    with fresh_postgres_database() as url:
+        heroku = sa.engine.make_url(url).set(drivername="postgres").render_as_string(False)
+        assert heroku.startswith("postgres://")
+        store = Store(heroku)
+        try:
+            assert (store.engine.dialect.name, store.engine.dialect.driver) == ("postgresql", "psycopg")
+            assert add(store, "evt-heroku") is not None
+        finally:
+            store.dispose()
+
+
 @pytest.mark.parametrize(
     "url, words",
     [

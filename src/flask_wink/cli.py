@@ -137,6 +137,11 @@ def retry(ids: tuple[int, ...], lease: float | None) -> None:
     events whose claim lapsed (their process died while handling them) or whose retry is due."""
     state = get_state()
     app = current_app._get_current_object()
+    unknown = [id_ for id_ in dict.fromkeys(ids) if state.store.get_event(id_) is None]
+    if unknown:
+        raise click.ClickException(
+            f"No event has the id {', '.join(map(str, unknown))}: `flask wink events` lists the ids."
+        )
     count = state.store.retry_failed(ids or None)
     handled = run_worker(app, once=True) if count else 0
     taken = 0 if ids else take_over_lapsed(app, state, lease=lease)

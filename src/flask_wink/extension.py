@@ -17,6 +17,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import SecurityError
 
 from .addresses import check_public_address
+from .errors import ConfigurationError, error_page
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .ratelimits import RateLimits
@@ -86,7 +87,19 @@ class Wink:
     # -- setup --------------------------------------------------------------------------
 
     def init_app(self, app: Flask) -> None:
-        """Read config, build the providers and the store, and register routes and commands."""
+        """Read config, build the providers and the store, and register routes and commands.
+
+        A setting the kit cannot use raises :class:`~flask_wink.errors.ConfigurationError` (a
+        ``RuntimeError``) in one line that says the fix; ``flask run`` and ``flask wink ...``
+        print just that line."""
+        try:
+            self._init_app(app)
+        except RuntimeError as exc:
+            if type(exc) is not RuntimeError:  # already the kit's, or the host's own kind
+                raise
+            raise ConfigurationError(str(exc)) from None
+
+    def _init_app(self, app: Flask) -> None:
         for key, value in self._options.items():
             if value is not None:
                 app.config[key] = value
@@ -226,7 +239,8 @@ class Wink:
 
 
     def _register_answers(self, app: Flask, state: WinkState, prefix: str) -> None:
-        """Security headers on the kit's own pages; JSON 405 and 413 on the kit's own paths."""
+        """Security headers on the kit's own pages; 405 and 413 on the kit's own paths answered
+        as the kit's errors are (JSON, or the error page to a browser's navigation)."""
         from . import security
 
         names = {"wink"} | {
@@ -253,6 +267,9 @@ class Wink:
         def json_answer(exc):
             if not on_kit_path():
                 return exc
+            page = error_page(exc, request.environ)  # a browser's navigation: the kit's page
+            if page is not None:
+                return page
             body = {"error": type(exc).__name__, "message": exc.description}
             response = app.response_class(json.dumps(body), status=exc.code, mimetype="application/json")
             for name, value in exc.get_headers():

@@ -1,7 +1,8 @@
 """The engine for a database URL, and which databases and drivers the store works with.
 
 SQLite and PostgreSQL only. On PostgreSQL the write path needs psycopg (3) or psycopg2; a bare
-``postgresql://`` URL takes whichever of them is installed, psycopg first (the ``postgres`` extra).
+``postgresql://`` or ``postgres://`` URL (the spelling Heroku and other hosts hand out) takes
+whichever of them is installed, psycopg first (the ``postgres`` extra).
 A URL the store cannot work with is refused here, in one sentence that says the fix, rather than
 as an import traceback at start-up or a 503 on the first write.
 """
@@ -68,6 +69,9 @@ def database_url(url: str) -> URL:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise RuntimeError(f"The database URL is not a URL SQLAlchemy understands: {FIX}.") from None
+    if parsed.drivername.split("+")[0] == "postgres":
+        # What Heroku and other hosts hand out; SQLAlchemy knows PostgreSQL only as postgresql.
+        parsed = parsed.set(drivername="postgresql" + parsed.drivername.removeprefix("postgres"))
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return parsed

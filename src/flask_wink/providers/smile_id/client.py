@@ -140,7 +140,7 @@ class SmileIDClient:
         timestamp, signature = answer.get("timestamp"), answer.get("signature")
         if not confirm(timestamp, signature, self.partner_id, self._api_key):  # type: ignore[arg-type]
             raise SmileIDAPIError("Smile ID's job_status answer is not signed with this partner's key.",
-                                  status=200)
+                                  status=200, host=self.host, path="job_status")
         return answer
 
     def record_test_result(
@@ -160,9 +160,11 @@ class SmileIDClient:
         try:
             response = self._http.request(method, path, json=body)
         except httpx.TimeoutException as exc:
-            raise SmileIDTimeout(f"Smile ID did not answer in time ({type(exc).__name__}).") from None
+            raise SmileIDTimeout(f"Smile ID did not answer in time ({type(exc).__name__}).",
+                                 host=self.host, path=path) from None
         except httpx.HTTPError as exc:
-            raise SmileIDConnectionError(f"Smile ID could not be reached ({type(exc).__name__}).") from None
+            raise SmileIDConnectionError(f"Smile ID could not be reached ({type(exc).__name__}).",
+                                         host=self.host, path=path) from None
         try:
             data = response.json()
         except ValueError:
@@ -170,9 +172,9 @@ class SmileIDClient:
         if response.is_success:
             if not isinstance(data, dict):
                 raise SmileIDAPIError("Smile ID answered with something other than a JSON object.",
-                                      status=response.status_code)
+                                      status=response.status_code, host=self.host, path=path)
             return data
-        raise _error(response.status_code, data)
+        raise _error(response.status_code, data, host=self.host, path=f"{method} {path}")
 
 
 def _segment(ref_id: str) -> str:
@@ -181,7 +183,7 @@ def _segment(ref_id: str) -> str:
     return ref_id
 
 
-def _error(status: int, data: Any) -> SmileIDAPIError:
+def _error(status: int, data: Any, *, host: str, path: str) -> SmileIDAPIError:
     data = data if isinstance(data, dict) else {}
     code = str(data["code"]) if data.get("code") is not None else None
     message = str(data.get("error") or data.get("message") or f"HTTP {status}")
@@ -196,4 +198,4 @@ def _error(status: int, data: Any) -> SmileIDAPIError:
         kind = SmileIDRateLimited
     elif status >= 500:
         kind = SmileIDServerError
-    return kind(message, code=code, status=status)
+    return kind(message, code=code, status=status, host=host, path=path)

@@ -24,6 +24,9 @@ class SmileIDError(UpstreamCallError):
     """A call to Smile ID's API failed."""
 
     upstream = "Smile ID"
+    host_setting = "WINK_SMILE_ID_HOST"
+    credential_settings = "WINK_SMILE_ID_PARTNER_ID and WINK_SMILE_ID_API_KEY"
+    host_shape = "it ends in /v1"
 
 
 class SmileIDAPIError(SmileIDError, UpstreamRefused):

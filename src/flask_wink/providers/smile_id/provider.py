@@ -87,6 +87,22 @@ TEST_RESULTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def check_host(host: str) -> None:
+    """A one-line RuntimeError unless ``host`` looks like Smile ID's API base URL (http(s), ending
+    in ``/v1``): found at start, not as a 404 when a user first clicks."""
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise RuntimeError(
+            f"WINK_SMILE_ID_HOST must be an http(s) URL, not {host!r}: "
+            f"set e.g. WINK_SMILE_ID_HOST={SANDBOX_HOST}."
+        )
+    if not parts.path.rstrip("/").endswith("/v1"):
+        raise RuntimeError(
+            f"WINK_SMILE_ID_HOST must end in /v1 (Smile ID's API base URL), not {host!r}: "
+            f"set WINK_SMILE_ID_HOST={host.rstrip('/')}/v1."
+        )
+
+
 class SmileID:
     """Smile ID's hosted verification links: create a single-use link per verification, send the
     browser there, record the redirect back, and take the result from the signed callback."""
@@ -168,8 +184,10 @@ class SmileID:
             timeout = float(config.get("WINK_SMILE_ID_TIMEOUT") or 10.0)
         except ValueError as exc:
             raise RuntimeError(f"A WINK_SMILE_ID_* setting is not valid: {exc}") from None
+        host = str(config.get("WINK_SMILE_ID_HOST") or SANDBOX_HOST)
+        check_host(host)
         client = SmileIDClient(
-            config.get("WINK_SMILE_ID_HOST") or SANDBOX_HOST,
+            host,
             str(config["WINK_SMILE_ID_PARTNER_ID"]),
             str(config["WINK_SMILE_ID_API_KEY"]),
             timeout=httpx.Timeout(timeout, connect=5.0),

@@ -77,9 +77,10 @@ class SmileClient:
         try:
             response = self._http.request(method, path.lstrip("/"), params=clean, json=json)
         except httpx.TimeoutException as exc:
-            raise SmileTimeout(f"{method} {path} timed out") from exc
+            raise SmileTimeout(f"{method} {path} timed out", host=self.base_url) from exc
         except httpx.HTTPError as exc:
-            raise SmileConnectionError(f"{method} {path} failed: {type(exc).__name__}") from exc
+            raise SmileConnectionError(f"{method} {path} failed: {type(exc).__name__}",
+                                       host=self.base_url) from exc
         try:
             envelope = response.json()
         except ValueError:
@@ -88,11 +89,11 @@ class SmileClient:
             if response.is_success:
                 raise SmileAPIError(
                     f"{method} {path} answered a body that is not Smile's JSON envelope",
-                    status=response.status_code,
+                    status=response.status_code, host=self.base_url, path=f"{method} {path}",
                 )
             envelope = {}
         if not response.is_success:  # a 3xx (say, an http:// host redirecting to https://) too
-            raise _error_for(response.status_code, envelope, f"{method} {path}")
+            raise _error_for(response.status_code, envelope, f"{method} {path}", self.base_url)
         return envelope.get("data")
 
     # -- users and tokens --------------------------------------------------------------------
@@ -354,10 +355,11 @@ def _segment(value: str) -> str:
     return escaped.replace(".", "%2E") if escaped.strip(".") == "" else escaped
 
 
-def _error_for(status: int, envelope: Mapping[str, Any], what: str) -> SmileError:
+def _error_for(status: int, envelope: Mapping[str, Any], what: str, host: str) -> SmileError:
     code = envelope.get("code")
     message = envelope.get("message") or f"{what} answered HTTP {status}"
-    kwargs = {"code": code, "request_id": envelope.get("requestId"), "status": status}
+    kwargs = {"code": code, "request_id": envelope.get("requestId"), "status": status, "host": host,
+              "path": what}
     if status in (401, 403):
         return SmileAuthError(message, **kwargs)
     if status == 404:

@@ -18,6 +18,9 @@ class SmileError(UpstreamCallError):
     """A call to Smile's Open API failed; carries Smile's ``code``, ``message`` and ``requestId``."""
 
     upstream = "Smile"
+    host_setting = "WINK_API_HOST"
+    credential_settings = "WINK_API_KEY and WINK_API_SECRET"
+    host_shape = "it ends in /v1"
 
 
 class SmileAPIError(SmileError, UpstreamRefused):

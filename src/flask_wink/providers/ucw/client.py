@@ -67,11 +67,12 @@ class UcwClient:
                 f"UCW cannot be sent this {method} {path}: a value is not valid in a request."
             ) from None
         except httpx.TimeoutException:
-            raise UcwTimeout(f"UCW did not answer {method} {path} in time.") from None
+            raise UcwTimeout(f"UCW did not answer {method} {path} in time.", host=self.base_url) from None
         except httpx.HTTPError as exc:
-            raise UcwConnectionError(f"UCW could not be reached ({type(exc).__name__}).") from None
+            raise UcwConnectionError(f"UCW could not be reached ({type(exc).__name__}).",
+                                     host=self.base_url) from None
         if response.status_code >= 400:
-            raise _refusal(response)
+            raise _refusal(response, host=self.base_url, path=f"{method} {path}")
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -79,8 +80,8 @@ class UcwClient:
         try:
             return response.json()
         except ValueError:
-            raise UcwRefused("UCW answered with something that is not JSON.",
-                             status=response.status_code) from None
+            raise UcwRefused("UCW answered with something that is not JSON.", status=response.status_code,
+                             host=self.base_url, path=f"{method} {path}") from None
 
     # -- starting the widget ----------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class UcwClient:
         self._call("DELETE", "/api/user", params={"aggregator": aggregator, "userId": user_id})
 
 
-def _refusal(response: httpx.Response) -> UcwRefused:
+def _refusal(response: httpx.Response, *, host: str, path: str) -> UcwRefused:
     """UCW's error as an exception: its JSON ``message``, or its (HTML-escaped) text."""
     try:
         body = response.json()
@@ -154,5 +155,5 @@ def _refusal(response: httpx.Response) -> UcwRefused:
         kind = UcwNotFound
     elif status >= 500:
         kind = UcwServerError
-    return kind(message, status=status)
+    return kind(message, status=status, host=host, path=path)
 

@@ -20,6 +20,9 @@ class UcwError(UpstreamCallError):
     """A call to UCW failed."""
 
     upstream = "UCW"
+    host_setting = "WINK_UCW_URL"
+    credential_settings = "WINK_UCW_TOKEN"
+    host_shape = "where UCW's widget and /api are served"
 
 
 class UcwRefused(UcwError, UpstreamRefused):

@@ -63,6 +63,11 @@ def create_sandbox_app(**options: Any) -> Flask:
         return jsonify({"service": "Smile ID sandbox", "partner_id": state.partner_id, "api": url_for(
             "create_link", _external=True)})
 
+    @app.get("/privacy")
+    def privacy():
+        # A page for WINK_SMILE_ID_PRIVACY_URL while trying the emulator (the lines it prints).
+        return render_template("smile_id_sandbox/privacy.html")
+
     # -- REST API ------------------------------------------------------------------------
 
     @app.post("/v1/smile_links")

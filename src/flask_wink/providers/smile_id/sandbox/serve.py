@@ -5,6 +5,10 @@ from __future__ import annotations
 from ....sandbox import sandbox_arguments, serve_and_print
 from .app import create_sandbox_app
 
+#: The names a host app's config gives the printed lines.
+HOST_NAMES = {name: f"WINK_{name}" for name in
+              ("SMILE_ID_PARTNER_ID", "SMILE_ID_API_KEY", "SMILE_ID_HOST", "SMILE_ID_PRIVACY_URL")}
+
 
 def serve_sandbox(argv: list[str], prog: str = "python -m flask_wink.sandbox smile-id") -> int:
     """Parse ``argv`` (``--host``, ``--port``, ``--partner-id``, ``--api-key``) and serve."""
@@ -28,7 +32,10 @@ def serve_sandbox(argv: list[str], prog: str = "python -m flask_wink.sandbox smi
                 f"SMILE_ID_PARTNER_ID={state.partner_id}",
                 f"SMILE_ID_API_KEY={state.api_key}",
                 f"SMILE_ID_HOST={base}/v1",
+                # Smile ID shows a privacy policy on every link: the emulator's stand-in page.
+                f"SMILE_ID_PRIVACY_URL={base}/privacy",
             ],
+            HOST_NAMES,
         )
     finally:
         state.close()

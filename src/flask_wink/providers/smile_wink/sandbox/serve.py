@@ -32,5 +32,6 @@ def serve_sandbox(argv: list[str], prog: str = "python -m flask_wink.sandbox") -
             f"API_KEY={state.api_key}",
             f"API_SECRET={state.api_secret}",
         ],
+        {"OPEN_API_HOST": "WINK_API_HOST", "API_KEY": "WINK_API_KEY", "API_SECRET": "WINK_API_SECRET"},
     )
     return 0

@@ -32,8 +32,8 @@ def serve_sandbox(argv: list[str], prog: str = "python -m flask_wink.sandbox ucw
         if token:
             # The sandbox's token, as given on the command line (or minted for its JWT secret).
             lines.append(f"UCW_TOKEN={token}")
-        # Every line is valid in a .env file: the hint is a comment.
-        return [*lines, "# in a host app's config these are WINK_UCW_URL and WINK_UCW_TOKEN"]
+        return lines
 
-    serve_and_print(app, args.host, args.port, "UCW emulator", env_lines)
+    serve_and_print(app, args.host, args.port, "UCW emulator", env_lines,
+                    {"UCW_URL": "WINK_UCW_URL", "UCW_TOKEN": "WINK_UCW_TOKEN"})
     return 0
