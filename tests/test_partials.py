@@ -85,7 +85,7 @@ def test_the_ucw_partial_opens_ucws_link_page_that_returns_to_the_page(host):
     assert href == "/wink/ucw/link?next=/settings"
     page = host.client.get(href)
     assert page.status_code == 200
-    assert 'id="ucw-frame"' in page.text and '<a href="/settings">Back</a>' in page.text
+    assert 'id="ucw-frame"' in page.text and '<a href="/settings">Continue</a>' in page.text
     config = json.loads(re.search(r"var wink = (\{.*?\});\n", page.text).group(1))
     minted = host.client.post(config["tokenUrl"], headers={config["csrfHeader"]: config["csrfToken"]})
     assert minted.status_code == 201 and minted.json()["widgetUrl"].startswith(host.ucw.url)
