@@ -47,6 +47,9 @@ class AcmeVerify:
         self.handled: list[int] = []
         self.closed = False
         self.handlers = (self.remember,)
+        # How often the core asked for the status an event reports, and for the Flask parts.
+        self.status_reads = 0
+        self.parts_asked = 0
 
     def start_link(
         self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
@@ -101,6 +104,7 @@ class AcmeVerify:
         return None
 
     def flask_parts(self) -> Any:
+        self.parts_asked += 1
         return None
 
     def close(self) -> None:

@@ -193,7 +193,7 @@ def sweep_if_due(app: Flask, state: WinkState) -> None:
     or for ``WINK_SWEEP_INTERVAL`` s: on the handler pool when there is one, else in a thread of
     its own. Only where this process handles events itself (a ``flask wink worker`` does both in
     worker mode)."""
-    if state.handler_name is None or not state.sweep_interval:
+    if not state.handles_events or not state.sweep_interval:
         return
     now = time.monotonic()
     last = state.last_sweep
@@ -256,7 +256,7 @@ def hand_on(app: Flask, state: WinkState, event: StoredEvent) -> None:
     so under load a thread handles many events in one app context instead of the pool waking a
     thread, pushing a context and settling a future for each one.
     """
-    if state.handler_name is None:
+    if not state.handles_events:
         return
     sweep_if_due(app, state)
     pool = state.handler_pool

@@ -222,7 +222,7 @@ def status_with_event(
 ) -> AccountChange | None:
     """The account status to record with the event itself, when this process handles it (a
     worker records it when it handles the event, so that it knows whether the status moved)."""
-    if state.handler_name is None:
+    if not state.handles_events:
         return None
     return account_change(provider, kind, name, payload, upstream_user_id)
 
