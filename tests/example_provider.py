@@ -85,6 +85,7 @@ class AcmeVerify:
         return ReturnEvent("returned", {"status": query.get("status", "")})
 
     def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
+        self.status_reads += 1
         if kind == BROWSER or name not in RANKS or not isinstance(payload, Mapping):
             return None
         return StatusUpdate(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from flask import Flask, request
 
-from conftest import WEBHOOK_SECRET, make_host_app
+from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
 from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, AcmeVerify, sign
 from flask_wink import Wink, get_state
 from flask_wink.providers.smile_wink import SmileWink
@@ -100,6 +100,32 @@ def test_a_transport_for_providers_passed_in_is_refused_in_one_line(tmp_path):
     transport = httpx.MockTransport(lambda request: httpx.Response(200))
     with pytest.raises(RuntimeError, match=r"^Wink\(transport=\.\.\.\) applies only to providers built"):
         Wink(app, providers=[AcmeVerify()], transport=transport)
+
+
+@pytest.mark.parametrize("mode", ["background", "request"])
+def test_the_status_a_webhook_reports_is_read_from_its_provider_once(tmp_path, mode):
+    acme = AcmeVerify()
+    app = mounted(tmp_path, "once", acme, WINK_HANDLE_EVENTS=mode)
+    with serve(app) as served:
+        answer = acme_callback(served.url, {"jobId": "j1", "result": "approved", "verification": "v1"})
+        assert answer.status_code == 200 and answer.json()["status"] == "stored"
+        assert get_state(app).wait_for_handlers(10)
+        accounts = httpx.get(f"{served.url}/wink/accounts", headers=ADMIN).json()["accounts"]
+    assert [(a["accountId"], a["status"]) for a in accounts] == [("v1", "approved")]
+    assert acme.handled  # the handlers ran, after the status was recorded
+    assert acme.status_reads == 1
+
+
+def test_a_worker_reads_the_status_of_the_events_it_handles_once(tmp_path):
+    from flask_wink.pipeline import run_worker
+
+    acme = AcmeVerify()
+    app = mounted(tmp_path, "worker", acme, WINK_HANDLE_EVENTS="worker")
+    with serve(app) as served:
+        answer = acme_callback(served.url, {"jobId": "j1", "result": "approved", "verification": "v1"})
+    assert answer.status_code == 200 and acme.status_reads == 0  # stored for the worker, unread
+    assert run_worker(app, once=True) == 1
+    assert acme.status_reads == 1
 
 
 def test_each_providers_flask_parts_are_asked_for_once_per_app(tmp_path):
