@@ -47,6 +47,9 @@ class AcmeVerify:
         self.handled: list[int] = []
         self.closed = False
         self.handlers = (self.remember,)
+        # How often the core asked for the status an event reports, and for the Flask parts.
+        self.status_reads = 0
+        self.parts_asked = 0
 
     def start_link(
         self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
@@ -82,6 +85,7 @@ class AcmeVerify:
         return ReturnEvent("returned", {"status": query.get("status", "")})
 
     def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
+        self.status_reads += 1
         if kind == BROWSER or name not in RANKS or not isinstance(payload, Mapping):
             return None
         return StatusUpdate(
@@ -101,6 +105,7 @@ class AcmeVerify:
         return None
 
     def flask_parts(self) -> Any:
+        self.parts_asked += 1
         return None
 
     def close(self) -> None:

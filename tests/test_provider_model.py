@@ -249,9 +249,3 @@ def test_background_handling_marks_a_failing_handler_failed(tmp_path):
     with app.app_context():
         event = state.store.list_events()[0]
     assert event.state == "failed" and "downstream is down" in event.error
-
-
-def test_closing_the_app_closes_its_providers(tmp_path):
-    app, acme = acme_app(tmp_path)
-    get_state(app).close()
-    assert acme.closed

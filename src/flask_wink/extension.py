@@ -21,7 +21,7 @@ from .errors import ConfigurationError, error_page
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import Provider, url_segment
 from .ratelimits import RateLimits
-from .state import RetryPolicy, WinkState, get_state
+from .state import RetryPolicy, WinkSettings, WinkState, get_state
 from .store import Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
 
@@ -156,34 +156,44 @@ class Wink:
             raise RuntimeError(
                 f"WINK_DB_LOCK_TIMEOUT must be a number of seconds, not {lock_setting!r}."
             ) from None
-        store = Store(database_url, lock_timeout=lock_timeout, providers=providers.values())
-        pool = None
         threads = max(1, int(config["WINK_HANDLER_THREADS"]))
-        if handle_events == "background":
-            pool = handler_pool(threads)
-        state = WinkState(
-            wink=self,
-            store=store,
-            providers=providers,
+        settings = WinkSettings(
+            url_prefix=config["WINK_URL_PREFIX"].rstrip("/"),
             default_provider=default,
             webhook_max_bytes=int(config["WINK_WEBHOOK_MAX_BYTES"]),
             callback_max_bytes=int(config["WINK_CALLBACK_MAX_BYTES"]),
             webhook_networks=networks,
-            handler_name=process_name() if handle_events != "worker" else None,
-            handler_pool=pool,
+            handle_events=handle_events,
             handler_threads=threads,
-            rate_limits=RateLimits(app),
             claim_lease=_seconds(config, "WINK_CLAIM_LEASE"),
             sweep_interval=_seconds(config, "WINK_SWEEP_INTERVAL"),
             retry=_retry_policy(config),
         )
+        # The app's own resources: its store, its handler pool, the providers built from its
+        # config. A provider the host passed in is the host's, shared by every app it mounts.
+        state = WinkState(
+            wink=self,
+            settings=settings,
+            store=Store(database_url, lock_timeout=lock_timeout, providers=providers.values()),
+            providers=providers,
+            owned_providers=frozenset(providers) if self._providers is None else frozenset(),
+            process_name=process_name(),
+            handler_pool=handler_pool(threads) if handle_events == "background" else None,
+            rate_limits=RateLimits(app),
+        )
         app.extensions["wink"] = state
+        # Closed when the app is collected; the finalizer holds the state, never the app.
         weakref.finalize(app, state.close)
         self._register(app, state)
 
     def _build_providers(self, app: Flask) -> dict[str, Provider]:
         config = app.config
         if self._providers is not None:
+            if self._transport is not None:
+                raise RuntimeError(
+                    "Wink(transport=...) applies only to providers built from config: "
+                    "hand the transport to your provider's own HTTP client instead."
+                )
             built = list(self._providers)
         else:
             factories = {ep.name: ep for ep in entry_points(group=PROVIDER_ENTRY_POINTS)}
@@ -211,18 +221,21 @@ class Wink:
         from .cli import wink_cli
         from .receiver import WebhookFastPath
 
-        prefix = app.config["WINK_URL_PREFIX"].rstrip("/")
+        prefix = state.settings.url_prefix
         app.register_blueprint(bp, url_prefix=prefix or "/")
-        for provider in state.providers.values():
-            parts = provider.flask_parts()
-            if parts is not None:
-                app.register_blueprint(parts, url_prefix=f"{prefix}/{url_segment(provider.name)}")
+        # Each provider's Flask parts, asked for once per app.
+        parts = {name: p.flask_parts() for name, p in state.providers.items()}
+        parts_names = {"wink"}
+        for name, blueprint in parts.items():
+            if blueprint is not None:
+                app.register_blueprint(blueprint, url_prefix=f"{prefix}/{url_segment(name)}")
+                parts_names.add(blueprint.name)
         if app.config["WINK_WEBHOOK_FAST_PATH"]:
             # Webhooks are answered before Flask's dispatch (see flask_wink.receiver).
             paths = {f"{prefix}/{url_segment(name)}/webhooks": name for name in state.providers}
             paths[f"{prefix}/webhooks"] = state.default_provider
             app.wsgi_app = WebhookFastPath(app, app.wsgi_app, paths)
-        self._register_answers(app, state, prefix)
+        self._register_answers(app, state, prefix, parts_names)
         if "wink" not in app.cli.commands:
             app.cli.add_command(wink_cli)
         # Upstreams sign webhooks instead of sending a CSRF token: a host-wide CSRFProtect must
@@ -238,14 +251,12 @@ class Wink:
             sweep_if_due(app, state)
 
 
-    def _register_answers(self, app: Flask, state: WinkState, prefix: str) -> None:
-        """Security headers on the kit's own pages; 405 and 413 on the kit's own paths answered
-        as the kit's errors are (JSON, or the error page to a browser's navigation)."""
+    def _register_answers(self, app: Flask, state: WinkState, prefix: str, names: set[str]) -> None:
+        """Security headers on the kit's own pages (the blueprints called ``names``); 405 and 413
+        on the kit's own paths answered as the kit's errors are (JSON, or the error page to a
+        browser's navigation)."""
         from . import security
 
-        names = {"wink"} | {
-            parts.name for p in state.providers.values() if (parts := p.flask_parts()) is not None
-        }
         sources: list[str] = list(split_setting(app.config["WINK_CSP_SOURCES"]))
         sources.extend(security.provider_origins(state.providers.values()))
         app.jinja_env.globals.setdefault("wink_csp_nonce", security.csp_nonce)

@@ -56,6 +56,10 @@ def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
         return [event.payload_error]
     errors: list[str] = []
     provider = state.providers.get(event.provider)
+    if provider is not None and not event.status_read:
+        # Read once here (a worker's event, or one stored without it): every step reads it.
+        update = status_update(provider, event.kind, event.name, event.payload)
+        event = replace(event, status_update=update, status_read=True)
     steps = [track_account, send_event_signals, *(provider.handlers if provider else ())]
     for step in steps:
         try:
@@ -116,6 +120,16 @@ def account_change(
     provider: Provider, kind: str, name: str, payload: Any, upstream_user_id: str | None
 ) -> AccountChange | None:
     """The account status an event reports, as the store records it; None when it reports none."""
+    if kind == BROWSER and upstream_user_id is None:
+        return None  # whose account it is cannot be known: nothing to record (nor to ask)
+    return change_of(provider.name, kind, status_update(provider, kind, name, payload), upstream_user_id)
+
+
+def change_of(
+    provider_name: str, kind: str, update: StatusUpdate | None, upstream_user_id: str | None
+) -> AccountChange | None:
+    """``update`` (what an event of ``kind`` reports, see :func:`status_update`) as the change
+    the store records; None when there is nothing to record."""
     if kind == BROWSER:
         # Only accounts of the caller's own upstream user: the browser cannot be trusted further.
         owner = upstream_user_id
@@ -123,11 +137,10 @@ def account_change(
             return None
     else:
         owner = None
-    update = status_update(provider, kind, name, payload)
     if update is None or len(update.account_id) > ACCOUNT_ID_MAX:
         return None  # not an account id this store can keep; the event itself is still stored
     return AccountChange.make(
-        provider.name,
+        provider_name,
         update.account_id,
         update.status,
         replaces=update.replaces,
@@ -145,10 +158,10 @@ def _fits(value: str | None, limit: int) -> str | None:
 
 def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Record the status the event reports (unless recorded with it) and say when it changed."""
-    provider = state.providers.get(event.provider)
-    if provider is None:
+    if event.provider not in state.providers:
         return
-    change = account_change(provider, event.kind, event.name, event.payload, event.upstream_user_id)
+    update = event.status_update  # read once, when the event was received or its handling began
+    change = change_of(event.provider, event.kind, update, event.upstream_user_id)
     if change is not None:
         changed = event.account_changed
         if changed is None:  # not recorded with the event: record it now
@@ -174,7 +187,6 @@ def track_account(app: Flask, state: WinkState, event: StoredEvent, errors: list
             )
     # Said whenever a signed message reports it, whether or not the status moved. Never for a
     # browser's report (a claim): its provider sends it once the upstream confirmed it.
-    update = status_update(provider, event.kind, event.name, event.payload)
     if update is not None and update.connected and update.announces:
         signals.send(
             app,
@@ -193,7 +205,7 @@ def sweep_if_due(app: Flask, state: WinkState) -> None:
     or for ``WINK_SWEEP_INTERVAL`` s: on the handler pool when there is one, else in a thread of
     its own. Only where this process handles events itself (a ``flask wink worker`` does both in
     worker mode)."""
-    if state.handler_name is None or not state.sweep_interval:
+    if not state.handles_events or not state.sweep_interval:
         return
     now = time.monotonic()
     last = state.last_sweep
@@ -256,7 +268,7 @@ def hand_on(app: Flask, state: WinkState, event: StoredEvent) -> None:
     so under load a thread handles many events in one app context instead of the pool waking a
     thread, pushing a context and settling a future for each one.
     """
-    if state.handler_name is None:
+    if not state.handles_events:
         return
     sweep_if_due(app, state)
     pool = state.handler_pool

@@ -38,7 +38,7 @@ from .errors import (
     WinkHTTPError,
 )
 from .jsonbody import BodyRefused, loads
-from .pipeline import account_change, hand_on
+from .pipeline import account_change, change_of, hand_on, status_update
 from .provider import INBOUND
 
 if TYPE_CHECKING:
@@ -145,6 +145,10 @@ def receive(
     upstream_user_id = inbound.upstream_user_id
     if upstream_user_id is not None and len(upstream_user_id) > 200:
         upstream_user_id = None  # no user of ours has such an id; the event is stored all the same
+    # The status it reports is read from the provider once, here, and carried with the stored
+    # event to the pipeline and the provider's handlers (a worker reads it when it handles it).
+    handles = state.handles_events
+    update = status_update(provider, INBOUND, inbound.name, inbound.payload) if handles else None
     with storage_errors("The event could not be stored"):
         stored = state.store.add_event(
             provider=provider.name,
@@ -156,9 +160,9 @@ def receive(
             # Whose app user this is gets resolved when events are read: ingest makes no query.
             upstream_user_id=upstream_user_id,
             claimed_by=state.handler_name,
-            account=status_with_event(
-                state, provider, INBOUND, inbound.name, inbound.payload, upstream_user_id
-            ),
+            account=change_of(provider.name, INBOUND, update, upstream_user_id),
+            status_update=update,
+            status_read=handles,
         )
     if stored is None:
         log.debug("%s webhook %s redelivered (id %s): acknowledged, not stored again",
@@ -222,7 +226,7 @@ def status_with_event(
 ) -> AccountChange | None:
     """The account status to record with the event itself, when this process handles it (a
     worker records it when it handles the event, so that it knows whether the status moved)."""
-    if state.handler_name is None:
+    if not state.handles_events:
         return None
     return account_change(provider, kind, name, payload, upstream_user_id)
 

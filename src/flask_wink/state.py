@@ -12,14 +12,20 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass, field
-from typing import Any
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import Flask, current_app
 
 from .errors import UnknownProvider
 from .provider import Provider, url_segment
 from .store import Store
+
+if TYPE_CHECKING:
+    from .extension import Wink
+    from .ratelimits import RateLimits
+    from .store import StoredEvent
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -48,38 +54,26 @@ class RetryPolicy:
         return ceiling * (1.0 - 0.5 * rand())
 
 
-@dataclass
-class WinkState:
-    """What one app needs at request time; lives in ``app.extensions["wink"]``."""
+#: Where the events a process stores are handled (``WINK_HANDLE_EVENTS``).
+HandleEvents = Literal["background", "request", "worker"]
 
-    #: The :class:`~flask_wink.extension.Wink` extension (the host's hooks).
-    wink: Any
-    store: Store
-    #: The enabled providers by name, in the order they were configured.
-    providers: dict[str, Provider]
+
+@dataclass(frozen=True)
+class WinkSettings:
+    """The core's ``WINK_*`` settings of one app, read and checked once by ``init_app``."""
+
+    #: Where the blueprint is mounted (``WINK_URL_PREFIX``, without its trailing ``/``).
+    url_prefix: str
     #: The provider that the un-prefixed routes (``/wink/token``, ``/wink/webhooks``...) serve.
     default_provider: str | None
     webhook_max_bytes: int
     callback_max_bytes: int
     webhook_networks: tuple[Network, ...] = ()
-    #: The process name events are claimed under when this process handles them itself
-    #: (None: a ``flask wink worker`` does, see ``WINK_HANDLE_EVENTS``).
-    handler_name: str | None = None
-    #: Seconds since the epoch; replaceable so tests need no sleeping.
-    clock: Callable[[], float] = time.time
-    #: Runs handlers after the answer (``WINK_HANDLE_EVENTS = "background"``); None: in the request.
-    handler_pool: Any = None
-    #: Handlers submitted to the pool and not yet done (see :meth:`wait_for_handlers`).
-    running: set = field(default_factory=set)
-    #: Events stored by this process and waiting for the pool, oldest first; how many of the
-    #: pool's threads are taking them (see :func:`flask_wink.pipeline.hand_on`).
-    handler_queue: collections.deque = field(default_factory=collections.deque)
-    handler_lock: threading.Lock = field(default_factory=threading.Lock)
-    draining: int = 0
-    #: The pool's size: at most this many threads drain the queue at once.
+    #: ``"background"``: on the handler pool after the answer; ``"request"``: in the request;
+    #: ``"worker"``: a ``flask wink worker`` does.
+    handle_events: HandleEvents = "background"
+    #: The handler pool's size: at most this many threads drain its queue at once.
     handler_threads: int = 1
-    #: The kit's rate limits (:class:`~flask_wink.ratelimits.RateLimits`); None: none.
-    rate_limits: Any = None
     #: Seconds after which an event claimed by a process that died is taken over (WINK_CLAIM_LEASE).
     claim_lease: float = 300.0
     #: When failed events are retried by themselves (WINK_RETRY_*), and when they are dead.
@@ -87,13 +81,82 @@ class WinkState:
     #: Seconds between this process's sweeps for such events and for due retries
     #: (WINK_SWEEP_INTERVAL; 0: never).
     sweep_interval: float = 60.0
+
+
+def _setting(name: str, doc: str) -> property:
+    """A ``WinkState`` attribute read from (and, for tests, replaced in) its settings."""
+
+    def get(state: WinkState) -> Any:
+        return getattr(state.settings, name)
+
+    def set_(state: WinkState, value: Any) -> None:
+        state.settings = replace(state.settings, **{name: value})
+
+    return property(get, set_, doc=doc)
+
+
+@dataclass(eq=False)
+class WinkState:
+    """What one app needs at request time; lives in ``app.extensions["wink"]``.
+
+    ``settings`` holds the app's parsed ``WINK_*`` values; the rest are the app's live resources.
+    Each app has its own store and handler pool; the providers the extension built from the
+    app's config are the app's own too, and :meth:`close` closes only those (a provider object
+    passed in with ``Wink(providers=[...])`` belongs to the host, which may share it between apps).
+    """
+
+    #: The :class:`~flask_wink.extension.Wink` extension (the host's hooks).
+    wink: Wink
+    settings: WinkSettings
+    store: Store
+    #: The enabled providers by name, in the order they were configured.
+    providers: dict[str, Provider]
+    #: The names of the providers the extension built from config (closed with the app).
+    owned_providers: frozenset[str] = frozenset()
+    #: The name this process claims events under (host, pid and a random part).
+    process_name: str = ""
+    #: Seconds since the epoch; replaceable so tests need no sleeping.
+    clock: Callable[[], float] = time.time
+    #: Runs handlers after the answer (``handle_events == "background"``); None otherwise.
+    handler_pool: Executor | None = None
+    #: Handlers submitted to the pool and not yet done (see :meth:`wait_for_handlers`).
+    running: set[futures.Future[Any]] = field(default_factory=set)
+    #: Events stored by this process and waiting for the pool, oldest first; how many of the
+    #: pool's threads are taking them (see :func:`flask_wink.pipeline.hand_on`).
+    handler_queue: collections.deque[StoredEvent] = field(default_factory=collections.deque)
+    handler_lock: threading.Lock = field(default_factory=threading.Lock)
+    draining: int = 0
+    #: The kit's rate limits; None: none.
+    rate_limits: RateLimits | None = None
     #: When this process last swept (monotonic seconds; None: not yet since it started).
     last_sweep: float | None = None
     sweep_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The upstream user of each ``(provider, app user)`` this process has seen (a cache).
     known_users: dict[tuple[str, str], str] = field(default_factory=dict)
     user_locks: tuple[threading.Lock, ...] = field(
         default_factory=lambda: tuple(threading.Lock() for _ in range(64))
     )
+
+    default_provider = _setting("default_provider", "The provider the un-prefixed routes serve.")
+    webhook_max_bytes = _setting("webhook_max_bytes", "WINK_WEBHOOK_MAX_BYTES.")
+    callback_max_bytes = _setting("callback_max_bytes", "WINK_CALLBACK_MAX_BYTES.")
+    webhook_networks = _setting("webhook_networks", "WINK_WEBHOOK_ALLOWED_IPS, parsed.")
+    handler_threads = _setting("handler_threads", "WINK_HANDLER_THREADS.")
+    claim_lease = _setting("claim_lease", "WINK_CLAIM_LEASE, in seconds.")
+    retry = _setting("retry", "WINK_RETRY_*, as a RetryPolicy.")
+    sweep_interval = _setting("sweep_interval", "WINK_SWEEP_INTERVAL, in seconds.")
+
+    @property
+    def handles_events(self) -> bool:
+        """Whether this process handles the events it stores (in the request or on its pool);
+        False in worker mode, where a ``flask wink worker`` does."""
+        return self.settings.handle_events != "worker"
+
+    @property
+    def handler_name(self) -> str | None:
+        """The name a just-stored event is claimed under: this process's when it handles its
+        events itself, None (the event waits for a worker) in worker mode."""
+        return self.process_name if self.handles_events else None
 
     def provider(self, name: str) -> Provider:
         """The enabled provider called ``name`` (or whose URL segment is ``name``); 404 otherwise."""
@@ -116,11 +179,12 @@ class WinkState:
         return not left
 
     def close(self) -> None:
-        """Stop the handler pool, close every provider and the store."""
+        """Stop the handler pool, close the providers the extension built, and the store. A
+        provider passed in with ``Wink(providers=[...])`` stays open: the host closes it."""
         if self.handler_pool is not None:
             self.handler_pool.shutdown(wait=True)
-        for provider in self.providers.values():
-            provider.close()
+        for name in self.owned_providers:
+            self.providers[name].close()
         self.store.dispose()
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -29,6 +29,9 @@ from .operations import AccountOwner, AccountUpsert, EventRow, FailedMark, Handl
 from .schema import IS_CURRENT, accounts, events, metadata, provider_metadata, provider_tables, users
 from .statements import EventStatements, UserLinkStatements
 from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
+
+if TYPE_CHECKING:
+    from ..provider import StatusUpdate
 
 __all__ = [
     "EVENT_STATES",
@@ -200,6 +203,8 @@ class Store:
         claimed_by: str | None = None,
         raw: str | None = None,
         account: AccountChange | None = None,
+        status_update: StatusUpdate | None = None,
+        status_read: bool = False,
     ) -> StoredEvent | None:
         """Commit one event; ``None`` when ``provider`` already sent an event with this ``event_id``.
 
@@ -207,6 +212,8 @@ class Store:
         takes it); without, it waits for a worker as ``pending``. ``raw`` is the JSON text to keep
         for ``payload`` when the caller already has it. ``account``: a status the event reports,
         recorded in the same transaction if the event is new (see ``StoredEvent.account_changed``).
+        ``status_update`` / ``status_read``: the status the event reports, when the caller read it
+        from the provider; carried on the returned event to its handlers.
         """
         received_at = utcnow()
         values = {
@@ -241,6 +248,8 @@ class Store:
             state=values["state"],
             attempts=values["attempts"],
             account_changed=account_changed,
+            status_update=status_update,
+            status_read=status_read,
         )
 
     def mark_handled(self, event_id: int, *, wait: bool = False) -> None:

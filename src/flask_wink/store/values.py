@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..provider import StatusUpdate
 
 #: The handling states of an event: pending -> handling -> handled | failed. A failed event is
 #: retried by itself when its ``next_attempt_at`` is due, and parked as dead once its attempts ran
@@ -47,6 +50,11 @@ class StoredEvent:
     payload_error: str | None = None
     #: When a failed event is next retried by itself (None in every other state).
     next_attempt_at: datetime | None = None
+    #: The status the event reports (see ``flask_wink.pipeline.status_update``), once read from
+    #: its provider (``status_read``): when the event was received by a process that handles it,
+    #: else when its handling began. Handlers read it here instead of asking the provider again.
+    status_update: StatusUpdate | None = None
+    status_read: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The event as the JSON API shows it (``payloadError`` only for an unreadable payload)."""

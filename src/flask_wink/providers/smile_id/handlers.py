@@ -39,7 +39,9 @@ def send_result_signals(app: Any, state: Any, event: Any, errors: list[str]) -> 
                           callback_event_id=payload.get("callbackEventId"), job_id=payload.get("jobId"),
                           reason=payload.get("reason"))
         return
-    update = provider.status_update(event.kind, event.name, payload)
+    # The core read the status once before the handlers ran; asked again only when called alone.
+    update = (event.status_update if event.status_read
+              else provider.status_update(event.kind, event.name, payload))
     if update is None:
         return
     core_signals.send(
