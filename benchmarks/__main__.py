@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from flask import Flask, session
 from flask_wtf.csrf import generate_csrf
 from quickstart.__main__ import THREADS as QUICKSTART_THREADS
+from quickstart.app import SESSION_COOKIE_NAME
 from tests.postgres import fresh_postgres_database
 
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
@@ -140,7 +141,7 @@ def session_headers(app_user_id: str) -> str:
         session["wink_user"] = app_user_id
         csrf = generate_csrf()
         cookie = _FORGE.session_interface.get_signing_serializer(_FORGE).dumps(dict(session))
-    return f"Cookie: session={cookie}\tX-CSRFToken: {csrf}"
+    return f"Cookie: {SESSION_COOKIE_NAME}={cookie}\tX-CSRFToken: {csrf}"
 
 
 def new_sessions() -> Iterator[str]:
