@@ -359,6 +359,12 @@ def create_sandbox_app(
                            mimetype="application/json"))
         return session
 
+    def own_connection(session: dict[str, Any], connection_id: str) -> Any:
+        """The connection ``connection_id`` if it is the widget session's user's, else None."""
+        with state.lock:
+            connection = state.connections.get(connection_id)
+        return connection if connection is not None and connection.user_id == session["userId"] else None
+
     def json_object() -> dict[str, Any] | Response:
         """The request's JSON object body; anything else (an array, a string, no JSON) is a 400."""
         body = request.get_json(silent=True)
@@ -431,10 +437,8 @@ def create_sandbox_app(
     @app.post("/widget/api/members/<connection_id>/mfa")
     def answer_mfa(connection_id: str):
         session = widget_session()
-        with state.lock:
-            connection = state.connections.get(connection_id)
-        mine = connection is not None and connection.user_id == session["userId"]
-        if not mine or not connection.pending:
+        connection = own_connection(session, connection_id)
+        if connection is None or not connection.pending:
             return not_found("Connection not found")
         body = json_object()
         if isinstance(body, Response):
@@ -457,9 +461,8 @@ def create_sandbox_app(
     def member_status(connection_id: str):
         """The widget polls an OAuth member until the bank's page has answered."""
         session = widget_session()
-        with state.lock:
-            connection = state.connections.get(connection_id)
-        if connection is None or connection.user_id != session["userId"]:
+        connection = own_connection(session, connection_id)
+        if connection is None:
             return not_found("Connection not found")
         aggregator_user = state.aggregator_user(connection.aggregator, connection.user_id)
         if connection.connected:
