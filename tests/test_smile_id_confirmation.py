@@ -13,12 +13,13 @@ import httpx
 import pytest
 from flask import Flask, request
 
-from flask_wink import Wink, get_state
+from flask_wink import get_state
 from flask_wink.providers.smile_id import SmileIDClient
 from flask_wink.providers.smile_id import signals as smile_id_signals
 from flask_wink.providers.smile_id.signature import confirm, sign, signed_fields
 from flask_wink.providers.smile_id.testing import run_sandbox, signed_result
-from flask_wink.testing import LOOPBACK_HOSTS, serve
+from flask_wink.testing import serve
+from test_smile_id import host_app as smile_id_host_app
 
 USER = {"X-User": "ada"}
 #: Where the kit's own links send their callbacks in the attack tests: nowhere (a lost callback),
@@ -27,27 +28,8 @@ LOST = "http://127.0.0.1:9/lost"
 
 
 def host_app(host: str, sandbox, tmp_path, **config) -> Flask:
-    app = Flask("smile_id_confirmation", instance_path=str(tmp_path / "instance"))
-    app.config.update({
-        "SECRET_KEY": "s",
-        "WTF_CSRF_ENABLED": False,
-        "WINK_HANDLE_EVENTS": "request",
-        "WINK_PROVIDERS": "smile_id",
-        "WINK_SMILE_ID_PARTNER_ID": sandbox.partner_id,
-        "WINK_SMILE_ID_API_KEY": sandbox.api_key,
-        "WINK_SMILE_ID_HOST": host,
-        "WINK_SMILE_ID_PRIVACY_URL": "https://host.test/privacy",
-        # The browser comes back to the test's own host.
-        "TRUSTED_HOSTS": LOOPBACK_HOSTS,
-        **config,
-    })
-    wink = Wink(app)
-
-    @wink.user_id_loader
-    def user():
-        return request.headers.get("X-User")
-
-    return app
+    """The Smile ID tests' host app, asking Smile ID at ``host`` (the emulator, or a gate before it)."""
+    return smile_id_host_app(sandbox, tmp_path, WINK_SMILE_ID_HOST=host, **config)
 
 
 @contextmanager
