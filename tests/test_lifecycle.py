@@ -116,6 +116,18 @@ def test_the_status_a_webhook_reports_is_read_from_its_provider_once(tmp_path, m
     assert acme.status_reads == 1
 
 
+@pytest.mark.parametrize("mode", ["background", "request"])
+def test_the_status_a_browser_event_reports_is_read_from_its_provider_once(tmp_path, mode):
+    acme = AcmeVerify()
+    app = mounted(tmp_path, "browser-once", acme, WINK_HANDLE_EVENTS=mode)
+    with serve(app) as served:
+        answer = httpx.post(f"{served.url}/wink/acme-verify/events", headers=USER,
+                            json={"name": "pageOpened", "args": {}})
+        assert answer.status_code == 201 and answer.json()["status"] == "recorded"
+        assert get_state(app).wait_for_handlers(10)
+    assert acme.status_reads == 1
+
+
 def test_a_worker_reads_the_status_of_the_events_it_handles_once(tmp_path):
     from flask_wink.pipeline import run_worker
 

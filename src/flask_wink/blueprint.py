@@ -27,9 +27,9 @@ from .errors import (
 )
 from .jsonbody import BodyRefused, check
 from .linking import start_link
-from .pipeline import hand_on
+from .pipeline import change_of, hand_on, status_update
 from .provider import BROWSER, INBOUND, Provider, ReturnEvent, url_segment
-from .receiver import Delivery, check_body, loggable, read_body, receive, status_with_event, storage_errors
+from .receiver import Delivery, check_body, loggable, read_body, receive, storage_errors
 from .state import WinkState, get_state
 from .store import StoredEvent
 
@@ -153,7 +153,7 @@ def record_callback(provider: str | None):
         raise InvalidRequest("args must be a JSON object.")
     event = record_browser_event(state, chosen, app_user_id, name, args)
     answer: dict[str, Any] = {"id": event.id, "status": "recorded"}
-    update = chosen.status_update(BROWSER, name, args)
+    update = event.status_update if event.status_read else status_update(chosen, BROWSER, name, event.payload)
     if update is not None:
         # The key the account is recorded under (UCW's is a digest, not the connection id), so
         # the page can follow the status of the very account it reported.
@@ -177,6 +177,10 @@ def record_browser_event(
         stored_args = getattr(provider, "stored_args", None)
         if stored_args is not None:
             args = stored_args(name, args, upstream_user_id)
+        # The status it reports is read from the provider once, here, as for webhooks, and
+        # carried with the stored event to the pipeline and the answer (a worker reads it later).
+        handles = state.handles_events
+        update = status_update(provider, BROWSER, name, args) if handles else None
         event = state.store.add_event(
             provider=provider.name,
             kind=BROWSER,
@@ -185,7 +189,9 @@ def record_browser_event(
             app_user_id=app_user_id,
             upstream_user_id=upstream_user_id,
             claimed_by=state.handler_name,
-            account=status_with_event(state, provider, BROWSER, name, args, upstream_user_id),
+            account=change_of(provider.name, BROWSER, update, upstream_user_id),
+            status_update=update,
+            status_read=handles,
         )
     # One line per recorded event: who and what, never the payload (it may hold tokens).
     log.info("recorded %s browser event %s for user %s (event %s)",
