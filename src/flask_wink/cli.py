@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
 from .pipeline import run_worker, take_over_lapsed
-from .provider import BROWSER, INBOUND, url_segment
+from .provider import CALLBACK, WEBHOOK, member, url_segment
 from .state import WinkState, get_state
 from .store import EVENT_STATES
 
@@ -34,7 +34,7 @@ class ProviderCommands(click.Group):
         groups: dict[str, click.Command] = {}
         default = None
         for name, provider in state.providers.items():
-            group = provider.cli_group()
+            group = member(provider, "cli_group")()
             if group is not None:
                 groups[url_segment(name)] = group
                 if name == state.default_provider:
@@ -108,7 +108,7 @@ def init_db() -> None:
 
 @wink_cli.group("events", invoke_without_command=True)
 @click.option("--provider", help="only this provider's events")
-@click.option("--kind", type=click.Choice([BROWSER, INBOUND]))
+@click.option("--kind", type=click.Choice([CALLBACK, WEBHOOK]))
 @click.option("--state", "state_", type=click.Choice(EVENT_STATES), help="only events in this state")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.pass_context
@@ -202,8 +202,8 @@ class TriggerCommand(click.Command):
         lines = []
         for provider in providers:
             events = test_events(provider)
-            said = f"{len(events)} events (--list names them)." if events else none_reason(provider)
-            lines.append(f"{url_segment(provider.name)}: {said}")
+            summary = f"{len(events)} events (--list names them)." if events else none_reason(provider)
+            lines.append(f"{url_segment(provider.name)}: {summary}")
         if lines:
             formatter.write_paragraph()
             formatter.write_text("This app's providers:")

@@ -19,16 +19,14 @@ from werkzeug.exceptions import SecurityError
 from .addresses import check_public_address
 from .errors import ConfigurationError, error_page
 from .pipeline import handler_pool, process_name, sweep_if_due
-from .provider import Provider, url_segment
+from .provider import PROVIDER_ENTRY_POINTS, Provider, blueprint_of, url_segment
 from .ratelimits import RateLimits
+from .settings import split_setting
 from .state import RetryPolicy, WinkSettings, WinkState, get_state
 from .store import Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
 
 log = logging.getLogger("flask_wink")
-
-#: The entry point group where provider packages name their ``from_config`` factory.
-PROVIDER_ENTRY_POINTS = "flask_wink.providers"
 
 UserIdLoader = Callable[[], "str | None"]
 Permission = Callable[[], bool]
@@ -223,8 +221,8 @@ class Wink:
 
         prefix = state.settings.url_prefix
         app.register_blueprint(bp, url_prefix=prefix or "/")
-        # Each provider's Flask parts, asked for once per app.
-        parts = {name: p.flask_parts() for name, p in state.providers.items()}
+        # Each provider's blueprint, asked for once per app.
+        parts = {name: blueprint_of(p) for name, p in state.providers.items()}
         parts_names = {"wink"}
         for name, blueprint in parts.items():
             if blueprint is not None:
@@ -382,15 +380,6 @@ def _exempt_from_csrf(app: Flask, view) -> None:
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(view)
-
-
-def split_setting(value: Any) -> tuple[str, ...]:
-    """A setting given as a list or a comma-separated string, as a tuple of non-empty items."""
-    if not value:
-        return ()
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(s.strip() for s in value if s and s.strip())
 
 
 def _setup_hints() -> str:

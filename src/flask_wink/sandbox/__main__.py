@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from importlib.metadata import entry_points
 
-from ..extension import PROVIDER_ENTRY_POINTS
+from ..provider import PROVIDER_ENTRY_POINTS
 
 DEFAULT = "smile_wink"
 

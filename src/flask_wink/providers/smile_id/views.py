@@ -101,8 +101,8 @@ def _check_csrf() -> None:
     try:
         validate_csrf(request.form.get("csrf_token") or request.headers.get(CSRF_HEADER))
     except ValidationError as exc:
-        said = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
-        raise InvalidRequest(f"CSRF check failed: {said}. Send the page's csrf_token.") from None
+        reason = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
+        raise InvalidRequest(f"CSRF check failed: {reason}. Send the page's csrf_token.") from None
 
 
 def openapi_paths(base: str, provider: Any) -> dict[str, Any]:
