@@ -50,7 +50,7 @@ def log_in(widget_url, guid="mxBank", username="mxuser", password="correct"):
 
 
 def relay(client, name, args, headers=ADA):
-    return client.post("/wink/ucw/events", json={"name": name, "args": args}, headers=headers)
+    return client.post("/wink/ucw/callbacks", json={"name": name, "args": args}, headers=headers)
 
 
 def test_a_link_starts_with_a_one_use_widget_url_for_a_stable_ucw_user(ucw, tmp_path):
@@ -113,7 +113,7 @@ def link_over_loopback(served, user="ada"):
                        ("connect/submitMFA", {"member_guid": raw}),
                        ("connect/memberStatusUpdate", {**metadata, "connectionStatus": 6}),
                        ("connect/memberConnected", metadata)):
-        answer = httpx.post(served.url + "/wink/ucw/events", headers=headers,
+        answer = httpx.post(served.url + "/wink/ucw/callbacks", headers=headers,
                             json={"name": name, "args": args})
         assert answer.status_code == 201, answer.text
     return widget, member
@@ -171,7 +171,7 @@ def test_a_confirmation_that_failed_is_confirmed_by_a_retry_though_the_event_hol
             _, member = log_in(widget["widgetUrl"])
             outage.down = True
             ids = {"aggregator": "mx", "connectionId": member["connectionId"], "ucpInstitutionId": "mx_bank"}
-            relayed = httpx.post(served.url + "/wink/ucw/events", headers=headers,
+            relayed = httpx.post(served.url + "/wink/ucw/callbacks", headers=headers,
                                  json={"name": "connect/memberConnected", "args": ids})
             assert relayed.status_code == 201
         key = connection_key("mx", member["connectionId"])

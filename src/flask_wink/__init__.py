@@ -17,8 +17,10 @@ from .errors import (
 from .extension import Wink
 from .linking import start_link
 from .provider import (
+    BaseProvider,
     Inbound,
     LinkStart,
+    LinkURLs,
     Provider,
     PublicURL,
     ReturnEvent,
@@ -27,18 +29,22 @@ from .provider import (
     TestMessage,
     UpstreamUserGone,
 )
+from .settings import Setting
 from .state import WinkState, get_state
 from .store import Store, StoredEvent
 
 __all__ = [
+    "BaseProvider",
     "Inbound",
     "InvalidRequest",
     "InvalidSignature",
     "LinkStart",
+    "LinkURLs",
     "Provider",
     "PublicURL",
     "RateLimited",
     "ReturnEvent",
+    "Setting",
     "StatusUpdate",
     "StorageUnavailable",
     "Store",
