@@ -5,13 +5,14 @@ only answers questions about its upstream:
 
 - how a link starts for an app user (:meth:`Provider.start_link`): settings for the page's script
   (a widget token) or a URL to send the browser to;
-- which browser events it accepts (:attr:`Provider.browser_events`), and what a redirect back
-  from the upstream means (:meth:`Provider.return_event`);
+- which callbacks (browser events) it accepts (:attr:`Provider.browser_events`), and what a
+  redirect back from the upstream means (:meth:`BaseProvider.return_event`);
 - how an inbound server-to-server message is verified (:meth:`Provider.verify_inbound`, raising
   :class:`~flask_wink.errors.VerificationError` and nothing else);
 - the status an event implies (:meth:`Provider.status_update`, pure, no I/O);
-- what runs after an event is stored (:attr:`Provider.handlers`);
-- its settings, CLI group, sandbox, Flask blueprint, and how it is closed.
+- what runs after an event is stored (:attr:`BaseProvider.handlers`);
+- its settings, CLI group, offline sandbox (:attr:`BaseProvider.serve_sandbox`), Flask
+  blueprint, and how it is closed.
 
 :class:`Provider` lists what every provider answers; :class:`BaseProvider` defaults everything
 else (each optional member is documented there), so a provider class states only the facts of
