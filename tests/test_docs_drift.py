@@ -134,3 +134,13 @@ def test_the_providers_page_lists_every_field_of_every_value_a_provider_speaks()
     code = {name: [f.name for f in dataclasses.fields(cls)] for name, cls in vars(provider).items()
             if dataclasses.is_dataclass(cls) and cls.__module__ == provider.__name__}
     assert documented == code
+
+
+def test_the_complete_example_provider_is_at_most_80_lines():
+    """The target the walk-through keeps: a whole provider for a redirect + signed-webhook upstream
+    (its block is run, with its HTTP test, by test_docs.py)."""
+    text = PROVIDERS.read_text("utf-8")
+    start = text.index("\n## A complete example: a hosted page and signed webhooks\n")
+    block = re.search(r"\n```python\n(.*?)\n```\n", text[start:], flags=re.DOTALL).group(1)
+    assert "class Lantern:" in block
+    assert len(block.splitlines()) <= 80
