@@ -11,8 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from quickstart.app import create_app
-from quickstart.settings import load_settings
 from quickstart.summaries import _UI_EVENTS as UI_EVENTS
 from quickstart.summaries import (
     DATA_ADDED,
@@ -506,19 +504,6 @@ def test_an_actions_word_gets_its_mark_in_the_checklist():
 # -- /timeline.json -------------------------------------------------------------------------------
 
 
-def quickstart(tmp_path, **env):
-    settings = load_settings(
-        {
-            "APP_PORT": "5999",
-            "WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
-            **env,
-        },
-        env_file=tmp_path / "none.env",
-    )
-    return create_app(settings, instance_path=tmp_path / "instance")
-
-
 def link_user(app, app_user: str, smile_user: str) -> None:
     with app.app_context():
         get_state(app).store.link_user("smile_wink", app_user, smile_user)
@@ -529,8 +514,8 @@ def post_webhook(client, name: str, data: dict) -> None:
     assert client.post("/wink/webhooks", data=body, headers=headers).status_code == 200
 
 
-def test_timeline_json_answers_304_until_something_changes(tmp_path):
-    app = quickstart(tmp_path)
+def test_timeline_json_answers_304_until_something_changes(quickstart_app):
+    app = quickstart_app(WEBHOOK_SECRET=SECRET)
     client = app.test_client()
     first = client.get("/timeline.json")
     assert first.status_code == 200 and first.headers["ETag"]
@@ -561,8 +546,8 @@ def test_timeline_json_answers_304_until_something_changes(tmp_path):
     )
 
 
-def test_timeline_filters_and_refuses_unknown_ones(tmp_path):
-    app = quickstart(tmp_path)
+def test_timeline_filters_and_refuses_unknown_ones(quickstart_app):
+    app = quickstart_app(WEBHOOK_SECRET=SECRET)
     client = app.test_client()
     client.get("/")
     with client.session_transaction() as session:
@@ -581,8 +566,8 @@ def test_timeline_filters_and_refuses_unknown_ones(tmp_path):
         assert refused.status_code == 400 and refused.get_json()["message"]
 
 
-def test_in_live_mode_a_user_sees_only_their_own_timeline_and_the_admin_anyones(tmp_path):
-    app = quickstart(tmp_path, API_KEY="k", API_SECRET="s", ADMIN_PASSWORD="pw")
+def test_in_live_mode_a_user_sees_only_their_own_timeline_and_the_admin_anyones(quickstart_app):
+    app = quickstart_app(WEBHOOK_SECRET=SECRET, API_KEY="k", API_SECRET="s", ADMIN_PASSWORD="pw")
     link_user(app, "anon-other", "smile-other")
     with app.test_client() as other:
         post_webhook(other, "USER_CREATED", {"userId": "smile-other"})
@@ -599,8 +584,8 @@ def test_in_live_mode_a_user_sees_only_their_own_timeline_and_the_admin_anyones(
     )
 
 
-def test_every_quickstart_page_has_the_shared_header_and_favicon(tmp_path):
-    client = quickstart(tmp_path).test_client()
+def test_every_quickstart_page_has_the_shared_header_and_favicon(quickstart_app):
+    client = quickstart_app(WEBHOOK_SECRET=SECRET).test_client()
     # (/smile-id/links asks the emulator, which is not served here: the browser tests open it.)
     for path in ("/", "/accounts", "/data", "/archives", "/invites", "/bank", "/privacy"):
         html = client.get(path).get_data(as_text=True)
@@ -612,12 +597,12 @@ def test_every_quickstart_page_has_the_shared_header_and_favicon(tmp_path):
     assert 'href="/">' in client.get("/frontend/").get_data(as_text=True)
 
 
-def test_an_event_whose_retries_ran_out_shows_as_dead_on_the_dashboard(tmp_path):
+def test_an_event_whose_retries_ran_out_shows_as_dead_on_the_dashboard(quickstart_app):
     from flask_wink import signals
     from flask_wink.state import RetryPolicy
     from flask_wink.testing import serve
 
-    app = quickstart(tmp_path)
+    app = quickstart_app(WEBHOOK_SECRET=SECRET)
     get_state(app).retry = RetryPolicy(attempts=1)  # the first failure is the last attempt
 
     def down(sender, **kw):
