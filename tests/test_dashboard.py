@@ -8,10 +8,10 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
-from quickstart.summaries import _UI_EVENTS as UI_EVENTS
 from quickstart.summaries import (
     DATA_ADDED,
     ERROR,
@@ -25,17 +25,30 @@ from quickstart.summaries import (
 )
 from quickstart.timeline import build_rows, status_groups
 
+from example_provider import AcmeVerify
 from flask_wink import get_state
+from flask_wink.providers.smile_id.provider import SmileID
 from flask_wink.providers.smile_id.results import describe
+from flask_wink.providers.smile_wink.describe import UI_EVENTS
+from flask_wink.providers.smile_wink.provider import SmileWink
 from flask_wink.providers.smile_wink.statuses import CALLBACKS
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.providers.ucw import EVENT_TYPES, connection_key
+from flask_wink.providers.ucw.provider import UniversalConnect
 from flask_wink.store.values import StoredEvent
 from spec_events import EVENT_DATA_REQUIRED
 
 ROOT = Path(__file__).resolve().parents[1]
 SMILE_JS = ROOT / "src/flask_wink/providers/smile_wink/sandbox/static/smile.js"
 SECRET = "dashboard-test-secret"
+
+#: The three providers, built without clients: what an event means is each one's own ``describe``,
+#: which calls nobody.
+PROVIDERS = {
+    "smile_wink": SmileWink(None),
+    "ucw": UniversalConnect(SimpleNamespace(base_url="https://ucw.example")),
+    "smile_id": SmileID(SimpleNamespace(partner_id="085"), api_key="k", privacy_url="https://app.example/p"),
+}
 
 
 # -- one line per event -------------------------------------------------------------------------
@@ -235,7 +248,7 @@ SECRET = "dashboard-test-secret"
     ],
 )
 def test_each_event_gets_its_own_line(provider, kind, name, payload, status, text, tone):
-    summary = summarize(provider, kind, name, payload, status=status)
+    summary = summarize(PROVIDERS[provider], kind, name, payload, status=status)
     assert (summary.text, summary.tone) == (text, tone)
     assert summary.badge
 
@@ -270,7 +283,7 @@ GENERIC = re.compile(
 def test_every_event_a_provider_sends_has_a_summary_of_its_own(provider, kind, names):
     for name in names:
         payload = {"eventName": "OPEN"} if name == "onUIEvent" else {}
-        summary = summarize(provider, kind, name, payload)
+        summary = summarize(PROVIDERS[provider], kind, name, payload)
         assert not GENERIC.search(summary.text), (name, summary.text)
 
 
@@ -377,6 +390,8 @@ def test_a_task_under_way_says_so_and_a_second_task_is_a_row_of_its_own():
 
 def test_a_ucw_connection_row_says_what_ucw_answered_and_shows_no_connection_id():
     class Ucw:
+        describe = UniversalConnect.describe
+
         def shown_payload(self, kind, name, payload):
             return {**payload, "connectionId": "…" + payload["connectionId"][-4:]}
 
@@ -393,6 +408,27 @@ def test_a_ucw_connection_row_says_what_ucw_answered_and_shows_no_connection_id(
     row = build_rows([connected], {"ucw": Ucw()}, accounts)[0]
     assert row.summary.text == "Bank connection confirmed by UCW"
     assert "MBR-secret" not in row.pretty_payload and "1234" in row.pretty_payload
+
+
+def test_a_fourth_providers_events_show_the_generic_line_and_its_own_where_it_describes_them():
+    class Described(AcmeVerify):
+        def describe(self, kind, name, payload, status=None):
+            return f"Acme says the verification is {name}" if kind == "webhook" else None
+
+    events = [
+        event(1, "returned", {"status": "done"}, provider="acme_verify", kind="callback"),
+        event(2, "approved", {"verification": "v1"}, provider="acme_verify"),
+    ]
+    plain = build_rows(events, {"acme_verify": AcmeVerify()})
+    assert [(r.summary.text, r.summary.badge, r.summary.tone) for r in plain] == [
+        ("Webhook approved", "received", INFO),
+        ("Browser event returned", "received", INFO),
+    ]
+    own = build_rows(events, {"acme_verify": Described()})
+    assert [r.summary.text for r in own] == [
+        "Acme says the verification is approved",
+        "Browser event returned",
+    ]
 
 
 def test_a_handler_failure_shows_on_its_row():
@@ -481,15 +517,17 @@ def test_every_badge_is_a_plain_word(provider, kind, names):
     for name in names:
         ui = name == "onUIEvent"
         for payload in ({"eventName": event} for event in [*UI_EVENTS, "NEW"]) if ui else [{}]:
-            badge = summarize(provider, kind, name, payload).badge
+            badge = summarize(PROVIDERS[provider], kind, name, payload).badge
             assert badge and badge not in JARGON, (name, payload, badge)
 
 
 def test_a_smile_id_confirmation_says_whether_smile_id_confirmed_the_result():
-    confirmed = summarize("smile_id", "webhook", "job_status", {"matches": True})
+    confirmed = summarize(PROVIDERS["smile_id"], "webhook", "job_status", {"matches": True})
     assert (confirmed.badge, confirmed.tone) == ("confirmed", OK)
     assert confirmed.text == "Smile ID confirmed the result"
-    refused = summarize("smile_id", "webhook", "job_status", {"matches": False, "reason": "another job"})
+    refused = summarize(
+        PROVIDERS["smile_id"], "webhook", "job_status", {"matches": False, "reason": "another job"}
+    )
     assert refused.tone == ERROR and "another job" in refused.text
 
 

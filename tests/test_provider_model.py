@@ -249,3 +249,13 @@ def test_background_handling_marks_a_failing_handler_failed(tmp_path):
     with app.app_context():
         event = state.store.list_events()[0]
     assert event.state == "failed" and "downstream is down" in event.error
+
+
+def test_flask_wink_events_oneline_gives_a_provider_without_describe_a_generic_line(tmp_path):
+    app, _ = acme_app(tmp_path)
+    sent = callback(app.test_client(), {"jobId": "j1", "result": "approved", "verification": "v1"})
+    assert sent.status_code == 200
+    result = app.test_cli_runner().invoke(args=["wink", "events", "--oneline"])
+    assert result.exit_code == 0, result.output
+    [line] = result.output.splitlines()
+    assert line.split("  ")[2] == "acme_verify" and line.endswith("  Webhook approved")
