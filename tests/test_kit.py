@@ -97,6 +97,7 @@ def test_a_subclass_with_the_required_members_only_is_a_provider_with_every_defa
     assert minimal.status_update(CALLBACK, "any", {}) is None
     assert minimal.stored_args("any", {"a": 1}, None) == {"a": 1}
     assert minimal.shown_payload(WEBHOOK, "any", {"a": 1}) == {"a": 1}
+    assert minimal.describe(WEBHOOK, "any", {}) is None
     assert list(minimal.test_messages("x", None)) == [] and minimal.test_events == ()
     assert minimal.page_origins() == [] and minimal.openapi("/wink/minimal") == {}
     assert minimal.cli_group() is None and minimal.blueprint() is None and minimal.flask_parts() is None

@@ -34,9 +34,11 @@ from .provider import (
 from .settings import Setting
 from .state import WinkState, get_state
 from .store import Store, StoredEvent
+from .summaries import EventSummary, summarize_event
 
 __all__ = [
     "BaseProvider",
+    "EventSummary",
     "Inbound",
     "InvalidRequest",
     "InvalidSignature",
@@ -65,4 +67,5 @@ __all__ = [
     "get_state",
     "link_config",
     "start_link",
+    "summarize_event",
 ]

@@ -29,6 +29,12 @@ provider never changes what they do; and test events on demand (``flask wink tri
 upstream_user_id)``, which yields the signed :class:`TestMessage` of one, in order (see
 :mod:`flask_wink.triggers`).
 
+And what its events mean for people: ``describe(kind, name, payload, status=None)``, one line
+for a stored event (a ``str``, or a :class:`~flask_wink.summaries.EventSummary` with a badge and a
+tone), or None for an event it does not describe; ``status`` is the last known status of the
+account the event is about. Pure, no I/O. :func:`flask_wink.summaries.summarize_event` calls it,
+and gives a generic line (``Webhook <name>``) for a provider without it.
+
 A provider is built from the app's configuration by the class named in the
 ``flask_wink.providers`` entry point group (its ``from_config(config, **context)``; with
 :class:`BaseProvider`, from its declared :class:`~flask_wink.settings.Setting` values), or passed
@@ -367,6 +373,11 @@ class BaseProvider:
     def shown_payload(self, kind: str, name: str, payload: Any) -> Any:
         """A stored payload as listings (``GET /wink/events``) show it."""
         return payload
+
+    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> Any:
+        """What an event means for people: a line (``str``), a
+        :class:`~flask_wink.summaries.EventSummary`, or None for the core's generic line."""
+        return None
 
     def test_messages(self, name: str, upstream_user_id: str | None) -> Iterator[TestMessage]:
         """The signed messages of the test event ``name``, in order (see :attr:`test_events`)."""

@@ -29,9 +29,11 @@ from ...provider import (
     url_segment,
 )
 from ...settings import Setting, split_setting
+from ...summaries import EventSummary
 from ...triggers import TriggerError
 from . import signature
 from .client import SmileClient
+from .describe import describe_event
 from .errors import SmileNotFound
 from .statuses import (
     BROWSER_REPLACES,
@@ -283,6 +285,10 @@ class SmileWink(BaseProvider):
             # account as it stands, on every step after that too.
             announces=not (kind == CALLBACK and name == "onUIEvent"),
         )
+
+    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
+        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
+        return describe_event(kind, name, payload, status)
 
     # -- parts -----------------------------------------------------------------------------
 
