@@ -5,8 +5,9 @@ A provider names its upstream's root error (a subclass of ``UpstreamCallError`` 
 failed and which settings to check), derives the rest of its tree with :meth:`ErrorTree.derive`,
 and subclasses :class:`UpstreamClient` with its calls::
 
-    class AcmeError(UpstreamCallError):
-        upstream, host_setting, credential_settings = "Acme", "WINK_ACME_HOST", "WINK_ACME_KEY"
+    class AcmeError(UpstreamCallError, upstream="Acme", host_setting="WINK_ACME_HOST",
+                    credential_settings="WINK_ACME_KEY"):
+        ...
 
     ERRORS = ErrorTree.derive(AcmeError)
 

@@ -13,13 +13,10 @@ from ...upstream import ErrorTree
 AUTH_CODES = frozenset({"2204", "2205"})
 
 
-class SmileIDError(UpstreamCallError):
+class SmileIDError(UpstreamCallError, upstream="Smile ID", host_setting="WINK_SMILE_ID_HOST",
+                   credential_settings="WINK_SMILE_ID_PARTNER_ID and WINK_SMILE_ID_API_KEY",
+                   host_shape="it ends in /v1"):
     """A call to Smile ID's API failed."""
-
-    upstream = "Smile ID"
-    host_setting = "WINK_SMILE_ID_HOST"
-    credential_settings = "WINK_SMILE_ID_PARTNER_ID and WINK_SMILE_ID_API_KEY"
-    host_shape = "it ends in /v1"
 
 
 #: Smile ID answered ``{"code": ..., "error": ...}`` (``SmileIDAPIError``; 401/403

@@ -10,34 +10,26 @@ the core's :class:`~flask_wink.signing.HmacVerifier`, configured by :func:`schem
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Generator
 from typing import Any
 
 import httpx
 
 from ...errors import VerificationError
-from ...signing import ISO_8601, HmacVerifier
+from ...signing import HmacVerifier
 
 SIGNED_SUFFIX = "sid_request"
 
 
 def scheme(partner_id: str, api_key: str, *, max_age: float | None = None,
-           max_future: float | None = None, what: str = "callback",
-           clock: Callable[[], float] | None = None) -> HmacVerifier:
+           max_future: float | None = None) -> HmacVerifier:
     """Smile ID's scheme for ``partner_id`` under ``api_key``, with a freshness window."""
     def signed(timestamp: str | None, _body: bytes) -> bytes:
         return f"{timestamp}{partner_id}{SIGNED_SUFFIX}".encode()
 
-    more = {"clock": clock} if clock else {}
     return HmacVerifier(api_key, hash="sha256", encoding="base64", signed=signed, max_age=max_age,
-                        max_future=max_future, what=what,
-                        max_age_setting="WINK_SMILE_ID_CALLBACK_MAX_AGE", **more)
-
-
-def timestamp_now(now: float | None = None) -> str:
-    """An ISO 8601 UTC timestamp with milliseconds, as Smile ID writes it: ``2024-02-29T16:13:40.813Z``."""
-    return ISO_8601.write(time.time() if now is None else now)
+                        max_future=max_future, what="callback",
+                        max_age_setting="WINK_SMILE_ID_CALLBACK_MAX_AGE")
 
 
 def sign(timestamp: str, partner_id: str, api_key: str) -> str:
@@ -60,14 +52,6 @@ def signed_fields(partner_id: str, api_key: str, now: float | None = None) -> di
     signer = scheme(partner_id, api_key)
     timestamp = signer.timestamp(now)
     return {"partner_id": partner_id, "timestamp": timestamp, "signature": signer.sign(b"", timestamp)}
-
-
-def age_of(timestamp: str, now: float) -> float:
-    """Seconds between ``timestamp`` and ``now`` (negative: in the future); ``ValueError`` if unreadable."""
-    try:
-        return scheme("", "").check_time(timestamp, now)
-    except VerificationError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class SmileIDAuth(httpx.Auth):

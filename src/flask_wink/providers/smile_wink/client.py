@@ -30,16 +30,10 @@ class SmileClient(UpstreamClient):
             )
         super().__init__(base_url, auth=httpx.BasicAuth(api_key, api_secret), **http)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> Any:
-        """Send one request and return the envelope's ``data``, or raise a :class:`SmileError`."""
-        return self.call(method, path, params=params, json=json).get("data")
+    def request(self, method: str, path: str, **request: Any) -> Any:
+        """Send one request (``params=``, ``json=``: see :meth:`send`) and return the envelope's
+        ``data``, or raise a :class:`SmileError`."""
+        return self.call(method, path, **request).get("data")
 
     # -- users and tokens --------------------------------------------------------------------
 

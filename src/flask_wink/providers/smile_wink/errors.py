@@ -7,13 +7,9 @@ from ...errors import UpstreamCallError
 from ...upstream import ErrorTree
 
 
-class SmileError(UpstreamCallError):
+class SmileError(UpstreamCallError, upstream="Smile", host_setting="WINK_API_HOST",
+                 credential_settings="WINK_API_KEY and WINK_API_SECRET", host_shape="it ends in /v1"):
     """A call to Smile's Open API failed; carries Smile's ``code``, ``message`` and ``requestId``."""
-
-    upstream = "Smile"
-    host_setting = "WINK_API_HOST"
-    credential_settings = "WINK_API_KEY and WINK_API_SECRET"
-    host_shape = "it ends in /v1"
 
 
 #: Smile answered with an error envelope (``SmileAPIError``; 401/403 ``SmileAuthError``, 404

@@ -9,13 +9,9 @@ from ...errors import UpstreamCallError, WinkHTTPError
 from ...upstream import ErrorTree
 
 
-class UcwError(UpstreamCallError):
+class UcwError(UpstreamCallError, upstream="UCW", host_setting="WINK_UCW_URL",
+               credential_settings="WINK_UCW_TOKEN", host_shape="where UCW's widget and /api are served"):
     """A call to UCW failed."""
-
-    upstream = "UCW"
-    host_setting = "WINK_UCW_URL"
-    credential_settings = "WINK_UCW_TOKEN"
-    host_shape = "where UCW's widget and /api are served"
 
 
 #: UCW answered with an error, ``message`` its text (``UcwRefused``; 401/403 ``UcwAuthError``,
