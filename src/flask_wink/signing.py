@@ -46,8 +46,9 @@ Signed = str | Callable[[str | None, bytes], bytes]
 
 @dataclass(frozen=True)
 class TimeFormat:
-    """How a scheme writes its timestamps: ``read`` turns the text into seconds since 1970
-    (``ValueError`` whose text ends "The message's timestamp is ..."), ``write`` does the reverse."""
+    """How a scheme writes its timestamps: ``read`` turns the text into seconds since 1970 (or
+    raises ``ValueError`` saying what the text is not: "not an ISO 8601 date-time"), ``write``
+    does the reverse."""
 
     read: Callable[[str], float]
     write: Callable[[float], str]
@@ -121,8 +122,9 @@ class HmacVerifier:
         self._keys = tuple(s.encode() if isinstance(s, str) else bytes(s) for s in secrets)
         self.hash, self.encoding, self.prefix = hash, encoding, prefix
         self.signature_header, self.timestamp_header = signature_header, timestamp_header
-        self._signed, self.timed = _signed_bytes(signed)
-        self.timed = self.timed or timestamp_header is not None
+        self._signed, signs_time = _signed_bytes(signed)
+        #: Whether a message must carry a timestamp: the scheme signs one, or names its header.
+        self.timed = signs_time or timestamp_header is not None
         self.max_age, self.max_future = max_age, max_future
         self.time_format, self.what, self.max_age_setting = time_format, what, max_age_setting
         self.clock = clock
