@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,9 @@ class Wink:
     Keyword options become config keys (``api_key=...`` -> ``WINK_API_KEY``) and win over the
     app's config, which wins over defaults. ``providers`` enables provider objects directly
     (otherwise ``WINK_PROVIDERS`` names them, or every installed provider whose settings are
-    present is enabled); ``transport`` is handed to the providers' HTTP clients (tests).
+    present is enabled); ``transport`` is handed to the HTTP clients of the providers built from
+    config (tests): one ``httpx`` transport for all of them, or ``{provider name: transport}``
+    for each its own (a provider left out gets none: it calls its upstream).
     """
 
     def __init__(
@@ -203,8 +205,10 @@ class Wink:
                         f"pick from {', '.join(sorted(factories)) or 'none installed'}."
                     )
             chosen = wanted or [name for name, ep in factories.items() if _configured(ep, config)]
-            context = {"transport": self._transport, "instance_path": app.instance_path}
-            built = [factories[name].load().from_config(config, **context) for name in chosen]
+            transports = _transports(self._transport, chosen)
+            built = [factories[name].load().from_config(config, transport=transports.get(name),
+                                                        instance_path=app.instance_path)
+                     for name in chosen]
         if not built:
             raise RuntimeError(f"No provider is configured: {_setup_hints()}.")
         providers: dict[str, Provider] = {}
@@ -380,6 +384,20 @@ def _exempt_from_csrf(app: Flask, view) -> None:
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(view)
+
+
+def _transports(given: Any, names: list[str]) -> dict[str, Any]:
+    """``Wink(transport=...)`` for each provider built: one transport for every provider, or a
+    mapping by provider name whose names must be among those enabled."""
+    if not isinstance(given, Mapping):
+        return dict.fromkeys(names, given)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise RuntimeError(
+            f"Wink(transport={{...}}) names {', '.join(map(repr, unknown))}, which is not enabled: "
+            f"use the names of the providers enabled ({', '.join(names)})."
+        )
+    return dict(given)
 
 
 def _setup_hints() -> str:

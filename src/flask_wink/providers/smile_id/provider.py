@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from flask import has_app_context
 
-from ...errors import MalformedMessage, StaleMessage, VerificationError
+from ...errors import MalformedMessage, VerificationError
 from ...provider import (
     CALLBACK,
     WEBHOOK,
@@ -52,7 +52,7 @@ from .results import (
     is_true,
     parse_id_types,
 )
-from .signature import age_of, confirm, signed_fields
+from .signature import scheme, signed_fields
 from .verifications import open_verification
 
 #: Where Smile ID serves the hosted pages of the links it creates.
@@ -251,25 +251,12 @@ class SmileID(BaseProvider):
             raise VerificationError("the body is not JSON, so it carries no signature") from None
         if not isinstance(body, dict):
             raise VerificationError("the body is not a JSON object, so it carries no signature")
-        timestamp, signature = body.get("timestamp"), body.get("signature")
-        if not isinstance(timestamp, str) or not isinstance(signature, str) or not signature:
-            raise VerificationError("the signature or timestamp is missing")
         partner = body.get("partner_id")
         if partner is not None and str(partner) != self.partner_id:
             raise VerificationError("the callback names another partner")
-        if not confirm(timestamp, signature, self.partner_id, self._api_key):
-            raise VerificationError("the signature does not match")
-        try:
-            age = age_of(timestamp, now)
-        except ValueError:
-            raise MalformedMessage("The callback's timestamp is not an ISO 8601 date-time.") from None
-        if age > self.callback_max_age:
-            raise StaleMessage(
-                f"The callback was signed {int(age)} s ago, more than the {int(self.callback_max_age)} s "
-                "this app accepts (WINK_SMILE_ID_CALLBACK_MAX_AGE)."
-            )
-        if age < -CLOCK_SKEW:
-            raise StaleMessage(f"The callback's timestamp is {int(-age)} s in the future.")
+        signature = body.get("signature")
+        scheme(self.partner_id, self._api_key, max_age=self.callback_max_age, max_future=CLOCK_SKEW
+               ).check(raw, signature, body.get("timestamp"), now)
         params = body.get("PartnerParams")
         job = body.get("SmileJobID")
         code = body.get("ResultCode")

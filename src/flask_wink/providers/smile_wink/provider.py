@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from ...errors import MalformedMessage, StaleMessage
+from ...errors import MalformedMessage
 from ...provider import (
     CALLBACK,
     BaseProvider,
@@ -192,30 +191,16 @@ class SmileWink(BaseProvider):
 
     def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
         """Check ``Smile-Signature`` over the raw body, the envelope and its age."""
-        signature.verify_signature(raw, headers.get(self.signature_header), self.webhook_secrets)
+        verifier = signature.scheme(self.webhook_secrets, self.webhook_max_age)
+        verifier.verify(raw, headers, now)
         try:
             event = signature.parse_event(raw)
         except ValueError as exc:
             raise MalformedMessage(f"Not a Smile event envelope: {exc}.") from None
-        self._check_age(event, now)
+        if self.webhook_max_age:
+            verifier.check_time(event["createdAt"], now)
         user_id = _str_or_none((event.get("data") or {}).get("userId"))
         return Inbound(event_id=event["id"], name=event["type"], payload=event, upstream_user_id=user_id)
-
-    def _check_age(self, event: Mapping[str, Any], now: float) -> None:
-        if not self.webhook_max_age:
-            return
-        try:
-            created = datetime.fromisoformat(str(event["createdAt"]))  # "Z" included, since 3.11
-        except ValueError:
-            raise MalformedMessage("The event's createdAt is not an ISO 8601 date-time.") from None
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-        age = now - created.timestamp()
-        if age > self.webhook_max_age:
-            raise StaleMessage(
-                f"The event was created {int(age)} s ago, more than the {int(self.webhook_max_age)} s "
-                "this app accepts (WINK_WEBHOOK_MAX_AGE)."
-            )
 
     # -- test events (flask wink trigger) ------------------------------------------------------
 
@@ -234,8 +219,8 @@ class SmileWink(BaseProvider):
         if not self.webhook_secrets:
             raise TriggerError("WINK_WEBHOOK_SECRETS is not set: set it to the secret of your Smile webhook.")
         raw = json.dumps(sample_event(name, upstream_user_id), separators=(",", ":")).encode()
-        signed = signature.sign(raw, self.webhook_secrets[0])
-        headers = {"Content-Type": "application/json", self.signature_header: signed}
+        signed = signature.scheme(self.webhook_secrets).headers(raw)
+        headers = {"Content-Type": "application/json", **signed}
         yield TestMessage("wink.receive_webhook", raw, headers, values={"provider": url_segment(self.name)})
 
     # -- statuses --------------------------------------------------------------------------
