@@ -22,9 +22,8 @@ from typing import Any
 
 from flask import Flask
 
-from ...pipeline import start_handling
+from ...flow import start_handling, status_with_event
 from ...provider import WEBHOOK
-from ...receiver import status_with_event
 from ...state import WinkState
 from ...store import StoredEvent
 from .errors import SmileIDAPIError, SmileIDError, SmileIDNotFound

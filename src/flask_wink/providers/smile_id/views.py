@@ -16,12 +16,10 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
-from ...blueprint import CSRF_HEADER, record_browser_event
 from ...errors import InvalidRequest, NotSignedIn, UpstreamCallError, upstream_http_error
-from ...linking import start_link
+from ...flow import CSRF_HEADER, Delivery, receive, record_browser_event, start_link
 from ...openapi import CSRF_HEADER as CSRF_PARAMETER
 from ...openapi import error_responses, json_response, webhook_operation
-from ...receiver import Delivery, receive
 from ...state import get_state
 from .results import LINK_STARTED, NAME
 from .verifications import verifications

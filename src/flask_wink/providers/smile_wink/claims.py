@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import signals as core_signals
-from ...pipeline import ACCOUNT_ID_MAX
+from ...flow import ACCOUNT_ID_MAX
 from ...provider import CALLBACK
 from ...state import WinkState
 from ...store import StoredEvent

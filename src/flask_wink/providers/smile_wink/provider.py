@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ...errors import MalformedMessage
+from ...flow import TriggerError
 from ...provider import (
     CALLBACK,
     BaseProvider,
@@ -29,7 +30,6 @@ from ...provider import (
 )
 from ...settings import Setting, split_setting
 from ...summaries import EventSummary
-from ...triggers import TriggerError
 from . import signature
 from .client import SmileClient
 from .describe import describe_event

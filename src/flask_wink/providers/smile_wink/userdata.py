@@ -19,8 +19,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ... import signals as core_signals
-from ...cli import resolve_user
-from ...linking import start_link
+from ...flow import resolve_user, start_link
 from ...provider import WEBHOOK
 from ...state import WinkState, get_state
 from ...store import StoredEvent, provider_metadata
