@@ -315,3 +315,28 @@ def test_provider_of_gives_the_enabled_provider_or_says_how_to_enable_it(tmp_pat
     with pytest.raises(ConfigurationError, match="^nowhere is not enabled on this app: list nowhere in "
                                                  "WINK_PROVIDERS.$"):
         state.provider_of("nowhere")
+
+
+def test_a_providers_parts_are_declared_and_imported_from_its_own_package_when_asked_for():
+    from flask_wink.providers.ucw import UniversalConnect
+    from flask_wink.providers.ucw.cli import ucw_cli
+    from flask_wink.providers.ucw.sandbox import serve as ucw_serve
+    from flask_wink.providers.ucw.views import parts
+
+    ucw = object.__new__(UniversalConnect)  # its parts need no client
+    assert ucw.cli_group() is ucw_cli and ucw.blueprint() is parts
+
+    calls = []
+
+    class Echo(BaseProvider):
+        name, title = "echo", "Echo"
+        sandbox = "flask_wink.providers.ucw.sandbox.serve:serve_sandbox"
+
+    original = ucw_serve.serve_sandbox
+    ucw_serve.serve_sandbox = lambda argv, prog: calls.append((argv, prog)) or 7
+    try:  # imported when called, not when the class is made
+        assert Echo.serve_sandbox(["--port", "1"], "prog") == 7
+    finally:
+        ucw_serve.serve_sandbox = original
+    assert calls == [(["--port", "1"], "prog")]
+    assert BaseProvider.serve_sandbox is None and Echo().cli_group() is None and Echo().blueprint() is None

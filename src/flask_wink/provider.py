@@ -43,6 +43,7 @@ to ``Wink(providers=[...])``.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -303,8 +304,15 @@ class BaseProvider:
     #: The messages ``flask wink trigger`` can make up for it (see :meth:`test_messages`).
     test_events: Sequence[TestEvent] = ()
     #: ``serve_sandbox(argv, prog) -> int``, a static method: ``python -m flask_wink.sandbox
-    #: <name> ...`` serves its offline emulator with it; None: it has none.
+    #: <name> ...`` serves its offline emulator with it; None: it has none. Set by ``sandbox``.
     serve_sandbox: ClassVar[Callable[[list[str], str], int] | None] = None
+    #: Its parts, each named ``"module:attribute"`` relative to its class's package and imported
+    #: only when first asked for: ``cli``, a ``click.Group`` of its commands (``flask wink <name>
+    #: ...``); ``views``, a Flask blueprint of its templates, static files and views; ``sandbox``,
+    #: the ``serve_sandbox`` function of its offline emulator. E.g. ``cli = ".cli:acme_cli"``.
+    cli: ClassVar[str | None] = None
+    views: ClassVar[str | None] = None
+    sandbox: ClassVar[str | None] = None
     # No ``migrations`` here: without one, its migrations are the ``migrations/`` folder beside
     # the module of its class (see flask_wink.store.migrations.location).
 
@@ -312,6 +320,13 @@ class BaseProvider:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "sandbox" in cls.__dict__ and "serve_sandbox" not in cls.__dict__ and cls.sandbox:
+            spec, owner = cls.sandbox, cls
+
+            def serve_sandbox(argv: list[str], prog: str) -> int:
+                return _part(owner, spec)(argv, prog)
+
+            cls.serve_sandbox = staticmethod(serve_sandbox)
         if "setup_hint" not in cls.__dict__ and "settings" in cls.__dict__:
             cls.setup_hint = _settings.setup_hint(cls)
 
@@ -394,13 +409,13 @@ class BaseProvider:
         return {}
 
     def cli_group(self) -> Any:
-        """A ``click.Group`` of its commands (under ``flask wink``), or None."""
-        return None
+        """A ``click.Group`` of its commands (under ``flask wink``), or None: its ``cli`` part."""
+        return _part(type(self), getattr(self, "cli", None))
 
     def blueprint(self) -> Any:
         """A Flask blueprint with its templates, static files and views (mounted at
-        ``<WINK_URL_PREFIX>/<provider>``, asked for once per app), or None."""
-        return None
+        ``<WINK_URL_PREFIX>/<provider>``, asked for once per app), or None: its ``views`` part."""
+        return _part(type(self), getattr(self, "views", None))
 
     def flask_parts(self) -> Any:
         """The name :meth:`blueprint` had before."""
@@ -411,6 +426,16 @@ class BaseProvider:
         close = getattr(getattr(self, "client", None), "close", None)
         if close is not None:
             close()
+
+
+def _part(cls: type, spec: str | None) -> Any:
+    """The part ``spec`` (``"module:attribute"``, the module relative to ``cls``'s package) of a
+    provider class, imported now; None for no part."""
+    if not spec:
+        return None
+    module, _, attribute = spec.partition(":")
+    package = cls.__module__.rpartition(".")[0] or cls.__module__
+    return getattr(importlib.import_module(module, package=package), attribute)
 
 
 _MISSING = object()

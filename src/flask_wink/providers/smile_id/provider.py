@@ -34,7 +34,6 @@ from ...provider import (
 )
 from ...settings import URL, Invalid, Setting
 from ...state import WinkState, get_state
-from ...summaries import EventSummary
 from .client import SANDBOX_HOST, SmileIDClient
 from .describe import describe_event
 from .errors import SmileIDError
@@ -369,27 +368,11 @@ class SmileID(BaseProvider):
                 origins.append(HOSTED_LINKS_ORIGIN)
         return origins
 
-    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
-        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
-        return describe_event(kind, name, payload, status)
+    #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
+    describe = staticmethod(describe_event)
 
-    # -- parts -----------------------------------------------------------------------------
-
-    def cli_group(self) -> Any:
-        """``flask wink smile-id links create|list|show|disable``."""
-        from .cli import smile_id_cli
-
-        return smile_id_cli
-
-    @staticmethod
-    def serve_sandbox(argv: list[str], prog: str) -> int:
-        """``python -m flask_wink.sandbox smile-id --port N``."""
-        from .sandbox.serve import serve_sandbox
-
-        return serve_sandbox(argv, prog)
-
-    def blueprint(self) -> Any:
-        """``POST /start``, ``POST /callbacks``, ``GET /status`` and the return page's template."""
-        from .views import parts
-
-        return parts
+    # Its parts: ``flask wink smile-id links ...``, ``POST /start``, ``POST /callbacks``, ``GET /status``
+    # and the return page, and ``python -m flask_wink.sandbox smile-id``
+    cli = ".cli:smile_id_cli"
+    views = ".views:parts"
+    sandbox = ".sandbox.serve:serve_sandbox"

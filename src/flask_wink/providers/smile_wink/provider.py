@@ -29,7 +29,6 @@ from ...provider import (
     url_segment,
 )
 from ...settings import Setting, split_setting
-from ...summaries import EventSummary
 from . import signature
 from .client import SmileClient
 from .describe import describe_event
@@ -271,30 +270,14 @@ class SmileWink(BaseProvider):
             announces=not (kind == CALLBACK and name == "onUIEvent"),
         )
 
-    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
-        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
-        return describe_event(kind, name, payload, status)
+    #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
+    describe = staticmethod(describe_event)
 
-    # -- parts -----------------------------------------------------------------------------
-
-    def cli_group(self) -> Any:
-        """``flask wink smile-wink ...`` (its commands are also under ``flask wink`` itself)."""
-        from .cli import smile_wink_cli
-
-        return smile_wink_cli
-
-    @staticmethod
-    def serve_sandbox(argv: list[str], prog: str) -> int:
-        """``python -m flask_wink.sandbox [smile-wink] --port N``."""
-        from .sandbox.serve import serve_sandbox
-
-        return serve_sandbox(argv, prog)
-
-    def blueprint(self) -> Any:
-        """The link page template and the widget's script."""
-        from .views import parts
-
-        return parts
+    # Its parts: ``flask wink smile-wink ...`` (also under ``flask wink`` itself), the link page and the
+    # widget's script, and ``python -m flask_wink.sandbox [smile-wink]``
+    cli = ".cli:smile_wink_cli"
+    views = ".views:parts"
+    sandbox = ".sandbox.serve:serve_sandbox"
 
 
 def sdk_url(version: int, api_base: str) -> str:

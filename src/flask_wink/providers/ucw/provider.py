@@ -19,7 +19,6 @@ from ...errors import InvalidRequest
 from ...openapi import query_parameter
 from ...provider import CALLBACK, BaseProvider, LinkStart, LinkURLs, PublicURL, StatusUpdate
 from ...settings import URL, Invalid, Setting, split_setting
-from ...summaries import EventSummary
 from .client import UcwClient
 from .describe import describe_event
 from .errors import UnknownConnection
@@ -223,30 +222,14 @@ class UniversalConnect(BaseProvider):
         back = query_parameter("next", "Where the Back link leads: a path on this site (else /).")
         return {"parameters": {"token": [key], "link": [key, back]}, "paths": openapi_paths(base)}
 
-    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
-        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
-        return describe_event(kind, name, payload, status)
+    #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
+    describe = staticmethod(describe_event)
 
-    # -- parts -----------------------------------------------------------------------------
-
-    def cli_group(self) -> Any:
-        """``flask wink ucw ...``."""
-        from .cli import ucw_cli
-
-        return ucw_cli
-
-    @staticmethod
-    def serve_sandbox(argv: list[str], prog: str) -> int:
-        """``python -m flask_wink.sandbox ucw --port N``."""
-        from .sandbox.serve import serve_sandbox
-
-        return serve_sandbox(argv, prog)
-
-    def blueprint(self) -> Any:
-        """The link page template and the current user's connections (``GET .../connections``)."""
-        from .views import parts
-
-        return parts
+    # Its parts: ``flask wink ucw ...``, the link page and ``GET .../connections``, and ``python -m
+    # flask_wink.sandbox ucw``
+    cli = ".cli:ucw_cli"
+    views = ".views:parts"
+    sandbox = ".sandbox.serve:serve_sandbox"
 
 
 def _check_key(key: str) -> None:
