@@ -28,7 +28,7 @@ from .provider import (
     UpstreamUserGone,
 )
 from .state import WinkState, get_state
-from .store import Store, StoredEvent
+from .store import Store, StoredAccount, StoredEvent
 
 __all__ = [
     "Inbound",
@@ -42,6 +42,7 @@ __all__ = [
     "StatusUpdate",
     "StorageUnavailable",
     "Store",
+    "StoredAccount",
     "StoredEvent",
     "TestEvent",
     "TestMessage",

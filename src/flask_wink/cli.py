@@ -13,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
+from .jsonshape import event_json
 from .pipeline import run_worker, take_over_lapsed
 from .provider import BROWSER, INBOUND, url_segment
 from .state import WinkState, get_state
@@ -122,7 +123,7 @@ def events(
     state = get_state()
     name = state.provider(provider).name if provider else None
     for event in state.store.list_events(provider=name, kind=kind, state=state_, limit=limit):
-        click.echo(json.dumps(event.as_dict()))
+        click.echo(json.dumps(event_json(event)))
 
 
 @events.command("retry")
