@@ -136,7 +136,7 @@ def test_a_kit_error_a_browser_navigates_to_is_a_page_and_json_to_a_script(emula
 
 
 def test_a_rate_limited_navigation_keeps_retry_after_on_the_page(emulator, tmp_path):
-    app = host_app(emulator, tmp_path, WINK_TOKEN_RATE_LIMIT="1 per hour")
+    app = host_app(emulator, tmp_path, WINK_TOKEN_RATE_LIMIT="1 per day")
     with serve(app) as served:
         assert httpx.post(served.url + "/wink/smile-id/start", headers={**FETCH, **USER}).status_code == 303
         again = httpx.post(served.url + "/wink/smile-id/start", headers={**NAVIGATION, **USER})

@@ -1,5 +1,5 @@
 """Token minting and browser events are rate limited per app user and per client address
-(Flask-Limiter; memory by default, Redis shared between processes), answering 429 JSON with
+(the limits library; memory by default, Redis shared between processes), answering 429 JSON with
 Retry-After; the quickstart refuses foreign origins before minting."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def assert_429(answer) -> None:
 
 
 def test_tokens_per_app_user_on_both_routes(sandbox, tmp_path):
-    app, _ = make_host_app(sandbox, tmp_path, WINK_TOKEN_RATE_LIMIT="3 per minute")
+    app, _ = make_host_app(sandbox, tmp_path, WINK_TOKEN_RATE_LIMIT="3 per day")
     client = app.test_client()
     for path in ("/wink/token", "/wink/smile-wink/token", "/wink/token"):
         assert client.post(path, headers=user("alice")).status_code == 201
@@ -42,7 +42,7 @@ def test_tokens_per_app_user_on_both_routes(sandbox, tmp_path):
 
 
 def test_tokens_per_client_address(sandbox, tmp_path):
-    app, _ = make_host_app(sandbox, tmp_path, WINK_TOKEN_ADDRESS_RATE_LIMIT="4 per minute")
+    app, _ = make_host_app(sandbox, tmp_path, WINK_TOKEN_ADDRESS_RATE_LIMIT="4 per day")
     client = app.test_client()
     for number in range(4):
         assert client.post("/wink/token", headers=user(f"u{number}")).status_code == 201
@@ -55,7 +55,7 @@ def test_tokens_per_client_address(sandbox, tmp_path):
 def test_callbacks_have_a_per_user_count_and_size_budget(sandbox, tmp_path):
     app, _ = make_host_app(
         sandbox, tmp_path,
-        WINK_CALLBACK_RATE_LIMIT="5 per minute", WINK_CALLBACK_KB_RATE_LIMIT="200 per minute",
+        WINK_CALLBACK_RATE_LIMIT="5 per day", WINK_CALLBACK_KB_RATE_LIMIT="200 per day",
     )
     client = app.test_client()
     close = {"name": "onClose"}
@@ -85,8 +85,8 @@ def test_the_default_budget_stops_a_flood_of_large_callbacks(sandbox, tmp_path):
 
 def test_limits_can_be_switched_off(sandbox, tmp_path):
     app, _ = make_host_app(
-        sandbox, tmp_path, WINK_RATE_LIMIT_ENABLED="false", WINK_TOKEN_RATE_LIMIT="1 per minute",
-        WINK_CALLBACK_RATE_LIMIT="1 per minute",
+        sandbox, tmp_path, WINK_RATE_LIMIT_ENABLED="false", WINK_TOKEN_RATE_LIMIT="1 per day",
+        WINK_CALLBACK_RATE_LIMIT="1 per day",
     )
     client = app.test_client()
     assert {client.post("/wink/token", headers=user("alice")).status_code for _ in range(3)} == {201}
@@ -99,10 +99,31 @@ def test_a_bad_limit_setting_is_one_line(sandbox, tmp_path):
         make_host_app(sandbox, tmp_path, WINK_TOKEN_RATE_LIMIT="lots")
 
 
+def test_the_limits_add_no_hooks_to_the_host_apps_routes(sandbox, tmp_path):
+    """Counting happens in the kit's own token and callback views only: with the limits on, the
+    app has the same request hooks as with them off, and no Flask-Limiter extension, so the host's
+    pages and the webhooks pay nothing for them."""
+    on, _ = make_host_app(sandbox, tmp_path / "on")
+    off, _ = make_host_app(sandbox, tmp_path / "off", WINK_RATE_LIMIT_ENABLED=False)
+
+    def hooks(app):
+        return {name: sum(len(funcs) for funcs in getattr(app, name).values())
+                for name in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")}
+
+    assert hooks(on) == hooks(off)
+    assert "limiter" not in on.extensions
+    assert on.test_client().post("/wink/token", headers=user("alice")).status_code == 201
+
+
+def test_a_storage_url_the_limits_cannot_use_is_one_line(sandbox, tmp_path):
+    with pytest.raises(RuntimeError, match="WINK_RATE_LIMIT_STORAGE_URL cannot be used.*memory://"):
+        make_host_app(sandbox, tmp_path, WINK_RATE_LIMIT_STORAGE_URL="carrier-pigeon://coop")
+
+
 def test_redis_shares_the_counts_between_processes(sandbox, tmp_path):
     """Two apps (as two processes would be) on one Redis count together."""
     name = f"shared-{uuid.uuid4().hex}"
-    config = {"WINK_RATE_LIMIT_STORAGE_URL": REDIS_URL, "WINK_TOKEN_RATE_LIMIT": "3 per minute",
+    config = {"WINK_RATE_LIMIT_STORAGE_URL": REDIS_URL, "WINK_TOKEN_RATE_LIMIT": "3 per day",
               "WINK_TOKEN_ADDRESS_RATE_LIMIT": ""}
     first, _ = make_host_app(sandbox, tmp_path / "a", **config)
     second, _ = make_host_app(sandbox, tmp_path / "b", **config)
@@ -135,8 +156,8 @@ def limited_quickstart(tmp_path):
             "APP_PORT": str(port),
             "ALLOWED_ORIGINS": "http://app.example",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
-            "WINK_TOKEN_RATE_LIMIT": "3 per minute",
-            "WINK_TOKEN_ADDRESS_RATE_LIMIT": "6 per minute",
+            "WINK_TOKEN_RATE_LIMIT": "3 per day",
+            "WINK_TOKEN_ADDRESS_RATE_LIMIT": "6 per day",
         },
         env_file=tmp_path / "none.env",
     )

@@ -452,7 +452,7 @@ def test_a_return_after_the_link_expired_stores_nothing(emulator, tmp_path):
 
 
 def test_starts_past_a_users_limit_are_refused_and_create_no_link(emulator, tmp_path):
-    app = host_app(emulator, tmp_path, WINK_TOKEN_RATE_LIMIT="3 per minute")
+    app = host_app(emulator, tmp_path, WINK_TOKEN_RATE_LIMIT="3 per day")
     with serve(app) as served:
         answers = [httpx.post(served.url + "/wink/smile-id/start", headers=USER) for _ in range(4)]
         other = httpx.post(served.url + "/wink/smile-id/start", headers={"X-User": "bob"})
@@ -467,7 +467,7 @@ def test_starts_past_a_users_limit_are_refused_and_create_no_link(emulator, tmp_
 
 
 def test_returns_past_a_users_limit_are_refused_with_a_page(emulator, tmp_path):
-    app = host_app(emulator, tmp_path, WINK_CALLBACK_RATE_LIMIT="3 per minute")
+    app = host_app(emulator, tmp_path, WINK_CALLBACK_RATE_LIMIT="3 per day")
     with serve(app) as served:
         _, user_id = started_job(app, served)
         answers = [come_back(served, user_id) for _ in range(4)]

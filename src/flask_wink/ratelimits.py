@@ -1,12 +1,14 @@
 """Rate limits on what costs the app something: minting tokens (each may create an upstream user)
 and recording browser events (each is a row), per app user and per client address.
 
-Counted by Flask-Limiter's storage and windows (``memory://`` by default, which counts per
-process; a ``redis://`` URL in ``WINK_RATE_LIMIT_STORAGE_URL`` shares the counts between
-processes and hosts). A request over a limit is refused with 429 ``RateLimited`` (JSON) and a
+Counted by the ``limits`` library (the engine Flask-Limiter is built on), used directly so that
+no hook runs on any other route of the host app: its sliding-window counters (two counters per
+key and window, O(1) per hit) in its storage, ``memory://`` by default, which counts per process;
+a ``redis://`` URL in ``WINK_RATE_LIMIT_STORAGE_URL`` shares the counts between processes and
+hosts. A request over a limit is refused with 429 ``RateLimited`` (JSON) and a
 ``Retry-After`` header. ``WINK_RATE_LIMIT_ENABLED = False`` turns every limit off (benchmarks).
 
-Settings (Flask-Limiter's notation, ``"20 per minute; 200 per day"``):
+Settings (the ``limits`` notation, as Flask-Limiter's, ``"20 per minute; 200 per day"``):
 
 - ``WINK_TOKEN_RATE_LIMIT``: tokens one app user may mint;
 - ``WINK_TOKEN_ADDRESS_RATE_LIMIT``: tokens one client address may mint (signed in or not);
@@ -22,8 +24,10 @@ import time
 from typing import Any
 
 from flask import Flask, request
-from flask_limiter import Limiter
 from limits import parse_many
+from limits.errors import ConfigurationError as LimitsConfigurationError
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from .errors import RateLimited
 
@@ -68,28 +72,25 @@ class RateLimits:
                     raise RuntimeError(
                         f"{key} must be limits like '20 per minute; 200 per day', not {config[key]!r}."
                     ) from None
-        #: Flask-Limiter's extension: its storage and moving windows count for the kit.
-        self.limiter = Limiter(
-            client_address,
-            storage_uri=str(config["WINK_RATE_LIMIT_STORAGE_URL"]),
-            strategy="moving-window",
-            key_prefix="flask-wink",
-            enabled=self.enabled,
-        )
+        #: The counters: nothing is registered on the app, so the host's own routes (and the
+        #: kit's webhooks) pay nothing for the limits.
+        self.strategy: SlidingWindowCounterRateLimiter | None = None
         if self.enabled:
+            url = str(config["WINK_RATE_LIMIT_STORAGE_URL"])
             try:
-                self.limiter.init_app(app)
-            except Exception as exc:  # a storage URL Flask-Limiter cannot use
+                storage = storage_from_string(url, key_prefix="flask-wink")
+            except (LimitsConfigurationError, ValueError, ImportError) as exc:
                 raise RuntimeError(
                     f"WINK_RATE_LIMIT_STORAGE_URL cannot be used ({exc}): set memory:// or a redis:// URL "
                     '(pip install "flask-wink[redis]").'
                 ) from None
+            self.strategy = SlidingWindowCounterRateLimiter(storage)
 
     def hit(self, setting: str, key: str, *, cost: int = 1, what: str = "requests") -> None:
         """Count ``cost`` against each limit of ``setting`` for ``key``; 429 when one is spent."""
-        if not self.enabled:
+        strategy = self.strategy
+        if strategy is None:
             return
-        strategy = self.limiter.limiter
         for limit in self.limits.get(setting, ()):
             try:
                 allowed = strategy.hit(limit, setting, key, cost=cost)
