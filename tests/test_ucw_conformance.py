@@ -341,4 +341,4 @@ def test_the_kit_links_and_fetches_with_a_jwt_bearer(tmp_path):
                      "ucpInstitutionId": "mxBank"}})
         with app.app_context():
             key = connection_key("mx", member["connectionId"])
-            assert get_state().store.account("ucw", key)["status"] == CONNECTED
+            assert get_state().store.account("ucw", key).status == CONNECTED

@@ -33,7 +33,7 @@ from .provider import (
 )
 from .settings import Setting
 from .state import WinkState, get_state
-from .store import Store, StoredEvent
+from .store import Store, StoredAccount, StoredEvent
 from .summaries import EventSummary, summarize_event
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "StatusUpdate",
     "StorageUnavailable",
     "Store",
+    "StoredAccount",
     "StoredEvent",
     "TestEvent",
     "TestMessage",

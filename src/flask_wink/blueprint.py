@@ -26,6 +26,7 @@ from .errors import (
     upstream_http_error,
 )
 from .jsonbody import BodyRefused, check
+from .jsonshape import account_json, event_json
 from .linking import start_link
 from .pipeline import change_of, start_handling, status_update
 from .provider import CALLBACK, WEBHOOK, Provider, member, url_segment
@@ -291,7 +292,7 @@ def list_accounts():
         upstream_user_id=request.args.get("upstreamUserId") or None,
         app_user_id=request.args.get("user") or None,
     )
-    return jsonify({"accounts": accounts})
+    return jsonify({"accounts": [account_json(a) for a in accounts]})
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -300,7 +301,7 @@ def list_accounts():
 def _shown(state: WinkState, event: StoredEvent) -> dict:
     """An event as the listing shows it: its provider may hide what must not reach a page (an
     optional ``shown_payload(kind, name, payload)``); the stored row keeps everything."""
-    shown = event.as_dict()
+    shown = event_json(event)
     provider = state.providers.get(event.provider)
     if provider is not None and event.payload_error is None:
         shown["payload"] = member(provider, "shown_payload")(event.kind, event.name, event.payload)

@@ -13,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
+from .jsonshape import event_json
 from .pipeline import run_worker, take_over_lapsed
 from .provider import CALLBACK, WEBHOOK, member, url_segment
 from .state import WinkState, get_state
@@ -125,7 +126,7 @@ def events(
     state = get_state()
     name = state.provider(provider).name if provider else None
     for event in state.store.list_events(provider=name, kind=kind, state=state_, limit=limit):
-        click.echo(_one_line(state, event) if oneline else json.dumps(event.as_dict()))
+        click.echo(_one_line(state, event) if oneline else json.dumps(event_json(event)))
 
 
 def _one_line(state: WinkState, event: StoredEvent) -> str:
@@ -137,7 +138,7 @@ def _one_line(state: WinkState, event: StoredEvent) -> str:
     update = found.status_update(event.kind, event.name, payload) if found is not None else None
     if update is not None:
         account = state.store.account(event.provider, update.account_id)
-        status = account["status"] if account else None
+        status = account.status if account else None
     summary = summarize_event(found, event.kind, event.name, payload, status=status)
     return f"{event.id}  {iso(event.received_at)}  {event.provider}  {event.state}  {summary.text}"
 

@@ -72,13 +72,13 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
     for job in reversed(order):
         item = by_job[job]
         account = state.store.account(NAME, job)
-        status = account["status"] if account else VerificationStatus.PENDING.value
+        status = account.status if account else VerificationStatus.PENDING.value
         if status == VerificationStatus.PENDING and _expired(item.get("expiresAt")):
             state.store.update_account(NAME, job, VerificationStatus.EXPIRED.value,
                                        replaces=[s.value for s in REPLACES[VerificationStatus.EXPIRED]],
                                        connected=False)
             account = state.store.account(NAME, job)
-            status = account["status"] if account else status
+            status = account.status if account else status
         item["status"] = status
         found.append(item)
     return found

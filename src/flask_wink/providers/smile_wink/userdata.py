@@ -178,11 +178,11 @@ def retention_schedule(
     now = now or utcnow()
     found: list[dict[str, Any]] = []
     for account in state.store.list_accounts(provider=NAME, upstream_user_id=smile_user_id):
-        if account["status"] != AccountStatus.CONNECTED or not account["connectedAt"]:
+        if account.status != AccountStatus.CONNECTED or account.connected_at is None:
             continue
-        started = parse_iso(account["connectedAt"])
         found.append(
-            _expiry("account", account["accountId"], account["upstreamUserId"], started, ACCOUNT_RETENTION)
+            _expiry("account", account.account_id, account.upstream_user_id, account.connected_at,
+                    ACCOUNT_RETENTION)
         )
     found.extend(_archive_expiries(engine, smile_user_id))
     owners = {}
@@ -243,17 +243,17 @@ def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | Non
     app = app or current_app._get_current_object()
     state = get_state(app)
     state.provider_of(NAME).client.revoke_account(account_id)
-    known = state.store.account(NAME, account_id) or {}
+    known = state.store.account(NAME, account_id)
     status = AccountStatus.DISCONNECTED
-    owner = known.get("upstreamUserId")
+    owner = known.upstream_user_id if known else None
     changed = state.store.update_account(
         NAME,
         account_id,
         str(status),
         replaces=statuses_replaced_by(status),
         connected=False,
-        upstream_user_id=known.get("upstreamUserId"),
-        institution_id=known.get("institutionId"),
+        upstream_user_id=owner,
+        institution_id=known.institution_id if known else None,
     )
     dropped = 0 if keep_data else delete_source_data(state, account_id)
     # The account is revoked either way: a receiver's bug is logged, it must not hide that.

@@ -152,15 +152,15 @@ def user_connections(app_or_state: Flask | WinkState | None, upstream_user_id: s
         ).mappings()}
     found = []
     for account in state.store.list_accounts(provider=NAME, upstream_user_id=upstream_user_id):
-        row = rows.get(account["accountId"])
+        row = rows.get(account.account_id)
         found.append({
-            "key": account["accountId"],
-            "status": account["status"],
-            "institutionId": account["institutionId"] or (row and row["institution_id"]),
+            "key": account.account_id,
+            "status": account.status,
+            "institutionId": account.institution_id or (row and row["institution_id"]),
             "institutionName": row["institution_name"] if row else None,
             "aggregator": row["aggregator"] if row else None,
-            "connectedAt": account["connectedAt"],
-            "updatedAt": account["updatedAt"],
+            "connectedAt": iso(account.connected_at) if account.connected_at else None,
+            "updatedAt": iso(account.updated_at),
             "fetchedAt": iso(row["fetched_at"], "seconds") if row and row["fetched_at"] else None,
         })
     return found
