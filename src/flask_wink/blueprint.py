@@ -326,9 +326,15 @@ def _require_loader(state: WinkState) -> None:
 
 def _require_user(state: WinkState) -> str:
     _require_loader(state)
+    return require_user(state)
+
+
+def require_user(state: WinkState, message: str = "Sign in before linking an account.") -> str:
+    """The signed-in app user's id (as the host's ``user_id_loader`` says), or
+    :class:`~flask_wink.errors.NotSignedIn` (401) with ``message``."""
     app_user_id = state.wink.current_user_id()
     if not app_user_id:
-        raise NotSignedIn("Sign in before linking an account.")
+        raise NotSignedIn(message)
     return app_user_id
 
 

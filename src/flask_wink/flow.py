@@ -17,6 +17,7 @@ receiver, the pipeline, the routes, the CLI) may change shape without a provider
   ``.../callbacks`` does; :data:`CSRF_HEADER` is the header the kit's pages send their CSRF token in.
 - :func:`status_with_event` and :func:`start_handling`: record the status an event implies and
   start its handling, for an event a provider stores itself.
+- :func:`require_user`: the signed-in app user's id, or a 401 saying what to sign in for.
 - :func:`resolve_user`: an app user id or an upstream user id, as a provider's CLI is given one.
 - :data:`ACCOUNT_ID_MAX`: the longest account id the core keeps.
 - :class:`TriggerError`: what ``test_messages`` raises for a test event it cannot send.
@@ -24,7 +25,7 @@ receiver, the pipeline, the routes, the CLI) may change shape without a provider
 
 from __future__ import annotations
 
-from .blueprint import CSRF_HEADER, record_browser_event
+from .blueprint import CSRF_HEADER, record_browser_event, require_user
 from .cli import resolve_user
 from .linking import start_link
 from .pipeline import ACCOUNT_ID_MAX, start_handling
@@ -38,6 +39,7 @@ __all__ = [
     "TriggerError",
     "receive",
     "record_browser_event",
+    "require_user",
     "resolve_user",
     "start_handling",
     "start_link",
