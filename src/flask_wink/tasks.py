@@ -174,7 +174,8 @@ def flask_app(task: Any) -> Flask:
 
 def _run(task: Any, event_id: int, failed_after: int | None = None) -> str:
     """The task: claim the event, run its handlers, record the outcome; on failure, retry when
-    the kit's policy says. Returns what it did (``handled``, ``failed``, ``dead``, ``skipped``)."""
+    the kit's policy says (Celery's retry: the same task id, ``failed_after`` the attempts so
+    far). Returns what it did (``handled``, ``dead``, ``skipped``: not its event to take)."""
     app = flask_app(task)
     with app.app_context():
         state = get_state(app)
