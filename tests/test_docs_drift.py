@@ -1,5 +1,6 @@
 """docs/reference.md lists every setting, signal, command and endpoint the code has, and nothing
-the code does not have: adding one without its line (or leaving a line behind) fails here."""
+the code does not have, and docs/providers.md every field of the values a provider speaks:
+adding one without its line (or leaving a line behind) fails here."""
 
 from __future__ import annotations
 
@@ -114,3 +115,32 @@ def test_the_migrations_table_lists_every_revision():
     code = {rev.revision for rev in script.walk_revisions()}
     assert code - documented == set(), "revisions missing from the reference's migrations table"
     assert documented - code == set(), "revisions in the reference that no migration has"
+
+
+PROVIDERS = REFERENCE.parent / "providers.md"
+
+
+def test_the_providers_page_lists_every_field_of_every_value_a_provider_speaks():
+    import dataclasses
+
+    import flask_wink.provider as provider
+
+    text = PROVIDERS.read_text("utf-8")
+    start = text.index("\n## The values a provider speaks\n")
+    values = text[start: text.index("\n## ", start + 1)]
+    documented = {}
+    for heading, body in re.findall(r"\n### `(\w+)`\n(.*?)(?=\n### |\Z)", values, flags=re.DOTALL):
+        documented[heading] = [cell.strip("`") for cell in first_cells(body)[1:]]
+    code = {name: [f.name for f in dataclasses.fields(cls)] for name, cls in vars(provider).items()
+            if dataclasses.is_dataclass(cls) and cls.__module__ == provider.__name__}
+    assert documented == code
+
+
+def test_the_complete_example_provider_is_at_most_80_lines():
+    """The target the walk-through keeps: a whole provider for a redirect + signed-webhook upstream
+    (its block is run, with its HTTP test, by test_docs.py)."""
+    text = PROVIDERS.read_text("utf-8")
+    start = text.index("\n## A complete example: a hosted page and signed webhooks\n")
+    block = re.search(r"\n```python\n(.*?)\n```\n", text[start:], flags=re.DOTALL).group(1)
+    assert "class Lantern:" in block
+    assert len(block.splitlines()) <= 80

@@ -249,3 +249,39 @@ def test_background_handling_marks_a_failing_handler_failed(tmp_path):
     with app.app_context():
         event = state.store.list_events()[0]
     assert event.state == "failed" and "downstream is down" in event.error
+
+
+def test_the_errors_verify_inbound_raises_are_importable_from_flask_wink():
+    import flask_wink
+    from flask_wink import errors
+
+    for name in ("VerificationError", "MalformedMessage", "StaleMessage", "UpstreamCallError"):
+        assert getattr(flask_wink, name) is getattr(errors, name) and name in flask_wink.__all__
+    assert issubclass(flask_wink.MalformedMessage, flask_wink.VerificationError)
+    assert issubclass(flask_wink.StaleMessage, flask_wink.VerificationError)
+
+
+@pytest.mark.parametrize("mode", ["request", "background"])
+def test_handlers_see_no_app_user_on_a_webhook_and_the_store_maps_its_upstream_user(wink_app, mode):
+    acme = AcmeVerify()
+    seen = []
+
+    def whose(app, state, event, errors):
+        seen.append((event.kind, event.app_user_id, state.store.app_user_id(event.provider,
+                                                                            event.upstream_user_id)))
+
+    acme.handlers = (whose,)
+    app = wink_app(providers=[acme], handle_events=mode)
+    client = app.test_client()
+    wink_app.user = "ada"
+    client.post("/wink/acme-verify/token")
+    with app.app_context():
+        upstream = get_state().store.upstream_user_id("acme_verify", "ada")
+    assert client.get("/wink/acme-verify/return?status=done").status_code == 200
+    submitted = {"jobId": "j-1", "result": "submitted", "user": upstream, "verification": "v1"}
+    assert callback(client, submitted).status_code == 200
+    get_state(app).wait_for_handlers(10)
+    assert seen == [("callback", "ada", "ada"), ("webhook", None, "ada")]
+    # The listing fills in the webhook's app user from the same mapping.
+    listed = client.get("/wink/events?provider=acme_verify").get_json()["events"]
+    assert [(e["kind"], e["appUserId"]) for e in listed] == [("webhook", "ada"), ("callback", "ada")]
