@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 
 from flask_wink import get_state
 from flask_wink.blueprint import link_config
 from flask_wink.providers.smile_wink.archives import list_archives
 
-from .pages import link, pages
+from .shared import SANDBOX_PREFIX, Link
 
 
 def _smile_user_id() -> str | None:
@@ -53,12 +53,9 @@ def archive_rows() -> list[dict[str, Any]]:
 def _sample_urls() -> list[tuple[str, str]]:
     if current_app.config.get("QUICKSTART_SANDBOX") is None:
         return []
-    from .app import SANDBOX_PREFIX
-
     return [(f"{SANDBOX_PREFIX}/samples/payslip.{ext}", ext.upper()) for ext in ("pdf", "png")]
 
 
-@pages.get("/archives")
 def archives():
     """The current user's archives: status, payslip amounts and expiry; refreshes itself."""
     return render_template(
@@ -69,7 +66,6 @@ def archives():
     )
 
 
-@pages.get("/archives.json")
 def archives_json():
     """The rows of ``/archives`` as JSON, for the page's own refresh."""
     response = jsonify({"archives": archive_rows()})
@@ -77,4 +73,13 @@ def archives_json():
     return response
 
 
-link("pages.archives", "Archives")
+#: The pages the dashboard's menu lists.
+LINKS: tuple[Link, ...] = (
+    ("pages.archives", "Archives"),
+)
+
+
+def register(pages: Blueprint) -> None:
+    """Add this part's routes to the quickstart's ``pages`` blueprint."""
+    pages.add_url_rule("/archives", view_func=archives, methods=["GET"])
+    pages.add_url_rule("/archives.json", view_func=archives_json, methods=["GET"])

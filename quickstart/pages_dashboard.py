@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from flask_wink import get_state
 from flask_wink.errors import InvalidRequest
 from flask_wink.providers.ucw import user_connections
 
-from .pages import pages
+from .shared import Link, is_admin
 from .summaries import PROVIDER_TITLES
 from .timeline import TIMELINE_EVENTS, build_rows, status_groups, version_tag
 
@@ -36,8 +36,6 @@ FAVICON = (
 )
 
 
-@pages.get("/favicon.ico")
-@pages.get("/favicon.svg")  # registered first: url_for builds this one
 def favicon():
     """The quickstart's icon (an SVG, which browsers take for /favicon.ico too)."""
     response = Response(FAVICON, mimetype="image/svg+xml")
@@ -50,8 +48,6 @@ def _sees_everyone() -> bool:
     settings = current_app.config["QUICKSTART"]
     if settings.sandbox:
         return True
-    from .app import is_admin
-
     return is_admin(settings)
 
 
@@ -135,7 +131,6 @@ def _user_choices(filters: dict[str, str]) -> list[tuple[str, str]]:
     return choices
 
 
-@pages.app_context_processor
 def _dashboard() -> dict[str, Any]:
     # Only the dashboard shows the timeline.
     if request.endpoint != "index":
@@ -153,7 +148,6 @@ def _dashboard() -> dict[str, Any]:
     }
 
 
-@pages.get("/timeline.json")
 def timeline_json():
     """The timeline and status panel as HTML parts, for the dashboard's live updates:
     ``304 Not Modified`` while the ``If-None-Match`` ETag still stands."""
@@ -176,3 +170,16 @@ def timeline_json():
     response.set_etag(context["etag"])
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+#: The pages the dashboard's menu lists: none.
+LINKS: tuple[Link, ...] = ()
+
+
+def register(pages: Blueprint) -> None:
+    """Add this part's routes and template context to the quickstart's ``pages`` blueprint."""
+    # /favicon.svg first: url_for builds this one.
+    pages.add_url_rule("/favicon.svg", view_func=favicon, methods=["GET"])
+    pages.add_url_rule("/favicon.ico", view_func=favicon, methods=["GET"])
+    pages.app_context_processor(_dashboard)
+    pages.add_url_rule("/timeline.json", view_func=timeline_json, methods=["GET"])

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from flask_wink import get_state
@@ -22,8 +22,8 @@ from flask_wink.providers.smile_wink.userdata import (
 )
 from flask_wink.providers.ucw import account_summaries, stored_data, transaction_rows, user_connections
 
-from .pages import check_csrf, link, pages
 from .pages_archives import archive_rows
+from .shared import Link, check_csrf
 from .summaries import action_row, count_of, institution_name, smile_provider_name, status_word
 from .timeline import STATUS_GROUPS
 
@@ -35,7 +35,6 @@ def _smile_user_id() -> str | None:
     return state.store.upstream_user_id("smile_wink", state.wink.current_user_id() or "")
 
 
-@pages.get("/accounts")
 def data_accounts():
     """The current user's linked accounts: status, connection date, when Smile deletes the data."""
     smile_user_id = _smile_user_id()
@@ -58,7 +57,6 @@ def data_accounts():
                            revoked=request.args.get("revoked"))
 
 
-@pages.post("/accounts/<account_id>/revoke")
 def data_revoke_account(account_id: str):
     """Revoke one of the current user's accounts at Smile and delete its data here."""
     check_csrf()
@@ -151,7 +149,6 @@ def _identity_checks() -> list[dict[str, Any]]:
     return checks
 
 
-@pages.get("/data")
 def data_document():
     """What each linked service shared with the current user's app, kind by kind, as tables, each
     with its JSON behind a disclosure; with a button to fetch Smile's data again."""
@@ -168,7 +165,6 @@ def data_document():
     )
 
 
-@pages.post("/data/fetch")
 def data_fetch():
     """Fetch the current user's data from Smile now and keep it."""
     check_csrf()
@@ -182,5 +178,16 @@ def data_fetch():
     return redirect(url_for("pages.data_document"), code=303)
 
 
-link("pages.data_accounts", "Your accounts")
-link("pages.data_document", "Your data")
+#: The pages the dashboard's menu lists.
+LINKS: tuple[Link, ...] = (
+    ("pages.data_accounts", "Your accounts"),
+    ("pages.data_document", "Your data"),
+)
+
+
+def register(pages: Blueprint) -> None:
+    """Add this part's routes to the quickstart's ``pages`` blueprint."""
+    pages.add_url_rule("/accounts", view_func=data_accounts, methods=["GET"])
+    pages.add_url_rule("/accounts/<account_id>/revoke", view_func=data_revoke_account, methods=["POST"])
+    pages.add_url_rule("/data", view_func=data_document, methods=["GET"])
+    pages.add_url_rule("/data/fetch", view_func=data_fetch, methods=["POST"])

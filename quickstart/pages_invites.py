@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, Regexp
@@ -23,7 +23,7 @@ from flask_wink.providers.smile_wink.invites import (
     update_invite_template,
 )
 
-from .pages import link, pages
+from .shared import SANDBOX_PREFIX, Link
 
 # Good enough to catch typos; Smile decides whether it can deliver.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address like name@example.com.")
@@ -167,18 +167,14 @@ def _invites_page(
 def _outbox_url() -> str | None:
     if not _settings_sandbox():
         return None
-    from .app import SANDBOX_PREFIX
-
     return f"{SANDBOX_PREFIX}/outbox"
 
 
-@pages.get("/invites")
 def invites():
     """Invites with their status, a form to send one, and the invite templates."""
     return _invites_page()
 
 
-@pages.post("/invites/send")
 def invites_send():
     """Send an invite from the form; the page again with field errors when it is not valid."""
     form = SendInviteForm()
@@ -196,7 +192,6 @@ def invites_send():
     return redirect(url_for("pages.invites"))
 
 
-@pages.post("/invites/templates")
 def invite_template_create():
     """Create an invite template from the form."""
     form = InviteTemplateForm()
@@ -210,7 +205,6 @@ def invite_template_create():
     return redirect(url_for("pages.invites"))
 
 
-@pages.route("/invites/templates/<template_id>/edit", methods=["GET", "POST"])
 def invite_template_edit(template_id: str):
     """Edit an invite template: the form filled from Smile, saved with Smile's PUT."""
     error = None
@@ -241,7 +235,6 @@ def invite_template_edit(template_id: str):
     return html, status
 
 
-@pages.post("/invites/templates/<template_id>/delete")
 def invite_template_delete(template_id: str):
     """Delete an invite template (the form carries only the CSRF token)."""
     form = DeleteForm()
@@ -265,6 +258,18 @@ def csrf_error(form: FlaskForm) -> str | None:
     return _csrf_message(form) if form.errors.get("csrf_token") else None
 
 
-pages.add_app_template_global(csrf_error, "invites_csrf_error")
+#: The pages the dashboard's menu lists.
+LINKS: tuple[Link, ...] = (
+    ("pages.invites", "Invitations"),
+)
 
-link("pages.invites", "Invitations")
+
+def register(pages: Blueprint) -> None:
+    """Add this part's routes and template context to the quickstart's ``pages`` blueprint."""
+    pages.add_url_rule("/invites", view_func=invites, methods=["GET"])
+    pages.add_url_rule("/invites/send", view_func=invites_send, methods=["POST"])
+    pages.add_url_rule("/invites/templates", view_func=invite_template_create, methods=["POST"])
+    template = "/invites/templates/<template_id>"
+    pages.add_url_rule(f"{template}/edit", view_func=invite_template_edit, methods=["GET", "POST"])
+    pages.add_url_rule(f"{template}/delete", view_func=invite_template_delete, methods=["POST"])
+    pages.add_app_template_global(csrf_error, "invites_csrf_error")

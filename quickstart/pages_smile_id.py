@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
+    Blueprint,
     Flask,
     abort,
     current_app,
@@ -28,7 +29,7 @@ from flask_wink.errors import InvalidRequest, upstream_http_error
 from flask_wink.providers.smile_id import NAME, SmileIDError, verifications
 from flask_wink.providers.smile_id.sandbox import create_sandbox_app
 
-from .pages import check_csrf, pages
+from .shared import Link, check_csrf
 
 SANDBOX_PREFIX = "/sandbox/smile-id"
 
@@ -90,7 +91,6 @@ def panel_context() -> dict[str, Any]:
     }
 
 
-@pages.app_context_processor
 def _smile_id_panel() -> dict[str, Any]:
     # Only the dashboard includes the panel; the context is cheap to skip elsewhere.
     if not has_request_context() or request.endpoint != "index":
@@ -98,13 +98,11 @@ def _smile_id_panel() -> dict[str, Any]:
     return panel_context()
 
 
-@pages.get("/privacy")
 def privacy():
     """The privacy page Smile ID's hosted page links to (the quickstart keeps no ID data)."""
     return render_template("pages/smile_id_privacy.html")
 
 
-@pages.get("/smile-id/links")
 def smile_id_links():
     """Smile Links, page by page, with their counters and a Disable button (an admin page: in
     live mode the quickstart asks for ADMIN_PASSWORD before this runs)."""
@@ -127,7 +125,6 @@ def smile_id_links():
     )
 
 
-@pages.post("/smile-id/links/<ref_id>/disable")
 def smile_id_disable_link(ref_id: str):
     """Disable one link, then back to the page it was on."""
     provider = _enabled()
@@ -140,3 +137,15 @@ def smile_id_disable_link(ref_id: str):
         raise InvalidRequest(str(exc)) from None
     page = request.form.get("page") or "1"
     return redirect(url_for("pages.smile_id_links", page=page, disabled=ref_id), 303)
+
+
+#: The pages the dashboard's menu lists: none.
+LINKS: tuple[Link, ...] = ()
+
+
+def register(pages: Blueprint) -> None:
+    """Add this part's routes and template context to the quickstart's ``pages`` blueprint."""
+    pages.app_context_processor(_smile_id_panel)
+    pages.add_url_rule("/privacy", view_func=privacy, methods=["GET"])
+    pages.add_url_rule("/smile-id/links", view_func=smile_id_links, methods=["GET"])
+    pages.add_url_rule("/smile-id/links/<ref_id>/disable", view_func=smile_id_disable_link, methods=["POST"])

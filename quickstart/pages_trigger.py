@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import abort, current_app, flash, get_flashed_messages, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, get_flashed_messages, redirect, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from flask_wink import get_state, start_link, triggers
 from flask_wink.errors import InvalidRequest, UpstreamCallError, upstream_http_error
 
-from .pages import check_csrf, pages
+from .shared import Link, check_csrf
 from .summaries import PROVIDER_TITLES
 
 #: What the select starts on: the event most apps handle first.
@@ -37,7 +37,6 @@ def event_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     return groups
 
 
-@pages.app_context_processor
 def _test_event_panel() -> dict[str, Any]:
     # Only the dashboard shows the panel, and only in sandbox mode.
     if request.endpoint != "index" or not _sandbox():
@@ -68,7 +67,6 @@ def _shown_as(state: Any, sent: triggers.Sent, user: str) -> bool:
     return any(event.id == stored_id for event in events)
 
 
-@pages.post("/test-event")
 def send_test_event():
     """Send the chosen test event for the current browser's user to this app's own URL, then back
     to the dashboard (303) with what the app answered."""
@@ -102,3 +100,13 @@ def send_test_event():
         message += " It names no user of this app, so the timeline shows it under All users."
     flash(message, CATEGORY)
     return redirect(url_for("index", test_event=f"{provider.name}:{event.name}"), 303)
+
+
+#: The pages the dashboard's menu lists: none.
+LINKS: tuple[Link, ...] = ()
+
+
+def register(pages: Blueprint) -> None:
+    """Add this part's routes and template context to the quickstart's ``pages`` blueprint."""
+    pages.app_context_processor(_test_event_panel)
+    pages.add_url_rule("/test-event", view_func=send_test_event, methods=["POST"])

@@ -3,7 +3,7 @@ connections with refresh and delete, and each connection's accounts and latest t
 
 from __future__ import annotations
 
-from flask import Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from flask_wink import get_state
@@ -19,8 +19,8 @@ from flask_wink.providers.ucw import (
 )
 from flask_wink.providers.ucw.sandbox import create_sandbox_app
 
-from .pages import check_csrf, link, pages
 from .settings import Settings
+from .shared import Link, check_csrf
 from .summaries import institution_name, status_word
 from .timeline import STATUS_GROUPS
 
@@ -62,7 +62,6 @@ def _ucw_user() -> str | None:
     return state.store.upstream_user_id(NAME, state.wink.current_user_id() or "")
 
 
-@pages.get("/bank")
 def ucw_connections():
     """The current user's bank connections, each with its accounts and latest transactions."""
     upstream = _ucw_user()
@@ -80,7 +79,6 @@ def ucw_connections():
                            deleted=request.args.get("deleted"))
 
 
-@pages.post("/bank/<key>/delete")
 def ucw_delete(key: str):
     """Delete one of the current user's connections at UCW and here."""
     check_csrf()
@@ -94,4 +92,13 @@ def ucw_delete(key: str):
     return redirect(url_for("pages.ucw_connections", deleted="1"), code=303)
 
 
-link("pages.ucw_connections", "Your bank")
+#: The pages the dashboard's menu lists.
+LINKS: tuple[Link, ...] = (
+    ("pages.ucw_connections", "Your bank"),
+)
+
+
+def register(pages: Blueprint) -> None:
+    """Add this part's routes to the quickstart's ``pages`` blueprint."""
+    pages.add_url_rule("/bank", view_func=ucw_connections, methods=["GET"])
+    pages.add_url_rule("/bank/<key>/delete", view_func=ucw_delete, methods=["POST"])

@@ -148,6 +148,7 @@ def build_rows(
             claimed = event.payload.get("accountId") if isinstance(event.payload, Mapping) else None
             status = status_of.get(("smile_wink", claimed)) if isinstance(claimed, str) else None
         payload = event.payload if event.payload_error is None else {}
+        provider = providers.get(event.provider)
         detail = None
         if event.provider == "smile_wink" and event.name == "onUIEvent" and isinstance(payload, Mapping):
             detail = str(payload.get("eventName") or "") or None
@@ -159,7 +160,7 @@ def build_rows(
                 name=event.name,
                 received_at=event.received_at,
                 detail=detail,
-                summary=summarize(event.provider, event.kind, event.name, payload, status=status),
+                summary=summarize(provider, event.kind, event.name, payload, status=status),
                 payloads=[shown],
                 names=[event.name],
                 app_user_id=event.app_user_id,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,28 +136,71 @@ def page(browser):
     context.close()
 
 
+class QuickstartApps:
+    """Builds the quickstart as ``python -m quickstart`` does, from settings given as keyword
+    arguments under the names ``.env`` uses (``WEBHOOK_SECRET="s"``, ``API_KEY=...``: sandbox mode
+    unless a Smile credential is given), with no ``.env`` read. Unless given, ``APP_PORT`` is a free
+    port and ``DATABASE_URL`` a SQLite file in ``folder`` (:attr:`database`, shared by the apps of
+    one test); each app has its own instance folder under ``folder``. On exit, closes what each app
+    opened: its sandboxes' threads and the kit's store, handlers and clients."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.database = folder / "wink.sqlite3"
+        self.apps: list[Flask] = []
+
+    def __call__(self, **settings: str) -> Flask:
+        from quickstart.app import create_app
+        from quickstart.settings import load_settings
+
+        environ = {
+            "APP_PORT": free_port_url().rsplit(":", 1)[1],
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            **settings,
+        }
+        instance = self.folder / ("instance" if not self.apps else f"instance-{len(self.apps) + 1}")
+        app = create_app(load_settings(environ, env_file=self.folder / "none.env"), instance_path=instance)
+        self.apps.append(app)
+        return app
+
+    @contextmanager
+    def served(self, *, threads: int = 8, **settings: str) -> Iterator[Any]:
+        """The quickstart built from ``settings``, served by waitress on its ``APP_PORT``: the
+        :class:`~flask_wink.testing.Served` (``.url``, ``.app``)."""
+        from flask_wink.testing import serve
+
+        app = self(**settings)
+        with serve(app, port=app.config["QUICKSTART"].app_port, threads=threads) as served:
+            yield served
+
+    def __enter__(self) -> QuickstartApps:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        from flask_wink import get_state
+
+        for app in self.apps:
+            if (sandbox := app.config.get("QUICKSTART_SANDBOX")) is not None:
+                sandbox.extensions["wink_sandbox"].dispatcher.close()
+            if (smile_id := app.config.get("QUICKSTART_SMILE_ID_SANDBOX")) is not None:
+                smile_id.extensions["smile_id_sandbox"].close()
+            get_state(app).close()
+
+
 @pytest.fixture
-def quickstart_server(tmp_path):
+def quickstart_app(tmp_path) -> Iterator[QuickstartApps]:
+    """``quickstart_app(**settings)``: the quickstart built from these settings (see
+    :class:`QuickstartApps`), closed at teardown; ``quickstart_app.served(**settings)`` serves one."""
+    with QuickstartApps(tmp_path) as apps:
+        yield apps
+
+
+@pytest.fixture
+def quickstart_server(quickstart_app):
     """The quickstart in sandbox mode, served by waitress on a free port; ``.sandbox`` is its state."""
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    from flask_wink.testing import serve
-
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings(
-        {
-            "APP_PORT": str(port),
-            "WEBHOOK_SECRET": QUICKSTART_WEBHOOK_SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'wink.sqlite3'}",
-        },
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    with serve(app, port=port) as served:
-        served.sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
+    with quickstart_app.served(WEBHOOK_SECRET=QUICKSTART_WEBHOOK_SECRET) as served:
+        served.sandbox = served.app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
         yield served
-        served.sandbox.dispatcher.close()
 
 
 def link_in_widget(dialog, provider="Upwork", username="George", password="123456", code="1234"):

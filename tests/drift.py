@@ -61,14 +61,12 @@ def signals_in_code() -> set[tuple[str, str]]:
 
 def quickstart_app(cache: dict[str, Any] | None = None) -> Flask:
     """The quickstart in sandbox mode: every provider enabled, so every command and route exists."""
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
+    from conftest import QuickstartApps
 
     if cache is not None and "__app__" in cache:
         return cache["__app__"]
-    instance = tempfile.mkdtemp(prefix="wink-docs-")
-    app = create_app(load_settings({"APP_PORT": "9"}, env_file=Path(instance) / "none.env"),
-                     instance_path=instance)
+    # Kept for the whole run (the docs' examples share it): never closed.
+    app = QuickstartApps(Path(tempfile.mkdtemp(prefix="wink-docs-")))(APP_PORT="9")
     if cache is not None:
         cache["__app__"] = app
     return app

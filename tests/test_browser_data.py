@@ -11,9 +11,8 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect
 
-from conftest import QUICKSTART_WEBHOOK_SECRET, free_port_url, link_in_widget
+from conftest import QUICKSTART_WEBHOOK_SECRET, QuickstartApps, link_in_widget
 from flask_wink import get_state
-from flask_wink.testing import serve
 from test_browser_uploads import SAMPLES, open_upload_screen
 
 pytestmark = pytest.mark.browser
@@ -26,18 +25,13 @@ DESKTOP = {"width": 1280, "height": 900}
 def linked(browser, tmp_path_factory):
     """The quickstart in sandbox mode where one browser's user has linked Upwork (Smile Wink),
     uploaded the sample payslip, linked MX Bank (UCW) and verified an identity (Smile ID)."""
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    tmp = tmp_path_factory.mktemp("data")
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings({"APP_PORT": str(port), "WEBHOOK_SECRET": QUICKSTART_WEBHOOK_SECRET,
-                              "DATABASE_URL": f"sqlite:///{tmp / 'wink.sqlite3'}"}, env_file=tmp / "none.env")
-    app = create_app(settings, instance_path=tmp / "instance")
-    smile_id = app.config["QUICKSTART_SMILE_ID_SANDBOX"].extensions["smile_id_sandbox"]
-    smile_id.review_delay = 0.5
-    sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
-    with serve(app, port=port) as served:
+    with QuickstartApps(tmp_path_factory.mktemp("data")) as quickstart_app, quickstart_app.served(
+        WEBHOOK_SECRET=QUICKSTART_WEBHOOK_SECRET
+    ) as served:
+        app = served.app
+        smile_id = app.config["QUICKSTART_SMILE_ID_SANDBOX"].extensions["smile_id_sandbox"]
+        smile_id.review_delay = 0.5
+        sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
         context = browser.new_context()
         page = context.new_page()
         page.set_default_timeout(20000)
@@ -76,8 +70,6 @@ def linked(browser, tmp_path_factory):
             assert get_state().wait_for_handlers(15)
         yield SimpleNamespace(url=served.url, page=page, app=app)
         context.close()
-        sandbox.dispatcher.close()
-        smile_id.close()
 
 
 @pytest.fixture

@@ -54,8 +54,8 @@ def test_the_test_event_form_without_its_csrf_token_sends_nothing(quickstart_ser
     assert stored == []
 
 
-def test_live_mode_has_no_test_event_button_nor_route(sandbox, tmp_path):
-    with serve_live(sandbox, tmp_path) as live, httpx.Client(base_url=live.url) as browser:
+def test_live_mode_has_no_test_event_button_nor_route(sandbox, quickstart_app):
+    with serve_live(quickstart_app, sandbox) as live, httpx.Client(base_url=live.url) as browser:
         dashboard = browser.get("/")
         posted = browser.post("/test-event", data={"event": "smile_wink:ACCOUNT_CONNECTED"})
 

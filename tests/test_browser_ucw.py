@@ -24,25 +24,11 @@ from ucw_host import DataApiDown, make_ucw_app
 pytestmark = pytest.mark.browser
 
 
-def quickstart_with(tmp_path, **env):
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings({"APP_PORT": str(port), "WEBHOOK_SECRET": "s",
-                              "DATABASE_URL": f"sqlite:///{tmp_path / 'wink.sqlite3'}", **env},
-                             env_file=tmp_path / "none.env")
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    return app, port
-
-
 @pytest.fixture(params=["v2", "v1"])
-def quickstart(request, tmp_path):
-    app, port = quickstart_with(tmp_path, UCW_API_VERSION=request.param)
-    with serve(app, port=port) as served:
+def quickstart(request, quickstart_app):
+    with quickstart_app.served(WEBHOOK_SECRET="s", UCW_API_VERSION=request.param) as served:
         served.version = request.param
         yield served
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
 
 
 def pick_bank(widget, search, bank):

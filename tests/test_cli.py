@@ -26,6 +26,17 @@ def test_events_lists_stored_events_as_json_lines(host):
     assert '"upstreamUserId": "tenant-7"' in result.output
 
 
+def test_events_oneline_says_what_each_event_means_in_its_providers_words(host):
+    body, headers = signed_webhook(make_event("USER_CREATED", {"userId": "tenant-7"}), WEBHOOK_SECRET)
+    assert host.test_client().post("/wink/webhooks", data=body, headers=headers).status_code == 200
+    result = host.test_cli_runner().invoke(args=["wink", "events", "--oneline"])
+    assert result.exit_code == 0, result.output
+    [line] = result.output.splitlines()
+    event_id, received_at, provider, _state, said = line.split("  ", 4)
+    assert event_id.isdigit() and received_at.endswith("Z") and provider == "smile_wink"
+    assert said == "Webhook USER_CREATED verified — Smile user created"
+
+
 def test_events_retry_of_an_id_no_event_has_says_so_and_fails(host):
     result = host.test_cli_runner().invoke(args=["wink", "events", "retry", "--id", "99999"])
     assert result.exit_code == 1

@@ -8,12 +8,10 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
-from quickstart.app import create_app
-from quickstart.settings import load_settings
-from quickstart.summaries import _UI_EVENTS as UI_EVENTS
 from quickstart.summaries import (
     DATA_ADDED,
     ERROR,
@@ -27,17 +25,30 @@ from quickstart.summaries import (
 )
 from quickstart.timeline import build_rows, status_groups
 
+from example_provider import AcmeVerify
 from flask_wink import get_state
+from flask_wink.providers.smile_id.provider import SmileID
 from flask_wink.providers.smile_id.results import describe
+from flask_wink.providers.smile_wink.describe import UI_EVENTS
+from flask_wink.providers.smile_wink.provider import SmileWink
 from flask_wink.providers.smile_wink.statuses import CALLBACKS
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.providers.ucw import EVENT_TYPES, connection_key
+from flask_wink.providers.ucw.provider import UniversalConnect
 from flask_wink.store.values import StoredEvent
 from spec_events import EVENT_DATA_REQUIRED
 
 ROOT = Path(__file__).resolve().parents[1]
 SMILE_JS = ROOT / "src/flask_wink/providers/smile_wink/sandbox/static/smile.js"
 SECRET = "dashboard-test-secret"
+
+#: The three providers, built without clients: what an event means is each one's own ``describe``,
+#: which calls nobody.
+PROVIDERS = {
+    "smile_wink": SmileWink(None),
+    "ucw": UniversalConnect(SimpleNamespace(base_url="https://ucw.example")),
+    "smile_id": SmileID(SimpleNamespace(partner_id="085"), api_key="k", privacy_url="https://app.example/p"),
+}
 
 
 # -- one line per event -------------------------------------------------------------------------
@@ -237,7 +248,7 @@ SECRET = "dashboard-test-secret"
     ],
 )
 def test_each_event_gets_its_own_line(provider, kind, name, payload, status, text, tone):
-    summary = summarize(provider, kind, name, payload, status=status)
+    summary = summarize(PROVIDERS[provider], kind, name, payload, status=status)
     assert (summary.text, summary.tone) == (text, tone)
     assert summary.badge
 
@@ -272,7 +283,7 @@ GENERIC = re.compile(
 def test_every_event_a_provider_sends_has_a_summary_of_its_own(provider, kind, names):
     for name in names:
         payload = {"eventName": "OPEN"} if name == "onUIEvent" else {}
-        summary = summarize(provider, kind, name, payload)
+        summary = summarize(PROVIDERS[provider], kind, name, payload)
         assert not GENERIC.search(summary.text), (name, summary.text)
 
 
@@ -379,6 +390,8 @@ def test_a_task_under_way_says_so_and_a_second_task_is_a_row_of_its_own():
 
 def test_a_ucw_connection_row_says_what_ucw_answered_and_shows_no_connection_id():
     class Ucw:
+        describe = UniversalConnect.describe
+
         def shown_payload(self, kind, name, payload):
             return {**payload, "connectionId": "…" + payload["connectionId"][-4:]}
 
@@ -395,6 +408,27 @@ def test_a_ucw_connection_row_says_what_ucw_answered_and_shows_no_connection_id(
     row = build_rows([connected], {"ucw": Ucw()}, accounts)[0]
     assert row.summary.text == "Bank connection confirmed by UCW"
     assert "MBR-secret" not in row.pretty_payload and "1234" in row.pretty_payload
+
+
+def test_a_fourth_providers_events_show_the_generic_line_and_its_own_where_it_describes_them():
+    class Described(AcmeVerify):
+        def describe(self, kind, name, payload, status=None):
+            return f"Acme says the verification is {name}" if kind == "webhook" else None
+
+    events = [
+        event(1, "returned", {"status": "done"}, provider="acme_verify", kind="callback"),
+        event(2, "approved", {"verification": "v1"}, provider="acme_verify"),
+    ]
+    plain = build_rows(events, {"acme_verify": AcmeVerify()})
+    assert [(r.summary.text, r.summary.badge, r.summary.tone) for r in plain] == [
+        ("Webhook approved", "received", INFO),
+        ("Browser event returned", "received", INFO),
+    ]
+    own = build_rows(events, {"acme_verify": Described()})
+    assert [r.summary.text for r in own] == [
+        "Acme says the verification is approved",
+        "Browser event returned",
+    ]
 
 
 def test_a_handler_failure_shows_on_its_row():
@@ -483,15 +517,17 @@ def test_every_badge_is_a_plain_word(provider, kind, names):
     for name in names:
         ui = name == "onUIEvent"
         for payload in ({"eventName": event} for event in [*UI_EVENTS, "NEW"]) if ui else [{}]:
-            badge = summarize(provider, kind, name, payload).badge
+            badge = summarize(PROVIDERS[provider], kind, name, payload).badge
             assert badge and badge not in JARGON, (name, payload, badge)
 
 
 def test_a_smile_id_confirmation_says_whether_smile_id_confirmed_the_result():
-    confirmed = summarize("smile_id", "webhook", "job_status", {"matches": True})
+    confirmed = summarize(PROVIDERS["smile_id"], "webhook", "job_status", {"matches": True})
     assert (confirmed.badge, confirmed.tone) == ("confirmed", OK)
     assert confirmed.text == "Smile ID confirmed the result"
-    refused = summarize("smile_id", "webhook", "job_status", {"matches": False, "reason": "another job"})
+    refused = summarize(
+        PROVIDERS["smile_id"], "webhook", "job_status", {"matches": False, "reason": "another job"}
+    )
     assert refused.tone == ERROR and "another job" in refused.text
 
 
@@ -506,19 +542,6 @@ def test_an_actions_word_gets_its_mark_in_the_checklist():
 # -- /timeline.json -------------------------------------------------------------------------------
 
 
-def quickstart(tmp_path, **env):
-    settings = load_settings(
-        {
-            "APP_PORT": "5999",
-            "WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
-            **env,
-        },
-        env_file=tmp_path / "none.env",
-    )
-    return create_app(settings, instance_path=tmp_path / "instance")
-
-
 def link_user(app, app_user: str, smile_user: str) -> None:
     with app.app_context():
         get_state(app).store.link_user("smile_wink", app_user, smile_user)
@@ -529,8 +552,8 @@ def post_webhook(client, name: str, data: dict) -> None:
     assert client.post("/wink/webhooks", data=body, headers=headers).status_code == 200
 
 
-def test_timeline_json_answers_304_until_something_changes(tmp_path):
-    app = quickstart(tmp_path)
+def test_timeline_json_answers_304_until_something_changes(quickstart_app):
+    app = quickstart_app(WEBHOOK_SECRET=SECRET)
     client = app.test_client()
     first = client.get("/timeline.json")
     assert first.status_code == 200 and first.headers["ETag"]
@@ -561,8 +584,8 @@ def test_timeline_json_answers_304_until_something_changes(tmp_path):
     )
 
 
-def test_timeline_filters_and_refuses_unknown_ones(tmp_path):
-    app = quickstart(tmp_path)
+def test_timeline_filters_and_refuses_unknown_ones(quickstart_app):
+    app = quickstart_app(WEBHOOK_SECRET=SECRET)
     client = app.test_client()
     client.get("/")
     with client.session_transaction() as session:
@@ -581,8 +604,8 @@ def test_timeline_filters_and_refuses_unknown_ones(tmp_path):
         assert refused.status_code == 400 and refused.get_json()["message"]
 
 
-def test_in_live_mode_a_user_sees_only_their_own_timeline_and_the_admin_anyones(tmp_path):
-    app = quickstart(tmp_path, API_KEY="k", API_SECRET="s", ADMIN_PASSWORD="pw")
+def test_in_live_mode_a_user_sees_only_their_own_timeline_and_the_admin_anyones(quickstart_app):
+    app = quickstart_app(WEBHOOK_SECRET=SECRET, API_KEY="k", API_SECRET="s", ADMIN_PASSWORD="pw")
     link_user(app, "anon-other", "smile-other")
     with app.test_client() as other:
         post_webhook(other, "USER_CREATED", {"userId": "smile-other"})
@@ -599,8 +622,8 @@ def test_in_live_mode_a_user_sees_only_their_own_timeline_and_the_admin_anyones(
     )
 
 
-def test_every_quickstart_page_has_the_shared_header_and_favicon(tmp_path):
-    client = quickstart(tmp_path).test_client()
+def test_every_quickstart_page_has_the_shared_header_and_favicon(quickstart_app):
+    client = quickstart_app(WEBHOOK_SECRET=SECRET).test_client()
     # (/smile-id/links asks the emulator, which is not served here: the browser tests open it.)
     for path in ("/", "/accounts", "/data", "/archives", "/invites", "/bank", "/privacy"):
         html = client.get(path).get_data(as_text=True)
@@ -612,12 +635,12 @@ def test_every_quickstart_page_has_the_shared_header_and_favicon(tmp_path):
     assert 'href="/">' in client.get("/frontend/").get_data(as_text=True)
 
 
-def test_an_event_whose_retries_ran_out_shows_as_dead_on_the_dashboard(tmp_path):
+def test_an_event_whose_retries_ran_out_shows_as_dead_on_the_dashboard(quickstart_app):
     from flask_wink import signals
     from flask_wink.state import RetryPolicy
     from flask_wink.testing import serve
 
-    app = quickstart(tmp_path)
+    app = quickstart_app(WEBHOOK_SECRET=SECRET)
     get_state(app).retry = RetryPolicy(attempts=1)  # the first failure is the last attempt
 
     def down(sender, **kw):

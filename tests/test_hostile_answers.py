@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from quickstart.sessions import HttpsAwareSessions
 
 from conftest import ADMIN, WEBHOOK_SECRET, free_port_url, make_host_app
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
@@ -84,69 +85,37 @@ def test_the_quickstart_sets_them_app_wide(quickstart_server):
 # -- cookies and CORS --------------------------------------------------------------------------
 
 
-def test_the_session_cookie_is_lax_and_secure_behind_https(tmp_path):
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    settings = load_settings(
-        {"TRUST_PROXY": "true", "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}"},
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
+def test_the_session_cookie_is_lax_and_secure_behind_https(quickstart_app):
+    app = quickstart_app(TRUST_PROXY="true")
     client = app.test_client()
     plain = client.get("/api/create_link_token").headers["Set-Cookie"]
     assert "SameSite=Lax" in plain and "Secure" not in plain
     proxied = app.test_client().get("/api/create_link_token", headers={"X-Forwarded-Proto": "https"})
     cookie = proxied.headers["Set-Cookie"]
     assert "SameSite=Lax" in cookie and "Secure" in cookie and "HttpOnly" in cookie
-    app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
 
 
-def test_behind_the_proxy_webhooks_are_checked_against_the_senders_address(tmp_path):
+def test_behind_the_proxy_webhooks_are_checked_against_the_senders_address(quickstart_app):
     # The quickstart answers webhooks in front of Flask (the fast path); with TRUST_PROXY the
     # proxy's X-Forwarded-For reaches that layer too, so WINK_WEBHOOK_ALLOWED_IPS checks the
     # sender, not the proxy (a request from the proxy alone is refused).
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    settings = load_settings(
-        {"TRUST_PROXY": "true", "WINK_WEBHOOK_ALLOWED_IPS": "203.0.113.0/24",
-         "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"},
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
+    app = quickstart_app(TRUST_PROXY="true", WINK_WEBHOOK_ALLOWED_IPS="203.0.113.0/24")
     client = app.test_client()
     body, headers = b'{"eventId": "e1"}', {"Content-Type": "application/json"}
-    try:
-        assert client.post("/wink/webhooks", data=body, headers=headers).status_code == 403
-        outsider = client.post("/wink/webhooks", data=body,
-                               headers={**headers, "X-Forwarded-For": "198.51.100.7"})
-        assert outsider.status_code == 403
-        # From an allowed sender, the next check speaks: the body carries no signature.
-        sender = client.post("/wink/webhooks", data=body,
-                             headers={**headers, "X-Forwarded-For": "203.0.113.7"})
-        assert sender.status_code == 401 and sender.get_json()["error"] == "InvalidSignature"
-    finally:
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+    assert client.post("/wink/webhooks", data=body, headers=headers).status_code == 403
+    outsider = client.post("/wink/webhooks", data=body,
+                           headers={**headers, "X-Forwarded-For": "198.51.100.7"})
+    assert outsider.status_code == 403
+    # From an allowed sender, the next check speaks: the body carries no signature.
+    sender = client.post("/wink/webhooks", data=body,
+                         headers={**headers, "X-Forwarded-For": "203.0.113.7"})
+    assert sender.status_code == 401 and sender.get_json()["error"] == "InvalidSignature"
 
 
 @pytest.fixture
-def cors_quickstart(tmp_path):
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    from flask_wink.testing import serve
-
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings(
-        {"APP_PORT": str(port), "ALLOWED_ORIGINS": "http://app.example, null",
-         "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}"},
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    with serve(app, port=port) as served:
+def cors_quickstart(quickstart_app):
+    with quickstart_app.served(ALLOWED_ORIGINS="http://app.example, null") as served:
         yield served
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
 
 
 def test_cors_preflight_for_allowed_origins_and_never_null(cors_quickstart):
@@ -309,17 +278,8 @@ def test_after_the_answer_the_webhook_still_decides_the_owner_with_the_event_han
         state.close()
 
 
-def test_an_unchanged_session_cookie_is_sent_again_only_once_it_is_a_day_old(tmp_path, monkeypatch):
-    from quickstart.app import HttpsAwareSessions, create_app
-    from quickstart.settings import load_settings
-
-    from flask_wink.testing import serve
-
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings({"APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}"},
-                             env_file=tmp_path / "none.env")
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    with serve(app, port=port) as served, httpx.Client(base_url=served.url) as client:
+def test_an_unchanged_session_cookie_is_sent_again_only_once_it_is_a_day_old(quickstart_app, monkeypatch):
+    with quickstart_app.served() as served, httpx.Client(base_url=served.url) as client:
         first = client.get("/api/create_link_token")
         assert "Expires=" in first.headers["Set-Cookie"]  # a new visitor: a permanent session
         again = client.get("/api/create_link_token")
@@ -334,4 +294,3 @@ def test_an_unchanged_session_cookie_is_sent_again_only_once_it_is_a_day_old(tmp
         tampered = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + rest
         client.cookies.set("wink_quickstart_session", tampered)
         assert client.get("/api/create_link_token").json()["userId"] != first.json()["userId"]
-    app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 import sqlalchemy as sa
+from quickstart.__main__ import THREADS
 
-from conftest import ADMIN, QUICKSTART_WEBHOOK_SECRET, WEBHOOK_SECRET, free_port_url, make_host_app
+from conftest import ADMIN, QUICKSTART_WEBHOOK_SECRET, WEBHOOK_SECRET, make_host_app
 from flask_wink import get_state
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.store import Store
@@ -95,30 +96,12 @@ LOCK_TIMEOUT = 1
 ANSWER_BOUND = LOCK_TIMEOUT + 2
 
 
-@contextmanager
-def quickstart_with_lock_timeout(tmp_path):
+def quickstart_with_lock_timeout(quickstart_app):
     """The quickstart in sandbox mode with WINK_DB_LOCK_TIMEOUT=1, served by waitress with as many
     threads as ``python -m quickstart`` gives it."""
-    from quickstart.__main__ import THREADS
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings(
-        {
-            "APP_PORT": str(port),
-            "WEBHOOK_SECRET": QUICKSTART_WEBHOOK_SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'wink.sqlite3'}",
-            "WINK_DB_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
-        },
-        env_file=tmp_path / "none.env",
+    return quickstart_app.served(
+        threads=THREADS, WEBHOOK_SECRET=QUICKSTART_WEBHOOK_SECRET, WINK_DB_LOCK_TIMEOUT=str(LOCK_TIMEOUT)
     )
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    try:
-        with serve(app, port=port, threads=THREADS) as served:
-            yield served
-    finally:
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
 
 
 def timed(send):
@@ -150,24 +133,26 @@ def assert_refused_in_time(answers) -> None:
         assert seconds < ANSWER_BOUND, f"answered after {seconds:.1f} s"
 
 
-def test_every_webhook_is_answered_within_the_lock_timeout_while_another_process_holds_the_lock(tmp_path):
-    with quickstart_with_lock_timeout(tmp_path) as served, httpx.Client(
+def test_every_webhook_is_answered_within_the_lock_timeout_while_another_process_holds_the_lock(
+    quickstart_app,
+):
+    with quickstart_with_lock_timeout(quickstart_app) as served, httpx.Client(
         base_url=served.url, timeout=60, limits=httpx.Limits(max_connections=100)
     ) as client, ThreadPoolExecutor(40) as pool:
         assert post_webhook(client, event()).status_code == 200
-        with write_lock(tmp_path / "wink.sqlite3"):
+        with write_lock(quickstart_app.database):
             # Forty webhooks over three timeouts: more than the server's threads, each group behind
             # a stuck one.
             answers = staggered(pool, 40, lambda _: post_webhook(client, event()), 3 * LOCK_TIMEOUT)
         assert_refused_in_time(answers)
 
 
-def test_health_and_pages_answer_while_webhooks_wait_for_a_held_lock(tmp_path):
-    with quickstart_with_lock_timeout(tmp_path) as served, httpx.Client(
+def test_health_and_pages_answer_while_webhooks_wait_for_a_held_lock(quickstart_app):
+    with quickstart_with_lock_timeout(quickstart_app) as served, httpx.Client(
         base_url=served.url, timeout=60, limits=httpx.Limits(max_connections=100)
     ) as client, ThreadPoolExecutor(48) as pool:
         assert post_webhook(client, event()).status_code == 200
-        with write_lock(tmp_path / "wink.sqlite3"):
+        with write_lock(quickstart_app.database):
             # More webhooks at once than the quickstart has threads.
             webhooks = [pool.submit(post_webhook, client, event()) for _ in range(40)]
             time.sleep(0.2)
@@ -199,7 +184,7 @@ def test_browser_callbacks_are_answered_within_the_lock_timeout_while_the_lock_i
         get_state().store.dispose()
 
 
-def test_no_acknowledged_webhook_is_lost_while_another_process_takes_and_releases_the_lock(tmp_path):
+def test_no_acknowledged_webhook_is_lost_while_another_process_takes_and_releases_the_lock(quickstart_app):
     sent: dict[str, dict] = {}
     answers: list = []
     stop = threading.Event()
@@ -214,12 +199,12 @@ def test_no_acknowledged_webhook_is_lost_while_another_process_takes_and_release
             answers.append((webhook["id"], *timed(lambda webhook=webhook: post_webhook(client, webhook))))
             time.sleep(0.02)
 
-    with quickstart_with_lock_timeout(tmp_path) as served, httpx.Client(
+    with quickstart_with_lock_timeout(quickstart_app) as served, httpx.Client(
         base_url=served.url, timeout=60
     ) as client, ThreadPoolExecutor(8) as pool:
         senders = [pool.submit(sender, client, f"sender{n}") for n in range(8)]
         time.sleep(0.5)
-        with write_lock(tmp_path / "wink.sqlite3"):
+        with write_lock(quickstart_app.database):
             time.sleep(2.5 * LOCK_TIMEOUT)
         time.sleep(0.5)
         stop.set()
@@ -232,7 +217,7 @@ def test_no_acknowledged_webhook_is_lost_while_another_process_takes_and_release
         # The sender delivers every refused one again.
         for event_id in sorted(refused):
             assert post_webhook(client, sent[event_id]).json()["status"] in ("stored", "duplicate")
-    with sqlite3.connect(tmp_path / "wink.sqlite3") as db:
+    with sqlite3.connect(quickstart_app.database) as db:
         stored = [row[0] for row in db.execute("SELECT event_id FROM wink_events")]
     assert sorted(stored) == sorted(sent)
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-import socket
 
 import httpx
 import pytest
-from quickstart.app import create_app
-from quickstart.settings import load_settings
 
 from conftest import WEBHOOK_SECRET, make_host_app
 from flask_wink import get_state
@@ -509,22 +506,11 @@ def test_cli_says_when_smile_cannot_be_reached(sandbox, tmp_path):
 # -- the quickstart's /invites page ----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def quickstart(tmp_path):
+def quickstart(quickstart_app):
     """The quickstart in sandbox mode, served (its kit reaches the sandbox over HTTP)."""
-    port = _free_port()
-    settings = load_settings({"APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}"},
-                             env_file=tmp_path / "none.env")
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    with serve(app, port=port) as served:
+    with quickstart_app.served() as served:
         yield served
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
 
 
 def csrf_token(html: str) -> str:

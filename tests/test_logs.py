@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from quickstart.checks import configure_logging
 
 from conftest import WEBHOOK_SECRET, free_port_url
 from flask_wink.providers.smile_wink import sign
@@ -117,8 +118,6 @@ class _StuckStream:
 
 def test_the_quickstarts_request_threads_never_wait_for_the_log_stream(tmp_path, monkeypatch):
     from logging.handlers import QueueHandler
-
-    from quickstart.checks import configure_logging
 
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])

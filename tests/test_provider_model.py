@@ -285,3 +285,13 @@ def test_handlers_see_no_app_user_on_a_webhook_and_the_store_maps_its_upstream_u
     # The listing fills in the webhook's app user from the same mapping.
     listed = client.get("/wink/events?provider=acme_verify").get_json()["events"]
     assert [(e["kind"], e["appUserId"]) for e in listed] == [("webhook", "ada"), ("callback", "ada")]
+
+
+def test_flask_wink_events_oneline_gives_a_provider_without_describe_a_generic_line(tmp_path):
+    app, _ = acme_app(tmp_path)
+    sent = callback(app.test_client(), {"jobId": "j1", "result": "approved", "verification": "v1"})
+    assert sent.status_code == 200
+    result = app.test_cli_runner().invoke(args=["wink", "events", "--oneline"])
+    assert result.exit_code == 0, result.output
+    [line] = result.output.splitlines()
+    assert line.split("  ")[2] == "acme_verify" and line.endswith("  Webhook approved")

@@ -13,9 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from flask import Flask, request
-from quickstart.app import create_app
 from quickstart.checks import KNOWN_SETTINGS
-from quickstart.settings import load_settings
 
 from conftest import free_port_url
 from flask_wink import Wink
@@ -170,17 +168,12 @@ def test_the_live_quickstart_with_smile_id_and_no_public_url_refuses_to_start_in
 
 
 def test_the_live_quickstart_hands_upstreams_the_public_url_it_is_given(
-        wink_sandbox, smile_id_sandbox, tmp_path):
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings(
-        {"APP_PORT": str(port), "API_KEY": wink_sandbox.api_key, "API_SECRET": wink_sandbox.api_secret,
-         "OPEN_API_HOST": wink_sandbox.api_host, "SMILE_ID_PARTNER_ID": smile_id_sandbox.partner_id,
-         "SMILE_ID_API_KEY": smile_id_sandbox.api_key, "SMILE_ID_HOST": smile_id_sandbox.host,
-         "PUBLIC_URL": "https://app.example.com", "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}"},
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    with serve(app, port=port) as served:
+        wink_sandbox, smile_id_sandbox, quickstart_app):
+    with quickstart_app.served(
+        API_KEY=wink_sandbox.api_key, API_SECRET=wink_sandbox.api_secret, OPEN_API_HOST=wink_sandbox.api_host,
+        SMILE_ID_PARTNER_ID=smile_id_sandbox.partner_id, SMILE_ID_API_KEY=smile_id_sandbox.api_key,
+        SMILE_ID_HOST=smile_id_sandbox.host, PUBLIC_URL="https://app.example.com",
+    ) as served:
         start_as_attacker(served.url)
     [link] = smile_id_sandbox.state.links.values()
     assert link.fields["callback_url"] == "https://app.example.com/wink/smile-id/callbacks"

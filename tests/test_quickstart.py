@@ -13,10 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from quickstart.app import create_app
 from quickstart.settings import load_settings
-
-from flask_wink.testing import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,16 +45,9 @@ def test_api_key_without_secret_stops_with_a_sentence(tmp_path):
 
 
 @pytest.fixture
-def quickstart(tmp_path):
-    port = free_port()
-    settings = load_settings({
-        "APP_PORT": str(port), "ALLOWED_ORIGINS": "http://app.example",
-        "TOP_PROVIDERS": "upwork,grab", "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
-    }, env_file=tmp_path / "none")
-    app = create_app(settings, instance_path=tmp_path)
-    with serve(app, port=port) as served:
+def quickstart(quickstart_app):
+    with quickstart_app.served(ALLOWED_ORIGINS="http://app.example", TOP_PROVIDERS="upwork,grab") as served:
         yield served
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
 
 
 def test_healthz(quickstart):
@@ -140,26 +130,23 @@ def test_sandbox_mode_mounts_the_smile_id_emulator(quickstart):
     index = httpx.get(quickstart.url + "/").text
     assert "Verify your identity" in index and "Smile Links admin" in index
     assert httpx.get(quickstart.url + "/smile-id/links").status_code == 200
-    quickstart.app.config["QUICKSTART_SMILE_ID_SANDBOX"].extensions["smile_id_sandbox"].close()
 
 
-def test_live_mode_enables_smile_id_only_with_its_keys_and_keeps_the_admin_page_closed(tmp_path):
+def test_live_mode_enables_smile_id_only_with_its_keys_and_keeps_the_admin_page_closed(quickstart_app):
     from flask_wink.providers.smile_id.testing import run_sandbox
 
-    base = {"API_KEY": "k", "API_SECRET": "s", "DATABASE_URL": f"sqlite:///{tmp_path / 'l.sqlite3'}"}
-    without = create_app(load_settings(base, env_file=tmp_path / "none"), instance_path=tmp_path / "a")
+    base = {"API_KEY": "k", "API_SECRET": "s"}
+    without = quickstart_app(**base)
     client = without.test_client()
     assert client.post("/wink/smile-id/start").status_code == 404
     assert "Verify your identity" not in client.get("/").get_data(as_text=True)
     with run_sandbox() as emulator:
         keys = {"SMILE_ID_PARTNER_ID": emulator.partner_id, "SMILE_ID_API_KEY": emulator.api_key,
                 "SMILE_ID_HOST": emulator.host, "PUBLIC_URL": "https://app.example.com"}
-        closed = create_app(load_settings({**base, **keys}, env_file=tmp_path / "none"),
-                            instance_path=tmp_path / "b")
+        closed = quickstart_app(**base, **keys)
         assert "Verify your identity" in closed.test_client().get("/").get_data(as_text=True)
         assert closed.test_client().get("/smile-id/links").status_code == 404
-        opened = create_app(load_settings({**base, **keys, "ADMIN_PASSWORD": "pw"},
-                                          env_file=tmp_path / "none"), instance_path=tmp_path / "c")
+        opened = quickstart_app(**base, **keys, ADMIN_PASSWORD="pw")
         admin = opened.test_client()
         assert admin.get("/smile-id/links").status_code == 401
         signed_in = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode()}

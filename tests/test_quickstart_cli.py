@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from quickstart.sandbox_keys import sandbox_keys
 
 from conftest import free_port_url
 
@@ -90,8 +91,6 @@ def test_the_commands_reach_the_running_quickstarts_sandboxes_and_database(runni
 
 
 def test_a_restart_keeps_the_keys(tmp_path):
-    from quickstart.sandbox_keys import sandbox_keys
-
     first = sandbox_keys(tmp_path)
     assert sandbox_keys(tmp_path) == first
     (tmp_path / "sandbox-keys.json").write_text("{not json")

@@ -13,33 +13,24 @@ from pathlib import Path
 
 import httpx
 import pytest
-from quickstart.app import create_app
+from quickstart.__main__ import start_lines
 from quickstart.settings import load_settings
 
 from conftest import free_port_url
-from flask_wink.testing import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "correct horse battery staple"
 
 
-def live_settings(sandbox, tmp_path, port, **extra):
-    environ = {
-        "APP_PORT": str(port),
-        "WINK_API_KEY": sandbox.api_key,  # the name the extension's docs use
-        "WINK_API_SECRET": sandbox.api_secret,
-        "OPEN_API_HOST": sandbox.api_host,
-        "WEBHOOK_SECRET": "live-secret",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
+def serve_live(quickstart_app, sandbox, **extra):
+    """The quickstart in live mode against ``sandbox`` (Smile's keys under the extension's names)."""
+    return quickstart_app.served(
+        WINK_API_KEY=sandbox.api_key,  # the name the extension's docs use
+        WINK_API_SECRET=sandbox.api_secret,
+        OPEN_API_HOST=sandbox.api_host,
+        WEBHOOK_SECRET="live-secret",
         **extra,
-    }
-    return load_settings(environ, env_file=tmp_path / "none.env")
-
-
-def serve_live(sandbox, tmp_path, **extra):
-    port = int(free_port_url().rsplit(":", 1)[1])
-    app = create_app(live_settings(sandbox, tmp_path, port, **extra), instance_path=tmp_path / "instance")
-    return serve(app, port=port)
+    )
 
 
 def csrf_token(client: httpx.Client) -> str:
@@ -102,8 +93,8 @@ def test_the_start_prints_the_mode_and_how_to_enable_the_admin(sandbox, tmp_path
 # -- live mode ---------------------------------------------------------------------------------
 
 
-def test_live_mode_without_admin_password_hides_the_admin_surfaces(sandbox, tmp_path):
-    with serve_live(sandbox, tmp_path) as live, httpx.Client(base_url=live.url) as browser:
+def test_live_mode_without_admin_password_hides_the_admin_surfaces(sandbox, quickstart_app):
+    with serve_live(quickstart_app, sandbox) as live, httpx.Client(base_url=live.url) as browser:
         assert browser.get("/healthz").json() == {"status": "ok", "mode": "live"}
         for path in ("/invites", "/wink/events", "/wink/accounts", "/wink/events?user=someone-else"):
             answer = browser.get(path)
@@ -115,8 +106,8 @@ def test_live_mode_without_admin_password_hides_the_admin_surfaces(sandbox, tmp_
             assert browser.get(path).status_code == 404, path
 
 
-def test_live_mode_users_see_their_own_events_and_accounts_only(sandbox, tmp_path):
-    with serve_live(sandbox, tmp_path, ADMIN_PASSWORD=ADMIN_PASSWORD) as live:
+def test_live_mode_users_see_their_own_events_and_accounts_only(sandbox, quickstart_app):
+    with serve_live(quickstart_app, sandbox, ADMIN_PASSWORD=ADMIN_PASSWORD) as live:
         with httpx.Client(base_url=live.url) as alice, httpx.Client(base_url=live.url) as bob:
             assert alice.post("/api/create_link_token").status_code == 200
             alice_id = re.search(r"user=(anon-[0-9a-f]+)", alice.get("/").text).group(1)
@@ -157,8 +148,6 @@ def test_sandbox_mode_is_an_open_demo_and_says_so(quickstart_server):
 
 
 def test_smile_id_keys_in_sandbox_mode_are_named_as_unused(tmp_path):
-    from quickstart.__main__ import start_lines
-
     given = {"SMILE_ID_PARTNER_ID": "085", "SMILE_ID_API_KEY": "a-key"}
     settings = load_settings(given, env_file=tmp_path / "none")
     lines = start_lines(settings, "http://127.0.0.1:8000")
@@ -169,33 +158,18 @@ def test_smile_id_keys_in_sandbox_mode_are_named_as_unused(tmp_path):
     assert not any(line.startswith("Warning:") for line in plain)
 
 
-def test_the_quickstart_passes_the_ucw_target_origin_on(tmp_path):
+def test_the_quickstart_passes_the_ucw_target_origin_on(quickstart_app):
     # WINK_UCW_TARGET_ORIGIN from the environment or .env reaches the kit, as docs/ucw.md says.
     from flask_wink import get_state
 
-    settings = load_settings(
-        {"WINK_UCW_TARGET_ORIGIN": "http://127.0.0.1:8766",
-         "DATABASE_URL": f"sqlite:///{tmp_path / 'o.sqlite3'}"},
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    try:
-        assert get_state(app).providers["ucw"].target_origin == "http://127.0.0.1:8766"
-    finally:
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+    app = quickstart_app(WINK_UCW_TARGET_ORIGIN="http://127.0.0.1:8766")
+    assert get_state(app).providers["ucw"].target_origin == "http://127.0.0.1:8766"
 
 
-def test_the_quickstart_passes_the_retry_settings_on_from_the_environment(tmp_path):
+def test_the_quickstart_passes_the_retry_settings_on_from_the_environment(quickstart_app):
     from flask_wink import get_state
     from flask_wink.state import RetryPolicy
 
-    settings = load_settings(
-        {"WINK_RETRY_FIRST_DELAY": "5", "WINK_RETRY_FACTOR": "3", "WINK_RETRY_MAX_DELAY": "600",
-         "WINK_RETRY_ATTEMPTS": "4", "DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}"},
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    try:
-        assert get_state(app).retry == RetryPolicy(first_delay=5, factor=3, max_delay=600, attempts=4)
-    finally:
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+    app = quickstart_app(WINK_RETRY_FIRST_DELAY="5", WINK_RETRY_FACTOR="3", WINK_RETRY_MAX_DELAY="600",
+                         WINK_RETRY_ATTEMPTS="4")
+    assert get_state(app).retry == RetryPolicy(first_delay=5, factor=3, max_delay=600, attempts=4)

@@ -146,26 +146,14 @@ def test_a_redis_that_is_down_does_not_refuse_everyone(sandbox, tmp_path):
 
 
 @pytest.fixture
-def limited_quickstart(tmp_path):
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    port = int(free_port_url().rsplit(":", 1)[1])
-    settings = load_settings(
-        {
-            "APP_PORT": str(port),
-            "ALLOWED_ORIGINS": "http://app.example",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
-            "WINK_TOKEN_RATE_LIMIT": "3 per day",
-            "WINK_TOKEN_ADDRESS_RATE_LIMIT": "6 per day",
-        },
-        env_file=tmp_path / "none.env",
-    )
-    app = create_app(settings, instance_path=tmp_path / "instance")
-    with serve(app, port=port) as served:
-        served.sandbox = app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
+def limited_quickstart(quickstart_app):
+    with quickstart_app.served(
+        ALLOWED_ORIGINS="http://app.example",
+        WINK_TOKEN_RATE_LIMIT="3 per day",
+        WINK_TOKEN_ADDRESS_RATE_LIMIT="6 per day",
+    ) as served:
+        served.sandbox = served.app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"]
         yield served
-        served.sandbox.dispatcher.close()
 
 
 def test_quickstart_one_session_is_one_user_and_is_limited(limited_quickstart):

@@ -373,19 +373,9 @@ def test_client_refuses_an_unknown_kind(sandbox):
 
 
 @pytest.fixture
-def quickstart(tmp_path):
-    from quickstart.app import create_app
-    from quickstart.settings import load_settings
-
-    from test_quickstart import free_port
-
-    port = free_port()
-    settings = load_settings({"APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}"},
-                             env_file=tmp_path / "none")
-    app = create_app(settings, instance_path=tmp_path)
-    with serve(app, port=port) as served:
-        yield app, served.url
-        app.config["QUICKSTART_SANDBOX"].extensions["wink_sandbox"].dispatcher.close()
+def quickstart(quickstart_app):
+    with quickstart_app.served() as served:
+        yield served.app, served.url
 
 
 def csrf_of(html: str) -> str:

@@ -31,8 +31,10 @@ from .provider import (
 )
 from .state import WinkState, get_state
 from .store import Store, StoredEvent
+from .summaries import EventSummary, summarize_event
 
 __all__ = [
+    "EventSummary",
     "Inbound",
     "InvalidRequest",
     "InvalidSignature",
@@ -59,4 +61,5 @@ __all__ = [
     "get_state",
     "link_config",
     "start_link",
+    "summarize_event",
 ]

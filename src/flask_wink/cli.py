@@ -17,6 +17,8 @@ from .pipeline import run_worker, take_over_lapsed
 from .provider import BROWSER, INBOUND, url_segment
 from .state import WinkState, get_state
 from .store import EVENT_STATES
+from .store.values import StoredEvent, iso
+from .summaries import summarize_event
 
 
 class ProviderCommands(click.Group):
@@ -111,10 +113,11 @@ def init_db() -> None:
 @click.option("--kind", type=click.Choice([BROWSER, INBOUND]))
 @click.option("--state", "state_", type=click.Choice(EVENT_STATES), help="only events in this state")
 @click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--oneline", is_flag=True, help="one line per event, saying what it means, instead of JSON")
 @click.pass_context
 @with_appcontext
 def events(
-    ctx: click.Context, provider: str | None, kind: str | None, state_: str | None, limit: int
+    ctx: click.Context, provider: str | None, kind: str | None, state_: str | None, limit: int, oneline: bool
 ) -> None:
     """Print the newest recorded events as JSON lines, with their handling state."""
     if ctx.invoked_subcommand is not None:
@@ -122,7 +125,21 @@ def events(
     state = get_state()
     name = state.provider(provider).name if provider else None
     for event in state.store.list_events(provider=name, kind=kind, state=state_, limit=limit):
-        click.echo(json.dumps(event.as_dict()))
+        click.echo(_one_line(state, event) if oneline else json.dumps(event.as_dict()))
+
+
+def _one_line(state: WinkState, event: StoredEvent) -> str:
+    """``42  2026-01-05T10:00:00Z  smile_wink  handled  <what it means>``: the summary its provider
+    gives (see :func:`flask_wink.summaries.summarize_event`), with its account's status now."""
+    found = state.providers.get(event.provider)
+    payload = event.payload if event.payload_error is None else {}
+    status = None
+    update = found.status_update(event.kind, event.name, payload) if found is not None else None
+    if update is not None:
+        account = state.store.account(event.provider, update.account_id)
+        status = account["status"] if account else None
+    summary = summarize_event(found, event.kind, event.name, payload, status=status)
+    return f"{event.id}  {iso(event.received_at)}  {event.provider}  {event.state}  {summary.text}"
 
 
 @events.command("retry")

@@ -24,6 +24,12 @@ And, optionally, test events on demand (``flask wink trigger``): ``test_events``
 the signed :class:`TestMessage` of one, in order (see :mod:`flask_wink.triggers`). A provider
 without them has none.
 
+And, optionally, what its events mean for people: ``describe(kind, name, payload, status=None)``,
+one line for a stored event (a ``str``, or a :class:`~flask_wink.summaries.EventSummary` with a
+badge and a tone), or None for an event it does not describe; ``status`` is the last known status
+of the account the event is about. Pure, no I/O. :func:`flask_wink.summaries.summarize_event`
+calls it, and gives a generic line (``Webhook <name>``) for a provider without it.
+
 A provider is built from the app's configuration by a factory ``from_config(config, **context)``
 named in the ``flask_wink.providers`` entry point group, or passed to ``Wink(providers=[...])``.
 """

@@ -35,7 +35,9 @@ from ...provider import (
     TestMessage,
 )
 from ...state import WinkState, get_state
+from ...summaries import EventSummary
 from .client import SANDBOX_HOST, SmileIDClient
+from .describe import describe_event
 from .errors import SmileIDError
 from .replay import accept_once
 from .results import (
@@ -408,6 +410,10 @@ class SmileID:
             if (parts.hostname or "").endswith("smileidentity.com"):
                 origins.append(HOSTED_LINKS_ORIGIN)
         return origins
+
+    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
+        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
+        return describe_event(kind, name, payload, status)
 
     # -- parts -----------------------------------------------------------------------------
 

@@ -29,10 +29,12 @@ from ...provider import (
     UpstreamUserGone,
     url_segment,
 )
+from ...summaries import EventSummary
 from ...triggers import TriggerError
 from . import signature
 from .access import NAME
 from .client import SmileClient
+from .describe import describe_event
 from .errors import SmileNotFound
 from .statuses import (
     BROWSER_REPLACES,
@@ -311,6 +313,10 @@ class SmileWink:
             # account as it stands, on every step after that too.
             announces=not (kind == BROWSER and name == "onUIEvent"),
         )
+
+    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
+        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
+        return describe_event(kind, name, payload, status)
 
     # -- parts -----------------------------------------------------------------------------
 

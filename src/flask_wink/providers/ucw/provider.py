@@ -23,7 +23,9 @@ from ...errors import InvalidRequest, VerificationError
 from ...extension import split_setting
 from ...openapi import query_parameter
 from ...provider import BROWSER, Inbound, LinkStart, PublicURL, ReturnEvent, StatusUpdate
+from ...summaries import EventSummary
 from .client import UcwClient
+from .describe import describe_event
 from .errors import UnknownConnection
 from .events import (
     CONNECTION_ID_FIELDS,
@@ -262,6 +264,10 @@ class UniversalConnect:
         )
         back = query_parameter("next", "Where the Back link leads: a path on this site (else /).")
         return {"parameters": {"token": [key], "link": [key, back]}, "paths": openapi_paths(base)}
+
+    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
+        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
+        return describe_event(kind, name, payload, status)
 
     # -- parts -----------------------------------------------------------------------------
 
