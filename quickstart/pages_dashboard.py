@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from flask_wink import get_state
 from flask_wink.errors import InvalidRequest
+from flask_wink.jsonshape import account_json
 from flask_wink.providers.ucw import user_connections
 
 from .shared import Link, is_admin
@@ -70,7 +71,8 @@ def _filters() -> dict[str, str]:
 
 def _accounts(user: str) -> list[dict[str, Any]]:
     store = get_state().store
-    return store.list_accounts(app_user_id=None if user == ALL_USERS else user)
+    # As the JSON API shows them: the pages, the timeline and the live updates read the same keys.
+    return [account_json(a) for a in store.list_accounts(app_user_id=None if user == ALL_USERS else user)]
 
 
 def _bank_names(accounts: list[dict[str, Any]]) -> dict[str, str]:

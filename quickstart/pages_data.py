@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from flask_wink import get_state
 from flask_wink.errors import InvalidRequest, upstream_http_error
+from flask_wink.jsonshape import account_json
 from flask_wink.providers.smile_id import verifications
 from flask_wink.providers.smile_id.results import FINAL_RESULT, INTERIM_RESULT, verification_id
 from flask_wink.providers.smile_wink import SmileError
@@ -40,7 +41,9 @@ def data_accounts():
     smile_user_id = _smile_user_id()
     store = get_state().store
     accounts = (
-        store.list_accounts(provider="smile_wink", upstream_user_id=smile_user_id) if smile_user_id else []
+        [account_json(a) for a in store.list_accounts(provider="smile_wink", upstream_user_id=smile_user_id)]
+        if smile_user_id
+        else []
     )
     rows = []
     for account in accounts:
@@ -62,7 +65,7 @@ def data_revoke_account(account_id: str):
     check_csrf()
     smile_user_id = _smile_user_id()
     account = get_state().store.account("smile_wink", account_id)
-    if smile_user_id is None or account is None or account["upstreamUserId"] != smile_user_id:
+    if smile_user_id is None or account is None or account.upstream_user_id != smile_user_id:
         abort(404)
     try:
         revoke_account(account_id)

@@ -30,9 +30,20 @@ SIGNAL_MODULES = (
 
 def settings_in_code() -> set[str]:
     """Every WINK_* key the core and the providers read: string constants of the code (not its
-    docstrings or comments) that are a whole WINK_* name, plus the ``WINK_<OPTION>`` keys that
-    ``Wink(**options)`` writes are the same names."""
-    found: set[str] = set()
+    docstrings or comments) that are a whole WINK_* name, and the settings each installed
+    provider declares (read by convention); the ``WINK_<OPTION>`` keys that ``Wink(**options)``
+    writes are the same names."""
+    from importlib.metadata import entry_points
+
+    from flask_wink.provider import PROVIDER_ENTRY_POINTS
+    from flask_wink.settings import key_of
+
+    found: set[str] = {
+        key_of(provider, setting)
+        for ep in entry_points(group=PROVIDER_ENTRY_POINTS)
+        for provider in [ep.load()]
+        for setting in getattr(provider, "settings", ())
+    }
     for path in SRC.rglob("*.py"):
         tree = ast.parse(path.read_text("utf-8"))
         docstrings = {

@@ -1,7 +1,9 @@
 """A provider that is neither Smile's widget, UCW nor Smile ID: a hosted page the browser is sent
 to, a redirect back, browser events, and signed, timestamped callbacks. It shows that such an
 upstream fits :class:`flask_wink.provider.Provider` with no change to the core (docs/providers.md
-walks through it)."""
+walks through it). ``AcmeVerify`` subclasses :class:`~flask_wink.provider.BaseProvider`;
+``WidgetOnly`` is a plain object with the protocol's members only, and the ``start_link`` of
+providers written before the core handed it ``urls``."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from typing import Any
 
 from flask_wink.errors import MalformedMessage, StaleMessage, VerificationError
 from flask_wink.provider import (
-    BROWSER,
+    CALLBACK,
+    BaseProvider,
     Inbound,
     LinkStart,
+    LinkURLs,
     ReturnEvent,
     StatusUpdate,
     UpstreamUserGone,
@@ -32,7 +36,7 @@ def sign(raw: bytes, timestamp: str, secret: str) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
 
 
-class AcmeVerify:
+class AcmeVerify(BaseProvider):
     """Acme Verify: a hosted verification page; results arrive as signed callbacks."""
 
     name = "acme_verify"
@@ -47,12 +51,12 @@ class AcmeVerify:
         self.handled: list[int] = []
         self.closed = False
         self.handlers = (self.remember,)
-        # How often the core asked for the status an event reports, and for the Flask parts.
+        # How often the core asked for the status an event reports, and for the blueprint.
         self.status_reads = 0
         self.parts_asked = 0
 
     def start_link(
-        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str], urls: LinkURLs
     ) -> LinkStart:
         if upstream_user_id is not None and upstream_user_id not in self.users:
             raise UpstreamUserGone(upstream_user_id)
@@ -60,9 +64,6 @@ class AcmeVerify:
             upstream_user_id = f"acme-{uuid.uuid4().hex[:8]}"
             self.users.add(upstream_user_id)
         return LinkStart(upstream_user_id, url=f"https://verify.acme.test/start?user={upstream_user_id}")
-
-    def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
-        return {}
 
     def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
         timestamp = headers.get(TIMESTAMP_HEADER) or ""
@@ -86,7 +87,7 @@ class AcmeVerify:
 
     def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
         self.status_reads += 1
-        if kind == BROWSER or name not in RANKS or not isinstance(payload, Mapping):
+        if kind == CALLBACK or name not in RANKS or not isinstance(payload, Mapping):
             return None
         return StatusUpdate(
             account_id=str(payload.get("verification")),
@@ -98,13 +99,7 @@ class AcmeVerify:
     def remember(self, app: Any, state: Any, event: Any, errors: list[str]) -> None:
         self.handled.append(event.id)
 
-    def cli_group(self) -> Any:
-        return None
-
-    def sandbox_app(self, **options: Any) -> Any:
-        return None
-
-    def flask_parts(self) -> Any:
+    def blueprint(self) -> Any:
         self.parts_asked += 1
         return None
 
@@ -119,7 +114,6 @@ class WidgetOnly:
     title = "Widget Only"
     browser_events = ("connected",)
     accepts_inbound = False
-    handlers = ()
 
     def start_link(
         self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
@@ -132,23 +126,8 @@ class WidgetOnly:
     def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
         raise VerificationError("no inbound messages")
 
-    def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
-        return None
-
     def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
         connection = payload.get("connectionId") if isinstance(payload, Mapping) else None
         if name == "connected" and isinstance(connection, str):
             return StatusUpdate(connection, "CONNECTED", ("PENDING",), connected=True)
         return None
-
-    def cli_group(self) -> Any:
-        return None
-
-    def sandbox_app(self, **options: Any) -> Any:
-        return None
-
-    def flask_parts(self) -> Any:
-        return None
-
-    def close(self) -> None:
-        pass

@@ -257,7 +257,7 @@ def test_callback_cannot_claim_another_users_account(client, host):
     client.post("/wink/callbacks", headers=GEORGE, json={
         "name": "onAccountRemoved", "args": {"accountId": "a-victim", "userId": victim_smile}})
     with host.app_context():
-        assert get_state().store.account("smile_wink", "a-victim")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-victim").status == "CONNECTED"
 
 
 # -- /wink/webhooks -------------------------------------------------------------------------
@@ -406,7 +406,7 @@ def test_account_status_follows_callbacks_and_webhooks(client, host):
 
     def status():
         with host.app_context():
-            return get_state().store.account("smile_wink", "a-9")["status"]
+            return get_state().store.account("smile_wink", "a-9").status
 
     client.post("/wink/callbacks", headers=GEORGE, json={"name": "onAccountCreated", "args": account})
     assert status() == "PENDING"

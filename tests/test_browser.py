@@ -65,7 +65,7 @@ def test_link_george_with_verification_code(page, quickstart, sdk, query):
     assert webhooks[0].payload["data"]["accountId"] == connected["accountId"]
     assert webhooks[0].payload["data"]["loginName"] == "George"
     with quickstart.app.app_context():
-        assert get_state().store.account("smile_wink", connected["accountId"])["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", connected["accountId"]).status == "CONNECTED"
 
 
 def test_wrong_password_fires_on_account_error(page, quickstart):

@@ -40,7 +40,7 @@ def settled(quickstart):
 
 def smile_accounts(quickstart):
     with quickstart.app.app_context():
-        return {a["accountId"]: a["status"] for a in get_state().store.list_accounts(provider="smile_wink")}
+        return {a.account_id: a.status for a in get_state().store.list_accounts(provider="smile_wink")}
 
 
 def test_the_timeline_tells_the_link_in_summaries_with_one_row_for_the_data(page, quickstart_server):

@@ -79,7 +79,7 @@ def test_a_verification_ends_with_its_signed_callbacks_status(page, quickstart, 
     assert len({e.event_id for e in results}) == len(codes)
     with quickstart.app.app_context():
         job_id = results[0].payload["PartnerParams"]["job_id"]
-        assert get_state().store.account("smile_id", job_id)["status"] == status
+        assert get_state().store.account("smile_id", job_id).status == status
 
 
 def test_provisional_then_final_shows_both_results(page, quickstart):

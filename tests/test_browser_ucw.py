@@ -96,7 +96,7 @@ def test_link_mx_bank_and_see_its_accounts(page, quickstart):
     assert connection_id not in str(connected)
     with quickstart.app.app_context():
         account = get_state().store.account("ucw", connected["connection"])
-    assert account["status"] == CONNECTED and account["institutionId"] == "mxBank"
+    assert account.status == CONNECTED and account.institution_id == "mxBank"
 
     expect(page.locator('#accounts [data-provider="ucw"]')).to_contain_text("MX Bank connected")
     page.get_by_role("link", name="Your bank").click()
@@ -126,7 +126,7 @@ def test_wrong_password_ends_in_error_events_and_no_connection(page, quickstart_
     select_account(widget, "Primary Checking 1234")
     expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
     with quickstart_server.app.app_context():
-        assert [a["status"] for a in get_state().store.list_accounts(provider="ucw")] == [CONNECTED]
+        assert [a.status for a in get_state().store.list_accounts(provider="ucw")] == [CONNECTED]
 
 
 def test_back_to_search_and_removing_the_connection_in_the_widget_are_relayed(page, quickstart_server):
@@ -225,7 +225,7 @@ def test_the_clis_refresh_url_refreshes_the_connection_for_its_signed_in_owner_o
             expect(page.get_by_role("status")).to_contain_text("connected and confirmed")
             with app.app_context():
                 [account] = get_state().store.list_accounts(provider="ucw")
-            key = account["accountId"]
+            key = account.account_id
 
             printed = app.test_cli_runner().invoke(args=["wink", "ucw", "refresh", "ada", key])
             assert printed.exit_code == 0, printed.output
@@ -426,7 +426,7 @@ def test_the_page_follows_the_connection_it_relayed_not_one_confirmed_before(pag
             # Waiting here shows nothing more: the page offers the way on to the connections.
             expect(page.locator("#ucw-next a")).to_have_text("Continue")
             with app.app_context():
-                statuses = sorted(a["status"] for a in get_state().store.list_accounts(provider="ucw"))
+                statuses = sorted(a.status for a in get_state().store.list_accounts(provider="ucw"))
             assert statuses == [CONNECTED, "UNCONFIRMED"]
 
 

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from flask_wink import get_state
-from flask_wink.provider import url_segment
+from flask_wink.provider import blueprint_of, url_segment
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # A request the document allows is never refused (400, 411, 413, 415, 422): the document is as
@@ -36,7 +36,8 @@ def test_the_document_is_openapi_3_1_of_every_route(client):
     assert document["openapi"] == "3.1.0"
     paths = document["paths"]
     for path in ("/wink/token", "/wink/callbacks", "/wink/webhooks", "/wink/events", "/wink/accounts",
-                 "/wink/smile-wink/token", "/wink/smile-wink/events", "/wink/smile-wink/webhooks"):
+                 "/wink/smile-wink/token", "/wink/smile-wink/callbacks", "/wink/smile-wink/events",
+                 "/wink/smile-wink/webhooks"):
         assert path in paths, path
     schemathesis.openapi.from_dict(document)  # a document schemathesis accepts
     assert kit_routes(client.application) == documented(document)
@@ -46,7 +47,7 @@ def kit_routes(app) -> set[tuple[str, str]]:
     """(method, path) of every route the kit and its enabled providers registered on ``app``, a
     provider's route once per enabled provider, in OpenAPI's spelling (``{name}``)."""
     state = get_state(app)
-    blueprints = {"wink"} | {parts.name for p in state.providers.values() if (parts := p.flask_parts())}
+    blueprints = {"wink"} | {parts.name for p in state.providers.values() if (parts := blueprint_of(p))}
     segments = [url_segment(name) for name in state.providers]
     found = set()
     for rule in app.url_map.iter_rules():
@@ -124,7 +125,7 @@ def test_schemathesis_finds_no_5xx_and_no_answer_off_the_document(contract):
     json.loads(listed.text, parse_constant=lambda name: pytest.fail(f"{name} in the listing"))
 
 
-def test_a_provider_without_browser_events_answers_404_on_its_events_route(quickstart_server):
+def test_a_provider_without_browser_events_answers_404_on_its_callbacks_route(quickstart_server):
     browser = requests.Session()
     token = browser.get(quickstart_server.url + "/wink/csrf").json()["csrfToken"]
     answer = browser.post(quickstart_server.url + "/wink/smile-id/events", json={"name": "linkStarted"},

@@ -390,7 +390,7 @@ def test_a_task_under_way_says_so_and_a_second_task_is_a_row_of_its_own():
 
 def test_a_ucw_connection_row_says_what_ucw_answered_and_shows_no_connection_id():
     class Ucw:
-        describe = UniversalConnect.describe
+        describe = staticmethod(UniversalConnect.describe)
 
         def shown_payload(self, kind, name, payload):
             return {**payload, "connectionId": "…" + payload["connectionId"][-4:]}

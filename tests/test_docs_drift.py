@@ -142,5 +142,5 @@ def test_the_complete_example_provider_is_at_most_80_lines():
     text = PROVIDERS.read_text("utf-8")
     start = text.index("\n## A complete example: a hosted page and signed webhooks\n")
     block = re.search(r"\n```python\n(.*?)\n```\n", text[start:], flags=re.DOTALL).group(1)
-    assert "class Lantern:" in block
+    assert "class Lantern(BaseProvider):" in block
     assert len(block.splitlines()) <= 80

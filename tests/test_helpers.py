@@ -11,8 +11,7 @@ from flask import Flask
 from flask_wink import signals
 from flask_wink.providers.smile_wink import AccountStatus
 from flask_wink.providers.smile_wink import signals as smile_signals
-from flask_wink.providers.smile_wink.statuses import statuses_replaced_by
-from flask_wink.statusrank import replaceable_by
+from flask_wink.providers.smile_wink.statuses import replaceable_by, statuses_replaced_by
 from flask_wink.timeutil import aware, iso, parse_iso
 
 

@@ -225,7 +225,7 @@ def test_a_browser_callback_never_takes_an_account_the_webhook_assigns_to_anothe
                              json={"name": name, "args": {"accountId": "a-contested", "providerId": "grab"}})
         assert answer.status_code == 201
     with host.app_context():
-        assert get_state().store.account("smile_wink", "a-contested")["upstreamUserId"] == mallory_smile
+        assert get_state().store.account("smile_wink", "a-contested").upstream_user_id == mallory_smile
     # ...then Smile's signed webhook says whose it is.
     body, headers = signed_webhook(make_event("ACCOUNT_CONNECTED", {
         "userId": alice_smile, "accountId": "a-contested", "providers": ["grab"]}), WEBHOOK_SECRET)
@@ -239,7 +239,7 @@ def test_a_browser_callback_never_takes_an_account_the_webhook_assigns_to_anothe
                 json={"name": "onAccountRemoved", "args": {"accountId": "a-contested"}})
     with host.app_context():
         account = get_state().store.account("smile_wink", "a-contested")
-    assert account["upstreamUserId"] == alice_smile and account["status"] == "CONNECTED"
+    assert account.upstream_user_id == alice_smile and account.status == "CONNECTED"
 
 
 def test_after_the_answer_the_webhook_still_decides_the_owner_with_the_event_handled(
@@ -265,14 +265,14 @@ def test_after_the_answer_the_webhook_still_decides_the_owner_with_the_event_han
     with app.app_context():
         state = get_state()
         assert state.wait_for_handlers()
-        assert state.store.account("smile_wink", "a-bg")["upstreamUserId"] == mallory_smile
+        assert state.store.account("smile_wink", "a-bg").upstream_user_id == mallory_smile
     body, headers = signed_webhook(make_event("ACCOUNT_CONNECTED", {
         "userId": alice_smile, "accountId": "a-bg", "providers": ["grab"]}), WEBHOOK_SECRET)
     assert client.post("/wink/webhooks", data=body, headers=headers).status_code == 200
     with app.app_context():
         state = get_state()
         assert state.wait_for_handlers()
-        assert state.store.account("smile_wink", "a-bg")["upstreamUserId"] == alice_smile
+        assert state.store.account("smile_wink", "a-bg").upstream_user_id == alice_smile
         assert state.store.count_events(state="handled") == 2
         assert state.store.count_events(state="handling") == 0
         state.close()

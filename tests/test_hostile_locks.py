@@ -342,7 +342,7 @@ def test_stranded_events_are_taken_over_by_the_next_process_without_anyone_actin
         assert state.wait_for_handlers()
         assert state.store.count_events(state="handling") == 0
         assert state.store.count_events(state="handled") == 5
-        assert {a["accountId"] for a in state.store.list_accounts()} == {f"a-{n}" for n in range(5)}
+        assert {a.account_id for a in state.store.list_accounts()} == {f"a-{n}" for n in range(5)}
         state.store.dispose()
 
 

@@ -121,7 +121,7 @@ def test_the_status_a_browser_event_reports_is_read_from_its_provider_once(tmp_p
     acme = AcmeVerify()
     app = mounted(tmp_path, "browser-once", acme, WINK_HANDLE_EVENTS=mode)
     with serve(app) as served:
-        answer = httpx.post(f"{served.url}/wink/acme-verify/events", headers=USER,
+        answer = httpx.post(f"{served.url}/wink/acme-verify/callbacks", headers=USER,
                             json={"name": "pageOpened", "args": {}})
         assert answer.status_code == 201 and answer.json()["status"] == "recorded"
         assert get_state(app).wait_for_handlers(10)
@@ -140,7 +140,7 @@ def test_a_worker_reads_the_status_of_the_events_it_handles_once(tmp_path):
     assert acme.status_reads == 1
 
 
-def test_each_providers_flask_parts_are_asked_for_once_per_app(tmp_path):
+def test_each_providers_blueprint_is_asked_for_once_per_app(tmp_path):
     acme = AcmeVerify()
     app = mounted(tmp_path, "parts", acme, WINK_HANDLE_EVENTS="request")
     with serve(app) as served:

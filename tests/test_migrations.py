@@ -170,7 +170,7 @@ def test_every_event_keeps_its_fields_under_the_new_names(upgraded):
             old_row["state"],
         )
         assert new.payload == {"n": old_row["id"]}
-        assert new.as_dict()["upstreamUserId"] == old_row["smile_user_id"]
+        assert new.upstream_user_id == old_row["smile_user_id"]
 
 
 def test_users_keep_their_current_upstream_user_and_regain_the_ones_a_relink_forgot(upgraded):
@@ -195,13 +195,13 @@ def test_a_relinked_users_old_events_still_list_under_the_app_user(upgraded):
 
 def test_accounts_move_over_with_their_provider_and_institution(upgraded):
     one = upgraded.account("smile_wink", "a-1")
-    assert (one["provider"], one["upstreamUserId"], one["institutionId"], one["status"]) == (
+    assert (one.provider, one.upstream_user_id, one.institution_id, one.status) == (
         "smile_wink", "smile-new", "upwork", "CONNECTED")
-    assert one["connectedAt"] == "2026-01-02T03:04:05Z"
+    assert one.connected_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     two = upgraded.account("smile_wink", "a-2")
-    assert (two["status"], two["errorCode"], two["connectedAt"]) == ("ERROR", "BAD_CREDENTIALS", None)
+    assert (two.status, two.error_code, two.connected_at) == ("ERROR", "BAD_CREDENTIALS", None)
     alices = upgraded.list_accounts(provider="smile_wink", upstream_user_id="smile-alice")
-    assert [a["accountId"] for a in alices] == ["a-2"]
+    assert [a.account_id for a in alices] == ["a-2"]
 
 
 def test_archives_and_user_data_move_over(upgraded):

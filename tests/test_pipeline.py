@@ -93,7 +93,7 @@ def test_worker_mode_stores_in_the_request_and_handles_in_the_worker(make_app):
     assert seen == ["ACCOUNT_CONNECTED"]
     assert stored_event(app, event["id"]).state == "handled"
     with app.app_context():
-        assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-1").status == "CONNECTED"
 
 
 def test_the_worker_takes_over_a_stranded_event_after_wink_claim_lease(make_app):

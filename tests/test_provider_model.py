@@ -94,13 +94,15 @@ def test_the_link_page_of_a_redirect_provider_sends_the_browser_on(tmp_path):
 def test_browser_events_are_checked_by_name_and_recorded_per_provider(tmp_path):
     app, _ = acme_app(tmp_path)
     client = app.test_client()
-    ok = client.post("/wink/acme-verify/events", headers=USER, json={"name": "pageOpened", "args": {}})
-    wrong = client.post("/wink/acme-verify/events", headers=USER, json={"name": "onClose", "args": {}})
-    assert ok.status_code == 201
+    ok = client.post("/wink/acme-verify/callbacks", headers=USER, json={"name": "pageOpened", "args": {}})
+    wrong = client.post("/wink/acme-verify/callbacks", headers=USER, json={"name": "onClose", "args": {}})
+    # The path the route had before answers as it did.
+    before = client.post("/wink/acme-verify/events", headers=USER, json={"name": "returned", "args": {}})
+    assert ok.status_code == 201 and before.status_code == 201
     assert wrong.status_code == 400 and "Acme Verify browser events" in wrong.get_json()["message"]
     events = client.get("/wink/events?provider=acme_verify", headers=ADMIN).get_json()["events"]
     assert [(e["provider"], e["kind"], e["name"]) for e in events] == [
-        ("acme_verify", "callback", "pageOpened")
+        ("acme_verify", "callback", "returned"), ("acme_verify", "callback", "pageOpened")
     ]
 
 
@@ -169,7 +171,7 @@ def test_a_browser_event_any_provider_calls_connected_is_recorded_as_an_unconfir
     try:
         with serve(app) as served:
             httpx.post(served.url + "/wink/widget-only/token", headers=USER)
-            answer = httpx.post(served.url + "/wink/widget-only/events", headers=USER,
+            answer = httpx.post(served.url + "/wink/widget-only/callbacks", headers=USER,
                                 json={"name": "connected", "args": {"connectionId": "c1"}})
             listed = httpx.get(served.url + "/wink/accounts?provider=widget_only", headers=ADMIN)
     finally:

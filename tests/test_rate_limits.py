@@ -61,7 +61,7 @@ def test_callbacks_have_a_per_user_count_and_size_budget(sandbox, tmp_path):
     close = {"name": "onClose"}
     for _ in range(5):
         assert client.post("/wink/callbacks", json=close, headers=user("alice")).status_code == 201
-    assert_429(client.post("/wink/smile-wink/events", json={"name": "onClose"}, headers=user("alice")))
+    assert_429(client.post("/wink/smile-wink/callbacks", json={"name": "onClose"}, headers=user("alice")))
     big = {"name": "onClose", "args": {"pad": "x" * 63_000}}
     assert client.post("/wink/callbacks", json=big, headers=user("bob")).status_code == 201
     assert client.post("/wink/callbacks", json=big, headers=user("bob")).status_code == 201

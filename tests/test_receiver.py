@@ -58,7 +58,7 @@ def test_a_webhook_is_stored_handled_and_a_redelivery_only_acknowledged(make_app
     events = client.get("/wink/events", headers=ADMIN).get_json()["events"]
     assert [e["eventId"] for e in events] == ["evt-1"]
     with app.app_context():
-        assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
+        assert get_state().store.account("smile_wink", "a-1").status == "CONNECTED"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_fields_too_long_for_the_account_table_do_not_stop_the_event(make_app, d
         store = get_state().store
         assert store.account("smile_wink", "a" * 201) is None  # not an id the store can keep: not tracked
         kept = store.account("smile_wink", "a-2")
-    assert kept["institutionId"] == "p" * 100 and kept["errorCode"] == "E" * 100
+    assert kept.institution_id == "p" * 100 and kept.error_code == "E" * 100
 
 
 def test_the_apps_max_content_length_is_honoured_with_a_json_413(make_app):
@@ -241,7 +241,7 @@ def test_a_webhook_is_stored_on_postgresql_through_either_driver(make_app, drive
             assert first.status_code == 200 and first.get_json()["status"] == "stored"
             assert deliver(client, connected("evt-1")).get_json()["status"] == "duplicate"
             with app.app_context():
-                assert get_state().store.account("smile_wink", "a-1")["status"] == "CONNECTED"
+                assert get_state().store.account("smile_wink", "a-1").status == "CONNECTED"
         finally:
             with app.app_context():
                 get_state().store.dispose()

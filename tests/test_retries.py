@@ -257,7 +257,7 @@ def test_a_confirmation_that_failed_while_ucw_was_down_is_retried_by_the_sweep(t
             widget = http.post("/wink/ucw/token").json()
             _, member = log_in(widget["widgetUrl"])
             metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId")}
-            relayed = http.post("/wink/ucw/events",
+            relayed = http.post("/wink/ucw/callbacks",
                                 json={"name": "connect/memberConnected", "args": metadata})
             assert relayed.status_code == 201
             key = connection_key("mx", member["connectionId"])

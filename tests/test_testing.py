@@ -75,7 +75,7 @@ def test_wink_app_mounts_a_host_provider_on_its_own_sqlite_file_with_the_user_se
     assert state.store.engine.url.drivername == "sqlite"
     assert Path(state.store.engine.url.database).is_relative_to(tmp_path)
     # Events handled in the request: the handler has run when the answer comes.
-    client.post("/wink/acme-verify/events", json={"name": "pageOpened", "args": {}})
+    client.post("/wink/acme-verify/callbacks", json={"name": "pageOpened", "args": {}})
     assert len(acme.handled) == 1
     assert client.get("/wink/events").status_code == 200  # reading events is allowed
     # Another app of the same test has a database of its own.

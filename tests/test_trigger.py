@@ -190,7 +190,7 @@ def test_the_account_status_moves_as_the_triggered_webhook_says(tmp_path, wink_s
 
     event = stored(app, "smile_wink", "ACCOUNT_CONNECTED")[0]
     assert event.payload["data"]["userId"] == smile_user
-    assert [(a["accountId"], a["status"]) for a in accounts] == [
+    assert [(a.account_id, a.status) for a in accounts] == [
         (event.payload["data"]["accountId"], "CONNECTED")]
 
 

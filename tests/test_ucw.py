@@ -50,7 +50,7 @@ def log_in(widget_url, guid="mxBank", username="mxuser", password="correct"):
 
 
 def relay(client, name, args, headers=ADA):
-    return client.post("/wink/ucw/events", json={"name": name, "args": args}, headers=headers)
+    return client.post("/wink/ucw/callbacks", json={"name": name, "args": args}, headers=headers)
 
 
 def test_a_link_starts_with_a_one_use_widget_url_for_a_stable_ucw_user(ucw, tmp_path):
@@ -86,8 +86,8 @@ def test_a_confirmed_connection_is_stored_connected_with_its_data(ucw, tmp_path)
     with app.app_context():
         state = get_state()
         account = state.store.account("ucw", key)
-        assert account["status"] == CONNECTED and account["upstreamUserId"] == widget["userId"]
-        assert account["institutionId"] == "mxBank"
+        assert account.status == CONNECTED and account.upstream_user_id == widget["userId"]
+        assert account.institution_id == "mxBank"
         document = stored_data(state, key)
         assert [a["depositAccount"]["accountType"] for a in document["accounts"]] == ["CHECKING", "SAVINGS"]
         assert document["customers"][0]["name"]["last"] == "Doe"
@@ -113,7 +113,7 @@ def link_over_loopback(served, user="ada"):
                        ("connect/submitMFA", {"member_guid": raw}),
                        ("connect/memberStatusUpdate", {**metadata, "connectionStatus": 6}),
                        ("connect/memberConnected", metadata)):
-        answer = httpx.post(served.url + "/wink/ucw/events", headers=headers,
+        answer = httpx.post(served.url + "/wink/ucw/callbacks", headers=headers,
                             json={"name": name, "args": args})
         assert answer.status_code == 201, answer.text
     return widget, member
@@ -133,7 +133,7 @@ def test_no_connection_id_reaches_the_events_table_or_the_cli_yet_the_connection
                            headers={"X-Admin": "yes"}).json()["events"]
     raw, key = member["connectionId"], connection_key("mx", member["connectionId"])
     with app.app_context():
-        assert get_state().store.account("ucw", key)["status"] == CONNECTED
+        assert get_state().store.account("ucw", key).status == CONNECTED
     stored = stored_events_text(tmp_path)
     printed = app.test_cli_runner().invoke(args=["wink", "events", "--provider", "ucw"])
     assert printed.exit_code == 0 and "connect/memberConnected" in printed.output
@@ -171,21 +171,21 @@ def test_a_confirmation_that_failed_is_confirmed_by_a_retry_though_the_event_hol
             _, member = log_in(widget["widgetUrl"])
             outage.down = True
             ids = {"aggregator": "mx", "connectionId": member["connectionId"], "ucpInstitutionId": "mx_bank"}
-            relayed = httpx.post(served.url + "/wink/ucw/events", headers=headers,
+            relayed = httpx.post(served.url + "/wink/ucw/callbacks", headers=headers,
                                  json={"name": "connect/memberConnected", "args": ids})
             assert relayed.status_code == 201
         key = connection_key("mx", member["connectionId"])
         with app.app_context():
             store = get_state().store
             store.flush()  # the "failed" mark rides with the next group of writes
-            assert store.account("ucw", key)["status"] == "UNCONFIRMED"
+            assert store.account("ucw", key).status == "UNCONFIRMED"
             assert [e.state for e in store.list_events(provider="ucw")] == ["failed"]
         assert member["connectionId"] not in stored_events_text(tmp_path)
         outage.down = False
         retried = app.test_cli_runner().invoke(args=["wink", "events", "retry"])
         assert retried.exit_code == 0 and "0 still failed" in retried.output, retried.output
     with app.app_context():
-        assert get_state().store.account("ucw", key)["status"] == CONNECTED
+        assert get_state().store.account("ucw", key).status == CONNECTED
     with contextlib.closing(sqlite3.connect(tmp_path / "wink.sqlite3")) as db:
         # Confirmed: the claim that waited for UCW is gone; the connection's row keeps the id.
         assert db.execute("SELECT account_id FROM wink_ucw_connections").fetchall() == [(key,)]
@@ -200,7 +200,7 @@ def test_a_forged_member_connected_is_not_stored_connected(ucw, tmp_path):
     with app.app_context():
         state = get_state()
         account = state.store.account("ucw", connection_key("mx", "MBR-forged"))
-        assert account["status"] == NOT_CONFIRMED and account["connectedAt"] is None
+        assert account.status == NOT_CONFIRMED and account.connected_at is None
         assert stored_data(state, connection_key("mx", "MBR-forged")) is None
 
 
@@ -257,7 +257,7 @@ def test_a_well_formed_connection_id_ucw_refuses_ends_not_confirmed(ucw, tmp_pat
     with app.app_context():
         state = get_state()
         assert state.wait_for_handlers(30)
-        assert state.store.account("ucw", connection_key("mx", "MBR-{odd}~!"))["status"] == NOT_CONFIRMED
+        assert state.store.account("ucw", connection_key("mx", "MBR-{odd}~!")).status == NOT_CONFIRMED
 
 
 def test_another_users_connection_is_not_confirmed_for_the_caller(ucw, tmp_path):
@@ -270,7 +270,7 @@ def test_another_users_connection_is_not_confirmed_for_the_caller(ucw, tmp_path)
     relay(client, "connect/memberConnected", stolen, headers={"X-User": "eve"})
     with app.app_context():
         account = get_state().store.account("ucw", connection_key("mx", member["connectionId"]))
-    assert account["status"] == NOT_CONFIRMED
+    assert account.status == NOT_CONFIRMED
 
 
 def test_a_connection_named_first_by_another_user_becomes_its_owners_once_confirmed(ucw, tmp_path):
@@ -286,7 +286,7 @@ def test_a_connection_named_first_by_another_user_becomes_its_owners_once_confir
     key = connection_key("mx", member["connectionId"])
     with app.app_context():
         account = get_state().store.account("ucw", key)
-    assert account["status"] == CONNECTED and account["upstreamUserId"] == widget["userId"]
+    assert account.status == CONNECTED and account.upstream_user_id == widget["userId"]
     admin = {"X-Admin": "yes"}
     assert client.get("/wink/accounts?provider=ucw&user=eve", headers=admin).get_json() == {"accounts": []}
     mine = client.get("/wink/accounts?provider=ucw&user=ada", headers=admin).get_json()["accounts"]
@@ -302,7 +302,7 @@ def test_in_the_background_confirmation_runs_after_the_answer(ucw, tmp_path):
     with app.app_context():
         state = get_state()
         assert state.wait_for_handlers(30)
-        assert state.store.account("ucw", connection_key("mx", member["connectionId"]))["status"] == CONNECTED
+        assert state.store.account("ucw", connection_key("mx", member["connectionId"])).status == CONNECTED
 
 
 def test_v1_builds_the_widget_url_with_a_token_when_a_bearer_is_set(tmp_path):
@@ -319,7 +319,7 @@ def test_v1_builds_the_widget_url_with_a_token_when_a_bearer_is_set(tmp_path):
         relay(client, "connect/memberConnected", {"aggregator": "mx", "member_guid": member["connectionId"]})
         with app.app_context():
             account = get_state().store.account("ucw", connection_key("mx", member["connectionId"]))
-        assert account["status"] == CONNECTED and account["institutionId"] == "mxBank"
+        assert account.status == CONNECTED and account.institution_id == "mxBank"
 
 
 def test_refresh_sends_the_connection_in_the_body_and_only_for_its_owner(ucw, tmp_path):
@@ -385,7 +385,7 @@ def test_cli_lists_refreshes_fetches_exports_and_deletes(ucw, tmp_path):
     deleted = runner.invoke(args=["wink", "ucw", "delete-connection", "ada", key])
     assert deleted.exit_code == 0, deleted.output
     with app.app_context():
-        assert get_state().store.account("ucw", key)["status"] == "DELETED"
+        assert get_state().store.account("ucw", key).status == "DELETED"
         assert stored_data(get_state(), key) is None
     gone = httpx.get(ucw.url + "/api/data/accounts", params={"aggregator": "mx", "userId": widget["userId"]},
                      headers={"UCW-Connection-Id": member["connectionId"]})

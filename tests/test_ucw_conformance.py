@@ -335,10 +335,10 @@ def test_the_kit_links_and_fetches_with_a_jwt_bearer(tmp_path):
         member = httpx.post(ucw.url + "/widget/api/members", headers={"X-UCW-Session": session},
                             json={"institutionId": "mxBank", "username": "mxuser",
                                   "password": "correct"}).json()
-        client.post("/wink/ucw/events", headers={"X-User": "ada"}, json={
+        client.post("/wink/ucw/callbacks", headers={"X-User": "ada"}, json={
             "name": "connect/memberConnected",
             "args": {"aggregator": "mx", "connectionId": member["connectionId"],
                      "ucpInstitutionId": "mxBank"}})
         with app.app_context():
             key = connection_key("mx", member["connectionId"])
-            assert get_state().store.account("ucw", key)["status"] == CONNECTED
+            assert get_state().store.account("ucw", key).status == CONNECTED

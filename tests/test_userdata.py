@@ -336,7 +336,7 @@ def test_revoke_account_disconnects_everywhere_and_deletes_its_data(sandbox, ser
         with app.app_context():
             outcome = revoke_account(upwork)
             store = get_state().store
-            assert store.account("smile_wink", upwork)["status"] == "DISCONNECTED"
+            assert store.account("smile_wink", upwork).status == "DISCONNECTED"
             stored = stored_user_data(app, user_id)
     finally:
         smile_signals.account_revoked.disconnect(on_revoked)
@@ -357,7 +357,7 @@ def test_revoke_account_keep_data_keeps_what_is_stored(sandbox, served_host):
     with app.app_context():
         revoke_account(account_id, keep_data=True)
         stored = stored_user_data(app, user_id)
-        assert get_state().store.account("smile_wink", account_id)["status"] == "DISCONNECTED"
+        assert get_state().store.account("smile_wink", account_id).status == "DISCONNECTED"
     assert len(stored["incomes"]) == 14
 
 

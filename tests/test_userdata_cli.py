@@ -239,7 +239,7 @@ def test_revoke_account_command_deletes_local_data(linked, sandbox):
     assert f"Revoked account {account_id}: DISCONNECTED; deleted {sum(PER_ACCOUNT.values())}" in result.output
     assert sandbox.state.accounts[account_id]["connectionStatus"] == "DISCONNECTED"
     with app.app_context():
-        assert get_state().store.account("smile_wink", account_id)["status"] == "DISCONNECTED"
+        assert get_state().store.account("smile_wink", account_id).status == "DISCONNECTED"
         document = stored_user_data(app, smile_user)
     assert all(document[k] == [] for k in PER_ACCOUNT)
 
@@ -252,7 +252,7 @@ def test_revoke_account_command_keep_data(linked, sandbox):
     result = run(app, "revoke", "account", account_id, "--keep-data")
     assert result.exit_code == 0 and "kept the stored data" in result.output
     with app.app_context():
-        assert get_state().store.account("smile_wink", account_id)["status"] == "DISCONNECTED"
+        assert get_state().store.account("smile_wink", account_id).status == "DISCONNECTED"
         assert len(stored_user_data(app, smile_user)["incomes"]) == 14
 
 

@@ -19,8 +19,10 @@ from .errors import (
 from .extension import Wink
 from .linking import start_link
 from .provider import (
+    BaseProvider,
     Inbound,
     LinkStart,
+    LinkURLs,
     Provider,
     PublicURL,
     ReturnEvent,
@@ -29,25 +31,30 @@ from .provider import (
     TestMessage,
     UpstreamUserGone,
 )
+from .settings import Setting
 from .state import WinkState, get_state
-from .store import Store, StoredEvent
+from .store import Store, StoredAccount, StoredEvent
 from .summaries import EventSummary, summarize_event
 
 __all__ = [
+    "BaseProvider",
     "EventSummary",
     "Inbound",
     "InvalidRequest",
     "InvalidSignature",
     "LinkStart",
+    "LinkURLs",
     "MalformedMessage",
     "Provider",
     "PublicURL",
     "RateLimited",
     "ReturnEvent",
+    "Setting",
     "StaleMessage",
     "StatusUpdate",
     "StorageUnavailable",
     "Store",
+    "StoredAccount",
     "StoredEvent",
     "TestEvent",
     "TestMessage",

@@ -27,7 +27,7 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.sansio.utils import host_is_trusted
 
 from . import security
-from .provider import Provider, PublicURL
+from .provider import LinkURLs, Provider, PublicURL
 
 #: Said when nothing gives this app's address, at start and when a URL is asked for.
 NOT_SET = (
@@ -41,6 +41,13 @@ def public_urls(provider: Provider) -> dict[str, str]:
     setting when given, else built from this app's public address."""
     declared: Mapping[str, PublicURL] = getattr(provider, "public_urls", None) or {}
     return {name: url.given or public_url(url.endpoint, **url.values) for name, url in declared.items()}
+
+
+def link_urls(provider: Provider) -> LinkURLs:
+    """This app's own URLs for ``start_link``: the app's origin, ``provider``'s return and webhook
+    routes, and its ``public_urls``, each built when first read."""
+    declared: Mapping[str, PublicURL] = getattr(provider, "public_urls", None) or {}
+    return LinkURLs(provider.name, declared, lambda url: public_url(url.endpoint, **url.values))
 
 
 def public_url(endpoint: str | None, **values: Any) -> str:

@@ -1,5 +1,5 @@
-"""The routes: each provider's token, link page, browser events, webhooks and return page;
-every provider's events and accounts.
+"""The routes: each provider's token, link page, callbacks (browser events), webhooks and return
+page; every provider's events and accounts.
 
 Data flows one way: request -> view -> provider -> store -> pipeline -> signal.
 """
@@ -26,9 +26,10 @@ from .errors import (
     upstream_http_error,
 )
 from .jsonbody import BodyRefused, check
+from .jsonshape import account_json, event_json
 from .linking import start_link
-from .pipeline import change_of, hand_on, status_update
-from .provider import BROWSER, INBOUND, Provider, ReturnEvent, url_segment
+from .pipeline import change_of, start_handling, status_update
+from .provider import CALLBACK, WEBHOOK, Provider, member, url_segment
 from .receiver import Delivery, check_body, loggable, read_body, receive, storage_errors
 from .state import WinkState, get_state
 from .store import StoredEvent
@@ -41,7 +42,7 @@ CSRF_HEADER = "X-CSRFToken"
 MAX_EVENTS_PAGE = 500
 
 
-# -- one provider's routes: /<provider>/token, /link, /events, /webhooks, /return ------------
+# -- one provider's routes: /<provider>/token, /link, /callbacks, /webhooks, /return ---------
 # The un-prefixed /token, /link, /callbacks and /webhooks serve the default provider (Smile Wink
 # whenever it is enabled, else the only one, or WINK_DEFAULT_PROVIDER; see
 # flask_wink.extension.default_provider): the URLs the kit had before it carried several.
@@ -91,7 +92,7 @@ def link_config(
     if not isinstance(provider, Provider):
         provider = _provider(state, provider)
     try:
-        settings = provider.page_settings(options or {})
+        settings = member(provider, "page_settings")(options or {})
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     segment = url_segment(provider.name)
@@ -126,10 +127,13 @@ def fresh_csrf():
     return response
 
 
-@bp.post("/<provider>/events")
+@bp.post("/<provider>/callbacks")
+@bp.post("/<provider>/events")  # the path it had before
 @bp.post("/callbacks", defaults={"provider": None})
 def record_callback(provider: str | None):
-    """Record one browser event ``{name, args}`` of the provider for the current app user."""
+    """Record one callback (a browser event) ``{name, args}`` of the provider for the current
+    app user. (Smile ID's own ``/smile-id/callbacks`` route, its signed results, is matched
+    first: Smile ID reports no browser events.)"""
     state = get_state()
     chosen = _provider(state, provider)
     if not chosen.browser_events:
@@ -153,7 +157,9 @@ def record_callback(provider: str | None):
         raise InvalidRequest("args must be a JSON object.")
     event = record_browser_event(state, chosen, app_user_id, name, args)
     answer: dict[str, Any] = {"id": event.id, "status": "recorded"}
-    update = event.status_update if event.status_read else status_update(chosen, BROWSER, name, event.payload)
+    update = event.status_update
+    if not event.status_read:
+        update = status_update(chosen, CALLBACK, name, event.payload)
     if update is not None:
         # The key the account is recorded under (UCW's is a digest, not the connection id), so
         # the page can follow the status of the very account it reported.
@@ -174,29 +180,27 @@ def record_browser_event(
         upstream_user_id = state.store.upstream_user_id(provider.name, app_user_id)
         # A provider may keep out of the events table what must never sit there (UCW: a
         # connection id), keeping it where it belongs itself, before the event is stored.
-        stored_args = getattr(provider, "stored_args", None)
-        if stored_args is not None:
-            args = stored_args(name, args, upstream_user_id)
+        args = member(provider, "stored_args")(name, args, upstream_user_id)
         # The status it reports is read from the provider once, here, as for webhooks, and
         # carried with the stored event to the pipeline and the answer (a worker reads it later).
         handles = state.handles_events
-        update = status_update(provider, BROWSER, name, args) if handles else None
+        update = status_update(provider, CALLBACK, name, args) if handles else None
         event = state.store.add_event(
             provider=provider.name,
-            kind=BROWSER,
+            kind=CALLBACK,
             name=name,
             payload=args,
             app_user_id=app_user_id,
             upstream_user_id=upstream_user_id,
             claimed_by=state.handler_name,
-            account=change_of(provider.name, BROWSER, update, upstream_user_id),
+            account=change_of(provider.name, CALLBACK, update, upstream_user_id),
             status_update=update,
             status_read=handles,
         )
     # One line per recorded event: who and what, never the payload (it may hold tokens).
     log.info("recorded %s browser event %s for user %s (event %s)",
              provider.name, loggable(name), loggable(app_user_id), event.id)
-    hand_on(current_app._get_current_object(), state, event)
+    start_handling(current_app._get_current_object(), state, event)
     return event
 
 
@@ -208,8 +212,8 @@ def return_page(provider: str):
     matches no open link of the user's (the page says so)."""
     state = get_state()
     chosen = _provider(state, provider)
-    said = chosen.return_event(request.args)
-    if said is None:
+    reported = member(chosen, "return_event")(request.args)
+    if reported is None:
         raise UnknownProvider(f"{chosen.title} does not send the browser back to this app.")
     app_user_id = _returning_user(state)
     event = None
@@ -221,17 +225,15 @@ def return_page(provider: str):
                 # A browser navigation: a page, not the JSON answer the kit's API routes give.
                 page = render_template("wink/rate_limited.html", provider=chosen, retry_after=exc.retry_after)
                 return page, 429, {"Retry-After": str(exc.retry_after)}
-        matched: ReturnEvent | None = said
-        match_return = getattr(chosen, "match_return", None)
-        if match_return is not None:
-            with storage_errors("The return could not be recorded"):
-                matched = match_return(state, app_user_id, said)
+        with storage_errors("The return could not be recorded"):
+            matched = member(chosen, "match_return")(state, app_user_id, reported)
         if matched is not None:
             event = record_browser_event(state, chosen, app_user_id, matched.name, dict(matched.args))
     return render_template(
         [f"wink/{chosen.name}/return.html", "wink/return.html"],
         provider=chosen,
-        said=said,
+        reported=reported,
+        said=reported,  # its name before: templates of host apps may read it
         event=event,
         signed_in=app_user_id is not None,
     )
@@ -260,8 +262,8 @@ def list_events():
     state = get_state()
     _require_events_permission(state)
     kind = request.args.get("kind") or None
-    if kind not in (None, BROWSER, INBOUND):
-        raise InvalidRequest(f"kind must be {BROWSER!r} or {INBOUND!r}.")
+    if kind not in (None, CALLBACK, WEBHOOK):
+        raise InvalidRequest(f"kind must be {CALLBACK!r} or {WEBHOOK!r}.")
     name = request.args.get("provider") or None
     provider = state.provider(name).name if name else None
     after = _int_arg("after", minimum=0)
@@ -290,7 +292,7 @@ def list_accounts():
         upstream_user_id=request.args.get("upstreamUserId") or None,
         app_user_id=request.args.get("user") or None,
     )
-    return jsonify({"accounts": accounts})
+    return jsonify({"accounts": [account_json(a) for a in accounts]})
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -299,10 +301,10 @@ def list_accounts():
 def _shown(state: WinkState, event: StoredEvent) -> dict:
     """An event as the listing shows it: its provider may hide what must not reach a page (an
     optional ``shown_payload(kind, name, payload)``); the stored row keeps everything."""
-    shown = event.as_dict()
-    shown_payload = getattr(state.providers.get(event.provider), "shown_payload", None)
-    if shown_payload is not None and event.payload_error is None:
-        shown["payload"] = shown_payload(event.kind, event.name, event.payload)
+    shown = event_json(event)
+    provider = state.providers.get(event.provider)
+    if provider is not None and event.payload_error is None:
+        shown["payload"] = member(provider, "shown_payload")(event.kind, event.name, event.payload)
     return shown
 
 
@@ -324,9 +326,15 @@ def _require_loader(state: WinkState) -> None:
 
 def _require_user(state: WinkState) -> str:
     _require_loader(state)
+    return require_user(state)
+
+
+def require_user(state: WinkState, message: str = "Sign in before linking an account.") -> str:
+    """The signed-in app user's id (as the host's ``user_id_loader`` says), or
+    :class:`~flask_wink.errors.NotSignedIn` (401) with ``message``."""
     app_user_id = state.wink.current_user_id()
     if not app_user_id:
-        raise NotSignedIn("Sign in before linking an account.")
+        raise NotSignedIn(message)
     return app_user_id
 
 
@@ -356,8 +364,8 @@ def _check_csrf() -> None:
     try:
         validate_csrf(request.headers.get(CSRF_HEADER))
     except ValidationError as exc:
-        said = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
-        raise InvalidRequest(f"CSRF check failed: {said}. Send the page's token in {CSRF_HEADER}.") from None
+        why = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
+        raise InvalidRequest(f"CSRF check failed: {why}. Send the page's token in {CSRF_HEADER}.") from None
 
 
 def _read_body(limit: int) -> bytes:

@@ -13,8 +13,9 @@ import click
 from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
+from .jsonshape import event_json
 from .pipeline import run_worker, take_over_lapsed
-from .provider import BROWSER, INBOUND, url_segment
+from .provider import CALLBACK, WEBHOOK, member, url_segment
 from .state import WinkState, get_state
 from .store import EVENT_STATES
 from .store.values import StoredEvent, iso
@@ -36,7 +37,7 @@ class ProviderCommands(click.Group):
         groups: dict[str, click.Command] = {}
         default = None
         for name, provider in state.providers.items():
-            group = provider.cli_group()
+            group = member(provider, "cli_group")()
             if group is not None:
                 groups[url_segment(name)] = group
                 if name == state.default_provider:
@@ -110,7 +111,7 @@ def init_db() -> None:
 
 @wink_cli.group("events", invoke_without_command=True)
 @click.option("--provider", help="only this provider's events")
-@click.option("--kind", type=click.Choice([BROWSER, INBOUND]))
+@click.option("--kind", type=click.Choice([CALLBACK, WEBHOOK]))
 @click.option("--state", "state_", type=click.Choice(EVENT_STATES), help="only events in this state")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--oneline", is_flag=True, help="one line per event, saying what it means, instead of JSON")
@@ -125,7 +126,7 @@ def events(
     state = get_state()
     name = state.provider(provider).name if provider else None
     for event in state.store.list_events(provider=name, kind=kind, state=state_, limit=limit):
-        click.echo(_one_line(state, event) if oneline else json.dumps(event.as_dict()))
+        click.echo(_one_line(state, event) if oneline else json.dumps(event_json(event)))
 
 
 def _one_line(state: WinkState, event: StoredEvent) -> str:
@@ -137,7 +138,7 @@ def _one_line(state: WinkState, event: StoredEvent) -> str:
     update = found.status_update(event.kind, event.name, payload) if found is not None else None
     if update is not None:
         account = state.store.account(event.provider, update.account_id)
-        status = account["status"] if account else None
+        status = account.status if account else None
     summary = summarize_event(found, event.kind, event.name, payload, status=status)
     return f"{event.id}  {iso(event.received_at)}  {event.provider}  {event.state}  {summary.text}"
 
@@ -219,8 +220,8 @@ class TriggerCommand(click.Command):
         lines = []
         for provider in providers:
             events = test_events(provider)
-            said = f"{len(events)} events (--list names them)." if events else none_reason(provider)
-            lines.append(f"{url_segment(provider.name)}: {said}")
+            summary = f"{len(events)} events (--list names them)." if events else none_reason(provider)
+            lines.append(f"{url_segment(provider.name)}: {summary}")
         if lines:
             formatter.write_paragraph()
             formatter.write_text("This app's providers:")

@@ -36,7 +36,8 @@ from werkzeug.http import parse_accept_header
 class UpstreamCallError(Exception):
     """A call to an upstream's API failed; carries the upstream's ``code``, ``message`` and request id.
 
-    Each provider package subclasses this tree (e.g. ``SmileError``) so a host app can catch one
+    Each provider package subclasses this tree (e.g. ``SmileError``, and the classes
+    :meth:`flask_wink.upstream.ErrorTree.derive` makes below it) so a host app can catch one
     upstream's failures or every upstream's.
     """
 
@@ -49,6 +50,18 @@ class UpstreamCallError(Exception):
     credential_settings: str | None = None
     #: What the host setting's value looks like, for a 404 that is not the API's own answer.
     host_shape = ""
+
+    def __init_subclass__(cls, *, upstream: str | None = None, host_setting: str | None = None,
+                          credential_settings: str | None = None, host_shape: str | None = None,
+                          **kwargs: Any) -> None:
+        """A provider's root error states its facts in its class statement:
+        ``class AcmeError(UpstreamCallError, upstream="Acme", host_setting="WINK_ACME_HOST")``."""
+        super().__init_subclass__(**kwargs)
+        facts = {"upstream": upstream, "host_setting": host_setting,
+                 "credential_settings": credential_settings, "host_shape": host_shape}
+        for name, value in facts.items():
+            if value is not None:
+                setattr(cls, name, value)
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -19,17 +19,15 @@ from werkzeug.exceptions import SecurityError
 from .addresses import check_public_address
 from .errors import ConfigurationError, error_page
 from .pipeline import handler_pool, process_name, sweep_if_due
-from .provider import Provider, url_segment
+from .provider import PROVIDER_ENTRY_POINTS, Provider, blueprint_of, url_segment
 from .ratelimits import RateLimits
+from .settings import split_setting
 from .state import RetryPolicy, WinkSettings, WinkState, get_state
 from .store import Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
 from .tasks import CeleryHandOff, celery_app_for, register
 
 log = logging.getLogger("flask_wink")
-
-#: The entry point group where provider packages name their ``from_config`` factory.
-PROVIDER_ENTRY_POINTS = "flask_wink.providers"
 
 UserIdLoader = Callable[[], "str | None"]
 Permission = Callable[[], bool]
@@ -43,9 +41,11 @@ class Wink:
     Keyword options become config keys (``api_key=...`` -> ``WINK_API_KEY``) and win over the
     app's config, which wins over defaults. ``providers`` enables provider objects directly
     (otherwise ``WINK_PROVIDERS`` names them, or every installed provider whose settings are
-    present is enabled); ``transport`` is handed to the providers' HTTP clients (tests).
-    ``celery`` is the host's Celery app: events are then handled by its workers (``WINK_HANDLE_EVENTS``
-    defaults to ``"celery"``; see :mod:`flask_wink.tasks`).
+    present is enabled); ``transport`` is handed to the HTTP clients of the providers built from
+    config (tests): one ``httpx`` transport for all of them, or ``{provider name: transport}``
+    for each its own (a provider left out gets none: it calls its upstream). ``celery`` is the
+    host's Celery app: events are then handled by its workers (``WINK_HANDLE_EVENTS`` defaults
+    to ``"celery"``; see :mod:`flask_wink.tasks`).
     """
 
     def __init__(
@@ -216,8 +216,10 @@ class Wink:
                         f"pick from {', '.join(sorted(factories)) or 'none installed'}."
                     )
             chosen = wanted or [name for name, ep in factories.items() if _configured(ep, config)]
-            context = {"transport": self._transport, "instance_path": app.instance_path}
-            built = [factories[name].load().from_config(config, **context) for name in chosen]
+            transports = _transports(self._transport, chosen)
+            built = [factories[name].load().from_config(config, transport=transports.get(name),
+                                                        instance_path=app.instance_path)
+                     for name in chosen]
         if not built:
             raise RuntimeError(f"No provider is configured: {_setup_hints()}.")
         providers: dict[str, Provider] = {}
@@ -234,8 +236,8 @@ class Wink:
 
         prefix = state.settings.url_prefix
         app.register_blueprint(bp, url_prefix=prefix or "/")
-        # Each provider's Flask parts, asked for once per app.
-        parts = {name: p.flask_parts() for name, p in state.providers.items()}
+        # Each provider's blueprint, asked for once per app.
+        parts = {name: blueprint_of(p) for name, p in state.providers.items()}
         parts_names = {"wink"}
         for name, blueprint in parts.items():
             if blueprint is not None:
@@ -395,13 +397,18 @@ def _exempt_from_csrf(app: Flask, view) -> None:
         csrf.exempt(view)
 
 
-def split_setting(value: Any) -> tuple[str, ...]:
-    """A setting given as a list or a comma-separated string, as a tuple of non-empty items."""
-    if not value:
-        return ()
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(s.strip() for s in value if s and s.strip())
+def _transports(given: Any, names: list[str]) -> dict[str, Any]:
+    """``Wink(transport=...)`` for each provider built: one transport for every provider, or a
+    mapping by provider name whose names must be among those enabled."""
+    if not isinstance(given, Mapping):
+        return dict.fromkeys(names, given)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise RuntimeError(
+            f"Wink(transport={{...}}) names {', '.join(map(repr, unknown))}, which is not enabled: "
+            f"use the names of the providers enabled ({', '.join(names)})."
+        )
+    return dict(given)
 
 
 def _setup_hints() -> str:

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from flask import current_app
 
 from . import signals
-from .provider import LinkStart, Provider, UpstreamUserGone
+from .addresses import link_urls
+from .provider import LinkStart, LinkURLs, Provider, UpstreamUserGone, call_start_link
 from .state import WinkState
 
 log = logging.getLogger("flask_wink")
@@ -27,21 +28,22 @@ def start_link(
     under the old one still belong to the app user.
     """
     options = options or {}
+    urls = link_urls(provider)
     key = (provider.name, app_user_id)
     lock = state.user_locks[hash(key) % len(state.user_locks)]
     with lock:
         known = state.known_users.get(key) or state.store.upstream_user_id(provider.name, app_user_id)
         try:
-            start = provider.start_link(app_user_id, known, options)
+            start = call_start_link(provider, app_user_id, known, options, urls)
         except UpstreamUserGone:
-            start = _relink(state, provider, app_user_id, known, options)
+            start = _relink(state, provider, app_user_id, known, options, urls)
             known = start.upstream_user_id
         created = known is None
         if created:
             kept = state.store.link_user(provider.name, app_user_id, start.upstream_user_id)
             if kept != start.upstream_user_id:
                 # Another process linked this user first: use its upstream user.
-                start = provider.start_link(app_user_id, kept, options)
+                start = call_start_link(provider, app_user_id, kept, options, urls)
                 created = False
         if len(state.known_users) >= KNOWN_USERS_MAX:
             state.known_users.clear()
@@ -59,13 +61,14 @@ def start_link(
 
 
 def _relink(
-    state: WinkState, provider: Provider, app_user_id: str, gone: str | None, options: Mapping[str, str]
+    state: WinkState, provider: Provider, app_user_id: str, gone: str | None, options: Mapping[str, str],
+    urls: LinkURLs,
 ) -> LinkStart:
     stored = state.store.upstream_user_id(provider.name, app_user_id)
     if stored and stored != gone:
         # Another process relinked already (this one remembered the old user).
-        return provider.start_link(app_user_id, stored, options)
+        return call_start_link(provider, app_user_id, stored, options, urls)
     log.warning("the %s user of app user %s is gone; making a new one", provider.title, app_user_id)
-    start = provider.start_link(app_user_id, None, options)
+    start = call_start_link(provider, app_user_id, None, options, urls)
     state.store.relink_user(provider.name, app_user_id, start.upstream_user_id)
     return start

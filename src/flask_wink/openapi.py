@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .jsonbody import MAX_DEPTH, MAX_INTEGER_DIGITS
-from .provider import url_segment
+from .provider import member, url_segment
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 NULLABLE_TEXT = {"type": ["string", "null"]}
@@ -116,8 +116,9 @@ def webhook_operation(provider: Any) -> dict[str, Any]:
 
 
 def _operations(provider: Any, parameters: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """``{route: (method, operation)}`` of one provider's core routes (token, link, events,
-    webhooks, return), each as strict as the server is for that provider."""
+    """``{route: (method, operation)}`` of one provider's core routes (token, link, callbacks and
+    ``events``, the path it had before, webhooks, return), each as strict as the server is for
+    that provider."""
     title = provider.title
     token = {
         "summary": f"Start a {title} link for the current app user.",
@@ -135,7 +136,8 @@ def _operations(provider: Any, parameters: dict[str, list[dict[str, Any]]]) -> d
     }
     if provider.browser_events:
         events: dict[str, Any] = {
-            "summary": f"Record one {title} browser event {{name, args}} for the current app user.",
+            "summary": f"Record one {title} callback (a browser event) {{name, args}} for the current "
+                       "app user.",
             "parameters": [CSRF_HEADER],
             "requestBody": json_body({
                 **JSON_OBJECT,
@@ -161,7 +163,7 @@ def _operations(provider: Any, parameters: dict[str, list[dict[str, Any]]]) -> d
         webhook = webhook_operation(provider)
     else:
         webhook = _absent(f"{title} sends no server-to-server messages.")
-    if provider.return_event({}) is not None:
+    if member(provider, "return_event")({}) is not None:
         returned: dict[str, Any] = {
             "summary": f"Where {title} sends the browser back (recorded as a browser event when it "
                        "matches a link the signed-in user started).",
@@ -175,7 +177,9 @@ def _operations(provider: Any, parameters: dict[str, list[dict[str, Any]]]) -> d
         }
     else:
         returned = _absent(f"{title} does not send the browser back to this app.")
-    return {"token": ("post", token), "link": ("get", link), "events": ("post", events),
+    alias = {**events, "deprecated": True, "summary": events["summary"] + " (the path /callbacks had before)"}
+    return {"token": ("post", token), "link": ("get", link), "callbacks": ("post", events),
+            "events": ("post", alias),
             "webhooks": ("post", webhook), "return": ("get", returned)}
 
 
@@ -247,7 +251,7 @@ def document(prefix: str, providers: dict[str, Any], default: str | None) -> dic
         }},
     })
     if default is not None:
-        for path, route in (("token", "token"), ("link", "link"), ("callbacks", "events"),
+        for path, route in (("token", "token"), ("link", "link"), ("callbacks", "callbacks"),
                             ("webhooks", "webhooks")):
             method, operation = by_provider[default][route]
             summary = operation["summary"] + " (the default provider's)"

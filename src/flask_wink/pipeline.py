@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from . import signals
-from .provider import BROWSER, UNCONFIRMED, Provider, StatusUpdate
+from .provider import CALLBACK, UNCONFIRMED, Provider, StatusUpdate, member
 from .store import AccountChange, StoredEvent
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def handle_event(app: Flask, state: WinkState, event: StoredEvent) -> list[str]:
         # Read once here (a worker's event, or one stored without it): every step reads it.
         update = status_update(provider, event.kind, event.name, event.payload)
         event = replace(event, status_update=update, status_read=True)
-    steps = [track_account, send_event_signals, *(provider.handlers if provider else ())]
+    steps = [track_account, send_event_signals, *(member(provider, "handlers") if provider else ())]
     for step in steps:
         try:
             step(app, state, event, errors)
@@ -94,7 +94,7 @@ def mark_failed(state: WinkState, event: StoredEvent, error: str) -> None:
 
 def send_event_signals(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """``callback_received`` or ``webhook_received`` for every event."""
-    if event.kind == BROWSER:
+    if event.kind == CALLBACK:
         signals.send(
             app, signals.callback_received, errors, event=event, name=event.name, args=event.payload
         )
@@ -110,7 +110,7 @@ def status_update(provider: Provider, kind: str, name: str, payload: Any) -> Sta
     event that says ``connected`` is recorded as :data:`~flask_wink.provider.UNCONFIRMED`, which
     replaces no other status (the provider is to confirm it with its upstream)."""
     update = provider.status_update(kind, name, payload)
-    if update is not None and kind == BROWSER and update.connected:
+    if update is not None and kind == CALLBACK and update.connected:
         log.warning("%s reported a browser event %s as connected: recorded as %s, a claim",
                     provider.name, name, UNCONFIRMED)
         update = replace(update, status=UNCONFIRMED, replaces=(), connected=False)
@@ -121,7 +121,7 @@ def account_change(
     provider: Provider, kind: str, name: str, payload: Any, upstream_user_id: str | None
 ) -> AccountChange | None:
     """The account status an event reports, as the store records it; None when it reports none."""
-    if kind == BROWSER and upstream_user_id is None:
+    if kind == CALLBACK and upstream_user_id is None:
         return None  # whose account it is cannot be known: nothing to record (nor to ask)
     return change_of(provider.name, kind, status_update(provider, kind, name, payload), upstream_user_id)
 
@@ -131,7 +131,7 @@ def change_of(
 ) -> AccountChange | None:
     """``update`` (what an event of ``kind`` reports, see :func:`status_update`) as the change
     the store records; None when there is nothing to record."""
-    if kind == BROWSER:
+    if kind == CALLBACK:
         # Only accounts of the caller's own upstream user: the browser cannot be trusted further.
         owner = upstream_user_id
         if owner is None:
@@ -263,9 +263,9 @@ def take_over_lapsed(app: Flask, state: WinkState, *, lease: float | None = None
     return taken
 
 
-def hand_on(app: Flask, state: WinkState, event: StoredEvent) -> None:
-    """Handle a just-stored event in this process (after the answer, or in the request), unless
-    a worker is to do it.
+def start_handling(app: Flask, state: WinkState, event: StoredEvent) -> None:
+    """Start handling a just-stored event in this process (after the answer, or in the request),
+    unless a worker is to do it.
 
     After the answer, events wait in one queue that the pool's threads drain, each taking events
     until none is left: a thread is started only when fewer than the pool's size are draining,
@@ -301,7 +301,7 @@ def hand_on(app: Flask, state: WinkState, event: StoredEvent) -> None:
 
 def _drain(app: Flask, state: WinkState) -> None:
     # Ends only once it found the queue empty under the lock, so an event queued while it ran
-    # is never left without a thread (hand_on starts none when enough are draining).
+    # is never left without a thread (start_handling starts none when enough are draining).
     counted = True
     try:
         with app.app_context():
@@ -320,6 +320,10 @@ def _drain(app: Flask, state: WinkState) -> None:
         if counted:  # something escaped: the next event starts a thread again
             with state.handler_lock:
                 state.draining -= 1
+
+
+#: The name :func:`start_handling` had before.
+hand_on = start_handling
 
 
 def handler_pool(size: int) -> ThreadPoolExecutor:

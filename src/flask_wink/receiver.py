@@ -38,8 +38,8 @@ from .errors import (
     WinkHTTPError,
 )
 from .jsonbody import BodyRefused, loads
-from .pipeline import account_change, change_of, hand_on, status_update
-from .provider import INBOUND
+from .pipeline import account_change, change_of, start_handling, status_update
+from .provider import WEBHOOK
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -148,11 +148,11 @@ def receive(
     # The status it reports is read from the provider once, here, and carried with the stored
     # event to the pipeline and the provider's handlers (a worker reads it when it handles it).
     handles = state.handles_events
-    update = status_update(provider, INBOUND, inbound.name, inbound.payload) if handles else None
+    update = status_update(provider, WEBHOOK, inbound.name, inbound.payload) if handles else None
     with storage_errors("The event could not be stored"):
         stored = state.store.add_event(
             provider=provider.name,
-            kind=INBOUND,
+            kind=WEBHOOK,
             name=inbound.name,
             payload=inbound.payload,
             event_id=inbound.event_id,
@@ -160,7 +160,7 @@ def receive(
             # Whose app user this is gets resolved when events are read: ingest makes no query.
             upstream_user_id=upstream_user_id,
             claimed_by=state.handler_name,
-            account=change_of(provider.name, INBOUND, update, upstream_user_id),
+            account=change_of(provider.name, WEBHOOK, update, upstream_user_id),
             status_update=update,
             status_read=handles,
         )
@@ -171,7 +171,7 @@ def receive(
     # One line per recorded event: who and what, never the payload or its signature.
     log.info("recorded %s webhook %s for upstream user %s (event %s, id %s)", provider.name,
              loggable(inbound.name), loggable(upstream_user_id), stored.id, loggable(inbound.event_id))
-    hand_on(app, state, stored)
+    start_handling(app, state, stored)
     return {"status": "stored", "id": stored.id, "eventId": inbound.event_id}, 200
 
 

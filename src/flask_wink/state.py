@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from flask import Flask, current_app
 
-from .errors import UnknownProvider
-from .provider import Provider, url_segment
+from .errors import ConfigurationError, UnknownProvider
+from .provider import Provider, member, not_enabled, url_segment
 from .store import Store
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class WinkState:
     #: Handlers submitted to the pool and not yet done (see :meth:`wait_for_handlers`).
     running: set[futures.Future[Any]] = field(default_factory=set)
     #: Events stored by this process and waiting for the pool, oldest first; how many of the
-    #: pool's threads are taking them (see :func:`flask_wink.pipeline.hand_on`).
+    #: pool's threads are taking them (see :func:`flask_wink.pipeline.start_handling`).
     handler_queue: collections.deque[StoredEvent] = field(default_factory=collections.deque)
     handler_lock: threading.Lock = field(default_factory=threading.Lock)
     draining: int = 0
@@ -176,6 +176,15 @@ class WinkState:
             raise UnknownProvider(f"No provider {name!r} is enabled on this app.")
         return found
 
+    def provider_of(self, name: str) -> Any:
+        """The enabled provider called ``name``, for a provider's own modules and commands; a
+        one-line :class:`~flask_wink.errors.ConfigurationError` saying how to enable it otherwise
+        (from the settings it declares)."""
+        found = self.providers.get(name.replace("-", "_"))
+        if found is None:
+            raise ConfigurationError(not_enabled(name.replace("-", "_")))
+        return found
+
     def wait_for_handlers(self, timeout: float = 10.0) -> bool:
         """Wait until the handlers of every event stored so far by this process have run (tests,
         and a graceful stop); True when none is left running."""
@@ -195,7 +204,7 @@ class WinkState:
         if self.handler_pool is not None:
             self.handler_pool.shutdown(wait=True)
         for name in self.owned_providers:
-            self.providers[name].close()
+            member(self.providers[name], "close")()
         self.store.dispose()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .provider import INBOUND
+from .provider import WEBHOOK
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -35,7 +35,7 @@ class EventSummary:
 def generic_summary(kind: str, name: str) -> EventSummary:
     """The line for an event its provider does not describe: ``Webhook <name>`` or ``Browser event
     <name>``."""
-    what = "Webhook" if kind == INBOUND else "Browser event"
+    what = "Webhook" if kind == WEBHOOK else "Browser event"
     return EventSummary(f"{what} {name}", "received", INFO)
 
 
@@ -50,9 +50,9 @@ def summarize_event(
     reported, which the upstream confirms, or not, afterwards).
     """
     describe = getattr(provider, "describe", None)
-    said = describe(kind, name, payload, status=status) if describe is not None else None
-    if isinstance(said, EventSummary):
-        return said
-    if isinstance(said, str) and said:
-        return EventSummary(said)
+    described = describe(kind, name, payload, status=status) if describe is not None else None
+    if isinstance(described, EventSummary):
+        return described
+    if isinstance(described, str) and described:
+        return EventSummary(described)
     return generic_summary(kind, name)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from .addresses import public_url
-from .provider import Provider, TestEvent, TestMessage, url_segment
+from .provider import Provider, TestEvent, TestMessage, member, url_segment
 from .state import WinkState
 
 #: How long the app may take to answer one message.
@@ -53,8 +53,8 @@ def test_events(provider: Provider) -> tuple[TestEvent, ...]:
 def none_reason(provider: Provider) -> str:
     """Why a provider has nothing to trigger, in a sentence."""
     if not provider.accepts_inbound:
-        said = ", ".join(sorted(provider.browser_events))
-        through = f"; its events reach the app through the user's browser ({said})" if said else ""
+        names = ", ".join(sorted(provider.browser_events))
+        through = f"; its events reach the app through the user's browser ({names})" if names else ""
         return f"{provider.title} sends no server-to-server messages{through}."
     return f"{provider.title} declares no test events."
 
@@ -103,7 +103,7 @@ def send(
     provider may make a result known to its upstream between two of them); stop at the first the
     app refuses."""
     with httpx.Client(timeout=TIMEOUT, transport=transport) as client:
-        for message in provider.test_messages(event.name, upstream_user_id):  # type: ignore[attr-defined]
+        for message in member(provider, "test_messages")(event.name, upstream_user_id):
             url = target_url(provider, message, to)
             try:
                 response = client.post(url, content=message.body, headers=dict(message.headers))

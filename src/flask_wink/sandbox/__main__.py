@@ -1,12 +1,14 @@
 """``python -m flask_wink.sandbox [NAME] --port N``: serve an upstream's offline emulator and print
-the lines to paste into ``.env``. NAME picks the provider (default: ``smile-wink``, Smile's)."""
+the lines to paste into ``.env``. NAME picks the provider (default: ``smile-wink``, Smile's), whose
+``serve_sandbox(argv, prog)`` (see :class:`flask_wink.provider.BaseProvider`) is called with the
+rest of the arguments; a provider without one has no sandbox."""
 
 from __future__ import annotations
 
 import sys
 from importlib.metadata import entry_points
 
-from ..extension import PROVIDER_ENTRY_POINTS
+from ..provider import PROVIDER_ENTRY_POINTS
 
 DEFAULT = "smile_wink"
 

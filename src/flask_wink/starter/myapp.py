@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, redirect, render_template, request, session,
 from flask_wtf.csrf import CSRFProtect
 
 from flask_wink import Wink, get_state, signals
+from flask_wink.jsonshape import account_json
 
 wink = Wink()
 csrf = CSRFProtect()
@@ -62,7 +63,7 @@ def links():
     user = current_user_id()
     if not user:
         return redirect(url_for("pages.login"))
-    accounts = get_state().store.list_accounts(app_user_id=user)
+    accounts = [account_json(a) for a in get_state().store.list_accounts(app_user_id=user)]
     return render_template("links.html", user=user, accounts=accounts)
 
 

@@ -4,31 +4,33 @@ SQLAlchemy Core, so the same code runs on a SQLite file (the default) and on Pos
 that a request waits for are committed in groups (:mod:`.group_commit`): many requests share one
 transaction and one fsync, and none is answered before its commit. One role per module:
 :mod:`.schema` the tables, :mod:`.statements` the SQL of the write path, :mod:`.operations` the
-writes a group is made of, :mod:`.group_commit` the committer, :mod:`.flusher` its background
-thread and fork reset, :mod:`.engine` the engine for a URL.
+writes a group is made of, :mod:`.group_commit` the committer (with its background thread and
+fork reset), :mod:`.values` the plain values handed back, :mod:`.engine` the engine for a URL.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .. import jsonbody
+from ..timeutil import aware
 from . import migrations
 from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
-from .operations import AccountOwner, AccountUpsert, EventRow, FailedMark, HandledMark, UserLink
+from .operations import AccountOwner, AccountUpsert, EventRow, EventValues, FailedMark, HandledMark, UserLink
 from .schema import IS_CURRENT, accounts, events, metadata, provider_metadata, provider_tables, users
 from .statements import EventStatements, UserLinkStatements
-from .values import EVENT_STATES, AccountChange, StoredEvent, iso, utcnow
+from .values import EVENT_STATES, AccountChange, StoredAccount, StoredEvent, utcnow
 
 if TYPE_CHECKING:
     from ..provider import StatusUpdate
@@ -38,8 +40,10 @@ __all__ = [
     "AccountChange",
     "EventRow",
     "EventStatements",
+    "EventValues",
     "GroupCommitter",
     "Store",
+    "StoredAccount",
     "StoredEvent",
     "accounts",
     "create_engine",
@@ -51,6 +55,21 @@ __all__ = [
 ]
 
 log = logging.getLogger("flask_wink")
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _migrated(method: Method) -> Method:
+    """The store's ``method``, run once the tables are brought up to date (:meth:`Store.init`,
+    once per store: it takes a lock only until then)."""
+
+    @functools.wraps(method)
+    def run(self: Store, *args: Any, **kwargs: Any) -> Any:
+        if not self._ready:
+            self.init()
+        return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class Store:
@@ -112,25 +131,22 @@ class Store:
             self._ready = True
 
     @contextlib.contextmanager
+    @_migrated
     def begin(self) -> Iterator[Connection]:
         """A transaction on a pooled connection, committed when the block ends (for provider tables)."""
-        if not self._ready:
-            self.init()
         with self.engine.begin() as conn:
             yield conn
 
+    @_migrated
     def _write(self, op: Any, *, wait: bool = True) -> Any:
-        if not self._ready:
-            self.init()
         if wait:
             return self.writer.run(op)
         self.writer.note(op)
         return None
 
+    @_migrated
     def flush(self) -> None:
         """Wait until every write queued so far is committed."""
-        if not self._ready:
-            self.init()
         self.writer.flush()
 
     def dispose(self) -> None:
@@ -140,10 +156,9 @@ class Store:
 
     # -- users ----------------------------------------------------------------------------
 
+    @_migrated
     def upstream_user_id(self, provider: str, app_user_id: str) -> str | None:
         """The upstream user ``app_user_id`` is linked to now at ``provider``, if any."""
-        if not self._ready:
-            self.init()
         # On the pool's driver connection: a new user's token asks this once, and Core's
         # execution of the query cost more than the read itself.
         conn = self.engine.raw_connection()
@@ -216,22 +231,22 @@ class Store:
         from the provider; carried on the returned event to its handlers.
         """
         received_at = utcnow()
-        values = {
-            "kind": kind,
-            "name": name,
-            "event_id": event_id,
-            "provider": provider,
-            "app_user_id": app_user_id,
-            "upstream_user_id": upstream_user_id,
+        values = EventValues(
+            kind=kind,
+            name=name,
+            event_id=event_id,
+            provider=provider,
+            app_user_id=app_user_id,
+            upstream_user_id=upstream_user_id,
             # A webhook keeps the very body the upstream signed; anything else is serialised here.
-            "payload": raw if raw is not None else json.dumps(payload, separators=(",", ":")),
-            "received_at": received_at,
-            "state": "handling" if claimed_by else "pending",
-            "attempts": 1 if claimed_by else 0,
-            "claimed_by": claimed_by,
-            "claimed_at": received_at if claimed_by else None,
-        }
-        stored = self._write(self.statements.row(values, account))
+            payload=raw if raw is not None else json.dumps(payload, separators=(",", ":")),
+            received_at=received_at,
+            state="handling" if claimed_by else "pending",
+            attempts=1 if claimed_by else 0,
+            claimed_by=claimed_by,
+            claimed_at=received_at if claimed_by else None,
+        )
+        stored = self._write(EventRow(values, self.statements, account))
         if stored is None:
             return None
         new_id, account_changed = stored
@@ -245,8 +260,8 @@ class Store:
             upstream_user_id=upstream_user_id,
             payload=payload,
             received_at=received_at,
-            state=values["state"],
-            attempts=values["attempts"],
+            state=values.state,
+            attempts=values.attempts,
             account_changed=account_changed,
             status_update=status_update,
             status_read=status_read,
@@ -268,6 +283,7 @@ class Store:
         ``dead``. Either way ``retry_failed`` makes it pending again."""
         self._write(FailedMark(event_id, error[:4000], self.statements, retry_at), wait=wait)
 
+    @_migrated
     def claim_events(
         self,
         worker: str,
@@ -287,8 +303,6 @@ class Store:
         serialises writers, which gives the same. Claiming clears ``next_attempt_at``, so a due
         retry is taken once, by whoever claims it first.
         """
-        if not self._ready:
-            self.init()
         now = now or utcnow()
         claim = {
             "state": "handling",
@@ -484,14 +498,14 @@ class Store:
 
     # -- accounts -------------------------------------------------------------------------
 
-    def account(self, provider: str, account_id: str) -> dict[str, Any] | None:
+    def account(self, provider: str, account_id: str) -> StoredAccount | None:
         """The last known state of one account of ``provider``."""
         query = sa.select(accounts).where(
             accounts.c.provider == provider, accounts.c.account_id == account_id
         )
         with self.begin() as conn:
             row = conn.execute(query).mappings().first()
-        return _account_dict(row) if row else None
+        return _account_from_row(row) if row else None
 
     def list_accounts(
         self,
@@ -499,7 +513,7 @@ class Store:
         provider: str | None = None,
         upstream_user_id: str | None = None,
         app_user_id: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredAccount]:
         """Known accounts, most recently updated first; each filter given narrows the list.
         ``app_user_id``: accounts of any upstream user ever linked to that app user."""
         query = sa.select(accounts).order_by(accounts.c.updated_at.desc())
@@ -513,7 +527,7 @@ class Store:
         if upstream_user_id:
             query = query.where(accounts.c.upstream_user_id == upstream_user_id)
         with self.begin() as conn:
-            return [_account_dict(row) for row in conn.execute(query).mappings().all()]
+            return [_account_from_row(row) for row in conn.execute(query).mappings().all()]
 
     def update_account(
         self,
@@ -548,6 +562,7 @@ class Store:
         )
         return self.record_account(change)
 
+    @_migrated
     def assign_account(
         self, provider: str, account_id: str, upstream_user_id: str, *, wait: bool = True
     ) -> bool | None:
@@ -564,8 +579,6 @@ class Store:
         if self.dialect != "sqlite":
             # PostgreSQL lets writers of other rows go on at once: a transaction of its own on a
             # pooled connection, rather than a round trip inside the writer's groups.
-            if not self._ready:
-                self.init()
             conn = self.engine.raw_connection()
             try:
                 moved = op(conn.driver_connection)
@@ -614,17 +627,18 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
     )
 
 
-def _account_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "provider": row["provider"],
-        "accountId": row["account_id"],
-        "upstreamUserId": row["upstream_user_id"],
-        "institutionId": row["institution_id"],
-        "status": row["status"],
-        "errorCode": row["error_code"],
-        "connectedAt": iso(row["connected_at"]) if row["connected_at"] else None,
-        "updatedAt": iso(row["updated_at"]),
-    }
+def _account_from_row(row: Mapping[str, Any]) -> StoredAccount:
+    connected_at = row["connected_at"]
+    return StoredAccount(
+        provider=row["provider"],
+        account_id=row["account_id"],
+        upstream_user_id=row["upstream_user_id"],
+        institution_id=row["institution_id"],
+        status=row["status"],
+        error_code=row["error_code"],
+        connected_at=aware(connected_at) if connected_at is not None else None,
+        updated_at=aware(row["updated_at"]),
+    )
 
 
 def _insert_current_user(conn, provider: str, app_user_id: str, upstream_user_id: str) -> None:

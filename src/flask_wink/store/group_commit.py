@@ -15,24 +15,42 @@ longer than the earliest deadline in it, so a request is answered within its own
 group it rode in. When a group gives up because another process holds the lock, the writes queued
 behind it are answered at once too: they would wait for the same lock, and the request threads they
 hold are freed for pages and health checks.
+
+Writes nobody waits for ("handled" marks) ride along with the next group; when traffic stops, the
+committer's own thread (its flusher) commits them so they never sit forever. A forked child resets
+every committer of its parent (see :func:`reset_after_fork`).
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from .flusher import COMMITTERS, Flusher
 from .operations import execute, nothing
 from .statements import EventStatements
 
 log = logging.getLogger("flask_wink")
+
+#: Every committer of this process, so that a forked child can reset them (see reset_after_fork).
+COMMITTERS: weakref.WeakSet[GroupCommitter] = weakref.WeakSet()
+
+
+def reset_after_fork() -> None:
+    """In a forked child: every committer forgets the parent's connection, threads and queue."""
+    for committer in list(COMMITTERS):
+        committer._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=reset_after_fork)
 
 
 class DatabaseBusy(TimeoutError):
@@ -131,7 +149,10 @@ class GroupCommitter:
         self._notes_wanted = False
         self._close_when_done = False
         self._leading = False
-        self._flusher: Flusher | None = None
+        #: The thread that commits noted writes when no group comes (see _flush_noted), and the
+        #: signal that wakes it.
+        self._flusher: threading.Thread | None = None
+        self._noted = threading.Event()
         self._conn: Any = None  # the pool's wrapper of the driver connection, detached
         self._raw: Any = None  # the driver connection itself
         self._lock_wait: float | None = None  # the connection's lock wait as last set, in s
@@ -149,6 +170,7 @@ class GroupCommitter:
         self._conn = self._raw = None
         self._lock_wait = None
         self._flusher = None
+        self._noted = threading.Event()
         self._lock = threading.Lock()
         self._leading = False
         self._close_when_done = False
@@ -207,9 +229,9 @@ class GroupCommitter:
         if not self._notes:
             self._notes_since = time.monotonic()
         self._notes.append(op)
-        noted = self._ensure_flusher()
-        if not noted.is_set():
-            noted.set()
+        self._ensure_flusher()
+        if not self._noted.is_set():
+            self._noted.set()
 
     def flush(self) -> None:
         """Wait until every write queued so far, noted ones included, is committed."""
@@ -224,7 +246,10 @@ class GroupCommitter:
         committed, its leader closes the connection once the group is done. The thread that
         commits noted writes ends too, once it has committed those still waiting.
         """
-        self._stop_flusher()
+        # The flusher stops (only an assignment: no lock, for a finalizer's sake). It sees it is
+        # no longer the flusher, commits what is still noted, closes the connection again and
+        # ends; a later note starts another.
+        self._flusher = None
         if not self._lock.acquire(blocking=False):
             # Called (by a finalizer) while this very thread, or another, holds the lock.
             self._close_when_done = True
@@ -296,23 +321,44 @@ class GroupCommitter:
                     return
             own = None  # only submitted writes are left: commit them too
 
-    def _ensure_flusher(self) -> threading.Event:
+    # -- the flusher
+
+    def _ensure_flusher(self) -> None:
         # Writes nobody waits for must not sit forever when traffic stops.
         flusher = self._flusher
-        if flusher is None or not flusher.serves():
+        if flusher is None or not flusher.is_alive():
             with self._lock:
                 flusher = self._flusher
-                if flusher is None or not flusher.serves():
-                    flusher = self._flusher = Flusher(self)
-        return flusher.noted
+                if flusher is None or not flusher.is_alive():
+                    flusher = threading.Thread(target=self._flush_noted, name="wink-flusher", daemon=True)
+                    self._flusher = flusher
+                    flusher.start()
 
-    def _stop_flusher(self) -> None:
-        # Only a flag: close() may run in a finalizer, where taking any lock could deadlock.
-        # The thread commits what is still noted, closes the connection again and ends; a later
-        # write starts another.
-        flusher = self._flusher
-        if flusher is not None:
-            flusher.stopped = True
+    def _flush_noted(self) -> None:
+        # The flusher's loop. Asleep until a write is noted (or, as a safety net, once a
+        # second); then, after a moment for others to gather, it commits them unless a group is
+        # being committed.
+        me = threading.current_thread()
+        while True:
+            self._noted.wait(self.FLUSHER_IDLE)
+            self._noted.clear()
+            led = False
+            while True:
+                time.sleep(self.FLUSHER_DELAY)
+                with self._lock:
+                    waiting = bool(self._notes or self._pending)
+                    lead = waiting and not self._leading
+                    if lead:
+                        self._leading = True
+                if lead:
+                    self._lead(None, notes=True)
+                    led = True
+                if lead or not waiting:
+                    break
+            if self._flusher is not me and not self._notes:
+                if led and self._flusher is None:  # no write came since close(): close again
+                    self.close()
+                return
 
     # -- committing
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .values import AccountChange
 
@@ -21,19 +21,38 @@ def delivery_key(provider: str, kind: str, event_id: str | None) -> tuple | None
     return None if event_id is None else (provider, kind, event_id)
 
 
+class EventValues(NamedTuple):
+    """The columns an event row is inserted with, by name. Their order is the order of the
+    ``INSERT``'s columns (``statements.EVENT_COLUMNS`` is read from it), so a group's rows go to the
+    driver as they are, without being picked apart column by column."""
+
+    kind: str
+    name: str
+    event_id: str | None
+    provider: str
+    app_user_id: str | None
+    upstream_user_id: str | None
+    payload: str
+    received_at: datetime
+    state: str
+    attempts: int
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class EventRow:
     """One event to insert; consecutive ones in a group go to the database as one statement."""
 
-    values: tuple
+    values: EventValues
     sql: EventStatements
     #: Recorded in the same transaction when the event is new.
     account: AccountChange | None = None
 
     @property
     def key(self) -> tuple | None:
-        kind, _, event_id, provider = self.values[:4]
-        return delivery_key(provider, kind, event_id)
+        values = self.values
+        return delivery_key(values.provider, values.kind, values.event_id)
 
     @staticmethod
     def batch(conn: Any, ops: list[EventRow]) -> list[tuple[int, bool | None] | None]:

@@ -34,27 +34,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from .engine import FIX, check_driver
-from .operations import EventRow, delivery_key
+from .operations import EventRow, EventValues, delivery_key
 from .schema import IS_CURRENT
 from .values import AccountChange, utcnow
 
 DIALECTS = ("sqlite", "postgresql")
 
-#: The columns an event is inserted with, in the order :class:`EventRow` carries them.
-EVENT_COLUMNS = (
-    "kind",
-    "name",
-    "event_id",
-    "provider",
-    "app_user_id",
-    "upstream_user_id",
-    "payload",
-    "received_at",
-    "state",
-    "attempts",
-    "claimed_by",
-    "claimed_at",
-)
+#: The columns an event is inserted with, in order: the fields of :class:`EventValues`.
+EVENT_COLUMNS = EventValues._fields
 ACCOUNT_COLUMNS = (
     "provider",
     "account_id",
@@ -181,7 +168,8 @@ class EventStatements:
         return DriverStatement(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
 
     def row(self, values: Mapping[str, Any], account: AccountChange | None = None) -> EventRow:
-        return EventRow(tuple(values[name] for name in EVENT_COLUMNS), self, account)
+        """An event to insert, from its columns by name (see :class:`EventValues`)."""
+        return EventRow(EventValues(**values), self, account)
 
     # events
 

@@ -1,7 +1,9 @@
-"""The values the store takes and hands back: a stored event, an account status change, the clock."""
+"""The values the store takes and hands back: a stored event, an account and its status change, the
+clock. Plain values: how a page or a JSON answer shows them is the views' (:mod:`flask_wink.jsonshape`)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,25 +59,51 @@ class StoredEvent:
     status_read: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The event as the JSON API shows it (``payloadError`` only for an unreadable payload)."""
-        shown = {
-            "id": self.id,
-            "provider": self.provider,
-            "kind": self.kind,
-            "name": self.name,
-            "eventId": self.event_id,
-            "appUserId": self.app_user_id,
-            "upstreamUserId": self.upstream_user_id,
-            "payload": self.payload,
-            "receivedAt": iso(self.received_at),
-            "state": self.state,
-            "attempts": self.attempts,
-            "error": self.error,
-            "nextAttemptAt": iso(self.next_attempt_at) if self.next_attempt_at else None,
-        }
-        if self.payload_error is not None:
-            shown["payloadError"] = self.payload_error
-        return shown
+        """Deprecated: the JSON views shape an event (``flask_wink.jsonshape.event_json``)."""
+        from ..jsonshape import event_json
+
+        warnings.warn(
+            "StoredEvent.as_dict() is deprecated: use flask_wink.jsonshape.event_json(event)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return event_json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    """The last known status of one account of a provider."""
+
+    provider: str
+    account_id: str
+    upstream_user_id: str | None
+    institution_id: str | None
+    status: str
+    error_code: str | None
+    #: When the account was first seen connected (None until then); aware, in UTC.
+    connected_at: datetime | None
+    #: When its status last moved; aware, in UTC.
+    updated_at: datetime
+
+    def __getitem__(self, key: str) -> Any:
+        """Deprecated: the account as the JSON view shows it, by its JSON key (``"accountId"``...),
+        as ``Store.account`` returned it before; read the attributes instead."""
+        return self._shown(key)[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Deprecated: see ``__getitem__``."""
+        return self._shown(key).get(key, default)
+
+    def _shown(self, key: str) -> dict[str, Any]:
+        from ..jsonshape import account_json
+
+        warnings.warn(
+            f"account[{key!r}] is deprecated: read the StoredAccount's attributes (account.status, "
+            "account.account_id...), or flask_wink.jsonshape.account_json(account) for the JSON",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return account_json(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,7 @@ def links() -> None:
 
 
 def _provider() -> Any:
-    provider = get_state().providers.get(NAME)
-    if provider is None:
-        raise click.ClickException(
-            "Smile ID is not enabled on this app: set WINK_SMILE_ID_PARTNER_ID and WINK_SMILE_ID_API_KEY."
-        )
-    return provider
+    return get_state().provider_of(NAME)  # a one-line error saying how to enable it
 
 
 def _call(fn, *args, **kwargs) -> Any:

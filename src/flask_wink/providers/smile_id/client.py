@@ -10,49 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import httpx
-
-from .errors import (
-    SmileIDAPIError,
-    SmileIDAuthError,
-    SmileIDConnectionError,
-    SmileIDNotFound,
-    SmileIDRateLimited,
-    SmileIDServerError,
-    SmileIDTimeout,
-)
+from ...upstream import UpstreamClient
+from .errors import ERRORS, SmileIDAPIError
 from .signature import SmileIDAuth, confirm
 
 SANDBOX_HOST = "https://testapi.smileidentity.com/v1"
 PRODUCTION_HOST = "https://api.smileidentity.com/v1"
 
 
-class SmileIDClient:
-    """One long-lived HTTP client per app, shared across threads; :meth:`close` on teardown."""
+class SmileIDClient(UpstreamClient):
+    """One long-lived HTTP client per app, shared across threads; :meth:`close` on teardown.
+    ``timeout``, ``transport`` and ``mounts`` go to the ``httpx.Client``; ``clock`` signs."""
 
-    def __init__(
-        self,
-        host: str,
-        partner_id: str,
-        api_key: str,
-        *,
-        timeout: httpx.Timeout | float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        self.host = host.rstrip("/")
+    errors = ERRORS
+    message_keys = ("error", "message")
+
+    def __init__(self, host: str, partner_id: str, api_key: str, *,
+                 clock: Callable[[], float] | None = None, **http: Any) -> None:
+        super().__init__(host, auth=SmileIDAuth(partner_id, api_key, clock), **http)
         self.partner_id = partner_id
         self._api_key = api_key
-        self._http = httpx.Client(
-            base_url=self.host + "/",
-            auth=SmileIDAuth(partner_id, api_key, clock),
-            timeout=timeout,
-            transport=transport,
-            headers={"Accept": "application/json"},
-        )
 
-    def close(self) -> None:
-        self._http.close()
+    @property
+    def host(self) -> str:
+        """The API's base URL (``WINK_SMILE_ID_HOST``)."""
+        return self.base_url
 
     # -- links ---------------------------------------------------------------------------
 
@@ -85,7 +67,7 @@ class SmileIDClient:
         body.update({k: v for k, v in optional.items() if v is not None})
         if partner_params is not None:
             body["partner_params"] = {str(k): str(v) for k, v in partner_params.items()}
-        return self._call("POST", "smile_links", body)
+        return self.call("POST", "smile_links", json=body)
 
     def update_link(
         self,
@@ -101,7 +83,7 @@ class SmileIDClient:
             body["is_disabled"] = is_disabled
         if id_types is not None:
             body["id_types"] = [dict(t) for t in id_types]
-        return self._call("PUT", f"smile_links/{_segment(ref_id)}", body)
+        return self.call("PUT", f"smile_links/{_segment(ref_id)}", json=body)
 
     def disable_link(self, ref_id: str) -> dict[str, Any]:
         """Disable a link: no one can use it any more."""
@@ -109,11 +91,11 @@ class SmileIDClient:
 
     def get_link(self, ref_id: str) -> dict[str, Any]:
         """``POST /smile_links/{ref_id}``: the link's fields and counters."""
-        return self._call("POST", f"smile_links/{_segment(ref_id)}", {})
+        return self.call("POST", f"smile_links/{_segment(ref_id)}", json={})
 
     def list_links(self, page: int | None = None) -> dict[str, Any]:
         """One page of links: ``{links: [...], meta: {currentPage, limit, totalCount, totalPages}}``."""
-        return self._call("POST", "smile_links/:list", {} if page is None else {"page": page})
+        return self.call("POST", "smile_links/:list", json={} if page is None else {"page": page})
 
     def iter_links(self) -> Iterator[dict[str, Any]]:
         """Every link, page after page."""
@@ -136,7 +118,7 @@ class SmileIDClient:
         job_success, code, result, ...}``. The answer's signature is checked (constant time):
         :class:`SmileIDAPIError` when it is not this partner's."""
         body = {"user_id": user_id, "job_id": job_id, "image_links": image_links, "history": history}
-        answer = self._call("POST", "job_status", body)
+        answer = self.call("POST", "job_status", json=body)
         timestamp, signature = answer.get("timestamp"), answer.get("signature")
         if not confirm(timestamp, signature, self.partner_id, self._api_key):  # type: ignore[arg-type]
             raise SmileIDAPIError("Smile ID's job_status answer is not signed with this partner's key.",
@@ -152,50 +134,10 @@ class SmileIDClient:
                                 "final": final}
         if smile_job_id:
             body["smile_job_id"] = smile_job_id
-        return self._call("POST", "sandbox/jobs", body)
-
-    # -- plumbing ------------------------------------------------------------------------
-
-    def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = self._http.request(method, path, json=body)
-        except httpx.TimeoutException as exc:
-            raise SmileIDTimeout(f"Smile ID did not answer in time ({type(exc).__name__}).",
-                                 host=self.host, path=path) from None
-        except httpx.HTTPError as exc:
-            raise SmileIDConnectionError(f"Smile ID could not be reached ({type(exc).__name__}).",
-                                         host=self.host, path=path) from None
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if response.is_success:
-            if not isinstance(data, dict):
-                raise SmileIDAPIError("Smile ID answered with something other than a JSON object.",
-                                      status=response.status_code, host=self.host, path=path)
-            return data
-        raise _error(response.status_code, data, host=self.host, path=f"{method} {path}")
-
+        return self.call("POST", "sandbox/jobs", json=body)
 
 def _segment(ref_id: str) -> str:
     if not ref_id or "/" in ref_id or ref_id.startswith(":"):
         raise ValueError(f"not a link ref_id: {ref_id!r}")
     return ref_id
 
-
-def _error(status: int, data: Any, *, host: str, path: str) -> SmileIDAPIError:
-    data = data if isinstance(data, dict) else {}
-    code = str(data["code"]) if data.get("code") is not None else None
-    message = str(data.get("error") or data.get("message") or f"HTTP {status}")
-    kind: type[SmileIDAPIError] = SmileIDAPIError
-    # By the HTTP status only: Smile ID's 2204 also says "a parameter is of the wrong data type"
-    # (400), so the code alone cannot tell a refused key from a bad request.
-    if status in (401, 403):
-        kind = SmileIDAuthError
-    elif status == 404:
-        kind = SmileIDNotFound
-    elif status == 429:
-        kind = SmileIDRateLimited
-    elif status >= 500:
-        kind = SmileIDServerError
-    return kind(message, code=code, status=status, host=host, path=path)

@@ -22,9 +22,8 @@ from typing import Any
 
 from flask import Flask
 
-from ...pipeline import hand_on
-from ...provider import INBOUND
-from ...receiver import status_with_event
+from ...flow import start_handling, status_with_event
+from ...provider import WEBHOOK
 from ...state import WinkState
 from ...store import StoredEvent
 from .errors import SmileIDAPIError, SmileIDError, SmileIDNotFound
@@ -35,7 +34,7 @@ log = logging.getLogger("flask_wink")
 
 def confirm_result(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Handler: ask Smile ID's ``job_status`` about a stored callback and record the answer."""
-    if event.kind != INBOUND or event.name not in (FINAL_RESULT, INTERIM_RESULT):
+    if event.kind != WEBHOOK or event.name not in (FINAL_RESULT, INTERIM_RESULT):
         return
     provider = state.providers.get(NAME)
     if provider is None:
@@ -127,7 +126,7 @@ def _record(app: Flask, state: WinkState, event: StoredEvent, outcome: dict[str,
                     event.id, outcome["reason"])
     stored = state.store.add_event(
         provider=NAME,
-        kind=INBOUND,
+        kind=WEBHOOK,
         name=JOB_STATUS,
         payload=outcome,
         # One record per callback: a handler run again finds it and records nothing more.
@@ -135,7 +134,7 @@ def _record(app: Flask, state: WinkState, event: StoredEvent, outcome: dict[str,
         app_user_id=event.app_user_id,
         upstream_user_id=event.upstream_user_id,
         claimed_by=state.handler_name,
-        account=status_with_event(state, provider, INBOUND, JOB_STATUS, outcome, event.upstream_user_id),
+        account=status_with_event(state, provider, WEBHOOK, JOB_STATUS, outcome, event.upstream_user_id),
     )
     if stored is not None:
-        hand_on(app, state, stored)
+        start_handling(app, state, stored)

@@ -24,8 +24,8 @@ def describe_event(kind: str, name: str, payload: Any, status: str | None = None
     if name == "linkStarted":
         return EventSummary("Identity verification started", "started", PROGRESS)
     if name == "redirected":
-        said = _REDIRECTS.get(str(payload.get("status")), "came back")
-        return EventSummary(f"Back from Smile ID: {said} (the signed result decides)", "came back", INFO)
+        reported = _REDIRECTS.get(str(payload.get("status")), "came back")
+        return EventSummary(f"Back from Smile ID: {reported} (the signed result decides)", "came back", INFO)
     if name in ("final_result", "interim_result"):
         code = str(payload.get("ResultCode") or "")
         known = describe(code)

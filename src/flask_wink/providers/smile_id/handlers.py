@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import signals as core_signals
-from ...provider import INBOUND
+from ...provider import WEBHOOK
 from . import signals
 from .results import FINAL_RESULT, INTERIM_RESULT, JOB_STATUS, NAME, classify, is_true, verification_id
 
@@ -15,7 +15,7 @@ def send_result_signals(app: Any, state: Any, event: Any, errors: list[str]) -> 
     ``result_confirmed`` or ``result_not_confirmed``, and ``verification_status_changed`` when it
     moved a verification's status (known when the status was recorded with the event)."""
     provider = state.providers.get(event.provider)
-    if provider is None or provider.name != NAME or event.kind != INBOUND:
+    if provider is None or provider.name != NAME or event.kind != WEBHOOK:
         return
     payload = event.payload if isinstance(event.payload, dict) else {}
     if event.name in (FINAL_RESULT, INTERIM_RESULT):

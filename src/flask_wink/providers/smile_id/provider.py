@@ -1,11 +1,8 @@
 """Smile ID's Smile Links as a :class:`~flask_wink.provider.Provider`.
 
-Settings (``WINK_SMILE_ID_*``): ``PARTNER_ID`` and ``API_KEY`` (both enable it), ``HOST``
-(default Smile ID's sandbox, ``https://testapi.smileidentity.com/v1``), ``PRIVACY_URL`` (Smile ID
-requires one on every link), ``COMPANY_NAME``, ``LOGO_URL``, ``ID_TYPES``
-(``COUNTRY:ID_TYPE:method``, comma-separated), ``LINK_TTL`` (seconds), ``CALLBACK_MAX_AGE``
-(seconds), ``CALLBACK_URL`` and ``REDIRECT_URL`` (default: this app's own routes at its public
-address, see :mod:`flask_wink.addresses`), ``DONE_URL`` (where the return page leads), ``TIMEOUT``.
+Its settings (``WINK_SMILE_ID_*``) are declared in :attr:`SmileID.settings`: ``PARTNER_ID`` and
+``API_KEY`` enable it; ``CALLBACK_URL`` and ``REDIRECT_URL`` default to this app's own routes at
+its public address (see :mod:`flask_wink.addresses`).
 """
 
 from __future__ import annotations
@@ -21,21 +18,22 @@ from urllib.parse import urlsplit
 import httpx
 from flask import has_app_context
 
-from ...addresses import public_urls
-from ...errors import MalformedMessage, StaleMessage, VerificationError
+from ...errors import MalformedMessage, VerificationError
 from ...provider import (
-    BROWSER,
-    INBOUND,
+    CALLBACK,
+    WEBHOOK,
+    BaseProvider,
     Inbound,
     LinkStart,
+    LinkURLs,
     PublicURL,
     ReturnEvent,
     StatusUpdate,
     TestEvent,
     TestMessage,
 )
+from ...settings import URL, Invalid, Setting
 from ...state import WinkState, get_state
-from ...summaries import EventSummary
 from .client import SANDBOX_HOST, SmileIDClient
 from .describe import describe_event
 from .errors import SmileIDError
@@ -53,7 +51,7 @@ from .results import (
     is_true,
     parse_id_types,
 )
-from .signature import age_of, confirm, signed_fields
+from .signature import scheme, signed_fields
 from .verifications import open_verification
 
 #: Where Smile ID serves the hosted pages of the links it creates.
@@ -89,23 +87,23 @@ TEST_RESULTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def check_host(host: str) -> None:
-    """A one-line RuntimeError unless ``host`` looks like Smile ID's API base URL (http(s), ending
-    in ``/v1``): found at start, not as a 404 when a user first clicks."""
+def check_host(host: Any) -> str:
+    """``host`` when it looks like Smile ID's API base URL (http(s), ending in ``/v1``), else
+    :class:`~flask_wink.settings.Invalid` saying the fix: found at start, not as a 404 when a user
+    first clicks."""
+    host = str(host)
     parts = urlsplit(host)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise RuntimeError(
-            f"WINK_SMILE_ID_HOST must be an http(s) URL, not {host!r}: "
-            f"set e.g. WINK_SMILE_ID_HOST={SANDBOX_HOST}."
-        )
+        raise Invalid(f"must be an http(s) URL, not {host!r}: set e.g. WINK_SMILE_ID_HOST={SANDBOX_HOST}")
     if not parts.path.rstrip("/").endswith("/v1"):
-        raise RuntimeError(
-            f"WINK_SMILE_ID_HOST must end in /v1 (Smile ID's API base URL), not {host!r}: "
-            f"set WINK_SMILE_ID_HOST={host.rstrip('/')}/v1."
+        raise Invalid(
+            f"must end in /v1 (Smile ID's API base URL), not {host!r}: "
+            f"set WINK_SMILE_ID_HOST={host.rstrip('/')}/v1"
         )
+    return host
 
 
-class SmileID:
+class SmileID(BaseProvider):
     """Smile ID's hosted verification links: create a single-use link per verification, send the
     browser there, record the redirect back, and take the result from the signed callback."""
 
@@ -115,7 +113,22 @@ class SmileID:
     #: through ``/return`` and the kit records ``linkStarted`` itself.
     browser_events: tuple[str, ...] = ()
     accepts_inbound = True
-    setup_hint = "set WINK_SMILE_ID_PARTNER_ID and WINK_SMILE_ID_API_KEY for Smile ID"
+    settings = (
+        Setting("PARTNER_ID", required=True, hint="your Smile ID partner id"),
+        Setting("API_KEY", required=True, hint="your Smile ID API key"),
+        Setting("PRIVACY_URL", required=True, enables=False,
+                hint="your data privacy policy's URL, which Smile ID shows on every link"),
+        Setting("HOST", check_host, default=SANDBOX_HOST),
+        Setting("COMPANY_NAME", default="flask-wink"),
+        Setting("LOGO_URL"),
+        Setting("ID_TYPES", parse_id_types, default=parse_id_types(DEFAULT_ID_TYPES)),
+        Setting("LINK_TTL", float, default=24 * 3600.0),
+        Setting("CALLBACK_MAX_AGE", float, default=3600.0),
+        Setting("CALLBACK_URL", URL),
+        Setting("REDIRECT_URL", URL),
+        Setting("DONE_URL", default="/"),
+        Setting("TIMEOUT", float, default=10.0),
+    )
 
     def __init__(
         self,
@@ -161,58 +174,19 @@ class SmileID:
             "redirect_url": PublicURL("wink.return_page", {"provider": "smile-id"}, given=self.redirect_url),
         }
 
-    @staticmethod
-    def configured(config: Mapping[str, Any]) -> bool:
-        """Whether the app's config enables Smile ID (partner id and API key are set)."""
-        return bool(config.get("WINK_SMILE_ID_PARTNER_ID") and config.get("WINK_SMILE_ID_API_KEY"))
-
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
+    def from_settings(
+        cls, settings: dict[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
     ) -> SmileID:
-        """Build from ``WINK_SMILE_ID_*``; a one-line ``RuntimeError`` says what is missing."""
-        required = (
-            ("PARTNER_ID", "your Smile ID partner id"),
-            ("API_KEY", "your Smile ID API key"),
-            ("PRIVACY_URL", "your data privacy policy's URL, which Smile ID shows on every link"),
-        )
-        for key, what in required:
-            if not config.get(f"WINK_SMILE_ID_{key}"):
-                raise RuntimeError(f"WINK_SMILE_ID_{key} is not set: set it to {what}.")
-        try:
-            id_types = parse_id_types(config.get("WINK_SMILE_ID_ID_TYPES") or DEFAULT_ID_TYPES)
-            link_ttl = float(config.get("WINK_SMILE_ID_LINK_TTL") or 24 * 3600)
-            max_age = float(config.get("WINK_SMILE_ID_CALLBACK_MAX_AGE") or 3600)
-            timeout = float(config.get("WINK_SMILE_ID_TIMEOUT") or 10.0)
-        except ValueError as exc:
-            raise RuntimeError(f"A WINK_SMILE_ID_* setting is not valid: {exc}") from None
-        host = str(config.get("WINK_SMILE_ID_HOST") or SANDBOX_HOST)
-        check_host(host)
-        client = SmileIDClient(
-            host,
-            str(config["WINK_SMILE_ID_PARTNER_ID"]),
-            str(config["WINK_SMILE_ID_API_KEY"]),
-            timeout=httpx.Timeout(timeout, connect=5.0),
-            transport=transport,
-        )
-        return cls(
-            client,
-            api_key=str(config["WINK_SMILE_ID_API_KEY"]),
-            privacy_url=config["WINK_SMILE_ID_PRIVACY_URL"],
-            company_name=config.get("WINK_SMILE_ID_COMPANY_NAME") or "flask-wink",
-            logo_url=config.get("WINK_SMILE_ID_LOGO_URL") or None,
-            id_types=id_types,
-            link_ttl=link_ttl,
-            callback_max_age=max_age,
-            callback_url=config.get("WINK_SMILE_ID_CALLBACK_URL") or None,
-            redirect_url=config.get("WINK_SMILE_ID_REDIRECT_URL") or None,
-            done_url=config.get("WINK_SMILE_ID_DONE_URL") or "/",
-        )
+        partner, host, timeout = settings.pop("partner_id"), settings.pop("host"), settings.pop("timeout")
+        client = SmileIDClient(host, partner, settings["api_key"], transport=transport,
+                               timeout=httpx.Timeout(timeout, connect=5.0))
+        return cls(client, **settings)
 
     # -- linking ---------------------------------------------------------------------------
 
     def start_link(
-        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str], urls: LinkURLs
     ) -> LinkStart:
         """A single-use link for one verification: ``partner_params`` carry the user and a new
         job id, so the signed result finds its way back."""
@@ -221,7 +195,6 @@ class SmileID:
         job_id = f"job-{uuid.uuid4().hex}"
         expires_at = (datetime.now(UTC) + timedelta(seconds=self.link_ttl)).isoformat(
             timespec="milliseconds").replace("+00:00", "Z")
-        urls = public_urls(self)
         created = self.client.create_link(
             name=f"Verification {job_id}",
             company_name=self.company_name,
@@ -238,17 +211,14 @@ class SmileID:
         details = {"jobId": job_id, "refId": created.get("ref_id"), "expiresAt": expires_at}
         return LinkStart(upstream_user_id=user_id, url=created["link"], details=details)
 
-    def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
-        return {}
-
     def openapi(self, base: str) -> dict[str, Any]:
         """Its part of ``/wink/openapi.json``: what the return page reads, and its own routes."""
         from ...openapi import TEXT, query_parameter
         from .views import openapi_paths
 
-        said = [query_parameter("status", "What Smile ID's redirect says (recorded, never trusted).", TEXT),
+        read = [query_parameter("status", "What Smile ID's redirect says (recorded, never trusted).", TEXT),
                 query_parameter("user_id", "The user the redirect names (recorded, never trusted).", TEXT)]
-        return {"parameters": {"return": said}, "paths": openapi_paths(base, self)}
+        return {"parameters": {"return": read}, "paths": openapi_paths(base, self)}
 
     def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
         """``?status=success|successful|cancelled|fail&user_id=``: recorded, never trusted."""
@@ -257,18 +227,18 @@ class SmileID:
         return ReturnEvent(REDIRECTED, {"status": status, "reported": reported[:50],
                                         "userId": str(query.get("user_id") or "")[:200]})
 
-    def match_return(self, state: WinkState, app_user_id: str, said: ReturnEvent) -> ReturnEvent | None:
+    def match_return(self, state: WinkState, app_user_id: str, reported: ReturnEvent) -> ReturnEvent | None:
         """The return as the signed-in user's: recorded only when its ``user_id`` is the Smile ID
         user id the kit made for them and one of their links is still open (the latest one, which
         it is recorded with as ``jobId``). Anything else, such as another site's link here or a
         reload of the page, is shown and not recorded."""
-        user_id = said.args.get("userId")
+        user_id = reported.args.get("userId")
         if not user_id or user_id != state.store.upstream_user_id(NAME, app_user_id):
             return None
         job_id = open_verification(state, app_user_id)
         if job_id is None:
             return None
-        return ReturnEvent(said.name, {**said.args, "jobId": job_id})
+        return ReturnEvent(reported.name, {**reported.args, "jobId": job_id})
 
     # -- inbound ---------------------------------------------------------------------------
 
@@ -280,25 +250,12 @@ class SmileID:
             raise VerificationError("the body is not JSON, so it carries no signature") from None
         if not isinstance(body, dict):
             raise VerificationError("the body is not a JSON object, so it carries no signature")
-        timestamp, signature = body.get("timestamp"), body.get("signature")
-        if not isinstance(timestamp, str) or not isinstance(signature, str) or not signature:
-            raise VerificationError("the signature or timestamp is missing")
         partner = body.get("partner_id")
         if partner is not None and str(partner) != self.partner_id:
             raise VerificationError("the callback names another partner")
-        if not confirm(timestamp, signature, self.partner_id, self._api_key):
-            raise VerificationError("the signature does not match")
-        try:
-            age = age_of(timestamp, now)
-        except ValueError:
-            raise MalformedMessage("The callback's timestamp is not an ISO 8601 date-time.") from None
-        if age > self.callback_max_age:
-            raise StaleMessage(
-                f"The callback was signed {int(age)} s ago, more than the {int(self.callback_max_age)} s "
-                "this app accepts (WINK_SMILE_ID_CALLBACK_MAX_AGE)."
-            )
-        if age < -CLOCK_SKEW:
-            raise StaleMessage(f"The callback's timestamp is {int(-age)} s in the future.")
+        signature = body.get("signature")
+        scheme(self.partner_id, self._api_key, max_age=self.callback_max_age, max_future=CLOCK_SKEW
+               ).check(raw, signature, body.get("timestamp"), now)
         params = body.get("PartnerParams")
         job = body.get("SmileJobID")
         code = body.get("ResultCode")
@@ -379,12 +336,12 @@ class SmileID:
         itself moves nothing: its signature covers the timestamp, not the result."""
         if not isinstance(payload, Mapping):
             return None
-        if kind == BROWSER:
+        if kind == CALLBACK:
             job_id = payload.get("jobId")
             if name != LINK_STARTED or not isinstance(job_id, str) or not job_id:
                 return None  # the redirect back never decides the status
             return StatusUpdate(job_id, VerificationStatus.PENDING.value, replaces=())
-        if kind != INBOUND or name != JOB_STATUS or payload.get("matches") is not True:
+        if kind != WEBHOOK or name != JOB_STATUS or payload.get("matches") is not True:
             return None
         job_id = payload.get("jobId")
         if not isinstance(job_id, str) or not job_id:
@@ -411,36 +368,11 @@ class SmileID:
                 origins.append(HOSTED_LINKS_ORIGIN)
         return origins
 
-    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
-        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
-        return describe_event(kind, name, payload, status)
+    #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
+    describe = staticmethod(describe_event)
 
-    # -- parts -----------------------------------------------------------------------------
-
-    def cli_group(self) -> Any:
-        """``flask wink smile-id links create|list|show|disable``."""
-        from .cli import smile_id_cli
-
-        return smile_id_cli
-
-    def sandbox_app(self, **options: Any) -> Any:
-        """The offline emulator of Smile Links."""
-        from .sandbox import create_sandbox_app
-
-        return create_sandbox_app(**options)
-
-    @staticmethod
-    def serve_sandbox(argv: list[str], prog: str) -> int:
-        """``python -m flask_wink.sandbox smile-id --port N``."""
-        from .sandbox.serve import serve_sandbox
-
-        return serve_sandbox(argv, prog)
-
-    def flask_parts(self) -> Any:
-        """``POST /start``, ``POST /callbacks``, ``GET /status`` and the return page's template."""
-        from .views import parts
-
-        return parts
-
-    def close(self) -> None:
-        self.client.close()
+    # Its parts: ``flask wink smile-id links ...``, ``POST /start``, ``POST /callbacks``, ``GET /status``
+    # and the return page, and ``python -m flask_wink.sandbox smile-id``
+    cli = ".cli:smile_id_cli"
+    views = ".views:parts"
+    sandbox = ".sandbox.serve:serve_sandbox"

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from ...extension import split_setting
+from ...settings import split_setting
 
 NAME = "smile_id"
 #: The browser event the kit records when it starts a verification for the signed-in user.

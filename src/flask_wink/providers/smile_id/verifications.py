@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...provider import BROWSER
+from ...provider import CALLBACK
 from ...state import WinkState
 from ...timeutil import iso, parse_iso, utcnow
 from .results import (
@@ -72,13 +72,13 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
     for job in reversed(order):
         item = by_job[job]
         account = state.store.account(NAME, job)
-        status = account["status"] if account else VerificationStatus.PENDING.value
+        status = account.status if account else VerificationStatus.PENDING.value
         if status == VerificationStatus.PENDING and _expired(item.get("expiresAt")):
             state.store.update_account(NAME, job, VerificationStatus.EXPIRED.value,
                                        replaces=[s.value for s in REPLACES[VerificationStatus.EXPIRED]],
                                        connected=False)
             account = state.store.account(NAME, job)
-            status = account["status"] if account else status
+            status = account.status if account else status
         item["status"] = status
         found.append(item)
     return found
@@ -87,7 +87,7 @@ def verifications(state: WinkState, app_user_id: str, limit: int = 200) -> list[
 def open_verification(state: WinkState, app_user_id: str, limit: int = 200) -> str | None:
     """The job id of the app user's latest verification whose link is still open: started by the
     kit for them, not expired, and not yet returned from (its link is single-use); or None."""
-    events = state.store.list_events(provider=NAME, kind=BROWSER, app_user_id=app_user_id, limit=limit)
+    events = state.store.list_events(provider=NAME, kind=CALLBACK, app_user_id=app_user_id, limit=limit)
     started: list[tuple[str, Any]] = []
     returned = set()
     for event in reversed(events):  # oldest first

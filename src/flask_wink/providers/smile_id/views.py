@@ -16,12 +16,10 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
-from ...blueprint import CSRF_HEADER, record_browser_event
-from ...errors import InvalidRequest, NotSignedIn, UpstreamCallError, upstream_http_error
-from ...linking import start_link
+from ...errors import InvalidRequest, UpstreamCallError, upstream_http_error
+from ...flow import CSRF_HEADER, Delivery, receive, record_browser_event, require_user, start_link
 from ...openapi import CSRF_HEADER as CSRF_PARAMETER
 from ...openapi import error_responses, json_response, webhook_operation
-from ...receiver import Delivery, receive
 from ...state import get_state
 from .results import LINK_STARTED, NAME
 from .verifications import verifications
@@ -37,9 +35,7 @@ def start():
     state = get_state()
     provider = state.providers[NAME]
     _check_csrf()
-    app_user_id = state.wink.current_user_id()
-    if not app_user_id:
-        raise NotSignedIn("Sign in before verifying your identity.")
+    app_user_id = require_user(state, "Sign in before verifying your identity.")
     # Each start creates a Smile Link upstream: the same limits as minting a token.
     if state.rate_limits is not None:
         state.rate_limits.token(app_user_id)
@@ -67,9 +63,7 @@ def callbacks():
 def status():
     """The signed-in user's verifications, newest first, and the latest one's status."""
     state = get_state()
-    app_user_id = state.wink.current_user_id()
-    if not app_user_id:
-        raise NotSignedIn("Sign in to see your verification status.")
+    app_user_id = require_user(state, "Sign in to see your verification status.")
     found = verifications(state, app_user_id)
     response = jsonify({"status": found[0]["status"] if found else None, "verifications": found})
     response.headers["Cache-Control"] = "no-store"
@@ -101,8 +95,8 @@ def _check_csrf() -> None:
     try:
         validate_csrf(request.form.get("csrf_token") or request.headers.get(CSRF_HEADER))
     except ValidationError as exc:
-        said = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
-        raise InvalidRequest(f"CSRF check failed: {said}. Send the page's csrf_token.") from None
+        reason = str(exc).rstrip(".")  # flask-wtf ends its messages with a period
+        raise InvalidRequest(f"CSRF check failed: {reason}. Send the page's csrf_token.") from None
 
 
 def openapi_paths(base: str, provider: Any) -> dict[str, Any]:

@@ -4,7 +4,8 @@ and archives, user data, invitations, and an offline sandbox.
 Enabled when ``WINK_API_KEY`` and ``WINK_API_SECRET`` are set (see :class:`SmileWink`).
 """
 
-from .access import NAME, smile_wink
+from typing import Any
+
 from .client import SmileClient
 from .errors import (
     SmileAPIError,
@@ -18,7 +19,13 @@ from .errors import (
 )
 from .provider import SmileWink
 from .signature import SIGNATURE_HEADER, sign, verify
-from .statuses import AccountStatus
+from .statuses import NAME, AccountStatus
+
+
+def smile_wink(state: Any) -> SmileWink:
+    """The :class:`SmileWink` of a :class:`~flask_wink.state.WinkState`, or a one-line error saying
+    how to enable it (``state.provider_of(NAME)``)."""
+    return state.provider_of(NAME)
 
 __all__ = [
     "NAME",

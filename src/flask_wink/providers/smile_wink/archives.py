@@ -23,14 +23,13 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from ... import signals as core_signals
-from ...provider import BROWSER
+from ...provider import CALLBACK
 from ...state import WinkState, get_state
-from ...statusrank import replaceable_by
 from ...store import Store, StoredEvent, provider_metadata
 from ...timeutil import aware, believable, iso, later, parse_iso, utcnow
 from . import signals
-from .access import NAME, smile_wink
 from .errors import SmileError, SmileNotFound
+from .statuses import NAME, replaceable_by
 
 log = logging.getLogger("flask_wink")
 
@@ -115,7 +114,7 @@ def revoke_archive(archive_id: str, *, keep_data: bool = False) -> dict[str, Any
     app = current_app._get_current_object()
     state = get_state()
     before = get_archive(archive_id, store=state.store)
-    smile_wink(state).client.revoke_archive(archive_id)
+    state.provider_of(NAME).client.revoke_archive(archive_id)
     owner = before["smileUserId"] if before else None
     changed = _set_status(state.store, archive_id, ArchiveStatus.REVOKED, smile_user_id=owner)
     if keep_data and before and before["analysis"]:
@@ -137,7 +136,7 @@ def revoke_archive(archive_id: str, *, keep_data: bool = False) -> dict[str, Any
 
 def track_archive(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """The pipeline tracker: keep each archive's status (and analysis) from callbacks and webhooks."""
-    if event.kind == BROWSER:
+    if event.kind == CALLBACK:
         _track_callback(app, state, event, errors)
     elif event.name in WEBHOOK_STATUS:
         _track_webhook(app, state, event, errors)
@@ -176,7 +175,7 @@ def _track_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: lis
     archive: Mapping[str, Any] = {}
     if event.name in ("ARCHIVE_ANALYZED", "ARCHIVE_FAILED") and not data.get("analysis"):
         try:
-            archive = smile_wink(state).client.get_archive(archive_id) or {}
+            archive = state.provider_of(NAME).client.get_archive(archive_id) or {}
         except SmileNotFound:
             log.warning("archive %s of event %s is gone at Smile", archive_id, event.id)
         except SmileError as exc:

@@ -13,14 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import signals as core_signals
-from ...pipeline import ACCOUNT_ID_MAX
-from ...provider import BROWSER
+from ...flow import ACCOUNT_ID_MAX
+from ...provider import CALLBACK
 from ...state import WinkState
 from ...store import StoredEvent
 from . import signals
-from .access import NAME, smile_wink
 from .errors import SmileAPIError, SmileError, SmileNotFound
-from .statuses import NOT_CONFIRMED_REPLACES, SMILE_STATUSES, AccountStatus, statuses_replaced_by
+from .statuses import NAME, NOT_CONFIRMED_REPLACES, SMILE_STATUSES, AccountStatus, statuses_replaced_by
 
 log = logging.getLogger("flask_wink")
 
@@ -31,9 +30,9 @@ NOT_KNOWN = (404, 400)
 def confirm_account(app: Any, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Handler: have Smile confirm an account the widget reported connected, for the event's own
     user; record what Smile says (CONNECTED only when it says so), or NOT_CONFIRMED."""
-    if event.kind != BROWSER or not event.upstream_user_id:
+    if event.kind != CALLBACK or not event.upstream_user_id:
         return
-    provider = smile_wink(state)
+    provider = state.provider_of(NAME)
     update = provider.status_update(event.kind, event.name, event.payload)
     if update is None or update.status != AccountStatus.UNCONFIRMED or not update.announces:
         return  # not a report of a connection (a UI event only carries the account as it stands)
@@ -54,11 +53,11 @@ def confirm_account(app: Any, state: WinkState, event: StoredEvent, errors: list
                     event.app_user_id)
         not_confirmed(app, state, event, errors, account_id, code="OTHER_USER")
         return
-    said = account.get("connectionStatus")
-    if not isinstance(said, str) or said not in SMILE_STATUSES:
+    reported = account.get("connectionStatus")
+    if not isinstance(reported, str) or reported not in SMILE_STATUSES:
         not_confirmed(app, state, event, errors, account_id, code="UNKNOWN_STATUS")
         return
-    status = AccountStatus(said)
+    status = AccountStatus(reported)
     if AccountStatus.UNCONFIRMED not in statuses_replaced_by(status):
         # Smile has it for this user but not connected yet (PENDING): the claim is not borne out;
         # Smile's webhook, or a later read, moves it on.

@@ -8,93 +8,32 @@ from urllib.parse import quote
 
 import httpx
 
-from .errors import (
-    SmileAPIError,
-    SmileAuthError,
-    SmileConnectionError,
-    SmileError,
-    SmileNotFound,
-    SmileRateLimited,
-    SmileServerError,
-    SmileTimeout,
-)
+from ...upstream import UpstreamClient
+from .errors import ERRORS
 from .fileformat import sniff_format
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
-
-class SmileClient:
+class SmileClient(UpstreamClient):
     """Smile Open API over HTTP Basic auth; answers are unwrapped from ``{code, message, requestId, data}``.
 
-    Thread-safe: share one instance per app and :meth:`close` it when the app stops.
+    Thread-safe: share one instance per app and :meth:`close` it when the app stops. ``timeout``,
+    ``transport`` and ``mounts`` go to the ``httpx.Client``; failures are :class:`~.errors.SmileError`.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        api_secret: str,
-        *,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    errors = ERRORS
+
+    def __init__(self, base_url: str, api_key: str, api_secret: str, **http: Any) -> None:
         if not api_key or not api_secret:
             raise RuntimeError(
                 "Smile API credentials are missing: pass api_key=... and api_secret=... "
                 "(Smile's API key and secret; in an app, WINK_API_KEY and WINK_API_SECRET)."
             )
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url + "/",
-            auth=httpx.BasicAuth(api_key, api_secret),
-            timeout=timeout,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "flask-wink"},
-        )
+        super().__init__(base_url, auth=httpx.BasicAuth(api_key, api_secret), **http)
 
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> SmileClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- transport -------------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> Any:
-        """Send one request and return the envelope's ``data``, or raise a :class:`SmileError`."""
-        clean = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self._http.request(method, path.lstrip("/"), params=clean, json=json)
-        except httpx.TimeoutException as exc:
-            raise SmileTimeout(f"{method} {path} timed out", host=self.base_url) from exc
-        except httpx.HTTPError as exc:
-            raise SmileConnectionError(f"{method} {path} failed: {type(exc).__name__}",
-                                       host=self.base_url) from exc
-        try:
-            envelope = response.json()
-        except ValueError:
-            envelope = None
-        if not isinstance(envelope, dict):
-            if response.is_success:
-                raise SmileAPIError(
-                    f"{method} {path} answered a body that is not Smile's JSON envelope",
-                    status=response.status_code, host=self.base_url, path=f"{method} {path}",
-                )
-            envelope = {}
-        if not response.is_success:  # a 3xx (say, an http:// host redirecting to https://) too
-            raise _error_for(response.status_code, envelope, f"{method} {path}", self.base_url)
-        return envelope.get("data")
+    def request(self, method: str, path: str, **request: Any) -> Any:
+        """Send one request (``params=``, ``json=``: see :meth:`send`) and return the envelope's
+        ``data``, or raise a :class:`SmileError`."""
+        return self.call(method, path, **request).get("data")
 
     # -- users and tokens --------------------------------------------------------------------
 
@@ -354,18 +293,3 @@ def _segment(value: str) -> str:
     escaped = quote(str(value), safe="")
     return escaped.replace(".", "%2E") if escaped.strip(".") == "" else escaped
 
-
-def _error_for(status: int, envelope: Mapping[str, Any], what: str, host: str) -> SmileError:
-    code = envelope.get("code")
-    message = envelope.get("message") or f"{what} answered HTTP {status}"
-    kwargs = {"code": code, "request_id": envelope.get("requestId"), "status": status, "host": host,
-              "path": what}
-    if status in (401, 403):
-        return SmileAuthError(message, **kwargs)
-    if status == 404:
-        return SmileNotFound(message, **kwargs)
-    if status == 429:
-        return SmileRateLimited(message, **kwargs)
-    if status >= 500:
-        return SmileServerError(message, **kwargs)
-    return SmileAPIError(message, **kwargs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...provider import BROWSER
+from ...provider import CALLBACK
 from ...summaries import ERROR, INFO, OK, PROGRESS, EventSummary
 from .sandbox.data import PROVIDERS as SMILE_PROVIDERS
 
@@ -52,7 +52,7 @@ def describe_event(kind: str, name: str, payload: Any, status: str | None = None
     """What one of Smile Wink's events means. ``status``: the account's last known status, which
     says whether Smile confirmed a connection the widget reported."""
     payload = payload if isinstance(payload, Mapping) else {}
-    return _callback(name, payload, status) if kind == BROWSER else _webhook(name, payload)
+    return _callback(name, payload, status) if kind == CALLBACK else _webhook(name, payload)
 
 
 def smile_provider_name(provider_id: Any) -> str:
@@ -105,11 +105,11 @@ def _callback(name: str, payload: Mapping[str, Any], status: str | None = None) 
     if name == "onUIEvent":
         event = str(payload.get("eventName") or "")
         account = payload.get("account") if isinstance(payload.get("account"), Mapping) else {}
-        text, said, tone = UI_EVENTS.get(event, (f"Widget UI event {event or '(unnamed)'}", "noted", INFO))
+        text, badge, tone = UI_EVENTS.get(event, (f"Widget UI event {event or '(unnamed)'}", "noted", INFO))
         text = text.format(p=smile_provider_name(account.get("providerId")))
         if event == "ACCOUNT_ERROR" and account.get("errorCode"):
             text += f" ({account['errorCode']})"
-        return EventSummary(text, said, tone)
+        return EventSummary(text, badge, tone)
     if name == "onAccountCreated":
         return EventSummary(f"Logging in to {p}", "pending", PROGRESS)
     if name == "onAccountConnected":  # a claim: what Smile said when the kit asked is the status

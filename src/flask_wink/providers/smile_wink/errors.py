@@ -1,51 +1,20 @@
-"""Failures talking to Smile's Open API, on the core's :class:`~flask_wink.errors.UpstreamCallError` tree."""
+"""Failures talking to Smile's Open API, on the core's :class:`~flask_wink.errors.UpstreamCallError`
+tree: :class:`SmileError` and the classes :meth:`~flask_wink.upstream.ErrorTree.derive` makes below it."""
 
 from __future__ import annotations
 
-from ...errors import (
-    UpstreamAuthRefused,
-    UpstreamCallError,
-    UpstreamNotFound,
-    UpstreamRateLimited,
-    UpstreamRefused,
-    UpstreamServerFailed,
-    UpstreamTimedOut,
-    UpstreamUnreachable,
-)
+from ...errors import UpstreamCallError
+from ...upstream import ErrorTree
 
 
-class SmileError(UpstreamCallError):
+class SmileError(UpstreamCallError, upstream="Smile", host_setting="WINK_API_HOST",
+                 credential_settings="WINK_API_KEY and WINK_API_SECRET", host_shape="it ends in /v1"):
     """A call to Smile's Open API failed; carries Smile's ``code``, ``message`` and ``requestId``."""
 
-    upstream = "Smile"
-    host_setting = "WINK_API_HOST"
-    credential_settings = "WINK_API_KEY and WINK_API_SECRET"
-    host_shape = "it ends in /v1"
 
-
-class SmileAPIError(SmileError, UpstreamRefused):
-    """Smile answered with an error envelope (4xx or 5xx)."""
-
-
-class SmileAuthError(SmileAPIError, UpstreamAuthRefused):
-    """Smile refused the API key and secret (401/403)."""
-
-
-class SmileNotFound(SmileAPIError, UpstreamNotFound):
-    """The resource does not exist at Smile (404)."""
-
-
-class SmileRateLimited(SmileAPIError, UpstreamRateLimited):
-    """Smile asks us to slow down (429)."""
-
-
-class SmileServerError(SmileAPIError, UpstreamServerFailed):
-    """Smile failed on its side (5xx)."""
-
-
-class SmileConnectionError(SmileError, UpstreamUnreachable):
-    """Smile could not be reached (DNS, refused connection, TLS)."""
-
-
-class SmileTimeout(SmileConnectionError, UpstreamTimedOut):
-    """Smile did not answer within the configured timeout."""
+#: Smile answered with an error envelope (``SmileAPIError``; 401/403 ``SmileAuthError``, 404
+#: ``SmileNotFound``, 429 ``SmileRateLimited``, 5xx ``SmileServerError``), or could not be reached
+#: (``SmileConnectionError``; ``SmileTimeout`` when it did not answer in time).
+ERRORS = ErrorTree.derive(SmileError)
+(SmileAPIError, SmileAuthError, SmileNotFound, SmileRateLimited, SmileServerError,
+ SmileConnectionError, SmileTimeout) = ERRORS

@@ -17,13 +17,13 @@ from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 
 from ... import signals as core_signals
-from ...provider import INBOUND
+from ...provider import WEBHOOK
 from ...state import WinkState, get_state
 from ...store import StoredEvent
 from . import signals
-from .access import smile_wink
 from .client import SmileClient
 from .errors import SmileAPIError, SmileError
+from .statuses import NAME
 
 #: The config key naming the invite template :func:`send_invite` uses when none is given.
 TEMPLATE_CONFIG_KEY = "WINK_INVITE_TEMPLATE_ID"
@@ -70,7 +70,7 @@ class InviteTemplateMissing(ValueError):
 
 
 def _client(client: SmileClient | None) -> SmileClient:
-    return client if client is not None else smile_wink(get_state()).client
+    return client if client is not None else get_state().provider_of(NAME).client
 
 
 def invite_template(
@@ -185,7 +185,7 @@ def _only_template(client: SmileClient) -> str:
 
 def track_invites(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Send :data:`signals.invite_sent` / :data:`signals.invite_linked` for the invite webhooks."""
-    if event.kind != INBOUND or event.name not in ("INVITE_INVITED", "INVITE_LINKED"):
+    if event.kind != WEBHOOK or event.name not in ("INVITE_INVITED", "INVITE_LINKED"):
         return
     data = event.payload.get("data") or {}
     signal = signals.invite_sent if event.name == "INVITE_INVITED" else signals.invite_linked

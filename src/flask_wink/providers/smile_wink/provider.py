@@ -1,8 +1,7 @@
 """Smile's Wink widget and Open API as a :class:`~flask_wink.provider.Provider`.
 
-Settings (``WINK_*``, the names the kit has always used for Smile): ``WINK_API_KEY``,
-``WINK_API_SECRET``, ``WINK_API_HOST``, ``WINK_WEBHOOK_SECRETS``, ``WINK_WEBHOOK_MAX_AGE``,
-``WINK_SDK_VERSION``, ``WINK_SDK_URL``, ``WINK_TEMPLATE_ID``, ``WINK_TIMEOUT``, ``WINK_FETCH_ON``.
+Its settings are declared in :attr:`SmileWink.settings`, under the names the kit has always used
+for Smile (``WINK_API_KEY``, ``WINK_API_SECRET``, ``WINK_API_HOST``, ``WINK_WEBHOOK_SECRETS``...).
 """
 
 from __future__ import annotations
@@ -10,29 +9,27 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from ...errors import MalformedMessage, StaleMessage
-from ...extension import split_setting
+from ...errors import MalformedMessage
+from ...flow import TriggerError
 from ...provider import (
-    BROWSER,
+    CALLBACK,
+    BaseProvider,
     Inbound,
     LinkStart,
-    ReturnEvent,
+    LinkURLs,
     StatusUpdate,
     TestEvent,
     TestMessage,
     UpstreamUserGone,
     url_segment,
 )
-from ...summaries import EventSummary
-from ...triggers import TriggerError
+from ...settings import Setting, split_setting
 from . import signature
-from .access import NAME
 from .client import SmileClient
 from .describe import describe_event
 from .errors import SmileNotFound
@@ -40,6 +37,7 @@ from .statuses import (
     BROWSER_REPLACES,
     CALLBACK_STATUS,
     CALLBACKS,
+    NAME,
     SMILE_STATUSES,
     WEBHOOK_STATUS,
     AccountStatus,
@@ -56,7 +54,7 @@ SMILE_SDK_URL = "https://web.smileapi.io/v{version}/smile.v{version}.js"
 SDK_VERSIONS = (1, 2)
 
 
-class SmileWink:
+class SmileWink(BaseProvider):
     """Smile's Wink widget: mint Link tokens, name callbacks, read statuses, verify webhooks."""
 
     name = NAME
@@ -68,6 +66,20 @@ class SmileWink:
     #: ``/wink/token``, ``/wink/link``, ``/wink/callbacks`` and ``/wink/webhooks`` are the URLs
     #: Smile's own docs and clients use: they serve Smile Wink whenever it is enabled.
     owns_unprefixed_routes = True
+    settings_prefix = "WINK_"
+    settings = (
+        Setting("API_KEY", required=True, hint="your Smile API key"),
+        Setting("API_SECRET", required=True, enables=False, hint="your Smile API secret"),
+        Setting("API_HOST", default=DEFAULT_API_HOST),
+        Setting("WEBHOOK_SECRETS", list, default=()),
+        Setting("WEBHOOK_MAX_AGE", float, default=3 * 24 * 3600.0, empty=0.0),  # 0, None: no check
+        Setting("SDK_VERSION", int, default=2, choices=SDK_VERSIONS),
+        Setting("SDK_URL"),
+        Setting("TEMPLATE_ID"),
+        Setting("TIMEOUT", float, default=10.0),
+        Setting("FETCH_ON", lambda value: frozenset(n.upper() for n in split_setting(value)),
+                default=frozenset()),
+    )
 
     def __init__(
         self,
@@ -81,8 +93,6 @@ class SmileWink:
         template_id: str | None = None,
         fetch_on: frozenset[str] = frozenset(),
     ) -> None:
-        if sdk_version not in SDK_VERSIONS:
-            raise RuntimeError(f"WINK_SDK_VERSION must be 1 or 2, not {sdk_version}.")
         self.client = client
         self.api_host = api_host
         self.webhook_secrets = webhook_secrets
@@ -95,58 +105,22 @@ class SmileWink:
 
         self.handlers = HANDLERS
 
-    #: How to enable this provider, for the message when none is configured.
-    setup_hint = "set WINK_API_KEY and WINK_API_SECRET for Smile Wink"
-
-    @staticmethod
-    def configured(config: Mapping[str, Any]) -> bool:
-        """Whether the app's config enables Smile Wink (its key is set)."""
-        return bool(config.get("WINK_API_KEY"))
-
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
+    def from_settings(
+        cls, settings: dict[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
     ) -> SmileWink:
-        """Build from the app's ``WINK_*`` settings; a one-line ``RuntimeError`` says what is missing."""
-        for key in ("WINK_API_KEY", "WINK_API_SECRET"):
-            if not config.get(key):
-                raise RuntimeError(
-                    f"{key} is not set: set app.config[{key!r}] or pass "
-                    f"{key.removeprefix('WINK_').lower()}=... to Wink() (Smile's API key and secret)."
-                )
-        try:
-            sdk_version = int(config.get("WINK_SDK_VERSION") or 2)
-        except (TypeError, ValueError):
-            raise RuntimeError(
-                f"WINK_SDK_VERSION must be 1 or 2, not {config.get('WINK_SDK_VERSION')!r}."
-            ) from None
-        api_host = config.get("WINK_API_HOST") or DEFAULT_API_HOST
-        client = SmileClient(
-            api_host,
-            config["WINK_API_KEY"],
-            config["WINK_API_SECRET"],
-            timeout=httpx.Timeout(float(config.get("WINK_TIMEOUT") or 10.0), connect=5.0),
-            transport=transport,
-        )
-        secrets = split_setting(config.get("WINK_WEBHOOK_SECRETS"))
-        if not secrets:
+        key, secret, timeout = settings.pop("api_key"), settings.pop("api_secret"), settings.pop("timeout")
+        client = SmileClient(settings["api_host"], key, secret, timeout=httpx.Timeout(timeout, connect=5.0),
+                             transport=transport)
+        settings["webhook_max_age"] = settings["webhook_max_age"] or None
+        if not settings["webhook_secrets"]:
             log.warning("WINK_WEBHOOK_SECRETS is not set: every webhook will be refused with 401.")
-        max_age = config.get("WINK_WEBHOOK_MAX_AGE", 3 * 24 * 3600)
-        return cls(
-            client,
-            api_host=api_host,
-            webhook_secrets=secrets,
-            webhook_max_age=float(max_age or 0) or None,
-            sdk_version=sdk_version,
-            sdk_url=config.get("WINK_SDK_URL") or None,
-            template_id=config.get("WINK_TEMPLATE_ID") or None,
-            fetch_on=frozenset(name.upper() for name in split_setting(config.get("WINK_FETCH_ON"))),
-        )
+        return cls(client, **settings)
 
     # -- linking ---------------------------------------------------------------------------
 
     def start_link(
-        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str], urls: LinkURLs
     ) -> LinkStart:
         """A first-time user gets ``POST /users``; a returning one ``POST /tokens?userId=``."""
         if upstream_user_id is None:
@@ -212,38 +186,20 @@ class SmileWink:
             origins.append("https://*.smileapi.io")  # the widget's own frames and calls
         return list(dict.fromkeys(origins))
 
-    def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
-        """Smile's widget never sends the browser away, so there is no redirect back."""
-        return None
-
     # -- inbound ---------------------------------------------------------------------------
 
     def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
         """Check ``Smile-Signature`` over the raw body, the envelope and its age."""
-        signature.verify_signature(raw, headers.get(self.signature_header), self.webhook_secrets)
+        verifier = signature.scheme(self.webhook_secrets, self.webhook_max_age)
+        verifier.verify(raw, headers, now)
         try:
             event = signature.parse_event(raw)
         except ValueError as exc:
             raise MalformedMessage(f"Not a Smile event envelope: {exc}.") from None
-        self._check_age(event, now)
+        if self.webhook_max_age:
+            verifier.check_time(event["createdAt"], now)
         user_id = _str_or_none((event.get("data") or {}).get("userId"))
         return Inbound(event_id=event["id"], name=event["type"], payload=event, upstream_user_id=user_id)
-
-    def _check_age(self, event: Mapping[str, Any], now: float) -> None:
-        if not self.webhook_max_age:
-            return
-        try:
-            created = datetime.fromisoformat(str(event["createdAt"]))  # "Z" included, since 3.11
-        except ValueError:
-            raise MalformedMessage("The event's createdAt is not an ISO 8601 date-time.") from None
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-        age = now - created.timestamp()
-        if age > self.webhook_max_age:
-            raise StaleMessage(
-                f"The event was created {int(age)} s ago, more than the {int(self.webhook_max_age)} s "
-                "this app accepts (WINK_WEBHOOK_MAX_AGE)."
-            )
 
     # -- test events (flask wink trigger) ------------------------------------------------------
 
@@ -262,8 +218,8 @@ class SmileWink:
         if not self.webhook_secrets:
             raise TriggerError("WINK_WEBHOOK_SECRETS is not set: set it to the secret of your Smile webhook.")
         raw = json.dumps(sample_event(name, upstream_user_id), separators=(",", ":")).encode()
-        signed = signature.sign(raw, self.webhook_secrets[0])
-        headers = {"Content-Type": "application/json", self.signature_header: signed}
+        signed = signature.scheme(self.webhook_secrets).headers(raw)
+        headers = {"Content-Type": "application/json", **signed}
         yield TestMessage("wink.receive_webhook", raw, headers, values={"provider": url_segment(self.name)})
 
     # -- statuses --------------------------------------------------------------------------
@@ -274,7 +230,7 @@ class SmileWink:
         :func:`.claims.confirm_account`."""
         if not isinstance(payload, Mapping):
             return None
-        if kind == BROWSER:
+        if kind == CALLBACK:
             status, account = CALLBACK_STATUS.get(name), payload
             if name == "onUIEvent":
                 # The widget's UI events carry the account as it stands, AWAITING_MFA included.
@@ -295,7 +251,7 @@ class SmileWink:
             institution = providers[0] if isinstance(providers, list) and providers else None
         if status is None or not isinstance(account.get("accountId"), str) or not account["accountId"]:
             return None
-        if kind == BROWSER:
+        if kind == CALLBACK:
             status = claimed(status)
             if status is None:
                 return None
@@ -306,47 +262,22 @@ class SmileWink:
             account_id=account["accountId"],
             status=str(status),
             replaces=replaces,
-            connected=kind != BROWSER and status is AccountStatus.CONNECTED,
+            connected=kind != CALLBACK and status is AccountStatus.CONNECTED,
             institution_id=_str_or_none(institution),
             error_code=_str_or_none(account.get("errorCode")),
             # The widget reports a connection by onAccountConnected; its UI events carry the
             # account as it stands, on every step after that too.
-            announces=not (kind == BROWSER and name == "onUIEvent"),
+            announces=not (kind == CALLBACK and name == "onUIEvent"),
         )
 
-    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
-        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
-        return describe_event(kind, name, payload, status)
+    #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
+    describe = staticmethod(describe_event)
 
-    # -- parts -----------------------------------------------------------------------------
-
-    def cli_group(self) -> Any:
-        """``flask wink smile-wink ...`` (its commands are also under ``flask wink`` itself)."""
-        from .cli import smile_wink_cli
-
-        return smile_wink_cli
-
-    def sandbox_app(self, **options: Any) -> Any:
-        """The offline emulator of Smile's Open API and widget."""
-        from .sandbox import create_sandbox_app
-
-        return create_sandbox_app(**options)
-
-    @staticmethod
-    def serve_sandbox(argv: list[str], prog: str) -> int:
-        """``python -m flask_wink.sandbox [smile-wink] --port N``."""
-        from .sandbox.serve import serve_sandbox
-
-        return serve_sandbox(argv, prog)
-
-    def flask_parts(self) -> Any:
-        """The link page template and the widget's script."""
-        from .views import parts
-
-        return parts
-
-    def close(self) -> None:
-        self.client.close()
+    # Its parts: ``flask wink smile-wink ...`` (also under ``flask wink`` itself), the link page and the
+    # widget's script, and ``python -m flask_wink.sandbox [smile-wink]``
+    cli = ".cli:smile_wink_cli"
+    views = ".views:parts"
+    sandbox = ".sandbox.serve:serve_sandbox"
 
 
 def sdk_url(version: int, api_base: str) -> str:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
-from ...statusrank import replaceable_by
+#: The provider's name: stored with its events, its URL segment ``smile-wink``.
+NAME = "smile_wink"
+
+
+def replaceable_by(ranks: Mapping[str, int], status: str) -> list[str]:
+    """The statuses in ``ranks`` that ``status`` may replace: those ranked no later (itself
+    included), so that statuses only move forward."""
+    return [str(old) for old, rank in ranks.items() if rank <= ranks[status]]
 
 
 class AccountStatus(StrEnum):
@@ -16,9 +24,9 @@ class AccountStatus(StrEnum):
     ERROR = "ERROR"
     CONNECTED = "CONNECTED"
     DISCONNECTED = "DISCONNECTED"
-    #: The widget said the account connected; the kit has not had Smile confirm it yet.
+    #: The widget reported the account connected; the kit has not had Smile confirm it yet.
     UNCONFIRMED = "UNCONFIRMED"
-    #: Smile does not know the account for the user whose widget said it connected.
+    #: Smile does not know the account for the user whose widget reported it connected.
     NOT_CONFIRMED = "NOT_CONFIRMED"
 
 
@@ -91,9 +99,9 @@ def statuses_replaced_by(new: AccountStatus) -> tuple[str, ...]:
     return tuple(replaceable_by(STATUS_RANK, new))
 
 
-def claimed(said: AccountStatus) -> AccountStatus | None:
+def claimed(reported: AccountStatus) -> AccountStatus | None:
     """What the kit records for a status the widget reports: CONNECTED becomes the claim
     UNCONFIRMED; DISCONNECTED is not recorded (see :data:`BROWSER_REPLACES`)."""
-    if said is AccountStatus.CONNECTED:
+    if reported is AccountStatus.CONNECTED:
         return AccountStatus.UNCONFIRMED
-    return said if said in BROWSER_REPLACES else None
+    return reported if reported in BROWSER_REPLACES else None

@@ -19,17 +19,15 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ... import signals as core_signals
-from ...cli import resolve_user
-from ...linking import start_link
-from ...provider import INBOUND
+from ...flow import resolve_user, start_link
+from ...provider import WEBHOOK
 from ...state import WinkState, get_state
 from ...store import StoredEvent, provider_metadata
 from ...timeutil import iso, later, parse_iso, utcnow
 from . import signals
-from .access import NAME, smile_wink
 from .client import SmileClient
 from .errors import SmileError
-from .statuses import AccountStatus, statuses_replaced_by
+from .statuses import NAME, AccountStatus, statuses_replaced_by
 
 #: The data types a document holds, as Smile's Open API names its collections.
 DATA_KINDS: tuple[str, ...] = SmileClient.DATA_KINDS
@@ -82,10 +80,9 @@ def fetch_user_data(
         "appUserId": state.store.app_user_id(NAME, smile_user_id),
         "fetchedAt": iso(_now(), "seconds"),
     }
+    client = state.provider_of(NAME).client
     for kind in DATA_KINDS:
-        document[kind] = list(
-            smile_wink(state).client.iterate("list_data", kind=kind, user_id=smile_user_id, size=page_size)
-        )
+        document[kind] = list(client.iterate("list_data", kind=kind, user_id=smile_user_id, size=page_size))
     return document
 
 
@@ -159,8 +156,8 @@ def _delete_source_items(engine: sa.Engine, smile_user_id: str, source_id: str) 
 
 def fetch_on_webhook(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Handler: fetch and store a user's data when a webhook named in ``WINK_FETCH_ON`` arrives."""
-    fetch_on = smile_wink(state).fetch_on
-    if event.kind != INBOUND or not event.upstream_user_id or event.name not in fetch_on:
+    fetch_on = state.provider_of(NAME).fetch_on
+    if event.kind != WEBHOOK or not event.upstream_user_id or event.name not in fetch_on:
         return
     fetch_and_store(state, event.upstream_user_id)
 
@@ -181,11 +178,11 @@ def retention_schedule(
     now = now or utcnow()
     found: list[dict[str, Any]] = []
     for account in state.store.list_accounts(provider=NAME, upstream_user_id=smile_user_id):
-        if account["status"] != AccountStatus.CONNECTED or not account["connectedAt"]:
+        if account.status != AccountStatus.CONNECTED or account.connected_at is None:
             continue
-        started = parse_iso(account["connectedAt"])
         found.append(
-            _expiry("account", account["accountId"], account["upstreamUserId"], started, ACCOUNT_RETENTION)
+            _expiry("account", account.account_id, account.upstream_user_id, account.connected_at,
+                    ACCOUNT_RETENTION)
         )
     found.extend(_archive_expiries(engine, smile_user_id))
     owners = {}
@@ -245,18 +242,18 @@ def revoke_account(account_id: str, *, keep_data: bool = False, app: Flask | Non
     """
     app = app or current_app._get_current_object()
     state = get_state(app)
-    smile_wink(state).client.revoke_account(account_id)
-    known = state.store.account(NAME, account_id) or {}
+    state.provider_of(NAME).client.revoke_account(account_id)
+    known = state.store.account(NAME, account_id)
     status = AccountStatus.DISCONNECTED
-    owner = known.get("upstreamUserId")
+    owner = known.upstream_user_id if known else None
     changed = state.store.update_account(
         NAME,
         account_id,
         str(status),
         replaces=statuses_replaced_by(status),
         connected=False,
-        upstream_user_id=known.get("upstreamUserId"),
-        institution_id=known.get("institutionId"),
+        upstream_user_id=owner,
+        institution_id=known.institution_id if known else None,
     )
     dropped = 0 if keep_data else delete_source_data(state, account_id)
     # The account is revoked either way: a receiver's bug is logged, it must not hide that.
@@ -390,7 +387,7 @@ def register_cli(group: click.Group) -> None:
     def token(user: str) -> None:
         """Print a fresh Link token for app user USER as JSON (for support staff)."""
         try:
-            minted = start_link(get_state(), smile_wink(get_state()), user)
+            minted = start_link(get_state(), get_state().provider_of(NAME), user)
         except SmileError as exc:
             raise click.ClickException(f"Minting a Link token failed: {exc}") from None
         click.echo(json.dumps(dict(minted.widget or {})))
@@ -413,7 +410,7 @@ def register_cli(group: click.Group) -> None:
         if not types:
             raise click.BadParameter("name at least one event type", param_hint="--events")
         try:
-            hook = smile_wink(get_state()).client.create_webhook(url, secret, types, name=name)
+            hook = get_state().provider_of(NAME).client.create_webhook(url, secret, types, name=name)
         except SmileError as exc:
             raise click.ClickException(f"Smile refused the webhook: {exc}") from None
         click.echo(json.dumps(_public_hook(hook)))
@@ -423,7 +420,7 @@ def register_cli(group: click.Group) -> None:
     def list_() -> None:
         """Print every registered webhook as JSON lines (secrets left out)."""
         try:
-            for hook in smile_wink(get_state()).client.iterate("list_webhooks"):
+            for hook in get_state().provider_of(NAME).client.iterate("list_webhooks"):
                 click.echo(json.dumps(_public_hook(hook)))
         except SmileError as exc:
             raise click.ClickException(f"Listing webhooks failed: {exc}") from None
@@ -434,7 +431,7 @@ def register_cli(group: click.Group) -> None:
     def delete(webhook_id: str) -> None:
         """Delete webhook WEBHOOK_ID at Smile."""
         try:
-            smile_wink(get_state()).client.delete_webhook(webhook_id)
+            get_state().provider_of(NAME).client.delete_webhook(webhook_id)
         except SmileError as exc:
             raise click.ClickException(f"Deleting webhook {webhook_id} failed: {exc}") from None
         click.echo(f"Deleted webhook {webhook_id}.")

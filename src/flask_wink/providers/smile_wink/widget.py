@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import signals as core_signals
-from ...provider import BROWSER
+from ...provider import CALLBACK
 from ...state import WinkState
 from ...store import StoredEvent
 from . import signals
@@ -13,7 +13,7 @@ from . import signals
 
 def send_widget_signals(app: Any, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """``uploads_created`` for onUploadsCreated and ``widget_closed`` for onClose."""
-    if event.kind != BROWSER or not isinstance(event.payload, dict):
+    if event.kind != CALLBACK or not isinstance(event.payload, dict):
         return
     if event.name == "onUploadsCreated":
         uploads = event.payload.get("uploads")

@@ -5,7 +5,8 @@ postMessage events relayed by the link page, server-side confirmation of a conne
 Enabled when ``WINK_UCW_URL`` is set (see :class:`UniversalConnect`).
 """
 
-from .access import ucw
+from typing import Any
+
 from .client import CONNECTION_HEADER, UcwClient
 from .connections import (
     account_summaries,
@@ -20,6 +21,12 @@ from .connections import (
 from .errors import UcwAuthError, UcwConnectionError, UcwError, UcwNotFound, UcwRefused, UcwTimeout
 from .events import CONNECTED, DELETED, EVENT_TYPES, NAME, NOT_CONFIRMED, UNCONFIRMED, connection_key
 from .provider import UniversalConnect
+
+
+def ucw(state: Any) -> UniversalConnect:
+    """The :class:`UniversalConnect` of a :class:`~flask_wink.state.WinkState`, or a one-line
+    error saying how to enable it (``state.provider_of(NAME)``)."""
+    return state.provider_of(NAME)
 
 __all__ = [
     "CONNECTED",

@@ -9,7 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from ...addresses import public_url
-from ...cli import resolve_user
+from ...flow import resolve_user
 from ...provider import url_segment
 from ...state import WinkState, get_state
 from .connections import delete_connection, delete_user, fetch_and_store, stored_data, user_connections

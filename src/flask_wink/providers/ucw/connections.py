@@ -23,12 +23,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from ... import signals as core_signals
-from ...provider import BROWSER
+from ...provider import CALLBACK
 from ...state import WinkState, get_state
 from ...store import StoredEvent, provider_metadata
 from ...timeutil import iso, utcnow
 from . import signals
-from .access import ucw
 from .errors import UcwError, UcwNotFound, UcwRefused, UcwServerError
 from .events import (
     CONNECTED,
@@ -153,15 +152,15 @@ def user_connections(app_or_state: Flask | WinkState | None, upstream_user_id: s
         ).mappings()}
     found = []
     for account in state.store.list_accounts(provider=NAME, upstream_user_id=upstream_user_id):
-        row = rows.get(account["accountId"])
+        row = rows.get(account.account_id)
         found.append({
-            "key": account["accountId"],
-            "status": account["status"],
-            "institutionId": account["institutionId"] or (row and row["institution_id"]),
+            "key": account.account_id,
+            "status": account.status,
+            "institutionId": account.institution_id or (row and row["institution_id"]),
             "institutionName": row["institution_name"] if row else None,
             "aggregator": row["aggregator"] if row else None,
-            "connectedAt": account["connectedAt"],
-            "updatedAt": account["updatedAt"],
+            "connectedAt": iso(account.connected_at) if account.connected_at else None,
+            "updatedAt": iso(account.updated_at),
             "fetchedAt": iso(row["fetched_at"], "seconds") if row and row["fetched_at"] else None,
         })
     return found
@@ -185,7 +184,7 @@ def stored_data(app_or_state: Flask | WinkState | None, key: str, upstream_user_
 def confirm_connection(app: Flask, state: WinkState, event: StoredEvent, errors: list[str]) -> None:
     """Handler: a relayed ``memberConnected`` is trusted only once UCW answers for that connection
     and the event's own user; then the connection is stored CONNECTED and its data fetched."""
-    if event.kind != BROWSER or event.name != MEMBER_CONNECTED or not event.upstream_user_id:
+    if event.kind != CALLBACK or event.name != MEMBER_CONNECTED or not event.upstream_user_id:
         return
     ids = _claimed_ids(state, event)
     if ids is None:
@@ -193,7 +192,7 @@ def confirm_connection(app: Flask, state: WinkState, event: StoredEvent, errors:
     aggregator, connection_id, institution_id = ids
     user = event.upstream_user_id
     key = connection_key(aggregator, connection_id)
-    provider = ucw(state)
+    provider = state.provider_of(NAME)
     try:
         accounts = provider.client.accounts(aggregator, user, connection_id)
     except UcwServerError as exc:
@@ -255,7 +254,7 @@ def _institution(state: WinkState, event: StoredEvent, institution_id: str | Non
     stored = _row_for(state, key)
     name = stored["institution_name"] if stored else None
     institution_id = institution_id or (stored["institution_id"] if stored else None)
-    picks = state.store.list_events(provider=NAME, kind=BROWSER, upstream_user_id=event.upstream_user_id,
+    picks = state.store.list_events(provider=NAME, kind=CALLBACK, upstream_user_id=event.upstream_user_id,
                                     after_id=max(0, event.id - 200), limit=200)
     for earlier in picks:  # newest first
         if earlier.id >= event.id or earlier.name != SELECTED_INSTITUTION:
@@ -292,7 +291,7 @@ def fetch_and_store(
     row = _row_for(state, key)
     if row is None:
         raise LookupError(f"No confirmed connection {key!r}.")
-    provider = ucw(state)
+    provider = state.provider_of(NAME)
     client, user = provider.client, row["upstream_user_id"]
     aggregator, connection_id = row["aggregator"], row["connection_id"]
     if accounts is None:
@@ -374,7 +373,8 @@ def delete_connection(app_or_state: Flask | WinkState | None, key: str, *, app: 
     if row is None:
         return False
     try:
-        ucw(state).client.delete_connection(row["aggregator"], row["connection_id"], row["upstream_user_id"])
+        client = state.provider_of(NAME).client
+        client.delete_connection(row["aggregator"], row["connection_id"], row["upstream_user_id"])
     except UcwNotFound:
         pass  # UCW has forgotten it already: forget it here too
     _forget(state, [row], app)
@@ -394,7 +394,7 @@ def delete_user(app_or_state: Flask | WinkState | None, upstream_user_id: str, *
                                                 connections.c.account_id.startswith(CLAIM_PREFIX)))
     for aggregator in sorted({r["aggregator"] for r in rows}):
         try:
-            ucw(state).client.delete_user(aggregator, upstream_user_id)
+            state.provider_of(NAME).client.delete_user(aggregator, upstream_user_id)
         except UcwNotFound:
             pass
     _forget(state, rows, app)

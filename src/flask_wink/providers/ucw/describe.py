@@ -34,9 +34,9 @@ def describe_event(kind: str, name: str, payload: Any, status: str | None = None
         return EventSummary("The bank refused the login", "failed", ERROR)
     if name == "connect/memberStatusUpdate":
         code = payload.get("connectionStatus")
-        said = UCW_CONNECTION_STATUSES.get(code, f"status {code}") if isinstance(code, int) else "changed"
+        shown = UCW_CONNECTION_STATUSES.get(code, f"status {code}") if isinstance(code, int) else "changed"
         tone = OK if code == 6 else ERROR if code == 2 else INFO
-        return EventSummary(f"Bank connection status: {said}", said, tone)
+        return EventSummary(f"Bank connection status: {shown}", shown, tone)
     if name == "connect/selectedInstitution":
         bank = payload.get("name") or "a bank"
         return EventSummary(f"Chose {bank}", "chosen", INFO)

@@ -1,12 +1,9 @@
 """The Universal Connect Widget (UCW) as a :class:`~flask_wink.provider.Provider`.
 
-Settings (``WINK_UCW_*``): ``URL`` (the self-hosted UCW, required), ``TOKEN`` (a bearer token,
-when the deployment has authentication on), ``API_VERSION`` (``v2``, the default, or ``v1``),
-``JOB_TYPES`` (default ``accountNumber,accountOwner,transactions``), ``TARGET_ORIGIN`` (where the
-widget posts its events; default: the origin of the app's public address, see
-:mod:`flask_wink.addresses`), ``TRANSACTIONS_DAYS`` (30),
-``USE_APP_USER_ID`` (send the app's own user id as UCW's ``userId``; default: a random one per
-user), ``TIMEOUT`` (10 s).
+Its settings (``WINK_UCW_*``) are declared in :attr:`UniversalConnect.settings`: ``URL`` (the
+self-hosted UCW) enables it; ``TARGET_ORIGIN`` (where the widget posts its events) defaults to the
+origin of the app's public address (see :mod:`flask_wink.addresses`); ``USE_APP_USER_ID`` sends
+the app's own user id as UCW's ``userId`` (default: a random one per user).
 """
 
 from __future__ import annotations
@@ -18,12 +15,10 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from ...addresses import public_urls
-from ...errors import InvalidRequest, VerificationError
-from ...extension import split_setting
+from ...errors import InvalidRequest
 from ...openapi import query_parameter
-from ...provider import BROWSER, Inbound, LinkStart, PublicURL, ReturnEvent, StatusUpdate
-from ...summaries import EventSummary
+from ...provider import CALLBACK, BaseProvider, LinkStart, LinkURLs, PublicURL, StatusUpdate
+from ...settings import URL, Invalid, Setting, split_setting
 from .client import UcwClient
 from .describe import describe_event
 from .errors import UnknownConnection
@@ -52,16 +47,37 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class UniversalConnect:
+def _api_version(value: Any) -> str:
+    version = str(value).strip().lower()
+    return {"2": "v2", "1": "v1"}.get(version, version)
+
+
+def _job_types(value: Any) -> tuple[str, ...]:
+    listed = split_setting(value)
+    bad = [j for j in listed if j not in JOB_TYPES]
+    if bad or not listed:
+        wrong = bad[0] if bad else "none"
+        raise Invalid(f"must list some of {', '.join(JOB_TYPES)}; {wrong} is not one")
+    return listed
+
+
+class UniversalConnect(BaseProvider):
     """A self-hosted UCW: widget URLs (v2) or tokens (v1), relayed browser events, data, deletes."""
 
     name = NAME
     title = "Universal Connect Widget"
     browser_events = EVENT_TYPES
     accepts_inbound = False  # UCW sends nothing server-to-server: the browser relays its events
-
-    #: How to enable this provider, for the message when none is configured.
-    setup_hint = "set WINK_UCW_URL for the Universal Connect Widget"
+    settings = (
+        Setting("URL", URL, required=True, hint="your UCW's base URL, e.g. https://ucw.example"),
+        Setting("TOKEN", hint="a bearer token, when the deployment has authentication on"),
+        Setting("API_VERSION", _api_version, default="v2", choices=API_VERSIONS),
+        Setting("JOB_TYPES", _job_types, default=DEFAULT_JOB_TYPES),
+        Setting("TARGET_ORIGIN", lambda value: origin_of(URL(value))),
+        Setting("TRANSACTIONS_DAYS", int, default=30, minimum=1),
+        Setting("USE_APP_USER_ID", bool, default=False),
+        Setting("TIMEOUT", float, default=10.0),
+    )
 
     def __init__(
         self,
@@ -73,19 +89,6 @@ class UniversalConnect:
         transactions_days: int = 30,
         use_app_user_id: bool = False,
     ) -> None:
-        if api_version not in API_VERSIONS:
-            raise RuntimeError(f"WINK_UCW_API_VERSION must be v2 or v1, not {api_version!r}.")
-        bad = [j for j in job_types if j not in JOB_TYPES]
-        if bad or not job_types:
-            raise RuntimeError(
-                f"WINK_UCW_JOB_TYPES must list some of {', '.join(JOB_TYPES)}; {bad[0] if bad else 'none'} "
-                "is not one."
-            )
-        if target_origin is not None and urlsplit(target_origin).scheme not in ("http", "https"):
-            raise RuntimeError(
-                "WINK_UCW_TARGET_ORIGIN must be an http(s) origin like https://app.example, "
-                f"not {target_origin!r}."
-            )
         self.client = client
         self.api_version = api_version
         self.job_types = tuple(job_types)
@@ -97,55 +100,22 @@ class UniversalConnect:
         from .handlers import HANDLERS
 
         self.handlers = HANDLERS
-
-    @property
-    def public_urls(self) -> dict[str, PublicURL]:
-        """Where the widget posts its events: ``WINK_UCW_TARGET_ORIGIN`` when given, else the
-        origin of this app's public address (built by the core)."""
-        return {"targetOrigin": PublicURL(None, given=self.target_origin)}
-
-    @staticmethod
-    def configured(config: Mapping[str, Any]) -> bool:
-        """Whether the app's config enables UCW (``WINK_UCW_URL`` is set)."""
-        return bool(config.get("WINK_UCW_URL"))
+        #: Where the widget posts its events: ``WINK_UCW_TARGET_ORIGIN`` when given, else the
+        #: origin of this app's public address (built by the core).
+        self.public_urls = {"targetOrigin": PublicURL(None, given=self.target_origin)}
 
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
+    def from_settings(
+        cls, settings: dict[str, Any], *, transport: httpx.BaseTransport | None = None, **_: Any
     ) -> UniversalConnect:
-        """Build from the app's ``WINK_UCW_*`` settings; a one-line ``RuntimeError`` says what is wrong."""
-        url = config.get("WINK_UCW_URL")
-        if not url:
-            raise RuntimeError("WINK_UCW_URL is not set: set it to your UCW's base URL, e.g. https://ucw.example.")
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-            raise RuntimeError(f"WINK_UCW_URL must be an http(s) URL like https://ucw.example, not {url!r}.")
-        version = str(config.get("WINK_UCW_API_VERSION") or "v2").lower()
-        version = {"2": "v2", "1": "v1"}.get(version, version)
-        try:
-            days = int(config.get("WINK_UCW_TRANSACTIONS_DAYS") or 30)
-            timeout = float(config.get("WINK_UCW_TIMEOUT") or 10.0)
-        except (TypeError, ValueError):
-            raise RuntimeError("WINK_UCW_TRANSACTIONS_DAYS and WINK_UCW_TIMEOUT must be numbers.") from None
-        if days < 1:
-            raise RuntimeError("WINK_UCW_TRANSACTIONS_DAYS must be at least 1.")
-        use_app = config.get("WINK_UCW_USE_APP_USER_ID", False)
-        if isinstance(use_app, str):
-            use_app = use_app.strip().lower() in ("1", "true", "yes", "on")
-        client = UcwClient(url, config.get("WINK_UCW_TOKEN") or None,
-                           timeout=httpx.Timeout(timeout, connect=5.0), transport=transport)
-        return cls(
-            client,
-            api_version=version,
-            job_types=split_setting(config.get("WINK_UCW_JOB_TYPES")) or DEFAULT_JOB_TYPES,
-            target_origin=config.get("WINK_UCW_TARGET_ORIGIN") or None,
-            transactions_days=days,
-            use_app_user_id=bool(use_app),
-        )
+        url, token, timeout = settings.pop("url"), settings.pop("token"), settings.pop("timeout")
+        client = UcwClient(url, token, timeout=httpx.Timeout(timeout, connect=5.0), transport=transport)
+        return cls(client, **settings)
 
     # -- linking ---------------------------------------------------------------------------
 
     def start_link(
-        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str]
+        self, app_user_id: str, upstream_user_id: str | None, options: Mapping[str, str], urls: LinkURLs
     ) -> LinkStart:
         """A widget URL for the user: v2 asks UCW for a one-use URL; v1 builds it (with a token when
         a bearer token is set). ``options["connection"]`` (a stored connection's key) refreshes it."""
@@ -162,7 +132,7 @@ class UniversalConnect:
         params: dict[str, Any] = {
             "jobTypes": list(self.job_types),
             "userId": user_id,
-            "targetOrigin": self.origin_for_events(),
+            "targetOrigin": urls["targetOrigin"],
         }
         if refresh is not None:
             params.update(connectionId=refresh["connectionId"], aggregator=refresh["aggregator"],
@@ -176,11 +146,6 @@ class UniversalConnect:
             url = f"{self.client.base_url}/widget?{urlencode(query)}"
         widget = {"widgetUrl": url, "userId": user_id, "refresh": refresh is not None}
         return LinkStart(upstream_user_id=user_id, widget=widget)
-
-    def origin_for_events(self) -> str:
-        """Where the widget posts its events: ``WINK_UCW_TARGET_ORIGIN``, else the origin of this
-        app's public address (never the request's unchecked ``Host``)."""
-        return public_urls(self)["targetOrigin"]
 
     def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
         """The widget's origin (the page accepts messages from it only) and what to refresh."""
@@ -202,20 +167,12 @@ class UniversalConnect:
         upstream = state.store.upstream_user_id(NAME, app_user_id) if app_user_id else None
         return upstream is not None and connection_of(key, upstream) is not None
 
-    def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
-        """UCW never sends the browser away."""
-        return None
-
-    def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
-        """UCW sends no server-to-server messages."""
-        raise VerificationError("UCW sends no server-to-server messages.")
-
     # -- statuses --------------------------------------------------------------------------
 
     def status_update(self, kind: str, name: str, payload: Any) -> StatusUpdate | None:
         """A relayed ``memberConnected`` is only a claim: the connection is UNCONFIRMED until the
         handler has UCW confirm it (see :mod:`.handlers`)."""
-        if kind != BROWSER or name != MEMBER_CONNECTED:
+        if kind != CALLBACK or name != MEMBER_CONNECTED:
             return None
         reported = reported_connection(payload)
         if reported is None:
@@ -265,39 +222,14 @@ class UniversalConnect:
         back = query_parameter("next", "Where the Back link leads: a path on this site (else /).")
         return {"parameters": {"token": [key], "link": [key, back]}, "paths": openapi_paths(base)}
 
-    def describe(self, kind: str, name: str, payload: Any, status: str | None = None) -> EventSummary:
-        """What the event means, for people (see :func:`flask_wink.summaries.summarize_event`)."""
-        return describe_event(kind, name, payload, status)
+    #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
+    describe = staticmethod(describe_event)
 
-    # -- parts -----------------------------------------------------------------------------
-
-    def cli_group(self) -> Any:
-        """``flask wink ucw ...``."""
-        from .cli import ucw_cli
-
-        return ucw_cli
-
-    def sandbox_app(self, **options: Any) -> Any:
-        """The offline emulator of UCW's API and widget."""
-        from .sandbox import create_sandbox_app
-
-        return create_sandbox_app(**options)
-
-    @staticmethod
-    def serve_sandbox(argv: list[str], prog: str) -> int:
-        """``python -m flask_wink.sandbox ucw --port N``."""
-        from .sandbox.serve import serve_sandbox
-
-        return serve_sandbox(argv, prog)
-
-    def flask_parts(self) -> Any:
-        """The link page template and the current user's connections (``GET .../connections``)."""
-        from .views import parts
-
-        return parts
-
-    def close(self) -> None:
-        self.client.close()
+    # Its parts: ``flask wink ucw ...``, the link page and ``GET .../connections``, and ``python -m
+    # flask_wink.sandbox ucw``
+    cli = ".cli:ucw_cli"
+    views = ".views:parts"
+    sandbox = ".sandbox.serve:serve_sandbox"
 
 
 def _check_key(key: str) -> None:

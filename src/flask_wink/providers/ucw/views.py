@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from ...errors import NotSignedIn
+from ...flow import require_user
 from ...openapi import NULLABLE_TEXT, error_responses, json_response
 from ...state import get_state
 from .connections import user_connections
@@ -21,9 +21,7 @@ parts = Blueprint("wink_ucw", __name__, template_folder="templates")
 def my_connections():
     """The signed-in user's connections: key, institution, status (never the connection id)."""
     state = get_state()
-    app_user_id = state.wink.current_user_id()
-    if not app_user_id:
-        raise NotSignedIn("Sign in to see your connections.")
+    app_user_id = require_user(state, "Sign in to see your connections.")
     upstream = state.store.upstream_user_id(NAME, app_user_id)
     found = user_connections(state, upstream) if upstream else []
     response = jsonify({"connections": found})

@@ -11,9 +11,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Flask, jsonify, render_template, request, url_for
 
+from ....errors import VerificationError
 from ....timeutil import parse_iso
 from ..results import VERIFICATION_METHODS, VerificationStatus, describe
-from ..signature import age_of, confirm, signed_fields
+from ..signature import scheme, signed_fields
 from .state import Job, Link, SandboxState
 
 #: Fields ``POST /smile_links`` requires, as Smile ID's documentation marks them.
@@ -267,16 +268,14 @@ def authorised(state: SandboxState) -> dict[str, Any]:
         raise SmileIDFailure(400, MISSING, f"Missing parameter: {', '.join(missing)}")
     if str(body["partner_id"]) != state.partner_id:
         raise SmileIDFailure(401, "2204", "You're not authorized to do that.")
-    if not confirm(str(body["timestamp"]), str(body["signature"]), state.partner_id, state.api_key):
-        raise SmileIDFailure(401, "2205", "You're not authorized to do that.")
     # Smile ID documents no window for the timestamp; its server library signs the time it sends
     # (``datetime.isoformat()``, with microseconds and ``+00:00``). A window is optional here.
+    tolerance = state.timestamp_tolerance
     try:
-        age = age_of(str(body["timestamp"]), state.clock())
-    except ValueError:
+        scheme(state.partner_id, state.api_key, max_age=tolerance, max_future=tolerance).check(
+            b"", str(body["signature"]), str(body["timestamp"]), state.clock())
+    except VerificationError:
         raise SmileIDFailure(401, "2205", "You're not authorized to do that.") from None
-    if state.timestamp_tolerance is not None and abs(age) > state.timestamp_tolerance:
-        raise SmileIDFailure(401, "2205", "You're not authorized to do that.")
     return body
 
 
