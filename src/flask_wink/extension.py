@@ -25,13 +25,14 @@ from .settings import split_setting
 from .state import RetryPolicy, WinkSettings, WinkState, get_state
 from .store import Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
+from .tasks import CeleryHandOff, celery_app_for, register
 
 log = logging.getLogger("flask_wink")
 
 UserIdLoader = Callable[[], "str | None"]
 Permission = Callable[[], bool]
 
-HANDLE_EVENTS = ("background", "request", "worker")
+HANDLE_EVENTS = ("background", "request", "worker", "celery")
 
 
 class Wink:
@@ -42,7 +43,9 @@ class Wink:
     (otherwise ``WINK_PROVIDERS`` names them, or every installed provider whose settings are
     present is enabled); ``transport`` is handed to the HTTP clients of the providers built from
     config (tests): one ``httpx`` transport for all of them, or ``{provider name: transport}``
-    for each its own (a provider left out gets none: it calls its upstream).
+    for each its own (a provider left out gets none: it calls its upstream). ``celery`` is the
+    host's Celery app: events are then handled by its workers (``WINK_HANDLE_EVENTS`` defaults
+    to ``"celery"``; see :mod:`flask_wink.tasks`).
     """
 
     def __init__(
@@ -51,11 +54,13 @@ class Wink:
         *,
         providers: Iterable[Provider] | None = None,
         transport: Any = None,
+        celery: Any = None,
         **options: Any,
     ) -> None:
         self._options = {f"WINK_{key.upper()}": value for key, value in options.items()}
         self._providers = list(providers) if providers is not None else None
         self._transport = transport
+        self._celery = celery
         self._user_id_loader: UserIdLoader | None = None
         self._events_permission: Permission | None = None
         if app is not None:
@@ -111,7 +116,9 @@ class Wink:
         config.setdefault("WINK_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024)
         config.setdefault("WINK_CALLBACK_MAX_BYTES", 64 * 1024)
         config.setdefault("WINK_WEBHOOK_ALLOWED_IPS", None)
-        config.setdefault("WINK_HANDLE_EVENTS", "background")
+        config.setdefault("WINK_CELERY_APP", None)
+        given_celery = self._celery is not None or config["WINK_CELERY_APP"] is not None
+        config.setdefault("WINK_HANDLE_EVENTS", "celery" if given_celery else "background")
         config.setdefault("WINK_HANDLER_THREADS", 4)
         config.setdefault("WINK_WEBHOOK_FAST_PATH", False)
         config.setdefault("WINK_CLAIM_LEASE", 300.0)
@@ -136,6 +143,7 @@ class Wink:
                 f"WINK_HANDLE_EVENTS must be one of {', '.join(map(repr, HANDLE_EVENTS))}, "
                 f"not {handle_events!r}."
             )
+        celery_app = celery_app_for(app, self._celery)
         try:
             allowed = split_setting(config["WINK_WEBHOOK_ALLOWED_IPS"])
             networks = tuple(ipaddress.ip_network(item, strict=False) for item in allowed)
@@ -180,7 +188,10 @@ class Wink:
             process_name=process_name(),
             handler_pool=handler_pool(threads) if handle_events == "background" else None,
             rate_limits=RateLimits(app),
+            hand_off=CeleryHandOff(celery_app) if handle_events == "celery" else None,
         )
+        if celery_app is not None:
+            register(app, celery_app)
         app.extensions["wink"] = state
         # Closed when the app is collected; the finalizer holds the state, never the app.
         weakref.finalize(app, state.close)

@@ -3,7 +3,8 @@ handlers its provider registered.
 
 The same code runs after the answer in the process that stored the event (the default: on a
 small bounded pool, ``WINK_HANDLE_EVENTS = "background"``), in the request itself
-(``"request"``), in ``flask wink worker`` (``"worker"``), and in ``flask wink events retry``. A
+(``"request"``), in ``flask wink worker`` (``"worker"``), in a task on the host's Celery workers
+(``"celery"``, see :mod:`flask_wink.tasks`), and in ``flask wink events retry``. A
 handler or receiver that raises never loses the event: it is marked failed with the error and
 is retried by itself: after ``WINK_RETRY_FIRST_DELAY`` s, then after waits growing by
 ``WINK_RETRY_FACTOR`` up to ``WINK_RETRY_MAX_DELAY`` s (with jitter), until
@@ -204,8 +205,8 @@ def sweep_if_due(app: Flask, state: WinkState) -> None:
     failed events whose next attempt is due, when this process has not looked since it started
     or for ``WINK_SWEEP_INTERVAL`` s: on the handler pool when there is one, else in a thread of
     its own. Only where this process handles events itself (a ``flask wink worker`` does both in
-    worker mode)."""
-    if not state.handles_events or not state.sweep_interval:
+    worker mode; in celery mode the sweep hands such events to Celery again)."""
+    if not (state.handles_events or state.hand_off is not None) or not state.sweep_interval:
         return
     now = time.monotonic()
     last = state.last_sweep
@@ -230,7 +231,10 @@ def sweep_if_due(app: Flask, state: WinkState) -> None:
 
 def _sweep(app: Flask, state: WinkState) -> None:
     try:
-        taken = take_over_lapsed(app, state)
+        if state.hand_off is not None:
+            taken = state.hand_off.take_over(app, state)
+        else:
+            taken = take_over_lapsed(app, state)
         if taken:
             log.warning("took over %d event(s) whose handling process had stopped or whose retry "
                         "was due", taken)
@@ -268,6 +272,10 @@ def start_handling(app: Flask, state: WinkState, event: StoredEvent) -> None:
     so under load a thread handles many events in one app context instead of the pool waking a
     thread, pushing a context and settling a future for each one.
     """
+    if state.hand_off is not None:  # celery mode: a task on the host's workers handles it
+        state.hand_off(state, event)
+        sweep_if_due(app, state)
+        return
     if not state.handles_events:
         return
     sweep_if_due(app, state)

@@ -54,8 +54,12 @@ class RetryPolicy:
         return ceiling * (1.0 - 0.5 * rand())
 
 
+#: How the name an event is claimed under in celery mode begins, until a task takes it (a
+#: process's own name begins with its host name, which holds no ``@``).
+HANDED_PREFIX = "celery@"
+
 #: Where the events a process stores are handled (``WINK_HANDLE_EVENTS``).
-HandleEvents = Literal["background", "request", "worker"]
+HandleEvents = Literal["background", "request", "worker", "celery"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class WinkSettings:
     callback_max_bytes: int
     webhook_networks: tuple[Network, ...] = ()
     #: ``"background"``: on the handler pool after the answer; ``"request"``: in the request;
-    #: ``"worker"``: a ``flask wink worker`` does.
+    #: ``"worker"``: a ``flask wink worker`` does; ``"celery"``: a task on the host's Celery app.
     handle_events: HandleEvents = "background"
     #: The handler pool's size: at most this many threads drain its queue at once.
     handler_threads: int = 1
@@ -126,6 +130,9 @@ class WinkState:
     handler_queue: collections.deque[StoredEvent] = field(default_factory=collections.deque)
     handler_lock: threading.Lock = field(default_factory=threading.Lock)
     draining: int = 0
+    #: In ``"celery"`` mode, what hands a stored event to the host's Celery workers (a
+    #: :class:`flask_wink.tasks.CeleryHandOff`); None in every other mode.
+    hand_off: Any = None
     #: The kit's rate limits; None: none.
     rate_limits: RateLimits | None = None
     #: When this process last swept (monotonic seconds; None: not yet since it started).
@@ -149,13 +156,17 @@ class WinkState:
     @property
     def handles_events(self) -> bool:
         """Whether this process handles the events it stores (in the request or on its pool);
-        False in worker mode, where a ``flask wink worker`` does."""
-        return self.settings.handle_events != "worker"
+        False in worker mode, where a ``flask wink worker`` does, and in celery mode, where a
+        task on the host's Celery workers does."""
+        return self.settings.handle_events in ("background", "request")
 
     @property
     def handler_name(self) -> str | None:
         """The name a just-stored event is claimed under: this process's when it handles its
-        events itself, None (the event waits for a worker) in worker mode."""
+        events itself; in celery mode the hand-off's (``celery@`` and this process's name), which
+        any task for the event claims it from; None (the event waits for a worker) in worker mode."""
+        if self.hand_off is not None:
+            return f"{HANDED_PREFIX}{self.process_name}"[:100]
         return self.process_name if self.handles_events else None
 
     def provider(self, name: str) -> Provider:

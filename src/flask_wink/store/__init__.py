@@ -328,6 +328,87 @@ class Store:
                 rows += conn.execute(statement.returning(*events.c)).mappings().all()
         return sorted((_event_from_row(row) for row in rows), key=lambda e: e.id)
 
+    def claim_event(
+        self,
+        id_: int,
+        worker: str,
+        *,
+        handed_prefix: str | None = None,
+        failed_after: int | None = None,
+        lease: float = 300.0,
+        now: datetime | None = None,
+    ) -> StoredEvent | None:
+        """Take the one event ``id_`` for ``worker`` (a queued task's, see :mod:`flask_wink.tasks`)
+        when it is the task's to take: handed over and waiting for a task (``handling`` under a
+        name that starts with ``handed_prefix``: that attempt is already counted), the failed event
+        whose retry the task is (``failed`` after ``failed_after`` attempts, its retry not taken by
+        anyone else), or one whose claim lapsed ``lease`` s ago (its worker died). None otherwise:
+        handled, dead, or in a live worker's hands. One ``UPDATE``, so of two tasks for one event
+        only one takes it."""
+        if not self._ready:
+            self.init()
+        now = now or utcnow()
+        c = events.c
+        handed = (
+            sa.and_(c.state == "handling", c.claimed_by.startswith(handed_prefix, autoescape=True))
+            if handed_prefix else sa.false()
+        )
+        takeable = [handed, sa.and_(c.state == "handling", c.claimed_at < now - timedelta(seconds=lease))]
+        if failed_after is not None:
+            takeable.append(
+                sa.and_(c.state == "failed", c.attempts == failed_after, c.next_attempt_at.is_not(None))
+            )
+        statement = (
+            events.update()
+            .where(c.id == id_, sa.or_(*takeable))
+            .values(
+                state="handling",
+                claimed_by=worker,
+                claimed_at=now,
+                attempts=sa.case((handed, c.attempts), else_=c.attempts + 1),
+                next_attempt_at=None,
+            )
+            .returning(*events.c)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).mappings().first()
+        return _event_from_row(row) if row else None
+
+    def renew_handed(
+        self, prefix: str, name: str, *, limit: int = 50, lease: float = 300.0, now: datetime | None = None
+    ) -> list[int]:
+        """Events handed over more than ``lease`` s ago (``handling`` under a name that starts with
+        ``prefix``) and never taken: handed over again, now, under ``name``; their ids, oldest
+        first. No attempt is counted: no handler started."""
+        if not self._ready:
+            self.init()
+        now = now or utcnow()
+        c = events.c
+        chosen = (
+            sa.select(c.id)
+            .where(c.state == "handling", c.claimed_at < now - timedelta(seconds=lease),
+                   c.claimed_by.startswith(prefix, autoescape=True))
+            .order_by(c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = (
+            events.update()
+            .where(c.id.in_(chosen.scalar_subquery()))
+            .values(claimed_by=name, claimed_at=now)
+            .returning(c.id)
+        )
+        with self.engine.begin() as conn:
+            return sorted(conn.execute(statement).scalars())
+
+    def claim_of(self, id_: int) -> tuple[str, datetime | None] | None:
+        """``(state, claimed_at)`` of the event ``id_``; None when there is no such event."""
+        query = sa.select(events.c.state, events.c.claimed_at).where(events.c.id == id_)
+        with self.begin() as conn:
+            row = conn.execute(query).first()
+        return (row[0], row[1]) if row else None
+
     @staticmethod
     def _due_retries(now: datetime) -> sa.Select:
         """Failed events whose retry is due, the longest due first."""
