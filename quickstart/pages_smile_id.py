@@ -3,7 +3,7 @@ the links admin page, and the emulator in sandbox mode.
 
 Settings (``.env``): ``SMILE_ID_PARTNER_ID``, ``SMILE_ID_API_KEY``, ``SMILE_ID_HOST`` (default Smile
 ID's sandbox), ``SMILE_ID_PRIVACY_URL``, ``SMILE_ID_COMPANY_NAME``, ``SMILE_ID_CALLBACK_URL`` (the
-public URL of ``/wink/smile-id/callbacks``). The links admin page is one of the quickstart's admin
+public URL of ``/wink/smile-id/webhooks``). The links admin page is one of the quickstart's admin
 pages: open in sandbox mode, behind ``ADMIN_PASSWORD`` in live mode.
 """
 
@@ -47,7 +47,7 @@ def setup_smile_id(app: Flask, settings: Any, base_url: str) -> Flask | None:
         partner_id, api_key = state.partner_id, state.api_key
         host = f"{base_url}{SANDBOX_PREFIX}/v1"
         # The emulator posts results to the app's own address.
-        config["WINK_SMILE_ID_CALLBACK_URL"] = f"{base_url}/wink/smile-id/callbacks"
+        config["WINK_SMILE_ID_CALLBACK_URL"] = f"{base_url}/wink/smile-id/webhooks"
     else:
         partner_id, api_key = given.get("SMILE_ID_PARTNER_ID"), given.get("SMILE_ID_API_KEY")
         host = given.get("SMILE_ID_HOST")

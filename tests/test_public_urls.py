@@ -78,7 +78,7 @@ def test_a_smile_id_link_points_at_the_public_url_whatever_the_host_header(
         started = httpx.post(served.url + "/wink/smile-id/start", headers={**USER, "Host": ATTACKER})
     assert started.status_code == 303, started.text
     [link] = smile_id_sandbox.state.links.values()
-    assert link.fields["callback_url"] == f"{base}/wink/smile-id/callbacks"
+    assert link.fields["callback_url"] == f"{base}/wink/smile-id/webhooks"
     assert link.fields["redirect_url"] == f"{base}/wink/smile-id/return"
 
 
@@ -92,7 +92,7 @@ def test_with_trusted_hosts_an_untrusted_host_is_refused_and_mints_nothing(smile
         # The request's own host, when listed, is where Smile ID sends the result back.
         assert httpx.post(served.url + "/wink/smile-id/start", headers=USER).status_code == 303
     [link] = smile_id_sandbox.state.links.values()
-    assert link.fields["callback_url"] == f"{served.url}/wink/smile-id/callbacks"
+    assert link.fields["callback_url"] == f"{served.url}/wink/smile-id/webhooks"
 
 
 @pytest.mark.parametrize("config, origin", [
@@ -127,7 +127,7 @@ def test_a_provider_handing_out_this_apps_urls_needs_its_address_to_start(tmp_pa
     )
     # The provider's own settings for every URL it hands out are enough.
     explicit = {
-        "smile_id": {"WINK_SMILE_ID_CALLBACK_URL": "https://app.example.com/wink/smile-id/callbacks",
+        "smile_id": {"WINK_SMILE_ID_CALLBACK_URL": "https://app.example.com/wink/smile-id/webhooks",
                      "WINK_SMILE_ID_REDIRECT_URL": "https://app.example.com/wink/smile-id/return"},
         "ucw": {"WINK_UCW_TARGET_ORIGIN": "https://app.example.com"},
     }[provider]
@@ -142,7 +142,7 @@ def test_the_sandbox_quickstart_hands_upstreams_its_own_address_not_the_host_hea
     try:
         [link] = emulator.links.values()
         assert link.fields["redirect_url"] == f"{own}/wink/smile-id/return"
-        assert link.fields["callback_url"] == f"{own}/wink/smile-id/callbacks"
+        assert link.fields["callback_url"] == f"{own}/wink/smile-id/webhooks"
         assert widget_config(widget.json()["widgetUrl"])["targetOrigin"] == own
     finally:
         emulator.close()
@@ -176,5 +176,5 @@ def test_the_live_quickstart_hands_upstreams_the_public_url_it_is_given(
     ) as served:
         start_as_attacker(served.url)
     [link] = smile_id_sandbox.state.links.values()
-    assert link.fields["callback_url"] == "https://app.example.com/wink/smile-id/callbacks"
+    assert link.fields["callback_url"] == "https://app.example.com/wink/smile-id/webhooks"
     assert link.fields["redirect_url"] == "https://app.example.com/wink/smile-id/return"

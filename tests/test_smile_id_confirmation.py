@@ -116,7 +116,7 @@ def forged_approval(genuine: dict, job_id: str, user_id: str) -> bytes:
 
 
 def post_callback(served, raw: bytes) -> httpx.Response:
-    return httpx.post(served.url + "/wink/smile-id/callbacks", content=raw,
+    return httpx.post(served.url + "/wink/smile-id/webhooks", content=raw,
                       headers={"Content-Type": "application/json"})
 
 

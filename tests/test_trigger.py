@@ -310,7 +310,7 @@ def test_a_smile_id_result_signed_with_another_key_is_refused(tmp_path, wink_san
     with served_app(tmp_path, wink_sandbox, smile_id_sandbox) as (app, url):
         sender = make_app(tmp_path, wink_sandbox, smile_id_sandbox, name="sender",
                           TRUSTED_HOSTS=["127.0.0.1"], WINK_SMILE_ID_API_KEY="another-key")
-        result = trigger(sender, "result.approved", "--to", f"{url}/wink/smile-id/callbacks")
+        result = trigger(sender, "result.approved", "--to", f"{url}/wink/smile-id/webhooks")
 
     assert result.exit_code == 1
     assert "The app answered HTTP 401" in result.output

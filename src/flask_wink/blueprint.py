@@ -132,8 +132,8 @@ def fresh_csrf():
 @bp.post("/callbacks", defaults={"provider": None})
 def record_callback(provider: str | None):
     """Record one callback (a browser event) ``{name, args}`` of the provider for the current
-    app user. (Smile ID's own ``/smile-id/callbacks`` route, its signed results, is matched
-    first: Smile ID reports no browser events.)"""
+    app user. (Smile ID's own ``/smile-id/callbacks`` route, the address its signed results had
+    before ``/smile-id/webhooks``, is matched first: Smile ID reports no browser events.)"""
     state = get_state()
     chosen = _provider(state, provider)
     if not chosen.browser_events:

@@ -170,7 +170,7 @@ class SmileID(BaseProvider):
         """Where Smile ID posts the signed result and where it sends the browser back: the
         settings when given, else this app's routes at its public address (built by the core)."""
         return {
-            "callback_url": PublicURL("wink_smile_id.callbacks", given=self.callback_url),
+            "callback_url": PublicURL("wink.receive_webhook", {"provider": "smile-id"}, given=self.callback_url),
             "redirect_url": PublicURL("wink.return_page", {"provider": "smile-id"}, given=self.redirect_url),
         }
 
@@ -324,9 +324,9 @@ class SmileID(BaseProvider):
             # Printed without its signature: with it, the result could be sent again by anyone
             # who reads the output (the signature covers the timestamp, not the result).
             shown = {**signed, "signature": signed["signature"][:8] + "…"}
-            yield TestMessage("wink_smile_id.callbacks", json.dumps(signed).encode(),
-                              {"Content-Type": "application/json"}, note=note,
-                              shown=json.dumps(shown, ensure_ascii=False).encode())
+            yield TestMessage("wink.receive_webhook", json.dumps(signed).encode(),
+                              {"Content-Type": "application/json"}, values={"provider": "smile-id"},
+                              note=note, shown=json.dumps(shown, ensure_ascii=False).encode())
 
     # -- statuses --------------------------------------------------------------------------
 
@@ -371,7 +371,7 @@ class SmileID(BaseProvider):
     #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
     describe = staticmethod(describe_event)
 
-    # Its parts: ``flask wink smile-id links ...``, ``POST /start``, ``POST /callbacks``, ``GET /status``
+    # Its parts: ``flask wink smile-id links ...``, ``POST /start``, ``GET /status``
     # and the return page, and ``python -m flask_wink.sandbox smile-id``
     cli = ".cli:smile_id_cli"
     views = ".views:parts"

@@ -2,7 +2,9 @@
 
 - ``POST /start`` (CSRF): a single-use link for the signed-in user; the browser is sent there (303).
   Rate limited as token minting is (``WINK_TOKEN_RATE_LIMIT``, ``WINK_TOKEN_ADDRESS_RATE_LIMIT``).
-- ``POST /callbacks``: Smile ID's signed results, received exactly as ``/webhooks`` receives them.
+- ``POST /callbacks``: Smile ID's signed results, received exactly as ``/webhooks`` receives them:
+  the address this kit handed Smile ID for links created before ``/wink/smile-id/webhooks`` (the
+  core's webhook route) became the default, kept so that their results still arrive.
 - ``GET /status``: the signed-in user's verifications, for the return page and the host's pages.
 - the return page's template, ``wink/smile_id/return.html`` (``GET /return`` is the core's).
 """
@@ -100,7 +102,7 @@ def _check_csrf() -> None:
 
 
 def openapi_paths(base: str, provider: Any) -> dict[str, Any]:
-    """``POST <base>/start``, ``POST <base>/callbacks`` and ``GET <base>/status`` in the kit's
+    """``POST <base>/start``, ``POST <base>/callbacks`` (deprecated) and ``GET <base>/status`` in the kit's
     OpenAPI document."""
     verification = {"type": "object", "additionalProperties": True}
     return {
@@ -116,7 +118,8 @@ def openapi_paths(base: str, provider: Any) -> dict[str, Any]:
                 **error_responses("400", "401", "429", "502", "503", "504"),
             },
         }},
-        f"{base}/callbacks": {"post": webhook_operation(provider)},
+        # The address results had before the core's .../webhooks: still received, for old links.
+        f"{base}/callbacks": {"post": {**webhook_operation(provider), "deprecated": True}},
         f"{base}/status": {"get": {
             "summary": "The signed-in user's verifications, newest first, and the latest one's status.",
             "responses": {
