@@ -169,9 +169,10 @@ class SmileID(BaseProvider):
     def public_urls(self) -> dict[str, PublicURL]:
         """Where Smile ID posts the signed result and where it sends the browser back: the
         settings when given, else this app's routes at its public address (built by the core)."""
+        own = {"provider": "smile-id"}
         return {
-            "callback_url": PublicURL("wink.receive_webhook", {"provider": "smile-id"}, given=self.callback_url),
-            "redirect_url": PublicURL("wink.return_page", {"provider": "smile-id"}, given=self.redirect_url),
+            "callback_url": PublicURL("wink.receive_webhook", own, given=self.callback_url),
+            "redirect_url": PublicURL("wink.return_page", own, given=self.redirect_url),
         }
 
     @classmethod
