@@ -7,6 +7,7 @@ its public address (see :mod:`flask_wink.addresses`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -33,6 +34,7 @@ from ...provider import (
     TestMessage,
 )
 from ...settings import URL, Invalid, Setting
+from ...signing import HmacVerifier
 from ...state import WinkState, get_state
 from .client import SANDBOX_HOST, SmileIDClient
 from .describe import describe_event
@@ -243,6 +245,11 @@ class SmileID(BaseProvider):
 
     # -- inbound ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _callback_verifier(self) -> HmacVerifier:
+        """Smile ID's callback signature under the API key, made once, not per callback."""
+        return scheme(self.partner_id, self._api_key, max_age=self.callback_max_age, max_future=CLOCK_SKEW)
+
     def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
         """Check the callback's ``signature`` over its ``timestamp`` (constant time), then its age."""
         try:
@@ -255,8 +262,7 @@ class SmileID(BaseProvider):
         if partner is not None and str(partner) != self.partner_id:
             raise VerificationError("the callback names another partner")
         signature = body.get("signature")
-        scheme(self.partner_id, self._api_key, max_age=self.callback_max_age, max_future=CLOCK_SKEW
-               ).check(raw, signature, body.get("timestamp"), now)
+        self._callback_verifier.check(raw, signature, body.get("timestamp"), now)
         params = body.get("PartnerParams")
         job = body.get("SmileJobID")
         code = body.get("ResultCode")

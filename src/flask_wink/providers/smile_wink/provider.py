@@ -6,6 +6,7 @@ for Smile (``WINK_API_KEY``, ``WINK_API_SECRET``, ``WINK_API_HOST``, ``WINK_WEBH
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -29,6 +30,7 @@ from ...provider import (
     url_segment,
 )
 from ...settings import Setting, split_setting
+from ...signing import HmacVerifier
 from . import signature
 from .client import SmileClient
 from .describe import describe_event
@@ -188,9 +190,14 @@ class SmileWink(BaseProvider):
 
     # -- inbound ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _webhook_verifier(self) -> HmacVerifier:
+        """Smile's webhook scheme under ``WINK_WEBHOOK_SECRETS``, made once, not per webhook."""
+        return signature.scheme(self.webhook_secrets, self.webhook_max_age)
+
     def verify_inbound(self, raw: bytes, headers: Mapping[str, str], now: float) -> Inbound:
         """Check ``Smile-Signature`` over the raw body, the envelope and its age."""
-        verifier = signature.scheme(self.webhook_secrets, self.webhook_max_age)
+        verifier = self._webhook_verifier
         verifier.verify(raw, headers, now)
         try:
             event = signature.parse_event(raw)
@@ -218,7 +225,7 @@ class SmileWink(BaseProvider):
         if not self.webhook_secrets:
             raise TriggerError("WINK_WEBHOOK_SECRETS is not set: set it to the secret of your Smile webhook.")
         raw = json.dumps(sample_event(name, upstream_user_id), separators=(",", ":")).encode()
-        signed = signature.scheme(self.webhook_secrets).headers(raw)
+        signed = self._webhook_verifier.headers(raw)
         headers = {"Content-Type": "application/json", **signed}
         yield TestMessage("wink.receive_webhook", raw, headers, values={"provider": url_segment(self.name)})
 
