@@ -523,6 +523,23 @@ def test_a_fourth_providers_declared_table_is_erased_too(tmp_path, database_url,
     get_state(app).close()
 
 
+def test_an_erasure_run_again_deletes_what_a_late_handler_wrote(tmp_path):
+    url = f"sqlite:///{tmp_path / 'wink.sqlite3'}"
+    app, _ = ledger_app(tmp_path, url, PersonalData("wink_acme_results", "job_id", tied_by="event_id"))
+    with app.app_context():
+        store = get_state().store
+        store.link_user("acme_ledger", "ada", "acme-ada")
+        assert erase_user(app, "ada", by="test").counts["wink_users"] == 1
+        # A handler of another process, still running for one of her events, writes a status.
+        store.update_account("acme_ledger", "v-late", "approved", replaces=(), connected=True,
+                             upstream_user_id="acme-ada")
+        again = erase_user(app, "ada", by="test")
+        assert again.counts["wink_accounts"] == 1 and again.tombstones == 1
+        assert store.account("acme_ledger", "v-late") is None
+        assert len(list_erasures(get_state())) == 2
+    get_state(app).close()
+
+
 def rows_text_of(database_url: str, table: str) -> str:
     engine = sa.create_engine(database_url)
     try:

@@ -110,7 +110,7 @@ def erase_user(app: Any, app_user_id: str, upstream: bool = False, *, by: str | 
             upstream_ids.setdefault(provider, [])
             upstream_ids[provider] = sorted(set(upstream_ids[provider]) | set(ids))
         counts = _delete_rows(conn, state, app_user_id, upstream_ids)
-        tombstones = _bury(conn, store.dialect, upstream_ids, erased_at)
+        tombstones = _bury(conn, store.dialect, app_user_id, upstream_ids, erased_at)
         conn.execute(erasures.update().where(erasures.c.id == audit_id).values(
             counts=json.dumps(counts, sort_keys=True),
             upstream=None if answers is None else json.dumps(
@@ -138,18 +138,22 @@ def _os_user() -> str:
 
 
 def _upstream_ids(bind: Any, app_user_id: str) -> dict[str, list[str]]:
-    """Every upstream user ever linked to the app user, by provider (current or not), and those
-    only their events name (a callback stores both ids)."""
+    """Every upstream user ever linked to the app user, by provider (current or not), those only
+    their events name (a callback stores both ids), and those an earlier erasure of theirs left a
+    tombstone for."""
     linked = sa.select(users.c.provider, users.c.upstream_user_id).where(users.c.app_user_id == app_user_id)
     named = (
         sa.select(events.c.provider, events.c.upstream_user_id)
         .where(events.c.app_user_id == app_user_id, events.c.upstream_user_id.is_not(None))
         .distinct()
     )
+    # An erasure run again: the upstream users erased before, for what a late handler wrote.
+    buried = sa.select(erased_users.c.provider, erased_users.c.upstream_user_id).where(
+        erased_users.c.app_user_id == app_user_id)
     found: dict[str, set[str]] = {}
 
     def read(conn: Any) -> None:
-        for query in (linked, named):
+        for query in (linked, named, buried):
             for provider, upstream_user_id in conn.execute(query):
                 found.setdefault(provider, set()).add(upstream_user_id)
 
@@ -266,9 +270,11 @@ def _tie(declared: PersonalData, provider: str, column: Any, app_user_id: str,
     return column.in_(event_ids.scalar_subquery())
 
 
-def _bury(conn: Any, dialect: str, upstream_ids: Mapping[str, list[str]], erased_at: datetime) -> int:
+def _bury(conn: Any, dialect: str, app_user_id: str, upstream_ids: Mapping[str, list[str]],
+          erased_at: datetime) -> int:
     """A tombstone per erased upstream user (an erasure again keeps the first one)."""
-    rows = [{"provider": p, "upstream_user_id": u, "erased_at": erased_at, "dropped": 0}
+    rows = [{"provider": p, "upstream_user_id": u, "app_user_id": app_user_id, "erased_at": erased_at,
+             "dropped": 0}
             for p, ids in sorted(upstream_ids.items()) for u in ids]
     if not rows:
         return 0

@@ -122,9 +122,12 @@ erased_users = sa.Table(
     metadata,
     sa.Column("provider", sa.String(50), nullable=False),
     sa.Column("upstream_user_id", sa.String(200), nullable=False),
+    # Whose it was: an erasure run again finds what a late handler wrote under this upstream user.
+    sa.Column("app_user_id", sa.String(200), nullable=False),
     sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("dropped", sa.Integer, nullable=False, server_default="0"),
     sa.PrimaryKeyConstraint("provider", "upstream_user_id", name="pk_wink_erased_users"),
+    sa.Index("ix_wink_erased_users_app_user", "app_user_id"),
 )
 
 #: The tables of each provider, by provider name (see provider_metadata).

@@ -2,8 +2,9 @@
 
 - ``wink_erasures``: one row per ``flask wink users erase`` (or ``erase_user``): when, the app's
   id of the user, who ran it, counts per table and what the upstreams answered; no personal data.
-- ``wink_erased_users``: ``(provider, upstream_user_id)`` of each upstream user erased, and how
-  many webhooks naming them were dropped since.
+- ``wink_erased_users``: ``(provider, upstream_user_id)`` of each upstream user erased, whose it
+  was (so that an erasure run again finds what a late handler wrote), and how many webhooks naming
+  them were dropped since.
 - A trigger on ``wink_events`` drops a webhook that names an erased upstream user, inside the
   insert statement the write path sends anyway (no query of its own per webhook), and counts it;
   the insert then reports no new row, as for a redelivery, and the sender gets its 2xx. Webhooks
@@ -93,10 +94,12 @@ def upgrade() -> None:
         "wink_erased_users",
         sa.Column("provider", sa.String(50), nullable=False),
         sa.Column("upstream_user_id", sa.String(200), nullable=False),
+        sa.Column("app_user_id", sa.String(200), nullable=False),
         sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("dropped", sa.Integer, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("provider", "upstream_user_id", name="pk_wink_erased_users"),
     )
+    op.create_index("ix_wink_erased_users_app_user", "wink_erased_users", ["app_user_id"])
     triggers = POSTGRESQL_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS
     for statement in triggers:
         op.execute(statement)
