@@ -578,6 +578,30 @@ def test_an_app_user_id_no_app_could_have_is_refused_in_one_line(tmp_path, user)
     get_state(app).close()
 
 
+def test_an_upstream_that_cannot_be_asked_is_recorded_and_the_kits_rows_are_erased_all_the_same(tmp_path):
+    url = f"sqlite:///{tmp_path / 'wink.sqlite3'}"
+    app, ledger = ledger_app(tmp_path, url, PersonalData("wink_acme_results", "job_id", tied_by="event_id"))
+
+    def refuse(state, upstream_user_ids):
+        raise RuntimeError(f"Acme is down; it names {upstream_user_ids[0]}")
+
+    ledger.erase_upstream = refuse
+    with app.app_context():
+        get_state().store.link_user("acme_ledger", "ada", "acme-ada")
+    result = app.test_cli_runner().invoke(args=["wink", "users", "erase", "ada", "--upstream"])
+    assert result.exit_code == 1
+    assert "acme-ledger: Acme Ledger could not be asked: RuntimeError; erase again to retry." in result.output
+    assert "An upstream could not be asked: erase again with --upstream to ask again." in result.output
+    assert "acme-ada" not in result.output  # the exception's message is not repeated
+    with app.app_context():
+        state = get_state()
+        assert state.store.app_user_id("acme_ledger", "acme-ada") is None
+        [line] = list_erasures(state)
+    said = "Acme Ledger could not be asked: RuntimeError; erase again to retry."
+    assert line["upstream"] == {"acme_ledger": {"asked": True, "ok": False, "answer": said}}
+    get_state(app).close()
+
+
 def test_a_declaration_says_what_ties_its_rows_to_a_user():
     with pytest.raises(ValueError, match="tied_by must be one of upstream_user_id, app_user_id, event_id"):
         PersonalData("wink_x", "owner", tied_by="email")
