@@ -89,7 +89,8 @@ def erase_user(app: Any, app_user_id: str, upstream: bool = False, *, by: str | 
     if not isinstance(app_user_id, str) or not app_user_id or len(app_user_id) > 200:
         raise ValueError("The app user id must be a non-empty string of at most 200 characters.")
     erased_by = (by or _os_user())[:200]
-    store = store_ready(state)
+    store = state.store
+    store.init()
     upstream_ids = _upstream_ids(store.engine, app_user_id)
     answers: dict[str, UpstreamErasure] | None = None
     if upstream:
@@ -107,8 +108,7 @@ def erase_user(app: Any, app_user_id: str, upstream: bool = False, *, by: str | 
                                      counts="{}", upstream=None).returning(erasures.c.id)
         ).scalar_one()
         for provider, ids in _upstream_ids(conn, app_user_id).items():
-            upstream_ids.setdefault(provider, [])
-            upstream_ids[provider] = sorted(set(upstream_ids[provider]) | set(ids))
+            upstream_ids[provider] = sorted({*upstream_ids.get(provider, ()), *ids})
         counts = _delete_rows(conn, state, app_user_id, upstream_ids)
         tombstones = _bury(conn, store.dialect, app_user_id, upstream_ids, erased_at)
         conn.execute(erasures.update().where(erasures.c.id == audit_id).values(
@@ -122,12 +122,6 @@ def erase_user(app: Any, app_user_id: str, upstream: bool = False, *, by: str | 
     log.info("erased app user %s: %d row(s) deleted, %d tombstone(s), by %s (audit %s)",
              app_user_id, erasure.total, tombstones, erased_by, audit_id)
     return erasure
-
-
-def store_ready(state: WinkState) -> Any:
-    """The state's store, its tables brought up to date."""
-    state.store.init()
-    return state.store
 
 
 def _os_user() -> str:
