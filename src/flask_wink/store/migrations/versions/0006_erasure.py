@@ -8,7 +8,8 @@
 - A trigger on ``wink_events`` drops a webhook that names an erased upstream user, inside the
   insert statement the write path sends anyway (no query of its own per webhook), and counts it;
   the insert then reports no new row, as for a redelivery, and the sender gets its 2xx. Webhooks
-  that name no user, and callbacks, skip it in the trigger's ``WHEN``.
+  that name no user, and callbacks, skip it in the trigger's ``WHEN``; so does a row without an
+  event id, which the write path counts as new whatever happens (see ``statements``).
 - A trigger on ``wink_users`` lifts the tombstone of an upstream user id linked again (an app that
   makes its upstream user ids from its own, say): the new link's webhooks are the user's again.
 
@@ -27,7 +28,8 @@ depends_on = None
 SQLITE_TRIGGERS = (
     """
     CREATE TRIGGER wink_events_drop_erased BEFORE INSERT ON wink_events
-    WHEN NEW.kind = 'webhook' AND NEW.upstream_user_id IS NOT NULL AND EXISTS (
+    WHEN NEW.kind = 'webhook' AND NEW.event_id IS NOT NULL AND NEW.upstream_user_id IS NOT NULL
+    AND EXISTS (
         SELECT 1 FROM wink_erased_users
         WHERE provider = NEW.provider AND upstream_user_id = NEW.upstream_user_id)
     BEGIN
@@ -61,7 +63,7 @@ POSTGRESQL_TRIGGERS = (
     """,
     """
     CREATE TRIGGER wink_events_drop_erased BEFORE INSERT ON wink_events FOR EACH ROW
-    WHEN (NEW.kind = 'webhook' AND NEW.upstream_user_id IS NOT NULL)
+    WHEN (NEW.kind = 'webhook' AND NEW.event_id IS NOT NULL AND NEW.upstream_user_id IS NOT NULL)
     EXECUTE PROCEDURE wink_drop_erased()
     """,
     """
