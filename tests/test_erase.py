@@ -36,8 +36,10 @@ from flask_wink.testing import LOOPBACK_HOSTS, serve
 from test_ucw import log_in
 
 ADA, BOB = "ada-4711", "bob-0815"
-#: What each test reads: the app user's ids at each upstream, and what they linked.
+#: The id number Ada has Smile ID check.
 ID_NUMBER = "1234560"
+#: Seconds an HTTP call of these tests may take: the emulators answer slowly on a busy machine.
+TIMEOUT = 30.0
 
 
 def sample(name: str) -> bytes:
@@ -55,10 +57,6 @@ class World:
     ucw: Any
     smile_id: Any
     database_url: str
-    folder: Path
-
-    def state(self) -> Any:
-        return get_state(self.app)
 
     def settle(self) -> None:
         """Every webhook and callback sent so far delivered, and their handlers done."""
@@ -67,9 +65,14 @@ class World:
         with self.app.app_context():
             assert get_state().wait_for_handlers()
 
+    def unsubscribe(self) -> None:
+        """No more webhooks from Smile's emulator: what the database holds stays as it is now."""
+        for hook in list(self.smile.state.webhooks):
+            self.smile.state.delete_webhook(hook)
 
-def host_app(world_parts: dict[str, Any], database_url: str, folder: Path) -> Flask:
-    smile, ucw, smile_id = world_parts["smile"], world_parts["ucw"], world_parts["smile_id"]
+
+def host_app(smile: Any, ucw: Any, smile_id: Any, database_url: str, folder: Path) -> Flask:
+    """A host app with the three providers, each on its emulator; the user comes from X-User."""
     app = Flask("erase_host", instance_path=str(folder / "instance"))
     app.config.update(
         SECRET_KEY="test-secret",
@@ -101,13 +104,13 @@ def host_app(world_parts: dict[str, Any], database_url: str, folder: Path) -> Fl
 def world(tmp_path, database_url) -> Iterator[World]:
     config = {"WINK_SANDBOX_ANALYSIS_DELAY": 0.05}
     with run_smile(config=config) as smile, run_ucw_sandbox() as ucw, run_smile_id() as smile_id:
-        app = host_app({"smile": smile, "ucw": ucw, "smile_id": smile_id}, database_url, tmp_path)
+        app = host_app(smile, ucw, smile_id, database_url, tmp_path)
         try:
             with serve(app) as served:
                 smile.state.create_webhook({"name": "host", "url": served.url + "/wink/webhooks",
                                             "eventTypes": ["ALL_EVENTS"], "active": True,
                                             "secret": WEBHOOK_SECRET})
-                yield World(app, served.url, smile, ucw, smile_id, database_url, tmp_path)
+                yield World(app, served.url, smile, ucw, smile_id, database_url)
         finally:
             get_state(app).close()
 
@@ -129,7 +132,7 @@ class Linked:
 
 
 def link_smile(world: World, user: str, provider: str = "upwork") -> tuple[str, str]:
-    with httpx.Client() as http:
+    with httpx.Client(timeout=TIMEOUT) as http:
         token = http.post(world.url + "/wink/token", headers={"X-User": user})
         assert token.status_code == 201, token.text
         body = token.json()
@@ -154,18 +157,18 @@ def link_everywhere(world: World, user: str) -> Linked:
     client.close()
     # UCW: a widget URL, the widget's login, the connection relayed and confirmed (its FDX data).
     headers = {"X-User": user}
-    widget = httpx.post(world.url + "/wink/ucw/token", headers=headers).json()
+    widget = httpx.post(world.url + "/wink/ucw/token", headers=headers, timeout=TIMEOUT).json()
     _, member = log_in(widget["widgetUrl"])
     metadata = {k: member[k] for k in ("ucpInstitutionId", "aggregator", "connectionId", "aggregatorUserId")}
-    relayed = httpx.post(world.url + "/wink/ucw/callbacks", headers=headers,
+    relayed = httpx.post(world.url + "/wink/ucw/callbacks", headers=headers, timeout=TIMEOUT,
                          json={"name": "connect/memberConnected", "args": metadata})
     assert relayed.status_code == 201, relayed.text
     # Smile ID: a verification through the emulator's page, its signed result posted back.
-    with httpx.Client(base_url=world.url, headers=headers) as browser:
+    with httpx.Client(base_url=world.url, headers=headers, timeout=TIMEOUT) as browser:
         started = browser.post("/wink/smile-id/start")
         assert started.status_code == 303, started.text
         form = {"id_type": "0", "id_number": ID_NUMBER, "capture": "1", "action": "submit"}
-        back = httpx.post(started.headers["location"], data=form)
+        back = httpx.post(started.headers["location"], data=form, timeout=TIMEOUT)
         assert back.status_code == 302
         browser.get(back.headers["location"])
     world.settle()
@@ -335,6 +338,7 @@ def test_erase_through_the_cli_leaves_none_of_the_users_values_and_every_other_u
     world.settle()
     with world.app.app_context():
         store_user_data(world.app, fetch_user_data(world.app, bob_smile_user))
+    world.unsubscribe()
     ada_ids, bob_ids = upstream_ids(world, ADA), upstream_ids(world, BOB)
     bob_rows = {table: rows_text(world, table, "WHERE upstream_user_id = :u", u=bob_smile_user)
                 for table in ("wink_events", "wink_accounts", "wink_user_data")}
@@ -400,13 +404,14 @@ def test_erase_with_upstream_asks_each_upstream_and_records_what_it_answered(wor
     # What the emulators hold now: Smile's account revoked and its data gone, the archive revoked;
     # UCW has forgotten the user.
     smile = world.smile
-    with httpx.Client(base_url=smile.api_host, auth=(smile.api_key, smile.api_secret)) as api:
+    auth = (smile.api_key, smile.api_secret)
+    with httpx.Client(base_url=smile.api_host, auth=auth, timeout=TIMEOUT) as api:
         account = api.get(f"/accounts/{ada.smile_account_id}").json()["data"]
         assert account["connectionStatus"] == "DISCONNECTED"
         assert api.get(f"/archives/{ada.archive_id}").json()["data"]["state"]["status"] == "REVOKED"
         assert api.get("/employments", params={"userId": ada.smile_user_id}).json()["data"]["items"] == []
         assert api.get(f"/users/{ada.smile_user_id}").status_code == 200  # no call deletes it
-    gone = httpx.get(world.ucw.url + "/api/data/accounts",
+    gone = httpx.get(world.ucw.url + "/api/data/accounts", timeout=TIMEOUT,
                      params={"aggregator": "mx", "userId": ada.ucw_user_id},
                      headers={"UCW-Connection-Id": ada.ucw_connection_id})
     assert gone.status_code == 404 and gone.json() == {"message": "Can't resolve userId"}
@@ -426,13 +431,16 @@ def test_erase_with_upstream_asks_each_upstream_and_records_what_it_answered(wor
 
 def post_smile_webhook(world: World, event: dict[str, Any]) -> httpx.Response:
     raw, headers = signed_webhook(event, WEBHOOK_SECRET)
-    return httpx.post(world.url + "/wink/webhooks", content=raw, headers=headers)
+    return httpx.post(world.url + "/wink/webhooks", content=raw, headers=headers, timeout=TIMEOUT)
 
 
 def test_a_later_webhook_naming_an_erased_user_is_acknowledged_dropped_and_counted(world):
     ada_smile, ada_account = link_smile(world, ADA)
     bob_smile, bob_account = link_smile(world, BOB)
     world.settle()
+    # From here on only this test sends webhooks (the emulator's later ones would be dropped too,
+    # and counted, whenever they came).
+    world.unsubscribe()
     with world.app.app_context():
         stored = get_state().store.list_events(upstream_user_id=ada_smile, kind="webhook", limit=1)[0]
     erase_user(world.app, ADA, by="test")
@@ -447,7 +455,7 @@ def test_a_later_webhook_naming_an_erased_user_is_acknowledged_dropped_and_count
     erase_user(world.app, ADA, by="test")
     result = signed_result(world.smile_id.partner_id, world.smile_id.api_key, job_id="job-late",
                            user_id="wink-erased-ada")
-    late = httpx.post(world.url + "/wink/smile-id/webhooks", content=result,
+    late = httpx.post(world.url + "/wink/smile-id/webhooks", content=result, timeout=TIMEOUT,
                       headers={"Content-Type": "application/json"})
     assert late.status_code == 200 and late.json()["status"] == "dropped"
     # Bob's webhooks are stored as ever.
@@ -487,7 +495,7 @@ def post_result(url: str, ledger: Any, job: str, user: str, verification: str) -
     body = {"jobId": job, "result": "approved", "user": user, "verification": verification}
     raw = json.dumps(body).encode()
     timestamp = str(time.time())
-    return httpx.post(url + "/wink/acme-ledger/webhooks", content=raw, headers={
+    return httpx.post(url + "/wink/acme-ledger/webhooks", content=raw, timeout=TIMEOUT, headers={
         "Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(raw, timestamp, ledger.secret)})
 
