@@ -10,14 +10,18 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from flask import Flask, request
 
+from acme_ledger import AcmeLedger
 from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
-from flask_wink import get_state
+from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from flask_wink import Wink, get_state
 from flask_wink.errors import ConfigurationError
 from flask_wink.providers.smile_id.testing import run_sandbox as run_smile_id_sandbox
 from flask_wink.providers.smile_wink import archives as smile_archives
@@ -360,6 +364,48 @@ def test_a_database_from_before_keys_keeps_working_and_rotate_encrypts_it(
     get_state(keyed).store.dispose()
     text = stored_text(database_url)
     assert not [v for v in values if v in text]
+
+
+# -- a provider of your own -------------------------------------------------------------------------
+
+
+class SealedLedger(AcmeLedger):
+    """A fourth provider that says its results' verification is personal."""
+
+    encrypted_columns = {"wink_acme_results": ("verification",)}
+    migrations = Path(__file__).resolve().parent / "acme_ledger" / "migrations"
+
+
+def test_a_fourth_providers_declared_columns_are_encrypted_and_rotated(tmp_path):
+    url = f"sqlite:///{tmp_path / 'acme.sqlite3'}"
+    ledger = SealedLedger()
+
+    def acme_app(keys: str) -> Flask:
+        app = Flask("acme_host", instance_path=str(tmp_path / "instance"))
+        app.config.update(SECRET_KEY="s", WINK_HANDLE_EVENTS="request", WINK_DATABASE_URL=url,
+                          WINK_ENCRYPTION_KEYS=keys)
+        Wink(app, providers=[ledger]).user_id_loader(lambda: request.headers.get("X-User"))
+        return app
+
+    app = acme_app(OLD)
+    body = {"jobId": "j-1", "result": "approved", "user": "acme-1", "verification": "Ada Lovelace's passport"}
+    raw, timestamp = json.dumps(body).encode(), str(time.time())
+    with serve(app) as served:
+        answer = httpx.post(served.url + "/wink/acme-ledger/webhooks", content=raw, headers={
+            "Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(raw, timestamp, ledger.secret),
+        })
+    assert answer.status_code == 200
+    get_state(app).store.dispose()
+    # (Acme's status names the verification as its account id, which, an id, stays clear.)
+    [stored] = sealed_rows(url, "wink_acme_results", "verification")
+    assert stored.startswith(MARK) and "Ada" not in stored
+    rotated = acme_app(f"{NEW},{OLD}")
+    result = rotated.test_cli_runner().invoke(args=["wink", "keys", "rotate"])
+    assert "wink_acme_results: 1 re-encrypted" in result.output, result.output
+    [resealed] = sealed_rows(url, "wink_acme_results", "verification")
+    assert Keyring([NEW]).open(resealed) == body["verification"]
+    get_state(rotated).close()
 
 
 # -- the quickstart --------------------------------------------------------------------------------
