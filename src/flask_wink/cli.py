@@ -102,6 +102,7 @@ def init(directory: Path) -> None:
         text = (starter / source).read_text("utf-8")
         if target == ".env":
             text = text.replace("{secret_key}", secrets.token_hex(32))
+            text = text.replace("{encryption_key}", generate_key())
         path = directory / target
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")
