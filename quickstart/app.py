@@ -9,7 +9,6 @@ and last the emulators mounted beside the app.
 from __future__ import annotations
 
 import importlib
-import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +39,6 @@ from .shared import (
     require_admin,
 )
 
-log = logging.getLogger("quickstart")
-
 # Names other modules and older code import from here.
 __all__ = [
     "ADMIN_PREFIXES",
@@ -53,6 +50,7 @@ __all__ = [
     "create_app",
     "is_admin",
     "require_admin",
+    "unencrypted_warning",
 ]
 
 
@@ -213,13 +211,16 @@ def _start_kit(app: Flask, settings: Settings, smile: SmileWink) -> Wink:
         # Flask) sees them too: WINK_WEBHOOK_ALLOWED_IPS checks the sender, not the proxy.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     get_state(app).store.init()
-    if not settings.sandbox and get_state(app).store.keyring is None:
-        # Sandbox mode holds made-up people only; live mode holds real ones.
-        log.warning(
-            "Personal data (events, user data, bank data) is stored unencrypted: run `flask wink keys "
-            "generate` and set WINK_ENCRYPTION_KEYS to the key in .env."
-        )
     return wink
+
+
+def unencrypted_warning(app: Flask) -> str | None:
+    """The start's warning when live mode stores personal data in clear (no
+    ``WINK_ENCRYPTION_KEYS``); None otherwise. Sandbox mode holds made-up people only."""
+    if app.config["QUICKSTART"].sandbox or get_state(app).store.keyring is not None:
+        return None
+    return ("Personal data (events, user data, bank data) is stored unencrypted: run `flask wink keys "
+            "generate` and set WINK_ENCRYPTION_KEYS to the key in .env.")
 
 
 def _identify_users(wink: Wink, settings: Settings) -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,9 +20,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from flask import Flask, request
+from quickstart.app import unencrypted_warning
 
 from acme_ledger import AcmeLedger
-from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
+from conftest import ADMIN, WEBHOOK_SECRET, free_port_url, make_host_app
 from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from flask_wink import Wink, get_state
 from flask_wink.errors import ConfigurationError
@@ -38,6 +42,7 @@ from test_ucw import log_in
 from test_userdata import link_account, settle, subscribe
 
 OLD, NEW, STRANGER = generate_key(), generate_key(), generate_key()
+ROOT = Path(__file__).resolve().parent.parent
 #: Every table the three providers and the core keep rows in.
 TABLES = ("wink_events", "wink_users", "wink_accounts", "wink_user_data", "wink_archives",
           "wink_ucw_connections", "wink_smile_id_signatures")
@@ -109,14 +114,17 @@ def run_the_three_flows(sandbox, ucw, smile_id, served) -> set[str]:
         # Smile: the person's name and an employer in their user data, the payslip's analysis.
         user_data["identities"][0]["fullName"],
         kept["fileNames"][0], kept["analysis"]["employerName"],
-        # UCW: an account number, a transaction's description, the holder's name, the bank.
+        # UCW: an account number, a transaction's description, the holder's e-mail and address,
+        # the bank, the aggregator's connection id.
         bank["accounts"][0]["depositAccount"]["accountNumber"],
         bank["transactions"][0]["depositTransaction"]["description"],
-        bank["customers"][0]["name"]["last"] + "", bank["institutionName"], member["connectionId"],
+        bank["customers"][0]["email"][0], bank["customers"][0]["addresses"][0]["line1"],
+        bank["institutionName"], member["connectionId"],
         # Smile ID: the ID number and the result's text.
         found[0].payload["IDNumber"], found[0].payload["ResultText"],
     }
-    assert FILE_NAME in values and not [v for v in values if not isinstance(v, str) or len(v) < 3], values
+    # Six characters at least: a shorter one turns up in the random letters of encrypted values.
+    assert FILE_NAME in values and not [v for v in values if not isinstance(v, str) or len(v) < 6], values
     # The pages read it back too.
     with httpx.Client(base_url=served.url) as client:
         events = client.get("/wink/events", params={"limit": 500}, headers=ADMIN).json()["events"]
@@ -416,23 +424,41 @@ def live(quickstart_app, sandbox, **extra):
                           OPEN_API_HOST=sandbox.api_host, WEBHOOK_SECRET="s", **extra)
 
 
-def test_live_mode_without_keys_warns_once_how_to_fix_it(quickstart_app, sandbox, caplog):
-    with caplog.at_level(logging.WARNING, logger="quickstart"):
-        live(quickstart_app, sandbox)
-    warned = [r.getMessage() for r in caplog.records if "unencrypted" in r.getMessage()]
-    assert len(warned) == 1
-    assert "flask wink keys generate" in warned[0] and "WINK_ENCRYPTION_KEYS" in warned[0]
+def test_live_mode_without_keys_starts_with_one_warning_saying_how_to_fix_it(sandbox, tmp_path):
+    port = int(free_port_url().rsplit(":", 1)[1])
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "APP_PORT": str(port), "API_KEY": "", "API_SECRET": "",
+        "WINK_API_KEY": sandbox.api_key, "WINK_API_SECRET": sandbox.api_secret,
+        "OPEN_API_HOST": sandbox.api_host, "WEBHOOK_SECRET": "s", "ADMIN_PASSWORD": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'start.sqlite3'}", "WINK_ENCRYPTION_KEYS": "",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "quickstart"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+    finally:
+        process.terminate()
+        rest = process.communicate(timeout=10)[0]
+    assert lines[0].startswith("Mode: live ")  # the mode stays the first line
+    assert lines[2] == ("WARNING quickstart: Personal data (events, user data, bank data) is stored "
+                        "unencrypted: run `flask wink keys generate` and set WINK_ENCRYPTION_KEYS to the key "
+                        "in .env.\n")
+    assert "unencrypted" not in rest  # once
 
 
-def test_live_mode_with_keys_encrypts_and_does_not_warn(quickstart_app, sandbox, caplog):
-    with caplog.at_level(logging.WARNING, logger="quickstart"):
-        app = live(quickstart_app, sandbox, WINK_ENCRYPTION_KEYS=NEW)
-    assert not [r for r in caplog.records if "unencrypted" in r.getMessage()]
-    assert get_state(app).store.keyring is not None
+def test_live_mode_with_keys_encrypts_and_does_not_warn(quickstart_app, sandbox):
+    app = live(quickstart_app, sandbox, WINK_ENCRYPTION_KEYS=NEW)
+    assert unencrypted_warning(app) is None and get_state(app).store.keyring is not None
+
+
+def test_sandbox_mode_holds_made_up_people_and_does_not_warn(quickstart_app):
+    app = quickstart_app()
+    assert unencrypted_warning(app) is None and get_state(app).store.keyring is None
 
 
 def test_the_env_example_shows_a_key_line():
-    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    example = (ROOT / ".env.example").read_text()
     assert "WINK_ENCRYPTION_KEYS=" in example and "keys generate" in example
 
 
