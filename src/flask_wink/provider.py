@@ -358,6 +358,11 @@ class BaseProvider:
     #: Its own tables that hold personal data (:class:`PersonalData`): what
     #: :func:`flask_wink.erase_user` deletes for a user besides the core's tables.
     personal_data: Sequence[PersonalData] = ()
+    #: The columns of its own tables that hold personal data, by table name: sealed at rest when
+    #: ``WINK_ENCRYPTION_KEYS`` is set, and resealed by ``flask wink keys rotate``. Text columns
+    #: that no query compares with a value (a sealed value differs at every write); ids, statuses
+    #: and times stay clear. E.g. ``{"acme_reports": ("document",)}``.
+    encrypted_columns: ClassVar[Mapping[str, Sequence[str]]] = MappingProxyType({})
     # No ``migrations`` here: without one, its migrations are the ``migrations/`` folder beside
     # the module of its class (see flask_wink.store.migrations.location).
 
