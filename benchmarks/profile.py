@@ -37,6 +37,7 @@ from .__main__ import (
     API_KEY,
     API_SECRET,
     CALLERS,
+    RATE_LIMITS,
     SECRET_KEY,
     SENDERS,
     WEBHOOK_SECRET,
@@ -164,7 +165,7 @@ def main() -> None:
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         env = {"APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp / 'profile.sqlite3'}",
                "WEBHOOK_SECRET": WEBHOOK_SECRET, "SECRET_KEY": SECRET_KEY, "API_KEY": "",
-               "WINK_RATE_LIMIT_ENABLED": "false"}
+               **RATE_LIMITS}
         if what == "token":
             env.update(API_KEY=API_KEY, API_SECRET=API_SECRET, OPEN_API_HOST=sandbox + "/v1")
         with process(["-m", "flask_wink.sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,
