@@ -20,6 +20,7 @@ from ...flow import TriggerError
 from ...provider import (
     CALLBACK,
     BaseProvider,
+    FetchedData,
     Inbound,
     LinkStart,
     LinkURLs,
@@ -69,6 +70,13 @@ class SmileWink(BaseProvider):
     #: Smile's own docs and clients use: they serve Smile Wink whenever it is enabled.
     owns_unprefixed_routes = True
     settings_prefix = "WINK_"
+    #: What it fetched from Smile, which expires after WINK_SMILE_WINK_DATA_RETENTION (or
+    #: WINK_FETCHED_DATA_RETENTION): the user data documents, and the files' names and analyses.
+    fetched_data = (
+        FetchedData("user data (identities, employments, incomes)", table="wink_user_data"),
+        FetchedData("uploaded files' names and payslip analyses", table="wink_archives", at="created_at",
+                    clear={"file_names": "[]", "analysis": None, "error": None}),
+    )
     settings = (
         Setting("API_KEY", required=True, hint="your Smile API key"),
         Setting("API_SECRET", required=True, enables=False, hint="your Smile API secret"),

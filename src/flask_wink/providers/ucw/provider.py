@@ -17,7 +17,7 @@ import httpx
 
 from ...errors import InvalidRequest
 from ...openapi import query_parameter
-from ...provider import CALLBACK, BaseProvider, LinkStart, LinkURLs, PublicURL, StatusUpdate
+from ...provider import CALLBACK, BaseProvider, FetchedData, LinkStart, LinkURLs, PublicURL, StatusUpdate
 from ...settings import URL, Invalid, Setting, split_setting
 from .client import UcwClient
 from .describe import describe_event
@@ -68,6 +68,12 @@ class UniversalConnect(BaseProvider):
     title = "Universal Connect Widget"
     browser_events = EVENT_TYPES
     accepts_inbound = False  # UCW sends nothing server-to-server: the browser relays its events
+    #: The FDX data fetched for each connection, cleared after WINK_UCW_DATA_RETENTION (or
+    #: WINK_FETCHED_DATA_RETENTION); the connection itself stays.
+    fetched_data = (
+        FetchedData("FDX data (accounts, balances, transactions)", table="wink_ucw_connections",
+                    clear={"document": None, "fetched_at": None}),
+    )
     settings = (
         Setting("URL", URL, required=True, hint="your UCW's base URL, e.g. https://ucw.example"),
         Setting("TOKEN", hint="a bearer token, when the deployment has authentication on"),
