@@ -60,6 +60,7 @@ class Settings:
     rounds: int = 3  # rounds of runs of every route; ratios are taken within a round
     through_http: int = 20_000  # webhooks the quickstart serves before its memory is read
     events: int = 100_000  # events stored when the events page is timed
+    retention_events: int = 1_000_000  # events pruned while webhooks arrive; the larger events table
     samples: int = 300  # one-caller requests per route for the p50
     databases: tuple[str, ...] = ("sqlite", "postgresql")
     quickstart_env: dict[str, str] = field(default_factory=dict)
@@ -67,7 +68,9 @@ class Settings:
     @classmethod
     def from_environ(cls) -> Settings:
         quick = os.environ.get("WINK_BENCH_QUICK") == "1"
-        base = cls(seconds=2, rounds=1, through_http=2_000, events=10_000, samples=50) if quick else cls()
+        short = {"seconds": 2, "rounds": 1, "through_http": 2_000, "events": 10_000, "samples": 50,
+                 "retention_events": 100_000}
+        base = cls(**short) if quick else cls()
         extra = {}
         for item in shlex.split(os.environ.get("WINK_BENCH_QUICKSTART_ENV", "")):
             key, sep, value = item.partition("=")
@@ -79,6 +82,7 @@ class Settings:
             rounds=int(os.environ.get("WINK_BENCH_ROUNDS") or base.rounds),
             through_http=base.through_http,
             events=base.events,
+            retention_events=int(os.environ.get("WINK_BENCH_RETENTION_EVENTS") or base.retention_events),
             samples=base.samples,
             quickstart_env=extra,
         )
@@ -634,6 +638,10 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             baseline = baseline_of(name)
             rows.append((f"{label}, one caller, p50 ms", f"{token['p50_ms'][name]:.2f}",
                          f"{token['p50_ms'][baseline]:.2f}", f"+{token[name]['p50_over_ms']:.2f} ms"))
+    if results.get("retention"):
+        from . import retention
+
+        rows += retention.rows(results["retention"], Settings(**results["settings"]))
     memory = results.get("memory")
     if memory:
         rows += [
@@ -694,12 +702,17 @@ def chart(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = ("ingest", "token", "memory")) -> dict:
+PARTS = ("ingest", "token", "memory", "retention")
+
+
+def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = PARTS) -> dict:
     """Every measurement (or the ``parts`` named), as one dict."""
     # Three storing routes a round and the warm-ups, on each database, at up to 5,000 a second.
     per_database = 3 * (settings.rounds + 1) * settings.seconds * 5_000
+    # The retention part: a warm-up and two runs a round, on each database.
+    per_database += (2 * settings.rounds + 1) * settings.seconds * 5_000 if "retention" in parts else 0
     needed = len(settings.databases) * per_database + settings.through_http * 3 + 20_000
-    bodies = Feed(tmp / "bodies.txt", webhook_lines(), min(700_000, needed))
+    bodies = Feed(tmp / "bodies.txt", webhook_lines(), min(900_000, needed))
     results: dict = {"settings": {k: v for k, v in asdict(settings).items() if k != "quickstart_env"}}
     if "ingest" in parts:
         results["ingest"] = {}
@@ -711,16 +724,22 @@ def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = ("ingest", "toke
         print(f"token: {json.dumps(results['token'])}", flush=True)
     if "memory" in parts:
         results["memory"] = memory_and_events_page(tmp, bodies, settings)
+    if "retention" in parts:
+        from . import retention
+
+        results["retention"] = retention.run(tmp, bodies, settings, sys.modules[__name__])
     return results
 
 
 def main() -> None:
-    """``python -m benchmarks [ingest] [token] [memory]`` (default: all three)."""
+    """``python -m benchmarks [ingest] [token] [memory] [retention]`` (default: all four)."""
     settings = Settings.from_environ()
-    parts = tuple(sys.argv[1:]) or ("ingest", "token", "memory")
-    unknown = set(parts) - {"ingest", "token", "memory"}
+    parts = tuple(sys.argv[1:]) or PARTS
+    unknown = set(parts) - set(PARTS)
     if unknown:
-        raise SystemExit(f"python -m benchmarks [ingest] [token] [memory], not {' '.join(sorted(unknown))}")
+        raise SystemExit(
+            f"python -m benchmarks [ingest] [token] [memory] [retention], not {' '.join(sorted(unknown))}"
+        )
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         results = run(settings, Path(tmp_name), parts)

@@ -17,6 +17,7 @@ from flask_wink import get_state
 from flask_wink.errors import InvalidRequest
 from flask_wink.jsonshape import account_json
 from flask_wink.providers.ucw import user_connections
+from flask_wink.retention import schedule
 
 from .shared import Link, is_admin
 from .summaries import PROVIDER_TITLES
@@ -146,6 +147,8 @@ def _dashboard() -> dict[str, Any]:
             "kinds": list(KINDS.items()),
             "users": _user_choices(filters) if _sees_everyone() else [],
             "live_url": url_for("pages.timeline_json", **{k: v for k, v in filters.items() if v}),
+            # What expires when (WINK_EVENT_RETENTION and the rest), for whoever sees everyone.
+            "retention": schedule(get_state(), counts=False) if _sees_everyone() else [],
         }
     }
 

@@ -275,13 +275,14 @@ def test_fetched_data_expires_by_its_own_setting(sandbox, tmp_path, database_url
     ("WINK_FETCHED_DATA_RETENTION", "3 fortnights"),
     ("WINK_EVENT_DEDUPE_WINDOW", "off"),
     ("WINK_PRUNE_BATCH", "lots"),
+    ("WINK_PRUNE_PACE", "0"),
 ])
 def test_a_bad_retention_setting_is_one_line_saying_the_fix(sandbox, tmp_path, key, value):
     with pytest.raises(ConfigurationError) as raised:
         make_host_app(sandbox, tmp_path, **{key: value})
     message = str(raised.value)
     assert "\n" not in message and message.startswith(key)
-    assert '"30 days"' in message or '"90 days"' in message or "whole number" in message
+    assert '"30 days"' in message or '"90 days"' in message or "whole number" in message or "0.05" in message
 
 
 HOST_APP = '''
@@ -312,8 +313,9 @@ def test_a_bad_retention_under_the_flask_command_is_one_line(tmp_path):
 
 
 def test_the_serving_sweep_prunes_while_webhooks_keep_arriving(sandbox, tmp_path, database_url):
+    # Paced (a pause after each batch), though less than by default, to keep the test short.
     app = retaining_app(sandbox, tmp_path, database_url, WINK_HANDLE_EVENTS="background",
-                        WINK_SWEEP_INTERVAL=0.2, WINK_PRUNE_BATCH=50)
+                        WINK_SWEEP_INTERVAL=0.2, WINK_PRUNE_BATCH=100, WINK_PRUNE_PACE=0.5)
     seed(app, count=3000, age=timedelta(days=100))
     answers: list[int] = []
     stop = threading.Event()
@@ -329,9 +331,9 @@ def test_the_serving_sweep_prunes_while_webhooks_keep_arriving(sandbox, tmp_path
         senders = [threading.Thread(target=send) for _ in range(4)]
         for sender in senders:
             sender.start()
-        deadline = time.monotonic() + 60
-        while rows(app, state="handled", event_id="old-handled-2999") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        deadline = time.monotonic() + 120
+        while len(rows(app, state="pruned")) < 3000 and time.monotonic() < deadline:
+            time.sleep(0.2)
         stop.set()
         for sender in senders:
             sender.join()
@@ -350,3 +352,46 @@ def test_the_worker_prunes(sandbox, tmp_path, database_url):
     assert result.exit_code == 0, result.output
     assert len(rows(app, state="pruned")) == 25
     assert len(rows(app, state="handled")) == 2  # the pending ones, handled now, are recent: kept
+
+
+# -- what expires when, where people look ------------------------------------------------------
+
+
+def test_the_quickstart_dashboard_says_what_expires_when(quickstart_app):
+    app = quickstart_app(WEBHOOK_SECRET="s", WINK_EVENT_RETENTION="90 days",
+                         WINK_FETCHED_DATA_RETENTION="30 days", WINK_UCW_DATA_RETENTION="7 days")
+    seed(app, count=2, age=timedelta(days=10))
+    with app.test_client() as client:
+        page = client.get("/").get_data(as_text=True)
+    assert "How long data is kept" in page
+    assert "handled and dead events (payloads, user ids, errors)</td>" in page
+    assert "90 days <span class=\"muted\">(WINK_EVENT_RETENTION)</span>" in page
+    oldest = rows(app)[0]["received_at"]
+    assert (oldest.replace(tzinfo=None) + timedelta(days=90)).isoformat()[:16] in page
+    assert "Universal Connect Widget: FDX data (accounts, balances, transactions)</td>" in page
+    assert "7 days <span class=\"muted\">(WINK_UCW_DATA_RETENTION or WINK_FETCHED_DATA_RETENTION)" in page
+
+
+def test_smile_retention_lists_the_user_data_kept_here(sandbox, tmp_path):
+    from flask_wink.providers.smile_wink.userdata import user_data
+
+    app = retaining_app(sandbox, tmp_path, f"sqlite:///{tmp_path / 'wink.sqlite3'}",
+                        WINK_SMILE_WINK_DATA_RETENTION="14 days")
+    store = get_state(app).store
+    store.init()
+    store.link_user("smile_wink", "alice", "smile-alice")
+    fetched = utcnow().replace(microsecond=0) - timedelta(days=4)
+    with store.engine.begin() as conn:
+        conn.execute(user_data.insert().values(upstream_user_id="smile-alice", app_user_id="alice",
+                                               fetched_at=fetched, document="{}"))
+    result = app.test_cli_runner().invoke(args=["wink", "retention", "--json"])
+    items = [json.loads(line) for line in result.output.splitlines()]
+    assert items == [{
+        "kind": "stored", "id": "smile-alice", "smileUserId": "smile-alice",
+        "startedAt": fetched.isoformat().replace("+00:00", "Z"),
+        "expiresAt": (fetched + timedelta(days=14)).isoformat().replace("+00:00", "Z"),
+        "appUserId": "alice", "secondsLeft": items[0]["secondsLeft"],
+    }]
+    assert 9 * 86400 < items[0]["secondsLeft"] <= 10 * 86400
+    text = app.test_cli_runner().invoke(args=["wink", "retention"]).output
+    assert "user data kept here smile-alice of alice (Smile smile-alice): in 9 d" in text

@@ -20,6 +20,7 @@ from .extension import Wink
 from .linking import start_link
 from .provider import (
     BaseProvider,
+    FetchedData,
     Inbound,
     LinkStart,
     LinkURLs,
@@ -39,6 +40,7 @@ from .summaries import EventSummary, summarize_event
 __all__ = [
     "BaseProvider",
     "EventSummary",
+    "FetchedData",
     "Inbound",
     "InvalidRequest",
     "InvalidSignature",

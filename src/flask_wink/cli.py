@@ -189,10 +189,10 @@ def prune_command(dry_run: bool) -> None:
         for item in retention.schedule(state):
             keep = f"kept {item['keep']}" if item["keep"] else "kept until deleted (off)"
             line = f"{item['what']}: {keep} ({item['setting']})"
-            if item["keep"]:
+            if item["keep"] and item["due"] is not None:
                 line += f"; {item['due']} due now"
-                if item["next"]:
-                    line += f"; the oldest kept expires {item['next']}"
+            if item["keep"] and item["next"]:
+                line += f"; the oldest kept expires {item['next']}"
             click.echo(line)
         return
     if not policy.enabled:

@@ -21,7 +21,7 @@ from .errors import ConfigurationError, error_page
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import PROVIDER_ENTRY_POINTS, Provider, blueprint_of, url_segment
 from .ratelimits import RateLimits
-from .retention import DEFAULT_BATCH, DEFAULT_DEDUPE_WINDOW, read_policy
+from .retention import DEFAULT_BATCH, DEFAULT_DEDUPE_WINDOW, DEFAULT_PACE, read_policy
 from .settings import split_setting
 from .state import RetryPolicy, WinkSettings, WinkState, get_state
 from .store import Store
@@ -135,6 +135,7 @@ class Wink:
         config.setdefault("WINK_EVENT_DEDUPE_WINDOW", DEFAULT_DEDUPE_WINDOW)
         config.setdefault("WINK_FETCHED_DATA_RETENTION", None)
         config.setdefault("WINK_PRUNE_BATCH", DEFAULT_BATCH)
+        config.setdefault("WINK_PRUNE_PACE", DEFAULT_PACE)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         if not config.get("SECRET_KEY"):

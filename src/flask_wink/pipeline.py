@@ -370,5 +370,5 @@ def run_worker(
                 time.sleep(poll)
         state.store.flush()
         if once and state.settings.retention.enabled:
-            prune(state)
+            prune(state)  # nothing else to do: at full speed
     return handled

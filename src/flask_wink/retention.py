@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .provider import FetchedData, member
-from .store.pruning import DONE, PRUNED, Pruned, prune_events, strip_named_events
+from .store.pruning import DONE, PRUNED, Pruned, first_id, pause, prune_events, strip_named_events
 from .store.schema import events, provider_tables
 from .timeutil import aware, iso, utcnow
 
@@ -46,6 +46,9 @@ log = logging.getLogger("flask_wink")
 #: wide margin, for a row that holds nothing but the key.
 DEFAULT_DEDUPE_WINDOW = "30 days"
 DEFAULT_BATCH = 1000
+#: 5%: a pass pauses 19 times as long as each batch took, so webhooks keep (nearly) their rate
+#: while a large backlog is pruned (benchmarks/README.md measures it).
+DEFAULT_PACE = 0.05
 
 _UNITS = {
     "minute": timedelta(minutes=1), "minutes": timedelta(minutes=1), "min": timedelta(minutes=1),
@@ -88,6 +91,9 @@ class RetentionPolicy:
     fetched: Mapping[str, timedelta | None] = field(default_factory=dict)
     #: WINK_PRUNE_BATCH: the most rows one transaction prunes.
     batch: int = DEFAULT_BATCH
+    #: WINK_PRUNE_PACE: the share of the time a pass in the background (the serving process's
+    #: sweep, the worker) may spend pruning; it pauses between batches for the rest.
+    pace: float = DEFAULT_PACE
 
     @property
     def enabled(self) -> bool:
@@ -127,7 +133,16 @@ def read_policy(config: Mapping[str, Any], providers: Mapping[str, Any]) -> Rete
         batch = 0
     if batch < 1 or isinstance(given, bool):
         raise RuntimeError(f"WINK_PRUNE_BATCH must be a whole number of rows of 1 or more, not {given!r}.")
-    return RetentionPolicy(events=events_keep, dedupe_window=window, fetched=fetched, batch=batch)
+    given = config.get("WINK_PRUNE_PACE", DEFAULT_PACE)
+    try:
+        pace = float(given)
+    except (TypeError, ValueError):
+        pace = 0.0
+    if not 0.0 < pace <= 1.0 or isinstance(given, bool):
+        raise RuntimeError(
+            f"WINK_PRUNE_PACE must be a share of the time above 0 and at most 1 (0.05: 5%), not {given!r}."
+        )
+    return RetentionPolicy(events=events_keep, dedupe_window=window, fetched=fetched, batch=batch, pace=pace)
 
 
 # -- a pass ----------------------------------------------------------------------------------
@@ -153,9 +168,13 @@ _MARKS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictiona
 MARK_LIFETIME = 24 * 3600.0
 
 
-def prune(state: WinkState, *, now: datetime | None = None, dry_run: bool = False) -> PruneReport:
-    """One pass of every retention setting of the app of ``state``; see the module's doc."""
+def prune(
+    state: WinkState, *, now: datetime | None = None, dry_run: bool = False, paced: bool = False
+) -> PruneReport:
+    """One pass of every retention setting of the app of ``state``; see the module's doc.
+    ``paced``: pause between batches, at ``WINK_PRUNE_PACE`` (the background passes)."""
     policy: RetentionPolicy = state.settings.retention
+    pace = policy.pace if paced else 1.0
     now = now or utcnow()
     report = PruneReport(dry_run=dry_run)
     engine = state.store.engine
@@ -164,7 +183,7 @@ def prune(state: WinkState, *, now: datetime | None = None, dry_run: bool = Fals
         strip_before = now - policy.events
         delete_before = now - max(policy.events, policy.dedupe_window)
         report.events = prune_events(engine, strip_before=strip_before, delete_before=delete_before,
-                                     batch=policy.batch, dry_run=dry_run)
+                                     batch=policy.batch, dry_run=dry_run, pace=pace)
     marks = _MARKS.setdefault(state, {"since": time.monotonic()})
     if time.monotonic() - marks["since"] > MARK_LIFETIME:
         marks.clear()
@@ -179,13 +198,13 @@ def prune(state: WinkState, *, now: datetime | None = None, dry_run: bool = Fals
             if data.events:
                 done, mark = strip_named_events(
                     engine, provider=name, names=tuple(data.events), before=before, batch=policy.batch,
-                    start=marks.get(label, 0), dry_run=dry_run,
+                    start=marks.get(label, 0), dry_run=dry_run, pace=pace,
                 )
                 marks[label] = mark
                 count = done.stripped
                 report.events.largest_batch = max(report.events.largest_batch, done.largest_batch)
             else:
-                count = _expire_rows(engine, _table(name, data), data, before, policy.batch, dry_run)
+                count = _expire_rows(engine, _table(name, data), data, before, policy.batch, dry_run, pace)
             report.fetched[label] = count
     return report
 
@@ -207,7 +226,8 @@ def _due_rows(table: sa.Table, data: FetchedData, before: datetime) -> sa.Column
 
 
 def _expire_rows(
-    engine: sa.Engine, table: sa.Table, data: FetchedData, before: datetime, batch: int, dry_run: bool
+    engine: sa.Engine, table: sa.Table, data: FetchedData, before: datetime, batch: int, dry_run: bool,
+    pace: float = 1.0,
 ) -> int:
     """Delete (or clear) ``table``'s rows dated before ``before``, ``batch`` rows a transaction."""
     due = _due_rows(table, data, before)
@@ -217,6 +237,7 @@ def _expire_rows(
     keys = list(table.primary_key.columns)
     total = 0
     while True:
+        began = time.monotonic()
         with engine.begin() as conn:
             picked = sa.select(*keys).where(due).limit(batch)
             if len(keys) == 1:
@@ -230,38 +251,39 @@ def _expire_rows(
         total += done
         if done < batch:
             return total
+        pause(began, pace)
 
 
 # -- what expires when -----------------------------------------------------------------------
 
 
-def schedule(state: WinkState, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def schedule(state: WinkState, *, now: datetime | None = None, counts: bool = True) -> list[dict[str, Any]]:
     """What expires when, one item per kind of data: ``{what, setting, keep, due, next}``:
     ``keep`` in words (None: kept until deleted by hand), ``due`` how many rows the next pass
-    prunes, ``next`` when the oldest one still kept expires (ISO 8601, or None)."""
+    prunes (a dry pass reads them; None without ``counts``, for pages), ``next`` when the oldest
+    one still kept expires (ISO 8601, or None)."""
     policy: RetentionPolicy = state.settings.retention
     now = now or utcnow()
     state.store.init()
     engine = state.store.engine
     items: list[dict[str, Any]] = []
     with engine.connect() as conn:
-        first = sa.select(sa.func.min(events.c.received_at))
-        oldest = conn.scalar(first.where(events.c.state.in_(DONE)))
-        oldest_pruned = conn.scalar(first.where(events.c.state == PRUNED))
-    dry = prune(state, now=now, dry_run=True) if policy.enabled else PruneReport(dry_run=True)
+        oldest = _oldest(conn, DONE)
+        oldest_pruned = _oldest(conn, (PRUNED,))
+    dry = prune(state, now=now, dry_run=True) if policy.enabled and counts else None
     keep = policy.events
     items.append({
         "what": "handled and dead events (payloads, user ids, errors)",
         "setting": "WINK_EVENT_RETENTION",
         "keep": words(keep),
-        "due": dry.events.stripped + dry.events.deleted if keep else 0,
+        "due": (dry.events.stripped + dry.events.deleted if keep else 0) if dry else None,
         "next": iso(aware(oldest) + keep) if keep and oldest is not None else None,
     })
     items.append({
         "what": "dedupe keys of pruned webhooks (provider, kind, event id)",
         "setting": "WINK_EVENT_DEDUPE_WINDOW",
         "keep": words(max(keep, policy.dedupe_window)) if keep else None,
-        "due": 0,
+        "due": None,
         "next": iso(policy.key_until(oldest_pruned)) if keep and oldest_pruned is not None else None,
     })
     for name, provider in state.providers.items():
@@ -272,7 +294,7 @@ def schedule(state: WinkState, *, now: datetime | None = None) -> list[dict[str,
                 "what": f"{provider.title}: {data.what}",
                 "setting": f"{data_setting(provider)} or WINK_FETCHED_DATA_RETENTION",
                 "keep": words(span),
-                "due": dry.fetched.get(label, 0),
+                "due": dry.fetched.get(label, 0) if dry else None,
                 "next": None,
             }
             if span is not None and data.table:
@@ -283,6 +305,15 @@ def schedule(state: WinkState, *, now: datetime | None = None) -> list[dict[str,
                 item["next"] = iso(aware(first) + span) if first is not None else None
             items.append(item)
     return items
+
+
+def _oldest(conn: sa.Connection, states: tuple[str, ...]) -> datetime | None:
+    """When the first event (by id) in one of ``states`` was received: read through the index on
+    (state, id), never by scanning the table."""
+    first = first_id(conn, states, 0)
+    if first is None:
+        return None
+    return conn.scalar(sa.select(events.c.received_at).where(events.c.id == first))
 
 
 def words(span: timedelta | None) -> str | None:
@@ -329,7 +360,7 @@ def prune_if_due(app: Flask, state: WinkState, *, interval: float | None = None)
 def _prune_logged(app: Flask, state: WinkState) -> None:
     try:
         with app.app_context():
-            report = prune(state)
+            report = prune(state, paced=True)
     except Exception:  # the database is down: the next sweep tries again
         log.exception("pruning events and fetched data past their retention failed")
         return

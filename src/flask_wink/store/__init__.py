@@ -475,9 +475,16 @@ class Store:
         else:
             query = query.where(events.c.state != "pruned")
         if app_user_id:
-            query = query.where(
-                sa.or_(events.c.app_user_id == app_user_id, users.c.app_user_id == app_user_id)
+            # Ids from two indexed lookups (events stored with the app user, and those of every
+            # upstream user ever linked to it), not an OR across the join: that read every event.
+            theirs = sa.select(users.c.provider, users.c.upstream_user_id).where(
+                users.c.app_user_id == app_user_id
             )
+            linked_ids = sa.select(events.c.id).where(
+                sa.tuple_(events.c.provider, events.c.upstream_user_id).in_(theirs)
+            )
+            mine = sa.union(sa.select(events.c.id).where(events.c.app_user_id == app_user_id), linked_ids)
+            query = query.where(events.c.id.in_(mine.scalar_subquery()))
         if upstream_user_id:
             query = query.where(events.c.upstream_user_id == upstream_user_id)
         if after_id is not None:
