@@ -83,6 +83,7 @@ class Settings:
             through_http=base.through_http,
             events=base.events,
             retention_events=int(os.environ.get("WINK_BENCH_RETENTION_EVENTS") or base.retention_events),
+            databases=tuple(os.environ.get("WINK_BENCH_DATABASES", "sqlite,postgresql").split(",")),
             samples=base.samples,
             quickstart_env=extra,
         )

@@ -30,7 +30,16 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .provider import FetchedData, member
-from .store.pruning import DONE, PRUNED, Pruned, first_id, pause, prune_events, strip_named_events
+from .store.pruning import (
+    DONE,
+    PRUNED,
+    Pruned,
+    begin_writing,
+    first_id,
+    pause,
+    prune_events,
+    strip_named_events,
+)
 from .store.schema import events, provider_tables
 from .timeutil import aware, iso, utcnow
 
@@ -239,6 +248,7 @@ def _expire_rows(
     while True:
         began = time.monotonic()
         with engine.begin() as conn:
+            begin_writing(conn)
             picked = sa.select(*keys).where(due).limit(batch)
             if len(keys) == 1:
                 chosen = keys[0].in_(picked.scalar_subquery())

@@ -161,6 +161,7 @@ def _windows(
         else:
             began = time.monotonic()
             with conn.begin():
+                begin_writing(conn)
                 deleted = (
                     conn.execute(events.delete().where(window, delete)).rowcount if delete is not None else 0
                 )
@@ -171,6 +172,14 @@ def _windows(
             done.add(deleted=deleted, stripped=stripped)
             pause(began, pace)
         lo += batch
+
+
+def begin_writing(conn: Connection) -> None:
+    """On SQLite, take the write lock as the transaction begins (``BEGIN IMMEDIATE``, as the
+    group commit does), so it waits its turn (the busy timeout) behind the webhooks' commits: a
+    deferred transaction whose snapshot another commit outdated fails at once instead."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def pause(began: float, pace: float) -> None:
