@@ -202,7 +202,8 @@ def prune_command(dry_run: bool) -> None:
     report = retention.prune(state)
     done = report.events
     click.echo(f"Events: {done.stripped} emptied (dedupe key kept), {done.deleted} deleted, "
-               f"in {done.batches} batch(es) of at most {policy.batch} rows.")
+               f"in {done.batches} batch(es) of at most {policy.batch} rows "
+               f"(the largest: {done.largest_batch}).")
     for label, count in report.fetched.items():
         click.echo(f"{label}: {count} row(s) expired.")
 

@@ -184,6 +184,8 @@ def prune(
     ``paced``: pause between batches, at ``WINK_PRUNE_PACE`` (the background passes)."""
     policy: RetentionPolicy = state.settings.retention
     pace = policy.pace if paced else 1.0
+    # On SQLite each batch rides in the store's group commit (see prune_events).
+    write = state.store.writer.run if state.store.dialect == "sqlite" else None
     now = now or utcnow()
     report = PruneReport(dry_run=dry_run)
     engine = state.store.engine
@@ -192,7 +194,7 @@ def prune(
         strip_before = now - policy.events
         delete_before = now - max(policy.events, policy.dedupe_window)
         report.events = prune_events(engine, strip_before=strip_before, delete_before=delete_before,
-                                     batch=policy.batch, dry_run=dry_run, pace=pace)
+                                     batch=policy.batch, dry_run=dry_run, pace=pace, write=write)
     marks = _MARKS.setdefault(state, {"since": time.monotonic()})
     if time.monotonic() - marks["since"] > MARK_LIFETIME:
         marks.clear()
@@ -207,7 +209,7 @@ def prune(
             if data.events:
                 done, mark = strip_named_events(
                     engine, provider=name, names=tuple(data.events), before=before, batch=policy.batch,
-                    start=marks.get(label, 0), dry_run=dry_run, pace=pace,
+                    start=marks.get(label, 0), dry_run=dry_run, pace=pace, write=write,
                 )
                 marks[label] = mark
                 count = done.stripped

@@ -13,9 +13,10 @@ the dedupe window too. Pending, handling and failed events are never touched.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -90,13 +91,17 @@ def prune_events(
     batch: int,
     dry_run: bool = False,
     pace: float = 1.0,
+    write: Callable[[Any], Any] | None = None,
 ) -> Pruned:
     """Strip handled and dead webhooks received before ``strip_before``, delete handled and dead
     callbacks received before it, and delete every such event (stripped ones included) received
     before ``delete_before`` (the end of the dedupe window): in transactions of at most ``batch``
     rows each, the ids of one window. ``pace``: the share of the time the pass may spend in the
     database (1: no pause; 0.05: after each batch it waits 19 times as long as the batch took), so
-    a pass in a serving process leaves the database and the interpreter to the requests."""
+    a pass in a serving process leaves the database and the interpreter to the requests.
+    ``write``: on SQLite, the store's group commit (``GroupCommitter.run``): each batch rides in a
+    group with the webhooks' writes instead of waiting for SQLite's lock, which a writer that
+    commits all the time never leaves long enough for a second one to take."""
     done = Pruned()
     c = events.c
     kept_key = c.kind != "callback"
@@ -108,13 +113,14 @@ def prune_events(
     with engine.connect() as conn:
         last = _last_id_before(conn, strip_before)
         if last is not None:
-            _windows(conn, done, DONE, last, batch, dry_run, delete=delete_done, strip=strip, pace=pace)
+            _windows(conn, done, DONE, last, batch, dry_run, delete=delete_done, strip=strip, pace=pace,
+                     write=write)
         # Stripped events past the dedupe window: the oldest stripped ids, so a pass reads only
         # those it deletes, never the stripped ones whose keys are still kept.
         last = _last_id_before(conn, delete_before)
         if last is not None:
             _windows(conn, done, (PRUNED,), last, batch, dry_run,
-                     delete=sa.and_(c.state == PRUNED, past_window), strip=None, pace=pace)
+                     delete=sa.and_(c.state == PRUNED, past_window), strip=None, pace=pace, write=write)
     return done
 
 
@@ -137,6 +143,7 @@ def _windows(
     strip: sa.ColumnElement[bool] | None,
     start: int = 0,
     pace: float = 1.0,
+    write: Callable[[Any], Any] | None = None,
 ) -> None:
     """Walk windows of ``batch`` ids from the first event in one of ``states`` up to ``last``:
     in each, one transaction deletes the ``delete`` rows and strips the ``strip`` ones (dry:
@@ -158,6 +165,20 @@ def _windows(
             ).one()
             conn.rollback()
             done.add(deleted=int(counts[0]), stripped=int(counts[1]))
+        elif write is not None:
+            began = time.monotonic()
+            statements = []
+            if delete is not None:
+                statements.append(events.delete().where(window, delete))
+            if strip is not None:
+                statements.append(events.update().where(window, strip).values(STRIPPED))
+            rendered = [str(s.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+                        for s in statements]
+            counts = write(_Batch(tuple(rendered)))
+            deleted = counts[0] if delete is not None else 0
+            stripped = counts[-1] if strip is not None else 0
+            done.add(deleted=deleted, stripped=stripped)
+            pause(began, pace)
         else:
             began = time.monotonic()
             with conn.begin():
@@ -172,6 +193,27 @@ def _windows(
             done.add(deleted=deleted, stripped=stripped)
             pause(began, pace)
         lo += batch
+
+
+class _Batch:
+    """One window's statements (rendered, their values written in), as a write of the group
+    commit: run on its connection, in its transaction; their row counts."""
+
+    __slots__ = ("statements",)
+
+    def __init__(self, statements: tuple[str, ...]) -> None:
+        self.statements = statements
+
+    def __call__(self, conn: Any) -> list[int]:
+        cursor = conn.cursor()
+        try:
+            counts = []
+            for statement in self.statements:
+                cursor.execute(statement)
+                counts.append(cursor.rowcount)
+            return counts
+        finally:
+            cursor.close()
 
 
 def begin_writing(conn: Connection) -> None:
@@ -198,6 +240,7 @@ def strip_named_events(
     start: int = 0,
     dry_run: bool = False,
     pace: float = 1.0,
+    write: Callable[[Any], Any] | None = None,
 ) -> tuple[Pruned, int]:
     """Strip ``provider``'s handled and dead events called ``names`` received before ``before``
     (data fetched from its upstream, which expires sooner than events), from id ``start`` on, in
@@ -211,5 +254,6 @@ def strip_named_events(
         last = _last_id_before(conn, before)
         if last is None or last < start:
             return done, start
-        _windows(conn, done, DONE, last, batch, dry_run, delete=None, strip=chosen, start=start, pace=pace)
+        _windows(conn, done, DONE, last, batch, dry_run, delete=None, strip=chosen, start=start, pace=pace,
+                 write=write)
     return done, (start if dry_run else last + 1)
