@@ -24,7 +24,7 @@ from .ratelimits import RateLimits
 from .retention import DEFAULT_BATCH, DEFAULT_DEDUPE_WINDOW, DEFAULT_PACE, read_policy
 from .settings import split_setting
 from .state import RetryPolicy, WinkSettings, WinkState, get_state
-from .store import Store
+from .store import Keyring, Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
 from .tasks import CeleryHandOff, celery_app_for, register
 
@@ -136,6 +136,7 @@ class Wink:
         config.setdefault("WINK_FETCHED_DATA_RETENTION", None)
         config.setdefault("WINK_PRUNE_BATCH", DEFAULT_BATCH)
         config.setdefault("WINK_PRUNE_PACE", DEFAULT_PACE)
+        config.setdefault("WINK_ENCRYPTION_KEYS", None)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         if not config.get("SECRET_KEY"):
@@ -170,6 +171,7 @@ class Wink:
             raise RuntimeError(
                 f"WINK_DB_LOCK_TIMEOUT must be a number of seconds, not {lock_setting!r}."
             ) from None
+        keyring = Keyring.from_setting(config["WINK_ENCRYPTION_KEYS"])
         threads = max(1, int(config["WINK_HANDLER_THREADS"]))
         settings = WinkSettings(
             url_prefix=config["WINK_URL_PREFIX"].rstrip("/"),
@@ -189,7 +191,9 @@ class Wink:
         state = WinkState(
             wink=self,
             settings=settings,
-            store=Store(database_url, lock_timeout=lock_timeout, providers=providers.values()),
+            store=Store(
+                database_url, lock_timeout=lock_timeout, providers=providers.values(), keyring=keyring
+            ),
             providers=providers,
             owned_providers=frozenset(providers) if self._providers is None else frozenset(),
             process_name=process_name(),
