@@ -69,6 +69,7 @@ class Settings:
     rounds: int = 3  # rounds of runs of every route; ratios are taken within a round
     through_http: int = 20_000  # webhooks the quickstart serves before its memory is read
     events: int = 100_000  # events stored when the events page is timed
+    retention_events: int = 1_000_000  # events pruned while webhooks arrive; the larger events table
     samples: int = 300  # one-caller requests per route for the p50
     databases: tuple[str, ...] = ("sqlite", "postgresql")
     quickstart_env: dict[str, str] = field(default_factory=dict)
@@ -76,7 +77,9 @@ class Settings:
     @classmethod
     def from_environ(cls) -> Settings:
         quick = os.environ.get("WINK_BENCH_QUICK") == "1"
-        base = cls(seconds=2, rounds=1, through_http=2_000, events=10_000, samples=50) if quick else cls()
+        short = {"seconds": 2, "rounds": 1, "through_http": 2_000, "events": 10_000, "samples": 50,
+                 "retention_events": 100_000}
+        base = cls(**short) if quick else cls()
         extra = {}
         for item in shlex.split(os.environ.get("WINK_BENCH_QUICKSTART_ENV", "")):
             key, sep, value = item.partition("=")
@@ -88,6 +91,8 @@ class Settings:
             rounds=int(os.environ.get("WINK_BENCH_ROUNDS") or base.rounds),
             through_http=base.through_http,
             events=base.events,
+            retention_events=int(os.environ.get("WINK_BENCH_RETENTION_EVENTS") or base.retention_events),
+            databases=tuple(os.environ.get("WINK_BENCH_DATABASES", "sqlite,postgresql").split(",")),
             samples=base.samples,
             quickstart_env=extra,
         )
@@ -641,6 +646,10 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             baseline = baseline_of(name)
             rows.append((f"{label}, one caller, p50 ms", f"{token['p50_ms'][name]:.2f}",
                          f"{token['p50_ms'][baseline]:.2f}", f"+{token[name]['p50_over_ms']:.2f} ms"))
+    if results.get("retention"):
+        from . import retention
+
+        rows += retention.rows(results["retention"], Settings(**results["settings"]))
     memory = results.get("memory")
     if memory:
         rows += [
@@ -704,15 +713,17 @@ def chart(results: dict, path: Path) -> None:
 
 
 #: The parts of a run, in order (``python -m benchmarks [part ...]``; default: all).
-PARTS = ("ingest", "token", "memory", "encryption")
+PARTS = ("ingest", "token", "memory", "encryption", "retention")
 
 
 def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = PARTS) -> dict:
     """Every measurement (or the ``parts`` named), as one dict."""
     # Three storing routes a round and the warm-ups, on each database, at up to 5,000 a second.
-    per_database = 3 * (settings.rounds + 1) * settings.seconds * 5_000
+    per_database = 3 * (settings.rounds + 1) * settings.seconds * 5_000 if "ingest" in parts else 0
+    # The retention part: a warm-up and two runs a round, on each database.
+    per_database += (2 * settings.rounds + 1) * settings.seconds * 5_000 if "retention" in parts else 0
     needed = len(settings.databases) * per_database + settings.through_http * 3 + 20_000
-    bodies = Feed(tmp / "bodies.txt", webhook_lines(), min(700_000, needed))
+    bodies = Feed(tmp / "bodies.txt", webhook_lines(), min(900_000, needed))
     results: dict = {"settings": {k: v for k, v in asdict(settings).items() if k != "quickstart_env"}}
     if "ingest" in parts:
         results["ingest"] = {}
@@ -724,6 +735,10 @@ def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = PARTS) -> dict:
         print(f"token: {json.dumps(results['token'])}", flush=True)
     if "memory" in parts:
         results["memory"] = memory_and_events_page(tmp, bodies, settings)
+    if "retention" in parts:
+        from . import retention
+
+        results["retention"] = retention.run(tmp, bodies, settings, sys.modules[__name__])
     if "encryption" in parts:
         results["encryption"] = encryption.encryption_cost(tmp, bodies, settings, sys.modules[__name__])
         print(f"encryption: {json.dumps(results['encryption'])}", flush=True)
@@ -731,7 +746,7 @@ def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = PARTS) -> dict:
 
 
 def main() -> None:
-    """``python -m benchmarks [ingest] [token] [memory] [encryption]`` (default: all)."""
+    """``python -m benchmarks [ingest] [token] [memory] [encryption] [retention]`` (default: all)."""
     settings = Settings.from_environ()
     parts = tuple(sys.argv[1:]) or PARTS
     unknown = set(parts) - set(PARTS)

@@ -18,6 +18,7 @@ from flask_wink.erasure import dropped_webhooks
 from flask_wink.errors import InvalidRequest
 from flask_wink.jsonshape import account_json
 from flask_wink.providers.ucw import user_connections
+from flask_wink.retention import schedule
 
 from .shared import Link, is_admin
 from .summaries import PROVIDER_TITLES
@@ -149,6 +150,8 @@ def _dashboard() -> dict[str, Any]:
             "live_url": url_for("pages.timeline_json", **{k: v for k, v in filters.items() if v}),
             # Webhooks naming an erased user: acknowledged and dropped, never stored (a count only).
             "dropped": dropped_webhooks(get_state()),
+            # What expires when (WINK_EVENT_RETENTION and the rest), for whoever sees everyone.
+            "retention": schedule(get_state(), counts=False) if _sees_everyone() else [],
         }
     }
 

@@ -10,7 +10,8 @@ from benchmarks.__main__ import Settings, run, table
 
 
 def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored_once(tmp_path):
-    settings = Settings(seconds=1, rounds=1, through_http=300, events=1_000, samples=3)
+    settings = Settings(seconds=1, rounds=1, through_http=300, events=1_000, samples=3,
+                        retention_events=3_000)
     results = run(settings, tmp_path)
     labels = [row[0] for row in table(results)]
 
@@ -54,6 +55,17 @@ def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored
     assert set(memory["events_page"]) == {"newest", "webhooks", "one user"}
     assert any(label.startswith(f"/wink/events at {memory['events']:,} events") for label in labels)
 
+    for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        retained = results["retention"][kind]
+        assert retained["ingest"]["non2xx"] == 0
+        assert retained["ingest"]["pruning"]["requests"] > 0
+        # The sweep pruned every seeded event by the end (emptied or deleted, none left handled).
+        assert all(p["pruned_during_run"] > 0 for p in retained["ingest"]["pruned"])
+        assert set(retained["events_page"]) == {"1000", "3000"}
+        assert any(label.startswith("webhook ingest while the sweep prunes 3,000 events")
+                   and label.endswith(f"({name})") for label in labels)
+        assert any(label.startswith("/wink/events (one user) p50 / p99 ms at 3,000 vs 1,000 events")
+                   and label.endswith(f"({name})") for label in labels)
     # Encryption at rest: ingest and the events page with keys and without, in the same run.
     encrypted = results["encryption"]
     assert encrypted["sealed"]["non2xx"] == encrypted["clear"]["non2xx"] == 0

@@ -188,7 +188,8 @@ def test_app_port_wins_over_port_and_a_bad_port_is_named_as_port(tmp_path):
 def test_env_example_lists_every_ucw_setting_the_quickstart_reads():
     example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     ucw = {name for name in checks.KNOWN_SETTINGS if name.startswith(("UCW_", "WINK_UCW_"))}
-    assert ucw == {"UCW_URL", "UCW_TOKEN", "UCW_API_VERSION", "WINK_UCW_TARGET_ORIGIN"}
+    assert ucw == {"UCW_URL", "UCW_TOKEN", "UCW_API_VERSION", "WINK_UCW_TARGET_ORIGIN",
+                   "WINK_UCW_DATA_RETENTION"}
     assert ucw - example == set()
 
 

@@ -21,6 +21,7 @@ from .extension import Wink
 from .linking import start_link
 from .provider import (
     BaseProvider,
+    FetchedData,
     Inbound,
     LinkStart,
     LinkURLs,
@@ -43,6 +44,7 @@ __all__ = [
     "BaseProvider",
     "Erasure",
     "EventSummary",
+    "FetchedData",
     "Inbound",
     "InvalidRequest",
     "InvalidSignature",

@@ -180,6 +180,43 @@ def retry(ids: tuple[int, ...], lease: float | None) -> None:
     )
 
 
+@events.command("prune")
+@click.option("--dry-run", is_flag=True,
+              help="say what expires when and what a pass would prune; change nothing")
+@with_appcontext
+def prune_command(dry_run: bool) -> None:
+    """Prune, now, what is past its retention: handled and dead events older than
+    WINK_EVENT_RETENTION (a webhook is emptied and its dedupe key kept for WINK_EVENT_DEDUPE_WINDOW),
+    and data fetched from upstreams older than WINK_FETCHED_DATA_RETENTION (or a provider's own
+    WINK_<PROVIDER>_DATA_RETENTION); in batches of WINK_PRUNE_BATCH rows. The serving process and
+    `flask wink worker` do this by themselves; this is for cron, or to see the schedule."""
+    from . import retention
+
+    state = get_state()
+    policy = state.settings.retention
+    if dry_run:
+        for item in retention.schedule(state):
+            keep = f"kept {item['keep']}" if item["keep"] else "kept until deleted (off)"
+            line = f"{item['what']}: {keep} ({item['setting']})"
+            if item["keep"] and item["due"] is not None:
+                line += f"; {item['due']} due now"
+            if item["keep"] and item["next"]:
+                line += f"; the oldest kept expires {item['next']}"
+            click.echo(line)
+        return
+    if not policy.enabled:
+        click.echo("Nothing expires: set WINK_EVENT_RETENTION (e.g. \"90 days\") or "
+                   "WINK_FETCHED_DATA_RETENTION to prune.")
+        return
+    report = retention.prune(state)
+    done = report.events
+    click.echo(f"Events: {done.stripped} emptied (dedupe key kept), {done.deleted} deleted, "
+               f"in {done.batches} batch(es) of at most {policy.batch} rows "
+               f"(the largest: {done.largest_batch}).")
+    for label, count in report.fetched.items():
+        click.echo(f"{label}: {count} row(s) expired.")
+
+
 @wink_cli.command("worker")
 @click.option("--batch", type=int, default=50, show_default=True, help="events claimed at a time")
 @click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between empty polls")

@@ -21,6 +21,7 @@ from .errors import ConfigurationError, error_page
 from .pipeline import handler_pool, process_name, sweep_if_due
 from .provider import PROVIDER_ENTRY_POINTS, Provider, blueprint_of, url_segment
 from .ratelimits import RateLimits
+from .retention import DEFAULT_BATCH, DEFAULT_DEDUPE_WINDOW, DEFAULT_PACE, read_policy
 from .settings import split_setting
 from .state import RetryPolicy, WinkSettings, WinkState, get_state
 from .store import Keyring, Store
@@ -130,6 +131,11 @@ class Wink:
         config.setdefault("WINK_RETRY_FACTOR", 2.0)
         config.setdefault("WINK_RETRY_MAX_DELAY", 3600.0)
         config.setdefault("WINK_RETRY_ATTEMPTS", 10)
+        config.setdefault("WINK_EVENT_RETENTION", None)
+        config.setdefault("WINK_EVENT_DEDUPE_WINDOW", DEFAULT_DEDUPE_WINDOW)
+        config.setdefault("WINK_FETCHED_DATA_RETENTION", None)
+        config.setdefault("WINK_PRUNE_BATCH", DEFAULT_BATCH)
+        config.setdefault("WINK_PRUNE_PACE", DEFAULT_PACE)
         config.setdefault("WINK_ENCRYPTION_KEYS", None)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
@@ -178,6 +184,7 @@ class Wink:
             claim_lease=_seconds(config, "WINK_CLAIM_LEASE"),
             sweep_interval=_seconds(config, "WINK_SWEEP_INTERVAL"),
             retry=_retry_policy(config),
+            retention=read_policy(config, providers),
         )
         # The app's own resources: its store, its handler pool, the providers built from its
         # config. A provider the host passed in is the host's, shared by every app it mounts.

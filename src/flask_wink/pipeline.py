@@ -31,6 +31,7 @@ from flask import Flask
 
 from . import signals
 from .provider import CALLBACK, UNCONFIRMED, Provider, StatusUpdate, member
+from .retention import prune, prune_if_due
 from .store import AccountChange, StoredEvent
 
 if TYPE_CHECKING:
@@ -216,6 +217,9 @@ def sweep_if_due(app: Flask, state: WinkState) -> None:
         if state.last_sweep != last:
             return  # another thread started this sweep
         state.last_sweep = now
+    # Events and fetched data past their retention go in a thread of their own: a long first
+    # pass never holds up the handler pool.
+    prune_if_due(app, state)
     if state.handler_pool is not None:
         try:
             future = state.handler_pool.submit(_sweep, app, state)
@@ -342,7 +346,9 @@ def run_worker(
 ) -> int:
     """Claim pending events (and ones whose claim lapsed ``lease`` s ago, by default
     ``WINK_CLAIM_LEASE``, and failed ones whose retry is due) and handle them until ``stop`` is
-    set (or, with ``once``, none are left). Returns how many events were handled."""
+    set (or, with ``once``, none are left). Meanwhile, and once more at the end with ``once``,
+    events and fetched data past their retention are pruned (see :mod:`flask_wink.retention`).
+    Returns how many events were handled."""
     from .state import get_state
 
     worker = process_name()
@@ -355,9 +361,14 @@ def run_worker(
             for event in claimed:
                 handle_event(app, state, event)
                 handled += 1
+            # Past their retention: pruned in a thread of its own, as often as the serving
+            # process's sweep would (every minute when that is off).
+            prune_if_due(app, state, interval=state.sweep_interval or 60.0)
             if not claimed:
                 if once:
                     break
                 time.sleep(poll)
         state.store.flush()
+        if once and state.settings.retention.enabled:
+            prune(state)  # nothing else to do: at full speed
     return handled

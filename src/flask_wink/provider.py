@@ -198,6 +198,24 @@ class UpstreamErasure:
 
 
 @dataclass(frozen=True)
+class FetchedData:
+    """Where a provider keeps data it fetched from (or was sent by) its upstream, which expires
+    after ``WINK_FETCHED_DATA_RETENTION`` (or its own ``WINK_<PROVIDER>_DATA_RETENTION``).
+
+    Either a table of its own, ``table``, whose rows are dated by the column ``at``: an expired
+    row is deleted, or, with ``clear``, those columns are set to the values given (the row stays,
+    for what it still links); or ``events``: the names of its stored events that hold such data,
+    whose payloads are emptied once handled (their dedupe keys stay). ``what`` names it for people.
+    """
+
+    what: str
+    table: str | None = None
+    at: str = "fetched_at"
+    clear: Mapping[str, Any] | None = None
+    events: Collection[str] = ()
+
+
+@dataclass(frozen=True)
 class TestEvent:
     """An upstream message a provider can make up and sign on demand, for ``flask wink trigger``:
     ``name`` is what the command is given (``ACCOUNT_CONNECTED``), ``summary`` one line for people."""
@@ -345,6 +363,8 @@ class BaseProvider:
     signature_header: str | None = None
     #: The messages ``flask wink trigger`` can make up for it (see :meth:`test_messages`).
     test_events: Sequence[TestEvent] = ()
+    #: Where it keeps data fetched from its upstream, which expires (see :class:`FetchedData`).
+    fetched_data: Sequence[FetchedData] = ()
     #: ``serve_sandbox(argv, prog) -> int``, a static method: ``python -m flask_wink.sandbox
     #: <name> ...`` serves its offline emulator with it; None: it has none. Set by ``sandbox``.
     serve_sandbox: ClassVar[Callable[[list[str], str], int] | None] = None

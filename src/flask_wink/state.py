@@ -20,6 +20,7 @@ from flask import Flask, current_app
 
 from .errors import ConfigurationError, UnknownProvider
 from .provider import Provider, member, not_enabled, url_segment
+from .retention import RetentionPolicy
 from .store import Store
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class WinkSettings:
     #: Seconds between this process's sweeps for such events and for due retries
     #: (WINK_SWEEP_INTERVAL; 0: never).
     sweep_interval: float = 60.0
+    #: How long events and fetched data are kept (WINK_EVENT_RETENTION and the rest).
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 def _setting(name: str, doc: str) -> property:

@@ -513,7 +513,10 @@ class Store:
         """Recorded events, newest first; each filter given narrows the list.
 
         ``app_user_id`` finds the app user's events, those stored under any upstream user ever
-        linked to it included. With ``after_id``, the *oldest* ``limit`` events after it (still
+        linked to it included. Pruned events (emptied past ``WINK_EVENT_RETENTION``, only their
+        dedupe key kept) are left out unless ``state="pruned"`` asks for them.
+
+        With ``after_id``, the *oldest* ``limit`` events after it (still
         listed newest first), so a poller that passes the largest id it has seen never skips any.
         """
         # Webhooks are stored without looking up whose app user they name; the join says.
@@ -531,10 +534,19 @@ class Store:
             query = query.where(events.c.kind == kind)
         if state:
             query = query.where(events.c.state == state)
+        else:
+            query = query.where(events.c.state != "pruned")
         if app_user_id:
-            query = query.where(
-                sa.or_(events.c.app_user_id == app_user_id, users.c.app_user_id == app_user_id)
+            # Ids from two indexed lookups (events stored with the app user, and those of every
+            # upstream user ever linked to it), not an OR across the join: that read every event.
+            theirs = sa.select(users.c.provider, users.c.upstream_user_id).where(
+                users.c.app_user_id == app_user_id
             )
+            linked_ids = sa.select(events.c.id).where(
+                sa.tuple_(events.c.provider, events.c.upstream_user_id).in_(theirs)
+            )
+            mine = sa.union(sa.select(events.c.id).where(events.c.app_user_id == app_user_id), linked_ids)
+            query = query.where(events.c.id.in_(mine.scalar_subquery()))
         if upstream_user_id:
             query = query.where(events.c.upstream_user_id == upstream_user_id)
         if after_id is not None:

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 #: The handling states of an event: pending -> handling -> handled | failed. A failed event is
 #: retried by itself when its ``next_attempt_at`` is due, and parked as dead once its attempts ran
-#: out; failed and dead ones can be retried by hand (``flask wink events retry``).
-EVENT_STATES = ("pending", "handling", "handled", "failed", "dead")
+#: out; failed and dead ones can be retried by hand (``flask wink events retry``). Past
+#: ``WINK_EVENT_RETENTION`` a handled or dead webhook is ``pruned``: emptied, its dedupe key kept.
+EVENT_STATES = ("pending", "handling", "handled", "failed", "dead", "pruned")
 
 
 def utcnow() -> datetime:

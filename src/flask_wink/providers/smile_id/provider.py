@@ -24,6 +24,7 @@ from ...provider import (
     CALLBACK,
     WEBHOOK,
     BaseProvider,
+    FetchedData,
     Inbound,
     LinkStart,
     LinkURLs,
@@ -113,6 +114,9 @@ class SmileID(BaseProvider):
 
     name = NAME
     title = "Smile ID"
+    #: Its results are stored events: once handled, their payloads are emptied after
+    #: WINK_SMILE_ID_DATA_RETENTION (or WINK_FETCHED_DATA_RETENTION); their dedupe keys stay.
+    fetched_data = (FetchedData("verification results", events=(FINAL_RESULT, INTERIM_RESULT, JOB_STATUS)),)
     #: Nothing on the hosted page reports to the kit from the browser; the redirect comes back
     #: through ``/return`` and the kit records ``linkStarted`` itself.
     browser_events: tuple[str, ...] = ()

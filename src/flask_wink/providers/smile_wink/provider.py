@@ -21,6 +21,7 @@ from ...flow import TriggerError
 from ...provider import (
     CALLBACK,
     BaseProvider,
+    FetchedData,
     Inbound,
     LinkStart,
     LinkURLs,
@@ -77,6 +78,13 @@ class SmileWink(BaseProvider):
     personal_data = (
         PersonalData("wink_user_data", "upstream_user_id", columns=("document",)),
         PersonalData("wink_archives", "upstream_user_id", columns=("file_names", "analysis", "error")),
+    )
+    #: What it fetched from Smile, which expires after WINK_SMILE_WINK_DATA_RETENTION (or
+    #: WINK_FETCHED_DATA_RETENTION): the user data documents, and the files' names and analyses.
+    fetched_data = (
+        FetchedData("user data (identities, employments, incomes)", table="wink_user_data"),
+        FetchedData("uploaded files' names and payslip analyses", table="wink_archives", at="created_at",
+                    clear={"file_names": "[]", "analysis": None, "error": None}),
     )
     settings = (
         Setting("API_KEY", required=True, hint="your Smile API key"),

@@ -171,7 +171,10 @@ def retention_schedule(
     smile_user_id: str | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """What Smile will delete and when: connected accounts (60 days) and uploaded files (7), soonest first."""
+    """What will be deleted and when, soonest first: what Smile deletes (connected accounts' data
+    60 days after connection, uploaded files after 7) and, when ``WINK_SMILE_WINK_DATA_RETENTION``
+    or ``WINK_FETCHED_DATA_RETENTION`` is set, the user data documents this app keeps (``kind``
+    ``"stored"``, deleted here that long after they were fetched)."""
     state = _state(app_or_state)
     engine = _ready(state)
     # Precise, not rounded to the second: what connected a moment ago has less than 60 days left.
@@ -185,6 +188,14 @@ def retention_schedule(
                     ACCOUNT_RETENTION)
         )
     found.extend(_archive_expiries(engine, smile_user_id))
+    keep = state.settings.retention.fetched.get(NAME)
+    if keep is not None:
+        query = sa.select(user_data.c.upstream_user_id, user_data.c.fetched_at)
+        if smile_user_id:
+            query = query.where(user_data.c.upstream_user_id == smile_user_id)
+        with engine.begin() as conn:
+            stored = conn.execute(query).all()
+        found.extend(_expiry("stored", user, user, fetched, keep) for user, fetched in stored)
     owners = {}
     for item in found:
         if item["smileUserId"] and item["smileUserId"] not in owners:
@@ -324,7 +335,8 @@ def register_cli(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="print JSON lines")
     @with_appcontext
     def retention(user: str | None, as_json: bool) -> None:
-        """Print what Smile deletes when: account data 60 days after connection, uploads after 7."""
+        """Print what is deleted when: at Smile, account data 60 days after connection and uploads
+        after 7; here, the stored user data after WINK_SMILE_WINK_DATA_RETENTION (when set)."""
         state = get_state()
         smile_user_id = _resolve_user(state, user)[0] if user else None
         schedule = retention_schedule(state, smile_user_id=smile_user_id)
@@ -336,7 +348,9 @@ def register_cli(group: click.Group) -> None:
                 continue
             left = item["secondsLeft"]
             when = f"in {left // 86400} d {left % 86400 // 3600} h" if left > 0 else "already expired"
-            what = "account data" if item["kind"] == "account" else "uploaded file"
+            what = {"account": "account data", "archive": "uploaded file"}.get(
+                item["kind"], "user data kept here"
+            )
             who = item["appUserId"] or "?"
             click.echo(
                 f"{item['expiresAt']}  {what} {item['id']} of {who} (Smile {item['smileUserId']}): {when}"

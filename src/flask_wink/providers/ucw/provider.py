@@ -21,6 +21,7 @@ from ...openapi import query_parameter
 from ...provider import (
     CALLBACK,
     BaseProvider,
+    FetchedData,
     LinkStart,
     LinkURLs,
     PersonalData,
@@ -83,6 +84,12 @@ class UniversalConnect(BaseProvider):
     personal_data = (
         PersonalData("wink_ucw_connections", "upstream_user_id",
                      columns=("connection_id", "institution_id", "institution_name", "document")),
+    )
+    #: The FDX data fetched for each connection, cleared after WINK_UCW_DATA_RETENTION (or
+    #: WINK_FETCHED_DATA_RETENTION); the connection itself stays.
+    fetched_data = (
+        FetchedData("FDX data (accounts, balances, transactions)", table="wink_ucw_connections",
+                    clear={"document": None, "fetched_at": None}),
     )
     settings = (
         Setting("URL", URL, required=True, hint="your UCW's base URL, e.g. https://ucw.example"),
