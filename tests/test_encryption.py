@@ -436,7 +436,16 @@ def test_live_mode_without_keys_starts_with_one_warning_saying_how_to_fix_it(san
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = [process.stdout.readline() for _ in range(3)]
-        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        # The start lines come before the server listens: wait for it (a busy machine is slow).
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
     finally:
         process.terminate()
         rest = process.communicate(timeout=10)[0]
