@@ -78,9 +78,13 @@ def seed(url: str, count: int, *, start: int = 0, old: bool = True) -> None:
 
 
 def counts(url: str) -> dict[str, int]:
+    """The seeded events (ids ``bulk-...``) by state: the webhooks arriving meanwhile are not
+    counted, or the rows they add would hide the rows the pass deleted."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        found = dict(conn.execute(sa.text("SELECT state, count(*) FROM wink_events GROUP BY state")).all())
+        found = dict(conn.execute(sa.text(
+            "SELECT state, count(*) FROM wink_events WHERE event_id LIKE 'bulk-%' GROUP BY state"
+        )).all())
     engine.dispose()
     return {str(k): int(v) for k, v in found.items()}
 
@@ -133,10 +137,8 @@ def _stores(port: int, bodies: Any, settings: Any, h: Any) -> Callable[[], dict]
 
 
 def _pruned(before: dict[str, int], after: dict[str, int]) -> int:
-    """Seeded rows emptied or deleted between two counts."""
-    gone = sum(before.values()) - sum(after.values())
-    emptied = after.get("pruned", 0) - before.get("pruned", 0)
-    return max(0, gone) + emptied
+    """Seeded rows emptied or deleted between two counts (the seeded rows are all handled)."""
+    return before.get("handled", 0) - after.get("handled", 0)
 
 
 def events_page(kind: str, tmp: Path, settings: Any, h: Any) -> dict:
