@@ -30,7 +30,7 @@ from test_migrations import make_first_release_database
 UCW_TABLE, SMILE_ID_TABLE = "wink_ucw_connections", "wink_smile_id_signatures"
 ACME_TABLE = "wink_acme_results"
 #: The core's newest revision: its row in the version table once it is up to date.
-CORE_HEAD = "0006_erasure"
+CORE_HEAD = "0007_event_listing"
 #: The head of each branch: Smile ID's, the core's, UCW's.
 EVERY_BRANCH = ("0004_smile_id", CORE_HEAD, "0008_encryption")
 #: The revisions of the linear history, in the order the releases ran them.

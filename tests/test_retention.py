@@ -430,3 +430,33 @@ def test_smile_retention_lists_the_user_data_kept_here(sandbox, tmp_path):
     assert 9 * 86400 < items[0]["secondsLeft"] <= 10 * 86400
     text = app.test_cli_runner().invoke(args=["wink", "retention"]).output
     assert "user data kept here smile-alice of alice (Smile smile-alice): in 9 d" in text
+
+
+@pytest.mark.parametrize("filters", [{}, {"after_id": 0}])
+def test_the_events_listing_skips_pruned_rows_by_its_partial_index(sandbox, tmp_path, database_url, filters):
+    # Pruned rows stay for their dedupe key; the listing leaves them out through
+    # ix_wink_events_listed (state <> 'pruned'), not by walking every id past them.
+    app = retaining_app(sandbox, tmp_path, database_url)
+    seed(app, count=3 * BATCH, age=timedelta(days=100))
+    seed(app, count=2, age=timedelta(days=1), prefix="recent")
+    app.test_cli_runner().invoke(args=["wink", "events", "prune"])
+    store = get_state(app).store
+    seen: list[tuple[str, object]] = []
+
+    def listing(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "wink_events" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", listing)
+    try:
+        listed = store.list_events(**filters)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", listing)
+    assert sorted(e.event_id for e in listed) == ["recent-handled-0", "recent-handled-1"]
+    (statement, parameters), = seen
+    explain = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: the planner would read it all
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + statement, parameters))
+    assert "ix_wink_events_listed" in plan, plan

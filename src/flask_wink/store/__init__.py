@@ -38,7 +38,7 @@ from .encryption import (
 from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
 from .operations import AccountOwner, AccountUpsert, EventRow, EventValues, FailedMark, HandledMark, UserLink
-from .schema import IS_CURRENT, accounts, events, metadata, provider_metadata, provider_tables, users
+from .schema import IS_CURRENT, LISTED, accounts, events, metadata, provider_metadata, provider_tables, users
 from .statements import EventStatements, UserLinkStatements
 from .values import EVENT_STATES, AccountChange, StoredAccount, StoredEvent, utcnow
 
@@ -535,7 +535,7 @@ class Store:
         if state:
             query = query.where(events.c.state == state)
         else:
-            query = query.where(events.c.state != "pruned")
+            query = query.where(LISTED)
         if app_user_id:
             # Ids from two indexed lookups (events stored with the app user, and those of every
             # upstream user ever linked to it), not an OR across the join: that read every event.

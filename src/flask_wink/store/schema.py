@@ -72,6 +72,14 @@ events = sa.Table(
     sa.Index("ix_wink_events_upstream_user", "provider", "upstream_user_id"),
     sa.Index("ix_wink_events_app_user", "app_user_id"),
     sa.Index("ix_wink_events_state", "state", "id"),
+    # The events a listing shows, newest or oldest first, without reading the pruned rows kept
+    # for their dedupe key (see LISTED).
+    sa.Index(
+        "ix_wink_events_listed",
+        "id",
+        sqlite_where=sa.text("state <> 'pruned'"),
+        postgresql_where=sa.text("state <> 'pruned'"),
+    ),
     # The due retries (next_attempt_at <= now). Only a failed event waiting for its retry has a
     # next_attempt_at, so the partial index holds those alone: new events and their "handled"
     # marks, the write path, never touch it.
@@ -148,3 +156,8 @@ def provider_tables(provider: str | None = None) -> list[sa.Table]:
     """The tables declared so far by the provider ``provider``, or by every provider."""
     metas = _PROVIDER_METADATA.values() if provider is None else [_PROVIDER_METADATA.get(provider)]
     return [table for meta in metas if meta is not None for table in meta.sorted_tables]
+
+
+#: "Not pruned" as the listing must say it: the partial index ix_wink_events_listed's condition,
+#: word for word, a literal (with a bound parameter neither database may use the index).
+LISTED = sa.text("wink_events.state <> 'pruned'")
