@@ -39,6 +39,7 @@ from tests.postgres import fresh_postgres_database
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
 from flask_wink.store import Store, events
 
+from . import encryption
 from .server import WEBHOOK_SECRET
 
 HERE = Path(__file__).resolve().parent
@@ -647,6 +648,8 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         for name, page in memory["events_page"].items():
             rows.append((f"/wink/events at {memory['events']:,} events ({name}), p50 / p99 ms",
                          f"{page['p50_ms']:.1f} / {page['p99_ms']:.1f}", "", ""))
+    if results.get("encryption"):
+        rows += encryption.rows(results["encryption"], spread)
     return rows
 
 
@@ -694,7 +697,11 @@ def chart(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = ("ingest", "token", "memory")) -> dict:
+#: The parts of a run, in order (``python -m benchmarks [part ...]``; default: all).
+PARTS = ("ingest", "token", "memory", "encryption")
+
+
+def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = PARTS) -> dict:
     """Every measurement (or the ``parts`` named), as one dict."""
     # Three storing routes a round and the warm-ups, on each database, at up to 5,000 a second.
     per_database = 3 * (settings.rounds + 1) * settings.seconds * 5_000
@@ -711,16 +718,20 @@ def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = ("ingest", "toke
         print(f"token: {json.dumps(results['token'])}", flush=True)
     if "memory" in parts:
         results["memory"] = memory_and_events_page(tmp, bodies, settings)
+    if "encryption" in parts:
+        results["encryption"] = encryption.encryption_cost(tmp, bodies, settings, sys.modules[__name__])
+        print(f"encryption: {json.dumps(results['encryption'])}", flush=True)
     return results
 
 
 def main() -> None:
-    """``python -m benchmarks [ingest] [token] [memory]`` (default: all three)."""
+    """``python -m benchmarks [ingest] [token] [memory] [encryption]`` (default: all)."""
     settings = Settings.from_environ()
-    parts = tuple(sys.argv[1:]) or ("ingest", "token", "memory")
-    unknown = set(parts) - {"ingest", "token", "memory"}
+    parts = tuple(sys.argv[1:]) or PARTS
+    unknown = set(parts) - set(PARTS)
     if unknown:
-        raise SystemExit(f"python -m benchmarks [ingest] [token] [memory], not {' '.join(sorted(unknown))}")
+        usage = " ".join(f"[{part}]" for part in PARTS)
+        raise SystemExit(f"python -m benchmarks {usage}, not {' '.join(sorted(unknown))}")
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         results = run(settings, Path(tmp_name), parts)

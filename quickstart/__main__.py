@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
 from waitress import serve
 
 from . import checks
+from .app import unencrypted_warning
 
 #: waitress's worker threads: how many requests the quickstart serves at once. A webhook's or a
 #: new user's request waits on its group's commit, not on the CPU, and a group holds at most as
@@ -27,6 +29,8 @@ def main() -> int:
     url = f"http://127.0.0.1:{settings.app_port}"
     for line in start_lines(settings, url, providers=checks.providers_on(app)):
         print(line, flush=True)
+    if warning := unencrypted_warning(app):
+        logging.getLogger("quickstart").warning(warning)
     serve(app, host=settings.app_host, port=settings.app_port, **waitress_options(app))
     return 0
 

@@ -50,6 +50,7 @@ __all__ = [
     "create_app",
     "is_admin",
     "require_admin",
+    "unencrypted_warning",
 ]
 
 
@@ -211,6 +212,15 @@ def _start_kit(app: Flask, settings: Settings, smile: SmileWink) -> Wink:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     get_state(app).store.init()
     return wink
+
+
+def unencrypted_warning(app: Flask) -> str | None:
+    """The start's warning when live mode stores personal data in clear (no
+    ``WINK_ENCRYPTION_KEYS``); None otherwise. Sandbox mode holds made-up people only."""
+    if app.config["QUICKSTART"].sandbox or get_state(app).store.keyring is not None:
+        return None
+    return ("Personal data (events, user data, bank data) is stored unencrypted: run `flask wink keys "
+            "generate` and set WINK_ENCRYPTION_KEYS to the key in .env.")
 
 
 def _identify_users(wink: Wink, settings: Settings) -> None:

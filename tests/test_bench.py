@@ -54,6 +54,12 @@ def test_the_bench_prints_every_row_and_checks_each_acknowledged_event_is_stored
     assert set(memory["events_page"]) == {"newest", "webhooks", "one user"}
     assert any(label.startswith(f"/wink/events at {memory['events']:,} events") for label in labels)
 
+    # Encryption at rest: ingest and the events page with keys and without, in the same run.
+    encrypted = results["encryption"]
+    assert encrypted["sealed"]["non2xx"] == encrypted["clear"]["non2xx"] == 0
+    assert encrypted["page_p50_ms"]["sealed"] > 0 and encrypted["events"] >= 100
+    assert len([label for label in labels if label.startswith("encryption at rest")]) == 2
+
 
 def test_the_statement_profile_times_each_statement_of_the_group_commit():
     # python -m benchmarks.profile statements: benchmarks/README.md's account of where ingest's time goes.

@@ -29,7 +29,10 @@ from test_migrations import make_first_release_database
 
 UCW_TABLE, SMILE_ID_TABLE = "wink_ucw_connections", "wink_smile_id_signatures"
 ACME_TABLE = "wink_acme_results"
-EVERY_BRANCH = ("0003_ucw", "0004_smile_id", "0005_retry_schedule")
+#: The head of each branch: Smile ID's, the core's, UCW's.
+EVERY_BRANCH = ("0004_smile_id", "0005_retry_schedule", "0008_encryption")
+#: The revisions of the linear history, in the order the releases ran them.
+RELEASED = ("0003_ucw", "0004_smile_id", "0005_retry_schedule")
 T0 = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 #: The linear history of the releases before providers owned their tables (0001 -> 0002 ->
@@ -236,7 +239,7 @@ def test_a_database_of_the_linear_history_upgrades_in_place_with_its_rows(
     make_linear_database(database_url, released)
     app, _ = make_host_app(sandbox, tmp_path, WINK_DATABASE_URL=database_url)  # Smile Wink only
     init_db(app)
-    ran = EVERY_BRANCH[: EVERY_BRANCH.index(released) + 1]
+    ran = RELEASED[: RELEASED.index(released) + 1]
     made = [table for revision, table in migrations.MOVED.items() if revision in ran]
     # Each table the linear history made is recorded as its provider's branch, not made again.
     assert version_rows(database_url) == tuple(sorted({"0005_retry_schedule", *ran}))

@@ -29,6 +29,7 @@ def test_the_written_app_starts_on_its_env_and_serves_its_pages(tmp_path):
     app_dir = tmp_path / "myapp"
     assert wink_init(app_dir).returncode == 0
     assert (app_dir / ".env").read_text().count("FLASK_SECRET_KEY=") == 1
+    assert (app_dir / ".env").read_text().count("FLASK_WINK_ENCRYPTION_KEYS=") == 1
     assert ".env" in (app_dir / ".gitignore").read_text().splitlines()  # it holds the secret key
     url = free_port_url()
     port = url.rsplit(":", 1)[1]

@@ -17,7 +17,8 @@ from .jsonshape import event_json
 from .pipeline import run_worker, take_over_lapsed
 from .provider import CALLBACK, WEBHOOK, member, url_segment
 from .state import WinkState, get_state
-from .store import EVENT_STATES
+from .store import EVENT_STATES, WrongEncryptionKey
+from .store.encryption import generate_key
 from .store.values import StoredEvent, iso
 from .summaries import summarize_event
 
@@ -43,6 +44,13 @@ class ProviderCommands(click.Group):
                 if name == state.default_provider:
                     default = group
         return groups, default
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WrongEncryptionKey as exc:
+            # A stored value no key opens: the one line that says the fix, not a traceback.
+            raise click.ClickException(str(exc.description)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         groups, default = self._provider_groups(ctx)
@@ -94,6 +102,7 @@ def init(directory: Path) -> None:
         text = (starter / source).read_text("utf-8")
         if target == ".env":
             text = text.replace("{secret_key}", secrets.token_hex(32))
+            text = text.replace("{encryption_key}", generate_key())
         path = directory / target
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")
@@ -299,3 +308,47 @@ def _provider_name(state: WinkState, given: str | None) -> str | None:
         raise click.BadParameter(f"{given!r} is not an enabled provider ({enabled}).",
                                  param_hint="--provider")
     return name
+
+
+@wink_cli.group("keys")
+def keys() -> None:
+    """The keys personal data is encrypted under at rest (WINK_ENCRYPTION_KEYS)."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new key for WINK_ENCRYPTION_KEYS (put it first in the list to encrypt under it)."""
+    click.echo(generate_key())
+
+
+@keys.command("rotate")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="rows per transaction")
+@click.option("--vacuum", is_flag=True,
+              help="then rewrite the tables so no old copy of a value stays on disk (writes wait meanwhile)")
+@with_appcontext
+def keys_rotate(batch: int, vacuum: bool) -> None:
+    """Re-encrypt everything stored under the first key of WINK_ENCRYPTION_KEYS (values stored in
+    clear before keys were set too), a batch of rows at a time, while the app serves; then the
+    other keys may be dropped from the list."""
+    store = get_state().store
+
+    def done(table: str, resealed: int, current: int) -> None:
+        click.echo(f"{table}: {resealed} re-encrypted, {current} already under the first key")
+
+    try:
+        counts = store.rotate_keys(batch=batch, progress=done)
+    except (RuntimeError, WrongEncryptionKey) as exc:
+        raise click.ClickException(_message(exc)) from None
+    total = sum(resealed for resealed, _ in counts.values())
+    click.echo(f"{total} rows re-encrypted under the first key of WINK_ENCRYPTION_KEYS.")
+    if vacuum:
+        store.reclaim(counts)
+        click.echo("Old copies of the rewritten values are gone from the database's free space.")
+    elif total:
+        click.echo("Old copies of the rewritten values may stay in the database's free space until it "
+                   "is vacuumed: run this again with --vacuum at a quiet moment.")
+
+
+def _message(exc: Exception) -> str:
+    return getattr(exc, "description", None) or str(exc)

@@ -23,7 +23,7 @@ from .provider import PROVIDER_ENTRY_POINTS, Provider, blueprint_of, url_segment
 from .ratelimits import RateLimits
 from .settings import split_setting
 from .state import RetryPolicy, WinkSettings, WinkState, get_state
-from .store import Store
+from .store import Keyring, Store
 from .store.engine import DEFAULT_LOCK_TIMEOUT
 from .tasks import CeleryHandOff, celery_app_for, register
 
@@ -130,6 +130,7 @@ class Wink:
         config.setdefault("WINK_RETRY_FACTOR", 2.0)
         config.setdefault("WINK_RETRY_MAX_DELAY", 3600.0)
         config.setdefault("WINK_RETRY_ATTEMPTS", 10)
+        config.setdefault("WINK_ENCRYPTION_KEYS", None)
         config.setdefault("WINK_DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'wink.sqlite3'}")
 
         if not config.get("SECRET_KEY"):
@@ -164,6 +165,7 @@ class Wink:
             raise RuntimeError(
                 f"WINK_DB_LOCK_TIMEOUT must be a number of seconds, not {lock_setting!r}."
             ) from None
+        keyring = Keyring.from_setting(config["WINK_ENCRYPTION_KEYS"])
         threads = max(1, int(config["WINK_HANDLER_THREADS"]))
         settings = WinkSettings(
             url_prefix=config["WINK_URL_PREFIX"].rstrip("/"),
@@ -182,7 +184,9 @@ class Wink:
         state = WinkState(
             wink=self,
             settings=settings,
-            store=Store(database_url, lock_timeout=lock_timeout, providers=providers.values()),
+            store=Store(
+                database_url, lock_timeout=lock_timeout, providers=providers.values(), keyring=keyring
+            ),
             providers=providers,
             owned_providers=frozenset(providers) if self._providers is None else frozenset(),
             process_name=process_name(),

@@ -313,6 +313,11 @@ class BaseProvider:
     cli: ClassVar[str | None] = None
     views: ClassVar[str | None] = None
     sandbox: ClassVar[str | None] = None
+    #: The columns of its own tables that hold personal data, by table name: sealed at rest when
+    #: ``WINK_ENCRYPTION_KEYS`` is set, and resealed by ``flask wink keys rotate``. Text columns
+    #: that no query compares with a value (a sealed value differs at every write); ids, statuses
+    #: and times stay clear. E.g. ``{"acme_reports": ("document",)}``.
+    encrypted_columns: ClassVar[Mapping[str, Sequence[str]]] = MappingProxyType({})
     # No ``migrations`` here: without one, its migrations are the ``migrations/`` folder beside
     # the module of its class (see flask_wink.store.migrations.location).
 

@@ -25,6 +25,16 @@ from sqlalchemy.engine import Connection, Engine
 from .. import jsonbody
 from ..timeutil import aware
 from . import migrations
+from .encryption import (
+    DIALECT_ATTRIBUTE,
+    Keyring,
+    WrongEncryptionKey,
+    reclaim,
+    reseal_table,
+    reveal,
+    seal_columns,
+    sealed_columns,
+)
 from .engine import DEFAULT_LOCK_TIMEOUT, create_engine
 from .group_commit import GroupCommitter
 from .operations import AccountOwner, AccountUpsert, EventRow, EventValues, FailedMark, HandledMark, UserLink
@@ -42,9 +52,11 @@ __all__ = [
     "EventStatements",
     "EventValues",
     "GroupCommitter",
+    "Keyring",
     "Store",
     "StoredAccount",
     "StoredEvent",
+    "WrongEncryptionKey",
     "accounts",
     "create_engine",
     "events",
@@ -85,6 +97,7 @@ class Store:
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         providers: Iterable[Any] = (),
+        keyring: Keyring | None = None,
     ) -> None:
         #: The SQLAlchemy engine (its pool serves reads; group commits use a connection of their own).
         self.engine: Engine = (
@@ -104,6 +117,15 @@ class Store:
         self._user_links = UserLinkStatements(self.engine, users, self.statements)
         #: The enabled providers: their migrations run with the core's, and their tables are checked.
         self.providers: tuple[Any, ...] = tuple(providers)
+        #: The keys personal data is sealed under (``WINK_ENCRYPTION_KEYS``); None: stored clear.
+        self.keyring = keyring
+        # The providers' declared columns are sealed by their column type, which finds the
+        # keyring on the dialect of the engine that runs the statement.
+        setattr(self.engine.dialect, DIALECT_ATTRIBUTE, keyring)
+        for provider in self.providers:
+            declared = getattr(provider, "encrypted_columns", None)
+            if declared:
+                seal_columns(provider_tables(provider.name), declared, provider.name)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -231,6 +253,9 @@ class Store:
         from the provider; carried on the returned event to its handlers.
         """
         received_at = utcnow()
+        # A webhook keeps the very body the upstream signed; anything else is serialised here.
+        text = raw if raw is not None else json.dumps(payload, separators=(",", ":"))
+        keyring = self.keyring
         values = EventValues(
             kind=kind,
             name=name,
@@ -238,8 +263,7 @@ class Store:
             provider=provider,
             app_user_id=app_user_id,
             upstream_user_id=upstream_user_id,
-            # A webhook keeps the very body the upstream signed; anything else is serialised here.
-            payload=raw if raw is not None else json.dumps(payload, separators=(",", ":")),
+            payload=text if keyring is None else keyring.seal(text),
             received_at=received_at,
             state="handling" if claimed_by else "pending",
             attempts=1 if claimed_by else 0,
@@ -281,7 +305,45 @@ class Store:
         """Record that a handler raised: the event is ``failed`` and retried by itself once
         ``retry_at`` is due (see :meth:`claim_events`), or, without ``retry_at``, parked as
         ``dead``. Either way ``retry_failed`` makes it pending again."""
-        self._write(FailedMark(event_id, error[:4000], self.statements, retry_at), wait=wait)
+        self._write(FailedMark(event_id, self.seal(error[:4000]), self.statements, retry_at), wait=wait)
+
+    def seal(self, text: str) -> str:
+        """``text`` as it is stored: sealed when keys are set (see :mod:`.encryption`)."""
+        return text if self.keyring is None else self.keyring.seal(text)
+
+    @_migrated
+    def rotate_keys(
+        self, *, batch: int = 500, progress: Callable[[str, int, int], None] | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Seal every stored value of personal data under the first key of the keyring: event
+        payloads and errors, and each enabled provider's ``encrypted_columns``; clear values
+        (stored before keys were set) too. ``(resealed, already current)`` rows by table, each
+        table read ``batch`` rows at a time in short transactions while the app serves.
+        ``progress(table, resealed, current)`` is told as each table is done."""
+        if self.keyring is None:
+            raise RuntimeError(
+                "WINK_ENCRYPTION_KEYS is not set: set it (the new key first, then the old ones) to "
+                "rotate, after `flask wink keys generate`."
+            )
+        tables = {events: [events.c.payload, events.c.error]}
+        for provider in self.providers:
+            tables.update(sealed_columns(provider_tables(provider.name)))
+        counts: dict[str, tuple[int, int]] = {}
+        for table, columns in tables.items():
+            counts[table.name] = reseal_table(self.engine, self.keyring, table, columns, batch=batch)
+            if progress is not None:
+                progress(table.name, *counts[table.name])
+        return counts
+
+    def reclaim(self, tables: Iterable[str]) -> None:
+        """Rewrite ``tables`` so no old copy of a resealed value stays on disk (see
+        :func:`.encryption.reclaim`); writers wait while it runs."""
+        reclaim(self.engine, tables)
+
+    def reveal(self, stored: str | None) -> str | None:
+        """The clear text of a value as stored (sealed or not); a value no key opens raises
+        :class:`WrongEncryptionKey`."""
+        return reveal(self.keyring, stored)
 
     @_migrated
     def claim_events(
@@ -326,7 +388,7 @@ class Store:
                     chosen = chosen.with_for_update(skip_locked=True)
                 statement = events.update().where(events.c.id.in_(chosen.scalar_subquery())).values(claim)
                 rows += conn.execute(statement.returning(*events.c)).mappings().all()
-        return sorted((_event_from_row(row) for row in rows), key=lambda e: e.id)
+        return sorted((_event_from_row(row, self.keyring) for row in rows), key=lambda e: e.id)
 
     def claim_event(
         self,
@@ -372,7 +434,7 @@ class Store:
         )
         with self.engine.begin() as conn:
             row = conn.execute(statement).mappings().first()
-        return _event_from_row(row) if row else None
+        return _event_from_row(row, self.keyring) if row else None
 
     def renew_handed(
         self, prefix: str, name: str, *, limit: int = 50, lease: float = 300.0, now: datetime | None = None
@@ -479,14 +541,14 @@ class Store:
             query = query.where(events.c.id > after_id)
         with self.begin() as conn:
             rows = conn.execute(query).mappings().all()
-        found = [_event_from_row(row) for row in rows]
+        found = [_event_from_row(row, self.keyring) for row in rows]
         return found[::-1] if after_id is not None else found
 
     def get_event(self, id_: int) -> StoredEvent | None:
         """One stored event by its row id."""
         with self.begin() as conn:
             row = conn.execute(sa.select(events).where(events.c.id == id_)).mappings().first()
-        return _event_from_row(row) if row else None
+        return _event_from_row(row, self.keyring) if row else None
 
     def count_events(self, **filters: Any) -> int:
         """How many events are stored, with equality filters on columns (``kind``, ``state``...)."""
@@ -597,18 +659,20 @@ class Store:
 UNREADABLE_PAYLOAD = {"unreadable": True}
 
 
-def _payload(row: Mapping[str, Any]) -> tuple[Any, str | None]:
+def _payload(row: Mapping[str, Any], keyring: Keyring | None) -> tuple[Any, str | None]:
     """The stored payload decoded by the rules at the door, or a placeholder and why (logged):
-    one such row never fails a listing, a worker or a command."""
+    one such row never fails a listing, a worker or a command. A payload no key opens does: the
+    keys are wrong for every row, which only changing them mends."""
+    stored = reveal(keyring, row["payload"])
     try:
-        return jsonbody.loads(row["payload"]), None
+        return jsonbody.loads(stored), None
     except Exception as exc:  # noqa: BLE001 - any failure to read one row is that row's alone
         log.error("the payload of event %s could not be read: %s", row["id"], exc)
         return dict(UNREADABLE_PAYLOAD), f"The stored payload could not be read: {exc}."
 
 
-def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
-    payload, payload_error = _payload(row)
+def _event_from_row(row: Mapping[str, Any], keyring: Keyring | None = None) -> StoredEvent:
+    payload, payload_error = _payload(row, keyring)
     return StoredEvent(
         id=row["id"],
         provider=row["provider"],
@@ -621,7 +685,7 @@ def _event_from_row(row: Mapping[str, Any]) -> StoredEvent:
         received_at=row["received_at"],
         state=row["state"],
         attempts=row["attempts"],
-        error=row["error"],
+        error=reveal(keyring, row["error"]),
         payload_error=payload_error,
         next_attempt_at=row.get("next_attempt_at"),
     )

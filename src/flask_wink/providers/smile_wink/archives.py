@@ -290,7 +290,14 @@ def _fill_details(
     """Type, file names and creation time: Smile's word always counts, the widget's only once."""
     statement = archives.update().where(archives.c.archive_id == archive_id)
     if not trusted:
-        statement = statement.where(archives.c.file_names == "[]")
+        # The file names may be encrypted at rest, and an encrypted value differs at every write:
+        # whether there are none yet is read, and the update guarded by the very text read.
+        stored_text = sa.type_coerce(archives.c.file_names, sa.Text)
+        with store.begin() as conn:
+            stored = conn.scalar(sa.select(stored_text).where(archives.c.archive_id == archive_id))
+        if stored is None or store.reveal(stored) != "[]":
+            return
+        statement = statement.where(stored_text == stored)
         if owner is not None:
             statement = statement.where(_owned_by(owner))
     with store.begin() as conn:

@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -279,6 +280,13 @@ class SmileWink(BaseProvider):
 
     #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
     describe = staticmethod(describe_event)
+
+    #: Encrypted at rest under WINK_ENCRYPTION_KEYS: the user data Smile hands over (employment,
+    #: income), and each archive's file names, payslip analysis and Smile's error text.
+    encrypted_columns = MappingProxyType({
+        "wink_user_data": ("document",),
+        "wink_archives": ("file_names", "analysis", "error"),
+    })
 
     # Its parts: ``flask wink smile-wink ...`` (also under ``flask wink`` itself), the link page and the
     # widget's script, and ``python -m flask_wink.sandbox [smile-wink]``

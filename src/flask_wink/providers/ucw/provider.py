@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -224,6 +225,12 @@ class UniversalConnect(BaseProvider):
 
     #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
     describe = staticmethod(describe_event)
+
+    #: Encrypted at rest under WINK_ENCRYPTION_KEYS: the aggregator's connection id, the bank's
+    #: name and the FDX data (accounts, numbers, balances, transactions, the holder's identity).
+    encrypted_columns = MappingProxyType({
+        "wink_ucw_connections": ("connection_id", "institution_name", "document"),
+    })
 
     # Its parts: ``flask wink ucw ...``, the link page and ``GET .../connections``, and ``python -m
     # flask_wink.sandbox ucw``
