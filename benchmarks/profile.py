@@ -1,5 +1,5 @@
-"""``python -m benchmarks.profile token|ingest|statements``: where the time goes on a live path
-of the quickstart.
+"""``python -m benchmarks.profile token|ingest|statements|overhead``: where the time goes on a
+live path of the quickstart.
 
 Serves the quickstart (``create_app`` and waitress, as ``python -m quickstart`` does) in this
 process and drives it with wrk (new users on ``/api/create_link_token`` against a standalone
@@ -16,6 +16,13 @@ threads run), then the CPU per webhook of waitress's own thread (the loop that r
 and is woken for every answer written) against that of every other thread, and each kind of
 thread's CPU and switches per webhook (waitress's workers, the handler pool, the log writer...).
 What these showed is in benchmarks/README.md.
+
+``overhead`` serves nothing: it calls the quickstart's token routes and the pass-through routes
+(:mod:`benchmarks.reference`) as WSGI apps in this one thread, both with the upstream answered by
+the same ``httpx.MockTransport``, and prints each route's CPU per request (the least of several
+rounds, so the machine's other load moves it less) and Python function calls per request (which
+no load moves): what the kit adds over the pass-through, without the network and the sandbox.
+The SQLite file is real, so a new user's mapping is committed (and synced) as when served.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from .__main__ import (
     API_KEY,
     API_SECRET,
     CALLERS,
+    RATE_LIMITS,
     SECRET_KEY,
     SENDERS,
     WEBHOOK_SECRET,
@@ -192,9 +200,96 @@ def statements(app, base: str, tmp: Path, seconds: int) -> None:
               f"{involuntary / webhooks:>11.2f}")
 
 
+def _upstream(request: httpx.Request) -> httpx.Response:
+    """Smile's answers to ``POST /users`` and ``POST /tokens`` (the overhead mode's upstream)."""
+    import secrets
+
+    token = {"id": "tok-" + secrets.token_hex(6), "accessToken": secrets.token_urlsafe(32),
+             "expiresAt": "2030-01-01T00:00:00Z", "mode": "sandbox"}
+    data = {"user": {"id": "user-" + secrets.token_hex(6)}, "token": token}
+    return httpx.Response(200, json={"code": 0, "message": "OK", "requestId": "r", "data":
+                                     data if request.url.path.endswith("/users") else token})
+
+
+def overhead(tmp: Path, rounds: int = 7, requests: int = 200) -> None:
+    import cProfile
+    import itertools
+    import pstats
+
+    from werkzeug.test import EnvironBuilder
+
+    from flask_wink.state import get_state
+
+    from . import reference
+    from .__main__ import headers_of, session_headers
+
+    host = "http://upstream.invalid/v1"
+    env = {"APP_PORT": "8000", "DATABASE_URL": f"sqlite:///{tmp / 'overhead.sqlite3'}",
+           "WEBHOOK_SECRET": WEBHOOK_SECRET, "SECRET_KEY": SECRET_KEY, "API_KEY": API_KEY,
+           "API_SECRET": API_SECRET, "OPEN_API_HOST": host, **RATE_LIMITS}
+    app = create_app(load_settings(env))
+    get_state(app).providers["smile_wink"].client._http._transport = httpx.MockTransport(_upstream)
+    bare = reference.create_app(host, API_KEY, API_SECRET)
+    for cell in bare.view_functions["new_user"].__closure__:
+        if isinstance(cell.cell_contents, httpx.Client):
+            cell.cell_contents._transport = httpx.MockTransport(_upstream)
+
+    def environ(path: str, method: str = "GET", headers: dict | None = None) -> dict:
+        return EnvironBuilder(path=path, method=method, headers=headers or {},
+                              environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+
+    def call(wsgi, env: dict) -> None:
+        status = []
+        b"".join(wsgi(env, lambda code, headers, exc_info=None: status.append(code)))
+        if not status[0].startswith("2"):
+            raise RuntimeError(f"{env['PATH_INFO']} answered {status[0]}")
+
+    returning = headers_of(session_headers("bench-returning-0"))
+    call(app, environ("/wink/token", "POST", returning))
+    fresh = (headers_of(session_headers(f"bench-new-{i}")) for i in itertools.count())
+    routes = {
+        "pass_new": lambda: (bare, environ("/pass/new", "POST")),
+        "pass_returning": lambda: (bare, environ("/pass/returning", "POST", {"X-Upstream-User": "u"})),
+        "create_link_token_new": lambda: (app, environ("/api/create_link_token")),
+        "create_link_token_returning": lambda: (app, environ("/api/create_link_token", "GET", returning)),
+        "wink_token_new": lambda: (app, environ("/wink/token", "POST", next(fresh))),
+        "wink_token_returning": lambda: (app, environ("/wink/token", "POST", returning)),
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in routes}
+    calls: dict[str, float] = {}
+    for name, make in routes.items():  # warm up, then count the calls once
+        for _ in range(20):
+            call(*make())
+        prepared = [make() for _ in range(requests)]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for wsgi, env in prepared:
+            call(wsgi, env)
+        profiler.disable()
+        calls[name] = pstats.Stats(profiler).total_calls / requests
+    for _ in range(rounds):
+        for name, make in routes.items():
+            prepared = [make() for _ in range(requests)]
+            start = time.thread_time()
+            for wsgi, env in prepared:
+                call(wsgi, env)
+            cpu[name].append((time.thread_time() - start) * 1000 / requests)
+    print(f"{'route':<28} {'CPU ms':>7} {'over':>7} {'calls':>6} {'over':>6}")
+    for name in routes:
+        baseline = "pass_new" if name.endswith("_new") else "pass_returning"
+        mine, theirs = min(cpu[name]), min(cpu[baseline])
+        print(f"{name:<28} {mine:>7.3f} {mine - theirs:>+7.3f} {calls[name]:>6.0f} "
+              f"{calls[name] - calls[baseline]:>+6.0f}")
+
+
 def main() -> None:
     logging.getLogger("waitress").setLevel(logging.CRITICAL)
     what = sys.argv[1] if len(sys.argv) > 1 else "token"
+    if what == "overhead":
+        quick = os.environ.get("WINK_BENCH_QUICK") == "1"
+        with tempfile.TemporaryDirectory() as tmp_name:
+            overhead(Path(tmp_name), *((1, 20) if quick else ()))
+        return
     seconds = int(os.environ.get("WINK_BENCH_SECONDS", "10"))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -202,7 +297,7 @@ def main() -> None:
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         env = {"APP_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp / 'profile.sqlite3'}",
                "WEBHOOK_SECRET": WEBHOOK_SECRET, "SECRET_KEY": SECRET_KEY, "API_KEY": "",
-               "WINK_RATE_LIMIT_ENABLED": "false"}
+               **RATE_LIMITS}
         if what == "token":
             env.update(API_KEY=API_KEY, API_SECRET=API_SECRET, OPEN_API_HOST=sandbox + "/v1")
         with process(["-m", "flask_wink.sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,

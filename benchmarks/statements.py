@@ -16,9 +16,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from tests.postgres import fresh_postgres_database
 
 from flask_wink.store import AccountChange, Store, accounts, events, utcnow
-from flask_wink.testing import fresh_postgres_database
 
 GROUP = 32  # events per group: what 32 concurrent requests make
 REPEAT = 200

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from flask_wink import get_state
+from flask_wink.erasure import dropped_webhooks
 from flask_wink.errors import InvalidRequest
 from flask_wink.jsonshape import account_json
 from flask_wink.providers.ucw import user_connections
@@ -146,6 +147,8 @@ def _dashboard() -> dict[str, Any]:
             "kinds": list(KINDS.items()),
             "users": _user_choices(filters) if _sees_everyone() else [],
             "live_url": url_for("pages.timeline_json", **{k: v for k, v in filters.items() if v}),
+            # Webhooks naming an erased user: acknowledged and dropped, never stored (a count only).
+            "dropped": dropped_webhooks(get_state()),
         }
     }
 

@@ -80,3 +80,22 @@ def test_the_statement_profile_times_each_statement_of_the_group_commit():
     assert {"BEGIN IMMEDIATE", "INSERT INTO wink_events", "COMMIT"} <= timed
     loop, rest = re.search(r"waitress's loop ([\d.]+) ms, every other thread ([\d.]+) ms", out).groups()
     assert float(loop) > 0 and float(rest) > 0
+
+
+def test_the_overhead_profile_counts_what_the_token_routes_add_over_the_pass_through():
+    # python -m benchmarks.profile overhead: benchmarks/README.md's account of the token routes.
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "overhead"],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, "WINK_BENCH_QUICK": "1"},
+    ).stdout
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:] if line.strip()}
+    routes = {f"{path}_{who}" for path in ("create_link_token", "wink_token") for who in ("new", "returning")}
+    assert set(rows) == routes | {"pass_new", "pass_returning"}
+    for name in routes:
+        cpu, _, calls, over = rows[name]
+        assert float(cpu) > 0 and int(calls) > 0 and int(over) > 0  # the kit's own work is counted

@@ -115,6 +115,40 @@ def test_the_limits_add_no_hooks_to_the_host_apps_routes(sandbox, tmp_path):
     assert on.test_client().post("/wink/token", headers=user("alice")).status_code == 201
 
 
+def test_memory_counts_start_no_thread_and_drop_what_expired(sandbox, tmp_path, monkeypatch):
+    """memory:// counts in the kit's own counters: minting starts no thread (the limits library's
+    memory storage starts a timer thread after a hit that finds none), the window slides as the
+    library's does, and a counter is dropped once its time is up and a later hit passes it."""
+    import threading
+
+    from flask_wink import ratelimits
+
+    app, _ = make_host_app(sandbox, tmp_path, WINK_TOKEN_RATE_LIMIT="2 per minute",
+                           WINK_TOKEN_ADDRESS_RATE_LIMIT="")
+    counters = get_state(app).rate_limits.strategy.storage
+    assert isinstance(counters, ratelimits.WindowCounters)
+    client = app.test_client()
+    client.post("/wink/token", headers=user("warm"))
+    started = []
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread) or start(thread))
+    for name in ("alice", "alice", "bob"):
+        assert client.post("/wink/token", headers=user(name)).status_code == 201
+    assert started == []
+    assert_429(client.post("/wink/token", headers=user("alice")))
+
+    now = ratelimits.time.time()
+    monkeypatch.setattr(ratelimits.time, "time", lambda: now + 60)
+    # One window on: the previous one still weighs in, so alice is not given two at once.
+    assert client.post("/wink/token", headers=user("alice")).status_code in (201, 429)
+    monkeypatch.setattr(ratelimits.time, "time", lambda: now + 121)
+    assert client.post("/wink/token", headers=user("alice")).status_code == 201
+    assert client.post("/wink/token", headers=user("alice")).status_code == 201
+    assert_429(client.post("/wink/token", headers=user("alice")))
+    # Every counter but those of the current window (alice's) is gone.
+    assert [key for key in counters._counts if "/bob/" in key] == []
+
+
 def test_a_storage_url_the_limits_cannot_use_is_one_line(sandbox, tmp_path):
     with pytest.raises(RuntimeError, match="WINK_RATE_LIMIT_STORAGE_URL cannot be used.*memory://"):
         make_host_app(sandbox, tmp_path, WINK_RATE_LIMIT_STORAGE_URL="carrier-pigeon://coop")

@@ -4,6 +4,7 @@ The upstreams live in :mod:`flask_wink.providers` (e.g. ``flask_wink.providers.s
 """
 
 from .blueprint import link_config
+from .erasure import Erasure, erase_user
 from .errors import (
     InvalidRequest,
     InvalidSignature,
@@ -23,12 +24,14 @@ from .provider import (
     Inbound,
     LinkStart,
     LinkURLs,
+    PersonalData,
     Provider,
     PublicURL,
     ReturnEvent,
     StatusUpdate,
     TestEvent,
     TestMessage,
+    UpstreamErasure,
     UpstreamUserGone,
 )
 from .settings import Setting
@@ -38,6 +41,7 @@ from .summaries import EventSummary, summarize_event
 
 __all__ = [
     "BaseProvider",
+    "Erasure",
     "EventSummary",
     "Inbound",
     "InvalidRequest",
@@ -45,6 +49,7 @@ __all__ = [
     "LinkStart",
     "LinkURLs",
     "MalformedMessage",
+    "PersonalData",
     "Provider",
     "PublicURL",
     "RateLimited",
@@ -59,12 +64,14 @@ __all__ = [
     "TestEvent",
     "TestMessage",
     "UpstreamCallError",
+    "UpstreamErasure",
     "UpstreamUserGone",
     "VerificationError",
     "WebhookVerificationError",
     "Wink",
     "WinkHTTPError",
     "WinkState",
+    "erase_user",
     "get_state",
     "link_config",
     "start_link",

@@ -199,6 +199,59 @@ def worker(batch: int, poll: float, lease: float | None, once: bool) -> None:
     click.echo(f"Handled {handled} event(s).")
 
 
+@wink_cli.group("users")
+def users_group() -> None:
+    """The app's users as the kit keeps them: erase one (GDPR's right to erasure)."""
+
+
+@users_group.command("erase")
+@click.argument("app_user_id")
+@click.option("--upstream", is_flag=True,
+              help="first ask each upstream to delete what it holds of the user, and record its answer")
+@click.option("--by", "by", metavar="NAME",
+              help="who asks for it, for the audit line (default: your OS user)")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@with_appcontext
+def erase_command(app_user_id: str, upstream: bool, by: str | None, as_json: bool) -> None:
+    """Delete every row the kit keeps for APP_USER_ID, in every enabled provider, in one
+    transaction; leave an audit line and a tombstone per upstream user (a later webhook naming
+    one is acknowledged and dropped)."""
+    from .erasure import erase_user
+
+    app = current_app._get_current_object()
+    try:
+        erasure = erase_user(app, app_user_id, upstream, by=by)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="APP_USER_ID") from None
+    if as_json:
+        click.echo(json.dumps(erasure.as_json()))
+        return
+    click.echo(f"Erased app user {app_user_id}: {erasure.total} row(s) deleted "
+               f"(audit line {erasure.audit_id}).")
+    width = max(len(table) for table in erasure.counts)
+    for table, count in erasure.counts.items():
+        click.echo(f"  {table.ljust(width)}  {count}")
+    click.echo(f"Tombstones: {erasure.tombstones} upstream user(s); a webhook naming one is "
+               "acknowledged and dropped.")
+    for name, answer in (erasure.upstream or {}).items():
+        click.echo(f"{url_segment(name)}: {answer.answer}")
+    if any(not answer.ok for answer in (erasure.upstream or {}).values()):
+        raise click.ClickException(
+            "An upstream could not be asked: erase again with --upstream to ask again."
+        )
+
+
+@users_group.command("erasures")
+@click.option("--limit", type=int, default=20, show_default=True)
+@with_appcontext
+def erasures_command(limit: int) -> None:
+    """Print the newest erasures' audit lines as JSON lines (no personal data in them)."""
+    from .erasure import list_erasures
+
+    for line in list_erasures(get_state(), limit=limit):
+        click.echo(json.dumps(line))
+
+
 def resolve_user(state: WinkState, provider: str, user: str, upstream: str) -> tuple[str, str | None]:
     """(upstream user id, app user id) of ``provider`` for an app user id or an upstream user id
     this app made; otherwise a one-line error naming both kinds (``upstream``: "Smile", "UCW")."""

@@ -155,6 +155,48 @@ class ReturnEvent:
     args: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: What a :class:`PersonalData` table's user column holds: the upstream's id for the user, the
+#: app's own id for them, or the event id of one of their stored events (``wink_events.event_id``).
+TIED_BY = ("upstream_user_id", "app_user_id", "event_id")
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """One table of a provider's own that holds personal data, and how its rows tie to a user.
+
+    ``table``: the table's name; ``user_column``: its column that names whose a row is;
+    ``tied_by``: what that column holds (one of :data:`TIED_BY`: the upstream user id, the app
+    user id, or the event id of one of the user's events of this provider); ``columns``: the
+    columns that hold personal data. :func:`flask_wink.erase_user` deletes a user's rows of every
+    table an enabled provider declares; the core's own tables (events, accounts, users) need no
+    declaration.
+    """
+
+    table: str
+    user_column: str = "upstream_user_id"
+    tied_by: str = "upstream_user_id"
+    columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.tied_by not in TIED_BY:
+            raise ValueError(f"tied_by must be one of {', '.join(TIED_BY)}, not {self.tied_by!r}.")
+
+
+@dataclass(frozen=True)
+class UpstreamErasure:
+    """What an upstream answered when asked to delete what it holds of a user.
+
+    ``asked``: whether there was a call to ask (False: the upstream has none, or no user of
+    this app user); ``ok``: whether every call succeeded (False: ask again later);
+    ``answer``: one line for people and for the audit, with no personal data in it (counts and
+    statuses, never ids, names or values).
+    """
+
+    asked: bool
+    ok: bool
+    answer: str
+
+
 @dataclass(frozen=True)
 class TestEvent:
     """An upstream message a provider can make up and sign on demand, for ``flask wink trigger``:
@@ -313,6 +355,9 @@ class BaseProvider:
     cli: ClassVar[str | None] = None
     views: ClassVar[str | None] = None
     sandbox: ClassVar[str | None] = None
+    #: Its own tables that hold personal data (:class:`PersonalData`): what
+    #: :func:`flask_wink.erase_user` deletes for a user besides the core's tables.
+    personal_data: Sequence[PersonalData] = ()
     #: The columns of its own tables that hold personal data, by table name: sealed at rest when
     #: ``WINK_ENCRYPTION_KEYS`` is set, and resealed by ``flask wink keys rotate``. Text columns
     #: that no query compares with a value (a sealed value differs at every write); ids, statuses
@@ -402,6 +447,13 @@ class BaseProvider:
     def test_messages(self, name: str, upstream_user_id: str | None) -> Iterator[TestMessage]:
         """The signed messages of the test event ``name``, in order (see :attr:`test_events`)."""
         return iter(())
+
+    def erase_upstream(self, state: Any, upstream_user_ids: Sequence[str]) -> UpstreamErasure:
+        """Ask the upstream to delete what it holds of these users of its (``flask wink users
+        erase --upstream``), before the kit deletes its own rows (so their ids can still be read
+        here). The default: the upstream has no such call."""
+        return UpstreamErasure(asked=False, ok=True,
+                               answer=f"{self.title} has no call to delete a user's data.")
 
     # -- parts ---------------------------------------------------------------------------
 

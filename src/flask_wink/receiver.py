@@ -21,6 +21,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 
+from .erasure import is_erased
 from .errors import (
     InvalidRequest,
     InvalidSignature,
@@ -165,6 +166,11 @@ def receive(
             status_read=handles,
         )
     if stored is None:
+        if is_erased(state, provider.name, upstream_user_id):
+            # The store dropped it in its insert (see flask_wink.erasure): acknowledged, never kept.
+            log.info("%s webhook %s names an erased user: acknowledged, dropped", provider.name,
+                     loggable(inbound.name))
+            return {"status": "dropped", "eventId": inbound.event_id}, 200
         log.debug("%s webhook %s redelivered (id %s): acknowledged, not stored again",
                   provider.name, loggable(inbound.name), loggable(inbound.event_id))
         return {"status": "duplicate", "eventId": inbound.event_id}, 200

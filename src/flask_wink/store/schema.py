@@ -99,6 +99,37 @@ accounts = sa.Table(
     sa.Index("ix_wink_accounts_upstream_user", "provider", "upstream_user_id"),
 )
 
+#: One row per erasure (``flask wink users erase``): the audit line. No personal data: when, the
+#: app's own id of the user, who ran it, and counts (rows deleted per table, as JSON; and what
+#: each upstream answered, counts and statuses only).
+erasures = sa.Table(
+    "wink_erasures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("app_user_id", sa.String(200), nullable=False),
+    sa.Column("erased_by", sa.String(200), nullable=False),
+    sa.Column("counts", sa.Text, nullable=False),  # JSON: {table: rows deleted}
+    sa.Column("upstream", sa.Text, nullable=True),  # JSON: {provider: {asked, ok, answer}}; NULL: not asked
+)
+
+#: The tombstone of each erased upstream user: a webhook naming one is acknowledged and dropped
+#: (by a trigger on ``wink_events``, in the insert statement itself: no query of its own), and
+#: ``dropped`` counts them. A new link of the same upstream user id lifts its tombstone (a trigger
+#: on ``wink_users``). Keyed like ``wink_users``, so each lookup is one index probe.
+erased_users = sa.Table(
+    "wink_erased_users",
+    metadata,
+    sa.Column("provider", sa.String(50), nullable=False),
+    sa.Column("upstream_user_id", sa.String(200), nullable=False),
+    # Whose it was: an erasure run again finds what a late handler wrote under this upstream user.
+    sa.Column("app_user_id", sa.String(200), nullable=False),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("dropped", sa.Integer, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("provider", "upstream_user_id", name="pk_wink_erased_users"),
+    sa.Index("ix_wink_erased_users_app_user", "app_user_id"),
+)
+
 #: The tables of each provider, by provider name (see provider_metadata).
 _PROVIDER_METADATA: dict[str, sa.MetaData] = {}
 

@@ -241,7 +241,8 @@ class EventStatements:
         cursor.execute(self._new_since.sql, self._new_since.params(after=last - inserted, last=last))
         new = cursor.fetchall()
         # Walk both in order: a row that is not the next new one was already stored (a row
-        # without an event id never conflicts, so it is always the next new one).
+        # without an event id never conflicts, so it is always the next new one; nor is it dropped:
+        # the erasure's trigger, 0006_erasure, drops only rows with an event id).
         ids: list[int | None] = []
         position = 0
         for row in rows:

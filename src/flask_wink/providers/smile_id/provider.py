@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,11 +27,13 @@ from ...provider import (
     Inbound,
     LinkStart,
     LinkURLs,
+    PersonalData,
     PublicURL,
     ReturnEvent,
     StatusUpdate,
     TestEvent,
     TestMessage,
+    UpstreamErasure,
 )
 from ...settings import URL, Invalid, Setting
 from ...signing import HmacVerifier
@@ -115,6 +117,11 @@ class SmileID(BaseProvider):
     #: through ``/return`` and the kit records ``linkStarted`` itself.
     browser_events: tuple[str, ...] = ()
     accepts_inbound = True
+    #: Its verifications and results are the core's events. Its one table of its own keeps, for
+    #: the freshness window, a digest of each accepted signature with the result it came with
+    #: (its key names Smile's job: tied to the user by the result event's id).
+    personal_data = (PersonalData("wink_smile_id_signatures", "result_key", tied_by="event_id",
+                                  columns=("result_key",)),)
     settings = (
         Setting("PARTNER_ID", required=True, hint="your Smile ID partner id"),
         Setting("API_KEY", required=True, hint="your Smile ID API key"),
@@ -222,6 +229,14 @@ class SmileID(BaseProvider):
         read = [query_parameter("status", "What Smile ID's redirect says (recorded, never trusted).", TEXT),
                 query_parameter("user_id", "The user the redirect names (recorded, never trusted).", TEXT)]
         return {"parameters": {"return": read}, "paths": openapi_paths(base, self)}
+
+    def erase_upstream(self, state: Any, upstream_user_ids: Sequence[str]) -> UpstreamErasure:
+        """Smile ID's API has no call to delete a user or their results: said so, nothing sent."""
+        return UpstreamErasure(
+            asked=False, ok=True,
+            answer="Smile ID has no API call to delete a user or their verification results: "
+                   "ask Smile ID itself to delete them (the job ids are in your records).",
+        )
 
     def return_event(self, query: Mapping[str, str]) -> ReturnEvent | None:
         """``?status=success|successful|cancelled|fail&user_id=``: recorded, never trusted."""

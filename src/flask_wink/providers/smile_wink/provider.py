@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,9 +24,11 @@ from ...provider import (
     Inbound,
     LinkStart,
     LinkURLs,
+    PersonalData,
     StatusUpdate,
     TestEvent,
     TestMessage,
+    UpstreamErasure,
     UpstreamUserGone,
     url_segment,
 )
@@ -70,6 +72,12 @@ class SmileWink(BaseProvider):
     #: Smile's own docs and clients use: they serve Smile Wink whenever it is enabled.
     owns_unprefixed_routes = True
     settings_prefix = "WINK_"
+    #: Its own tables that hold a user's data: the user data fetched (``document``: employments,
+    #: incomes, identities...) and the archives uploaded (file names, the payslip analysis).
+    personal_data = (
+        PersonalData("wink_user_data", "upstream_user_id", columns=("document",)),
+        PersonalData("wink_archives", "upstream_user_id", columns=("file_names", "analysis", "error")),
+    )
     settings = (
         Setting("API_KEY", required=True, hint="your Smile API key"),
         Setting("API_SECRET", required=True, enables=False, hint="your Smile API secret"),
@@ -107,6 +115,13 @@ class SmileWink(BaseProvider):
         from .handlers import HANDLERS
 
         self.handlers = HANDLERS
+
+    def erase_upstream(self, state: Any, upstream_user_ids: Sequence[str]) -> UpstreamErasure:
+        """Revoke the users' accounts and archives at Smile (``DELETE /accounts/{id}``,
+        ``DELETE /archives/{id}``); Smile has no call to delete the user itself."""
+        from .erasure import erase_upstream
+
+        return erase_upstream(self, state, upstream_user_ids)
 
     @classmethod
     def from_settings(

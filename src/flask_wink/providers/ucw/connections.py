@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from ... import signals as core_signals
-from ...provider import CALLBACK
+from ...provider import CALLBACK, UpstreamErasure
 from ...state import WinkState, get_state
 from ...store import StoredEvent, provider_metadata
 from ...timeutil import iso, utcnow
@@ -414,3 +415,31 @@ def _forget(state: WinkState, rows: list[dict[str, Any]], app: Flask | None) -> 
                               account_id=key, status=DELETED, upstream_user_id=row["upstream_user_id"])
         core_signals.send(target, signals.connection_deleted, account_id=key,
                           upstream_user_id=row["upstream_user_id"])
+
+
+def erase_upstream(state: WinkState, upstream_user_ids: Sequence[str]) -> UpstreamErasure:
+    """``DELETE /api/user?aggregator=&userId=`` for each aggregator each user has connections (or
+    claims) with: UCW deletes the user there with their connections. The rows here are left to
+    the erasure's own transaction; the answer in counts only."""
+    with state.store.begin() as conn:
+        pairs = sorted({(row.upstream_user_id, row.aggregator) for row in conn.execute(
+            sa.select(connections.c.upstream_user_id, connections.c.aggregator).where(
+                connections.c.upstream_user_id.in_(list(upstream_user_ids))))})
+    if not pairs:
+        return UpstreamErasure(asked=False, ok=True,
+                               answer="UCW: no connection of the user is known here, so no "
+                                      "aggregator to ask.")
+    client = state.provider_of(NAME).client
+    deleted = gone = failed = 0
+    for upstream_user_id, aggregator in pairs:
+        try:
+            client.delete_user(aggregator, upstream_user_id)
+            deleted += 1
+        except UcwNotFound:
+            gone += 1
+        except UcwError:
+            failed += 1
+    answer = (f"UCW deleted the user at {deleted} aggregator(s) (DELETE /api/user), with their connections"
+              + (f"; {gone} had forgotten them already" if gone else "")
+              + (f"; {failed} refused" if failed else "") + ".")
+    return UpstreamErasure(asked=True, ok=not failed, answer=answer)

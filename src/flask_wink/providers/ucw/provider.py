@@ -9,7 +9,7 @@ the app's own user id as UCW's ``userId`` (default: a random one per user).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -18,7 +18,16 @@ import httpx
 
 from ...errors import InvalidRequest
 from ...openapi import query_parameter
-from ...provider import CALLBACK, BaseProvider, LinkStart, LinkURLs, PublicURL, StatusUpdate
+from ...provider import (
+    CALLBACK,
+    BaseProvider,
+    LinkStart,
+    LinkURLs,
+    PersonalData,
+    PublicURL,
+    StatusUpdate,
+    UpstreamErasure,
+)
 from ...settings import URL, Invalid, Setting, split_setting
 from .client import UcwClient
 from .describe import describe_event
@@ -69,6 +78,12 @@ class UniversalConnect(BaseProvider):
     title = "Universal Connect Widget"
     browser_events = EVENT_TYPES
     accepts_inbound = False  # UCW sends nothing server-to-server: the browser relays its events
+    #: Its connections: the bank and institution, and the FDX data fetched (``document``:
+    #: accounts with their numbers and balances, the holder's identity, transactions).
+    personal_data = (
+        PersonalData("wink_ucw_connections", "upstream_user_id",
+                     columns=("connection_id", "institution_id", "institution_name", "document")),
+    )
     settings = (
         Setting("URL", URL, required=True, hint="your UCW's base URL, e.g. https://ucw.example"),
         Setting("TOKEN", hint="a bearer token, when the deployment has authentication on"),
@@ -147,6 +162,12 @@ class UniversalConnect(BaseProvider):
             url = f"{self.client.base_url}/widget?{urlencode(query)}"
         widget = {"widgetUrl": url, "userId": user_id, "refresh": refresh is not None}
         return LinkStart(upstream_user_id=user_id, widget=widget)
+
+    def erase_upstream(self, state: Any, upstream_user_ids: Sequence[str]) -> UpstreamErasure:
+        """``DELETE /api/user`` at each aggregator the users have connections with."""
+        from .connections import erase_upstream
+
+        return erase_upstream(state, upstream_user_ids)
 
     def page_settings(self, options: Mapping[str, str]) -> dict[str, Any]:
         """The widget's origin (the page accepts messages from it only) and what to refresh."""
