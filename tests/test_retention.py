@@ -21,6 +21,7 @@ from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
 from flask_wink import get_state
 from flask_wink.errors import ConfigurationError
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
+from flask_wink.retention import prune, schedule
 from flask_wink.store import events, utcnow
 from flask_wink.store.pruning import PRUNED_PAYLOAD
 from flask_wink.testing import serve
@@ -396,3 +397,48 @@ def test_smile_retention_lists_the_user_data_kept_here(sandbox, tmp_path):
     assert 9 * 86400 < items[0]["secondsLeft"] <= 10 * 86400
     text = app.test_cli_runner().invoke(args=["wink", "retention"]).output
     assert "user data kept here smile-alice of alice (Smile smile-alice): in 9 d" in text
+
+
+# -- fetched data under encryption at rest ------------------------------------------------------
+
+
+def _old_archives(app, count: int) -> None:
+    from flask_wink.providers.smile_wink.archives import archives
+
+    store = get_state(app).store
+    store.init()
+    now = utcnow()
+    with store.engine.begin() as conn:
+        conn.execute(archives.insert(), [
+            {"archive_id": f"ar-{i}", "upstream_user_id": "smile-1", "status": "ANALYZED",
+             "file_names": '["payslip.pdf"]', "analysis": '{"netPay": 1200}',
+             "created_at": now - timedelta(days=40), "updated_at": now} for i in range(count)])
+
+
+def test_archives_cleared_once_under_encryption_and_a_pass_ends(sandbox, tmp_path, database_url):
+    """An encrypted column holds another text at every write: 'cleared already' is decided on the
+    values read, never by comparing the column in SQL (which held for every row, so each pass
+    cleared the same rows again and one full batch of them never ended)."""
+    from flask_wink.store.encryption import generate_key
+
+    app = retaining_app(sandbox, tmp_path, database_url, WINK_EVENT_RETENTION=None,
+                        WINK_FETCHED_DATA_RETENTION="30 days", WINK_ENCRYPTION_KEYS=[generate_key()],
+                        WINK_PRUNE_BATCH=2)
+    _old_archives(app, 5)
+    label = "smile_wink: uploaded files' names and payslip analyses"
+    passes: list[int] = []
+
+    def run() -> None:
+        with app.app_context():
+            for _ in range(2):
+                passes.append(prune(get_state(app)).fetched[label])
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "a pass over cleared archives did not end"
+    assert passes == [5, 0]
+    with app.app_context():
+        assert prune(get_state(app), dry_run=True).fetched[label] == 0
+        smile = [item for item in schedule(get_state(app)) if item["what"].startswith("Smile")]
+    assert smile and all(item["next"] is None for item in smile if "files" in item["what"])
