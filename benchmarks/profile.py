@@ -13,8 +13,9 @@ over every thread: where the CPU goes, with the waits as lock and socket calls).
 commit sends, how many went per group and the wall time against the CPU time of the thread that
 sent it (the difference is the wait: for the disk, or for the interpreter's lock while other
 threads run), then the CPU per webhook of waitress's own thread (the loop that reads requests
-and is woken for every answer written) against that of every other thread. What these showed
-is in benchmarks/README.md.
+and is woken for every answer written) against that of every other thread, and each kind of
+thread's CPU and switches per webhook (waitress's workers, the handler pool, the log writer...).
+What these showed is in benchmarks/README.md.
 
 ``overhead`` serves nothing: it calls the quickstart's token routes and the pass-through routes
 (:mod:`benchmarks.reference`) as WSGI apps in this one thread, both with the upstream answered by
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -126,6 +128,25 @@ def thread_cpu() -> dict[int, float]:
     return times
 
 
+def thread_switches() -> dict[int, tuple[int, int]]:
+    """Voluntary and involuntary switches so far of each thread of this process (Linux's /proc)."""
+    counts = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in lines if "ctxt_switches" in line)
+        counts[int(task.name)] = (int(fields["voluntary_ctxt_switches"]),
+                                  int(fields["nonvoluntary_ctxt_switches"]))
+    return counts
+
+
+def kind_of(thread: threading.Thread) -> str:
+    """A thread's kind: its name without the numbers (waitress-3 and waitress-12 are waitress)."""
+    return re.sub(r"[-_ ]?\d+", "", thread.name) or thread.name
+
+
 def statements(app, base: str, tmp: Path, seconds: int) -> None:
     from flask_wink.state import get_state
     from flask_wink.store.group_commit import GroupCommitter
@@ -145,9 +166,9 @@ def statements(app, base: str, tmp: Path, seconds: int) -> None:
     wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, 1, bodies.env())  # warm up
     bodies.next = 60_000
     table.clear()
-    commits, before = writer.commits, thread_cpu()
+    commits, before, switched = writer.commits, thread_cpu(), thread_switches()
     run = wrk(base + "/wink/webhooks", "ingest.lua", SENDERS, seconds, bodies.env())
-    after, groups = thread_cpu(), writer.commits - commits
+    after, groups, switches = thread_cpu(), writer.commits - commits, thread_switches()
     webhooks = run["requests"]
     print(f"{webhooks} webhooks at {run['rps']:.0f}/s in {groups} groups "
           f"({webhooks / max(groups, 1):.1f} a group)")
@@ -160,6 +181,23 @@ def statements(app, base: str, tmp: Path, seconds: int) -> None:
     loop = spent.pop(main_thread, 0.0)
     print(f"CPU per webhook: waitress's loop {loop / webhooks * 1e3:.3f} ms, "
           f"every other thread {sum(spent.values()) / webhooks * 1e3:.3f} ms")
+    # Who switches: each waking of a thread (a lock, a queue, the interpreter's lock taken back
+    # after a wait) is a switch; per webhook, by kind of thread.
+    kinds: dict[str, list[float]] = {}
+    for thread in threading.enumerate():
+        tid = thread.native_id
+        if tid not in switches:
+            continue
+        was = switched.get(tid, (0, 0))
+        entry = kinds.setdefault(kind_of(thread), [0, 0.0, 0, 0])
+        entry[0] += 1
+        entry[1] += after.get(tid, 0.0) - before.get(tid, 0.0)
+        entry[2] += switches[tid][0] - was[0]
+        entry[3] += switches[tid][1] - was[1]
+    print(f"{'threads':<28} {'count':>5} {'CPU ms':>7} {'voluntary':>9} {'involuntary':>11}  (per webhook)")
+    for kind, (count, cpu, voluntary, involuntary) in sorted(kinds.items(), key=lambda item: -item[1][2]):
+        print(f"{kind:<28} {count:>5} {cpu / webhooks * 1e3:>7.3f} {voluntary / webhooks:>9.2f} "
+              f"{involuntary / webhooks:>11.2f}")
 
 
 def _upstream(request: httpx.Request) -> httpx.Response:

@@ -25,7 +25,7 @@ from quickstart.app import unencrypted_warning
 from acme_ledger import AcmeLedger
 from conftest import ADMIN, WEBHOOK_SECRET, free_port_url, make_host_app
 from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from flask_wink import Wink, get_state
+from flask_wink import PersonalData, Wink, get_state
 from flask_wink.errors import ConfigurationError
 from flask_wink.providers.smile_id.testing import run_sandbox as run_smile_id_sandbox
 from flask_wink.providers.smile_wink import archives as smile_archives
@@ -380,7 +380,9 @@ def test_a_database_from_before_keys_keeps_working_and_rotate_encrypts_it(
 class SealedLedger(AcmeLedger):
     """A fourth provider that says its results' verification is personal."""
 
-    encrypted_columns = {"wink_acme_results": ("verification",)}
+    personal_data = (
+        PersonalData("wink_acme_results", "job_id", tied_by="event_id", columns=("verification",)),
+    )
     migrations = Path(__file__).resolve().parent / "acme_ledger" / "migrations"
 
 

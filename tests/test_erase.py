@@ -629,3 +629,52 @@ def test_the_dashboard_counts_webhooks_dropped_for_erased_users(quickstart_app):
     page = client.get("/").get_data(as_text=True)
     said = r'id="erased-dropped"[^>]*>2 webhooks naming an erased user were acknowledged and dropped'
     assert re.search(said, page)
+
+
+def test_a_webhook_stored_while_the_erasure_runs_is_not_left_behind(tmp_path, database_url, monkeypatch):
+    """On PostgreSQL a webhook's insert cannot see an erasure's tombstones before they commit: the
+    erasure locks the events table against writers, so the insert waits and is then dropped."""
+    import threading
+
+    from flask_wink import erasure as erasing
+    from flask_wink.store import events, utcnow
+    from flask_wink.store.schema import users
+
+    app = Flask("mid_erasure", instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="s", WINK_HANDLE_EVENTS="request", WINK_DATABASE_URL=database_url,
+                      WINK_API_KEY="k", WINK_API_SECRET="s", WINK_API_HOST="http://127.0.0.1:9/v1")
+    Wink(app).user_id_loader(lambda: None)
+    store = get_state(app).store
+    store.init()
+    with store.engine.begin() as conn:
+        conn.execute(users.insert().values(provider="smile_wink", upstream_user_id="smile-a",
+                                           app_user_id="alice", is_current=True, created_at=utcnow()))
+    store.add_event(provider="smile_wink", kind="webhook", name="USER_CREATED", event_id="ev-1",
+                    upstream_user_id="smile-a", payload={"data": {"loginName": "Alice Secret"}})
+    deleted, go = threading.Event(), threading.Event()
+    delete_rows = erasing._delete_rows
+
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        counts = delete_rows(*args, **kwargs)
+        deleted.set()
+        go.wait(10)
+        return counts
+
+    monkeypatch.setattr(erasing, "_delete_rows", paused)
+    eraser = threading.Thread(target=lambda: erase_user(app, "alice", by="test"), daemon=True)
+    eraser.start()
+    assert deleted.wait(10)
+    late = threading.Thread(target=lambda: store.add_event(
+        provider="smile_wink", kind="webhook", name="USER_UPDATED", event_id="ev-2",
+        upstream_user_id="smile-a", payload={"data": {"loginName": "Alice Secret"}}), daemon=True)
+    late.start()
+    late.join(1.0)
+    go.set()
+    eraser.join(10)
+    late.join(10)
+    assert not eraser.is_alive() and not late.is_alive()
+    with store.engine.connect() as conn:
+        left = conn.execute(sa.select(events.c.event_id).where(events.c.upstream_user_id == "smile-a")).all()
+    assert left == []
+    assert dropped_webhooks(get_state(app)) == 1
+    store.dispose()

@@ -21,7 +21,7 @@ from conftest import ADMIN, WEBHOOK_SECRET, make_host_app
 from flask_wink import get_state
 from flask_wink.errors import ConfigurationError
 from flask_wink.providers.smile_wink.testing import make_event, signed_webhook
-from flask_wink.retention import prune
+from flask_wink.retention import prune, schedule
 from flask_wink.store import events, utcnow
 from flask_wink.store.pruning import PRUNED_PAYLOAD
 from flask_wink.testing import serve
@@ -460,3 +460,48 @@ def test_the_events_listing_skips_pruned_rows_by_its_partial_index(sandbox, tmp_
             conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: the planner would read it all
         plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + statement, parameters))
     assert "ix_wink_events_listed" in plan, plan
+
+
+# -- fetched data under encryption at rest ------------------------------------------------------
+
+
+def _old_archives(app, count: int) -> None:
+    from flask_wink.providers.smile_wink.archives import archives
+
+    store = get_state(app).store
+    store.init()
+    now = utcnow()
+    with store.engine.begin() as conn:
+        conn.execute(archives.insert(), [
+            {"archive_id": f"ar-{i}", "upstream_user_id": "smile-1", "status": "ANALYZED",
+             "file_names": '["payslip.pdf"]', "analysis": '{"netPay": 1200}',
+             "created_at": now - timedelta(days=40), "updated_at": now} for i in range(count)])
+
+
+def test_archives_cleared_once_under_encryption_and_a_pass_ends(sandbox, tmp_path, database_url):
+    """An encrypted column holds another text at every write: 'cleared already' is decided on the
+    values read, never by comparing the column in SQL (which held for every row, so each pass
+    cleared the same rows again and one full batch of them never ended)."""
+    from flask_wink.store.encryption import generate_key
+
+    app = retaining_app(sandbox, tmp_path, database_url, WINK_EVENT_RETENTION=None,
+                        WINK_FETCHED_DATA_RETENTION="30 days", WINK_ENCRYPTION_KEYS=[generate_key()],
+                        WINK_PRUNE_BATCH=2)
+    _old_archives(app, 5)
+    label = "smile_wink: uploaded files' names and payslip analyses"
+    passes: list[int] = []
+
+    def run() -> None:
+        with app.app_context():
+            for _ in range(2):
+                passes.append(prune(get_state(app)).fetched[label])
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "a pass over cleared archives did not end"
+    assert passes == [5, 0]
+    with app.app_context():
+        assert prune(get_state(app), dry_run=True).fetched[label] == 0
+        smile = [item for item in schedule(get_state(app)) if item["what"].startswith("Smile")]
+    assert smile and all(item["next"] is None for item in smile if "files" in item["what"])

@@ -589,3 +589,29 @@ def test_an_account_is_a_plain_value_and_the_json_views_shape_it(store):
     with pytest.warns(DeprecationWarning, match="event_json"):
         assert event.as_dict() == event_json(event)
     assert event_json(event)["eventId"] == "evt-1" and event_json(event)["receivedAt"].endswith("Z")
+
+
+def test_noted_marks_and_owners_go_as_one_statement_each_and_all_commit(store):
+    # A handler notes an account's owner, then its event's "handled" mark: taken in order they
+    # alternate; the group sends the marks together, then the owners, and every one commits.
+    from flask_wink.store.operations import AccountOwner, HandledMark, gathered
+
+    events = []
+    for number in range(6):
+        account = f"a-{number}"
+        store.update_account("smile_wink", account, "CONNECTED", replaces=[], connected=True)
+        events.append(add(store, f"evt-{number}", claimed_by="me"))
+        store.assign_account("smile_wink", account, f"u-{number}", wait=False)
+        store.mark_handled(events[-1].id)
+    store.flush()
+    assert {store.get_event(e.id).state for e in events} == {"handled"}
+    assert [store.account("smile_wink", f"a-{n}").upstream_user_id for n in range(6)] == [
+        f"u-{n}" for n in range(6)
+    ]
+    sql = store.statements
+    noted = [AccountOwner("p", "a", "u", sql), HandledMark(1, sql), AccountOwner("p", "b", "v", sql),
+             HandledMark(2, sql)]
+    assert [type(op) for op in gathered(noted)] == [HandledMark, HandledMark, AccountOwner, AccountOwner]
+    assert [op.row_id for op in gathered(noted)[:2]] == [1, 2]  # each kind in the order noted
+    other = [*noted, lambda conn: None]
+    assert gathered(other) == other  # anything else: all in order

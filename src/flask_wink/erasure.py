@@ -177,7 +177,14 @@ def _ask_upstream(state: WinkState, provider: Any, ids: list[str]) -> UpstreamEr
 
 
 class _erasing:
-    """A transaction on a connection of its own; on SQLite with ``secure_delete`` on for it."""
+    """A transaction on a connection of its own; on SQLite with ``secure_delete`` on for it.
+
+    On PostgreSQL it first locks ``wink_events`` against writers (``SHARE ROW EXCLUSIVE``: reads
+    go on): a webhook stored while the erasure runs would not see its uncommitted tombstones
+    and would stay behind. Such a webhook waits the moment the erasure takes, then its insert
+    sees the tombstones and is dropped. (On SQLite the erasure's first write takes the one write
+    lock, which does the same.)
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -190,6 +197,8 @@ class _erasing:
             self.conn.exec_driver_sql("PRAGMA secure_delete=ON")
             self.conn.commit()
         self.transaction = self.conn.begin()
+        if self.engine.dialect.name == "postgresql":
+            self.conn.exec_driver_sql("LOCK TABLE wink_events IN SHARE ROW EXCLUSIVE MODE")
         return self.conn
 
     def __exit__(self, kind: Any, *_: Any) -> None:

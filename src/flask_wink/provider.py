@@ -167,15 +167,23 @@ class PersonalData:
     ``table``: the table's name; ``user_column``: its column that names whose a row is;
     ``tied_by``: what that column holds (one of :data:`TIED_BY`: the upstream user id, the app
     user id, or the event id of one of the user's events of this provider); ``columns``: the
-    columns that hold personal data. :func:`flask_wink.erase_user` deletes a user's rows of every
-    table an enabled provider declares; the core's own tables (events, accounts, users) need no
-    declaration.
+    columns that hold personal data, which are encrypted at rest when ``WINK_ENCRYPTION_KEYS`` is
+    set; ``encrypted``: only these of them instead (a column a query compares with a value must
+    stay clear: an encrypted value differs at every write). :func:`flask_wink.erase_user` deletes
+    a user's rows of every table an enabled provider declares; the core's own tables (events,
+    accounts, users) need no declaration.
     """
 
     table: str
     user_column: str = "upstream_user_id"
     tied_by: str = "upstream_user_id"
     columns: tuple[str, ...] = ()
+    encrypted: tuple[str, ...] | None = None
+
+    @property
+    def encrypted_columns(self) -> tuple[str, ...]:
+        """The columns encrypted at rest: ``encrypted``, or every one of ``columns``."""
+        return self.columns if self.encrypted is None else self.encrypted
 
     def __post_init__(self) -> None:
         if self.tied_by not in TIED_BY:
@@ -378,11 +386,6 @@ class BaseProvider:
     #: Its own tables that hold personal data (:class:`PersonalData`): what
     #: :func:`flask_wink.erase_user` deletes for a user besides the core's tables.
     personal_data: Sequence[PersonalData] = ()
-    #: The columns of its own tables that hold personal data, by table name: sealed at rest when
-    #: ``WINK_ENCRYPTION_KEYS`` is set, and resealed by ``flask wink keys rotate``. Text columns
-    #: that no query compares with a value (a sealed value differs at every write); ids, statuses
-    #: and times stay clear. E.g. ``{"acme_reports": ("document",)}``.
-    encrypted_columns: ClassVar[Mapping[str, Sequence[str]]] = MappingProxyType({})
     # No ``migrations`` here: without one, its migrations are the ``migrations/`` folder beside
     # the module of its class (see flask_wink.store.migrations.location).
 

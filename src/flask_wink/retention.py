@@ -227,43 +227,76 @@ def _table(provider: str, data: FetchedData) -> sa.Table:
     raise RuntimeError(f"The provider {provider} names a table {data.table} it does not declare.")
 
 
-def _due_rows(table: sa.Table, data: FetchedData, before: datetime) -> sa.ColumnElement[bool]:
-    due = table.c[data.at] < before
-    if data.clear:
-        # Rows cleared already are not due again.
-        differs = [table.c[k].is_not(None) if v is None else table.c[k] != v for k, v in data.clear.items()]
-        due = sa.and_(due, sa.or_(*differs))
-    return due
+def _cleared(row: Any, clear: Mapping[str, Any]) -> bool:
+    """Whether ``row`` holds the values ``clear`` sets already: compared here, on the values as
+    read, never in SQL (a column encrypted at rest holds a different text at every write, so
+    ``file_names != '[]'`` would hold for every row)."""
+    return all(getattr(row, name) == value for name, value in clear.items())
+
+
+def _expired(
+    conn: sa.Connection, table: sa.Table, data: FetchedData, before: datetime, batch: int,
+    after: tuple[Any, ...] | None,
+) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+    """The keys of up to ``batch`` rows dated before ``before`` that are still to delete or clear,
+    after the key ``after`` (in key order), and the last key read (None: the table's end)."""
+    keys = list(table.primary_key.columns)
+    clear = dict(data.clear or {})
+    query = sa.select(*keys, *[table.c[name] for name in clear]).where(table.c[data.at] < before)
+    if after is not None:
+        query = query.where(sa.tuple_(*keys) > sa.tuple_(*after) if len(keys) > 1 else keys[0] > after[0])
+    rows = conn.execute(query.order_by(*keys).limit(batch)).all()
+    due = [tuple(row[: len(keys)]) for row in rows if not (clear and _cleared(row, clear))]
+    return due, (tuple(rows[-1][: len(keys)]) if len(rows) == batch else None)
 
 
 def _expire_rows(
     engine: sa.Engine, table: sa.Table, data: FetchedData, before: datetime, batch: int, dry_run: bool,
     pace: float = 1.0,
 ) -> int:
-    """Delete (or clear) ``table``'s rows dated before ``before``, ``batch`` rows a transaction."""
-    due = _due_rows(table, data, before)
-    if dry_run:
-        with engine.connect() as conn:
-            return int(conn.scalar(sa.select(sa.func.count()).select_from(table).where(due)) or 0)
+    """Delete (or clear) ``table``'s rows dated before ``before``, ``batch`` rows a transaction,
+    walking the table by its key (each row is looked at once a pass, so a pass ends)."""
     keys = list(table.primary_key.columns)
     total = 0
+    after: tuple[Any, ...] | None = None
     while True:
         began = time.monotonic()
         with engine.begin() as conn:
-            begin_writing(conn)
-            picked = sa.select(*keys).where(due).limit(batch)
-            if len(keys) == 1:
-                chosen = keys[0].in_(picked.scalar_subquery())
-            else:
-                chosen = sa.tuple_(*keys).in_(picked)
-            if data.clear:
-                done = conn.execute(table.update().where(chosen).values(dict(data.clear))).rowcount
-            else:
-                done = conn.execute(table.delete().where(chosen)).rowcount
-        total += done
-        if done < batch:
+            if not dry_run:
+                begin_writing(conn)
+            due, after = _expired(conn, table, data, before, batch, after)
+            if due and not dry_run:
+                chosen = keys[0].in_([k[0] for k in due]) if len(keys) == 1 else sa.tuple_(*keys).in_(due)
+                if data.clear:
+                    conn.execute(table.update().where(chosen).values(dict(data.clear)))
+                else:
+                    conn.execute(table.delete().where(chosen))
+        total += len(due)
+        if after is None:
             return total
-        pause(began, pace)
+        if not dry_run:
+            pause(began, pace)
+
+
+def _first_kept(engine: sa.Engine, table: sa.Table, data: FetchedData, batch: int = 1000) -> datetime | None:
+    """When the oldest row not cleared yet was dated (what expires next), None: no such row."""
+    clear = dict(data.clear or {})
+    at = table.c[data.at]
+    if not clear:
+        with engine.connect() as conn:
+            return conn.scalar(sa.select(sa.func.min(at)))
+    keys = list(table.primary_key.columns)
+    query = sa.select(at, *[table.c[name] for name in clear]).order_by(at, *keys)
+    offset = 0
+    with engine.connect() as conn:
+        while True:
+            rows = conn.execute(query.limit(batch).offset(offset)).all()
+            for row in rows:
+                if not _cleared(row, clear):
+                    return row[0]
+            if len(rows) < batch:
+                return None
+            offset += batch
 
 
 # -- what expires when -----------------------------------------------------------------------
@@ -310,10 +343,7 @@ def schedule(state: WinkState, *, now: datetime | None = None, counts: bool = Tr
                 "next": None,
             }
             if span is not None and data.table:
-                table = _table(name, data)
-                kept = _due_rows(table, data, datetime.max.replace(tzinfo=now.tzinfo))
-                with engine.connect() as conn:
-                    first = conn.scalar(sa.select(sa.func.min(table.c[data.at])).where(kept))
+                first = _first_kept(engine, _table(name, data), data)
                 item["next"] = iso(aware(first) + span) if first is not None else None
             items.append(item)
     return items

@@ -123,7 +123,8 @@ class Store:
         # keyring on the dialect of the engine that runs the statement.
         setattr(self.engine.dialect, DIALECT_ATTRIBUTE, keyring)
         for provider in self.providers:
-            declared = getattr(provider, "encrypted_columns", None)
+            declared = {d.table: d.encrypted_columns for d in getattr(provider, "personal_data", ())
+                        if d.encrypted_columns}
             if declared:
                 seal_columns(provider_tables(provider.name), declared, provider.name)
         self._ready = False
@@ -316,7 +317,7 @@ class Store:
         self, *, batch: int = 500, progress: Callable[[str, int, int], None] | None = None
     ) -> dict[str, tuple[int, int]]:
         """Seal every stored value of personal data under the first key of the keyring: event
-        payloads and errors, and each enabled provider's ``encrypted_columns``; clear values
+        payloads and errors, and the columns each enabled provider's ``personal_data`` encrypts; clear values
         (stored before keys were set) too. ``(resealed, already current)`` rows by table, each
         table read ``batch`` rows at a time in short transactions while the app serves.
         ``progress(table, resealed, current)`` is told as each table is done."""

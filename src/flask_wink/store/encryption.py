@@ -7,7 +7,7 @@ moment when stored values cannot be read. No cipher of our own.
 A sealed value is ``wenc1:`` followed by the Fernet token. The mark tells sealed values from
 ones stored before keys were set, which stay readable as they are until ``flask wink keys
 rotate`` seals them. What is sealed: each event's payload and error, and the columns each provider
-lists in its ``encrypted_columns``. Ids, statuses and times stay clear: queries filter and sort by
+declares in its ``personal_data``. Ids, statuses and times stay clear: queries filter and sort by
 them, and they say nothing about a person on their own.
 """
 
@@ -158,19 +158,19 @@ class Sealed(sa.types.TypeDecorator):
 
 
 def seal_columns(tables: Iterable[sa.Table], declared: Mapping[str, Sequence[str]], owner: str) -> None:
-    """Make the columns ``declared`` (table name -> column names, a provider's
-    ``encrypted_columns``) of ``tables`` :class:`Sealed`; once per column, whatever the app."""
+    """Make the columns ``declared`` (table name -> column names, from a provider's
+    ``personal_data``) of ``tables`` :class:`Sealed`; once per column, whatever the app."""
     by_name = {table.name: table for table in tables}
     for table_name, columns in declared.items():
         table = by_name.get(table_name)
         if table is None:
             raise RuntimeError(
-                f"{owner}'s encrypted_columns names the table {table_name}, which it does not declare."
+                f"{owner}'s personal_data names the table {table_name}, which it does not declare."
             )
         for name in columns:
             if name not in table.c:
                 raise RuntimeError(
-                    f"{owner}'s encrypted_columns names {table_name}.{name}, which is not a column."
+                    f"{owner}'s personal_data names {table_name}.{name}, which is not a column."
                 )
             column = table.c[name]
             if not isinstance(column.type, Sealed):

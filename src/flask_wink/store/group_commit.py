@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from .operations import execute, nothing
+from .operations import execute, gathered, nothing
 from .statements import EventStatements
 
 log = logging.getLogger("flask_wink")
@@ -294,7 +294,8 @@ class GroupCommitter:
                     or (self._notes and time.monotonic() - self._notes_since > self.NOTES_MAX_AGE)
                 ):
                     self._notes_wanted = False
-                    group[:0] = [_Slot(self._notes.popleft()) for _ in range(len(self._notes))]
+                    noted = [self._notes.popleft() for _ in range(len(self._notes))]
+                    group[:0] = [_Slot(op) for op in gathered(noted)]
                 if not group:
                     self._leading = False
                     return

@@ -130,6 +130,20 @@ class UserLink:
 BATCHED = (EventRow, HandledMark, FailedMark)
 
 
+def gathered(noted: list[Any]) -> list[Any]:
+    """Writes nobody waits for, in an order that sends each kind as one statement: the marks of
+    events ("handled", "failed": rows of the events table) first, then the owners of accounts
+    (rows of the accounts table), each in the order they were noted. Writes to different tables
+    do not depend on one another; a handler notes an account's owner, then its event's mark, so
+    taken in order they alternate, and each became a statement of its own (two per event of a
+    connected account instead of two per group). Anything else noted keeps them all in order."""
+    marks = [op for op in noted if type(op) in (HandledMark, FailedMark)]
+    owners = [op for op in noted if type(op) is AccountOwner]
+    if not marks or not owners or len(marks) + len(owners) != len(noted):
+        return noted
+    return marks + owners
+
+
 def nothing(conn: Any) -> None:
     """A write that writes nothing: waiting for it waits for what was queued before it."""
     return None

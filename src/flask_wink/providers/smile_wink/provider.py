@@ -10,7 +10,6 @@ import functools
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,7 +73,8 @@ class SmileWink(BaseProvider):
     owns_unprefixed_routes = True
     settings_prefix = "WINK_"
     #: Its own tables that hold a user's data: the user data fetched (``document``: employments,
-    #: incomes, identities...) and the archives uploaded (file names, the payslip analysis).
+    #: incomes, identities...) and the archives uploaded (file names, the payslip analysis); these
+    #: columns are encrypted at rest.
     personal_data = (
         PersonalData("wink_user_data", "upstream_user_id", columns=("document",)),
         PersonalData("wink_archives", "upstream_user_id", columns=("file_names", "analysis", "error")),
@@ -304,12 +304,6 @@ class SmileWink(BaseProvider):
     #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
     describe = staticmethod(describe_event)
 
-    #: Encrypted at rest under WINK_ENCRYPTION_KEYS: the user data Smile hands over (employment,
-    #: income), and each archive's file names, payslip analysis and Smile's error text.
-    encrypted_columns = MappingProxyType({
-        "wink_user_data": ("document",),
-        "wink_archives": ("file_names", "analysis", "error"),
-    })
 
     # Its parts: ``flask wink smile-wink ...`` (also under ``flask wink`` itself), the link page and the
     # widget's script, and ``python -m flask_wink.sandbox [smile-wink]``

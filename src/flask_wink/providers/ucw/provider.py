@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -82,8 +81,10 @@ class UniversalConnect(BaseProvider):
     #: Its connections: the bank and institution, and the FDX data fetched (``document``:
     #: accounts with their numbers and balances, the holder's identity, transactions).
     personal_data = (
+        # Encrypted at rest: all but the institution's id, which the pages look its name up by.
         PersonalData("wink_ucw_connections", "upstream_user_id",
-                     columns=("connection_id", "institution_id", "institution_name", "document")),
+                     columns=("connection_id", "institution_id", "institution_name", "document"),
+                     encrypted=("connection_id", "institution_name", "document")),
     )
     #: The FDX data fetched for each connection, cleared after WINK_UCW_DATA_RETENTION (or
     #: WINK_FETCHED_DATA_RETENTION); the connection itself stays.
@@ -254,11 +255,6 @@ class UniversalConnect(BaseProvider):
     #: What an event means, for people (see :func:`flask_wink.summaries.summarize_event`).
     describe = staticmethod(describe_event)
 
-    #: Encrypted at rest under WINK_ENCRYPTION_KEYS: the aggregator's connection id, the bank's
-    #: name and the FDX data (accounts, numbers, balances, transactions, the holder's identity).
-    encrypted_columns = MappingProxyType({
-        "wink_ucw_connections": ("connection_id", "institution_name", "document"),
-    })
 
     # Its parts: ``flask wink ucw ...``, the link page and ``GET .../connections``, and ``python -m
     # flask_wink.sandbox ucw``
