@@ -400,7 +400,7 @@ def test_the_quickstart_dashboard_says_what_expires_when(quickstart_app):
         page = client.get("/").get_data(as_text=True)
     assert "How long data is kept" in page
     assert "handled and dead events (payloads, user ids, errors)</td>" in page
-    assert "90 days <span class=\"muted\">(WINK_EVENT_RETENTION)</span>" in page
+    assert "90 days <span class=\"muted\">(<code>WINK_EVENT_RETENTION</code>)</span>" in page
     oldest = rows(app)[0]["received_at"]
     assert (oldest.replace(tzinfo=None) + timedelta(days=90)).isoformat()[:16] in page
     assert "Universal Connect Widget: FDX data (accounts, balances, transactions)</td>" in page
