@@ -404,7 +404,8 @@ def test_the_quickstart_dashboard_says_what_expires_when(quickstart_app):
     oldest = rows(app)[0]["received_at"]
     assert (oldest.replace(tzinfo=None) + timedelta(days=90)).isoformat()[:16] in page
     assert "Universal Connect Widget: FDX data (accounts, balances, transactions)</td>" in page
-    assert "7 days <span class=\"muted\">(WINK_UCW_DATA_RETENTION or WINK_FETCHED_DATA_RETENTION)" in page
+    assert ("7 days <span class=\"muted\">(<code>WINK_UCW_DATA_RETENTION or WINK_FETCHED_DATA_RETENTION"
+            "</code>)") in page
 
 
 def test_smile_retention_lists_the_user_data_kept_here(sandbox, tmp_path):
