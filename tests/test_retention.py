@@ -284,7 +284,7 @@ def test_a_bad_retention_setting_is_one_line_saying_the_fix(sandbox, tmp_path, k
         make_host_app(sandbox, tmp_path, **{key: value})
     message = str(raised.value)
     assert "\n" not in message and message.startswith(key)
-    assert '"30 days"' in message or '"90 days"' in message or "whole number" in message or "0.05" in message
+    assert '"30 days"' in message or '"90 days"' in message or "whole number" in message or "0.02" in message
 
 
 HOST_APP = '''
@@ -315,10 +315,10 @@ def test_a_bad_retention_under_the_flask_command_is_one_line(tmp_path):
 
 
 def test_the_serving_sweep_prunes_while_webhooks_keep_arriving(sandbox, tmp_path, database_url):
-    # At the default pace (5%: a pause after each batch 19 times as long as its statements took),
-    # the 30 batches are done in seconds while four senders keep the writer busy.
+    # At a pace of 5% (a pause after each batch 19 times as long as its statements took), the 30
+    # batches are done in seconds while four senders keep the writer busy.
     app = retaining_app(sandbox, tmp_path, database_url, WINK_HANDLE_EVENTS="background",
-                        WINK_SWEEP_INTERVAL=0.2, WINK_PRUNE_BATCH=100)
+                        WINK_SWEEP_INTERVAL=0.2, WINK_PRUNE_BATCH=100, WINK_PRUNE_PACE=0.05)
     seed(app, count=3000, age=timedelta(days=100))
     answers: list[int] = []
     stop = threading.Event()
@@ -350,9 +350,9 @@ def test_the_serving_sweep_prunes_while_webhooks_keep_arriving(sandbox, tmp_path
 
 def test_a_paced_pass_on_sqlite_pauses_for_its_statements_not_for_the_groups_ahead_of_it(sandbox, tmp_path):
     # Each batch rides in the store's group commit, queued behind the webhooks' groups (here
-    # groups that take 0.3 s each): the pause at the default pace is 19 times what the batch's
+    # groups that take 0.3 s each): the pause at a pace of 5% is 19 times what the batch's
     # statements took, a few milliseconds, not 19 times its wait for its group (5.7 s a batch).
-    app = retaining_app(sandbox, tmp_path, f"sqlite:///{tmp_path / 'wink.sqlite3'}")
+    app = retaining_app(sandbox, tmp_path, f"sqlite:///{tmp_path / 'wink.sqlite3'}", WINK_PRUNE_PACE=0.05)
     seed(app, count=4 * BATCH, age=timedelta(days=100))
     state = get_state(app)
     stop = threading.Event()

@@ -55,9 +55,9 @@ log = logging.getLogger("flask_wink")
 #: wide margin, for a row that holds nothing but the key.
 DEFAULT_DEDUPE_WINDOW = "30 days"
 DEFAULT_BATCH = 1000
-#: 5%: a pass pauses 19 times as long as each batch took, so webhooks keep (nearly) their rate
+#: 2%: a pass pauses 49 times as long as each batch took, so webhooks keep (nearly) their rate
 #: while a large backlog is pruned (benchmarks/README.md measures it).
-DEFAULT_PACE = 0.05
+DEFAULT_PACE = 0.02
 
 _UNITS = {
     "minute": timedelta(minutes=1), "minutes": timedelta(minutes=1), "min": timedelta(minutes=1),
@@ -149,7 +149,7 @@ def read_policy(config: Mapping[str, Any], providers: Mapping[str, Any]) -> Rete
         pace = 0.0
     if not 0.0 < pace <= 1.0 or isinstance(given, bool):
         raise RuntimeError(
-            f"WINK_PRUNE_PACE must be a share of the time above 0 and at most 1 (0.05: 5%), not {given!r}."
+            f"WINK_PRUNE_PACE must be a share of the time above 0 and at most 1 (0.02: 2%), not {given!r}."
         )
     return RetentionPolicy(events=events_keep, dedupe_window=window, fetched=fetched, batch=batch, pace=pace)
 

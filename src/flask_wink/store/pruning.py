@@ -97,7 +97,7 @@ def prune_events(
     callbacks received before it, and delete every such event (stripped ones included) received
     before ``delete_before`` (the end of the dedupe window): in transactions of at most ``batch``
     rows each, the ids of one window. ``pace``: the share of the time the pass may spend in the
-    database (1: no pause; 0.05: after each batch it waits 19 times as long as the batch took), so
+    database (1: no pause; 0.02: after each batch it waits 49 times as long as the batch took), so
     a pass in a serving process leaves the database and the interpreter to the requests.
     ``write``: on SQLite, the store's group commit (``GroupCommitter.run``): each batch rides in a
     group with the webhooks' writes instead of waiting for SQLite's lock, which a writer that
