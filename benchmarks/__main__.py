@@ -716,31 +716,43 @@ def chart(results: dict, path: Path) -> None:
 PARTS = ("ingest", "token", "memory", "encryption", "retention")
 
 
+def feed(tmp: Path, name: str, count: int) -> Feed:
+    """A file of ``count`` signed webhooks (at most 900,000) for one part of the run: each part
+    has its own, sized for its runs at up to 5,000 a second, so a fast machine never runs out."""
+    return Feed(tmp / f"{name}.txt", webhook_lines(), min(900_000, count))
+
+
 def run(settings: Settings, tmp: Path, parts: tuple[str, ...] = PARTS) -> dict:
     """Every measurement (or the ``parts`` named), as one dict."""
-    # Three storing routes a round and the warm-ups, on each database, at up to 5,000 a second.
-    per_database = 3 * (settings.rounds + 1) * settings.seconds * 5_000 if "ingest" in parts else 0
-    # The retention part: a warm-up and two runs a round, on each database.
-    per_database += (2 * settings.rounds + 1) * settings.seconds * 5_000 if "retention" in parts else 0
-    needed = len(settings.databases) * per_database + settings.through_http * 3 + 20_000
-    bodies = Feed(tmp / "bodies.txt", webhook_lines(), min(900_000, needed))
+    per_run = settings.seconds * 5_000  # the most webhooks one run may send
     results: dict = {"settings": {k: v for k, v in asdict(settings).items() if k != "quickstart_env"}}
     if "ingest" in parts:
         results["ingest"] = {}
         for kind in settings.databases:
+            # Three storing routes a round, and their warm-ups.
+            bodies = feed(tmp, f"ingest-{kind}", 3 * (settings.rounds + 1) * per_run)
             results["ingest"][kind] = ingest(kind, tmp, bodies, settings)
+            bodies.path.unlink()
             print(f"ingest ({kind}): {json.dumps(results['ingest'][kind])}", flush=True)
     if "token" in parts:
         results["token"] = token_path(tmp, settings)
         print(f"token: {json.dumps(results['token'])}", flush=True)
     if "memory" in parts:
+        bodies = feed(tmp, "memory", settings.through_http * 3 + 20_000)
         results["memory"] = memory_and_events_page(tmp, bodies, settings)
+        bodies.path.unlink()
     if "retention" in parts:
         from . import retention
 
+        # A warm-up and two runs a round, on each database.
+        bodies = feed(tmp, "retention", len(settings.databases) * (2 * settings.rounds + 1) * per_run)
         results["retention"] = retention.run(tmp, bodies, settings, sys.modules[__name__])
+        bodies.path.unlink()
     if "encryption" in parts:
+        # Two sides a round, and a warm-up of each.
+        bodies = feed(tmp, "encryption", (2 * settings.rounds + 2) * per_run)
         results["encryption"] = encryption.encryption_cost(tmp, bodies, settings, sys.modules[__name__])
+        bodies.path.unlink()
         print(f"encryption: {json.dumps(results['encryption'])}", flush=True)
     return results
 

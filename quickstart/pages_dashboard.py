@@ -17,7 +17,7 @@ from flask_wink import get_state
 from flask_wink.erasure import dropped_webhooks
 from flask_wink.errors import InvalidRequest
 from flask_wink.jsonshape import account_json
-from flask_wink.providers.ucw import user_connections
+from flask_wink.providers.ucw import institution_names
 from flask_wink.retention import schedule
 
 from .shared import Link, is_admin
@@ -83,12 +83,7 @@ def _bank_names(accounts: list[dict[str, Any]]) -> dict[str, str]:
     if UCW not in state.providers:
         return {}
     users = {a["upstreamUserId"] for a in accounts if a["provider"] == UCW and a.get("upstreamUserId")}
-    return {
-        c["key"]: c["institutionName"]
-        for user in users
-        for c in user_connections(state, user)
-        if c.get("institutionName")
-    }
+    return institution_names(state, users)
 
 
 def _newest_event_id(filters: dict[str, str]) -> int:

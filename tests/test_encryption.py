@@ -22,9 +22,8 @@ import sqlalchemy as sa
 from flask import Flask, request
 from quickstart.app import unencrypted_warning
 
-from acme_ledger import AcmeLedger
+from acme_ledger import AcmeLedger, post_signed
 from conftest import ADMIN, WEBHOOK_SECRET, free_port_url, make_host_app
-from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from flask_wink import PersonalData, Wink, get_state
 from flask_wink.errors import ConfigurationError
 from flask_wink.providers.smile_id.testing import run_sandbox as run_smile_id_sandbox
@@ -399,12 +398,8 @@ def test_a_fourth_providers_declared_columns_are_encrypted_and_rotated(tmp_path)
 
     app = acme_app(OLD)
     body = {"jobId": "j-1", "result": "approved", "user": "acme-1", "verification": "Ada Lovelace's passport"}
-    raw, timestamp = json.dumps(body).encode(), str(time.time())
     with serve(app) as served:
-        answer = httpx.post(served.url + "/wink/acme-ledger/webhooks", content=raw, headers={
-            "Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(raw, timestamp, ledger.secret),
-        })
+        answer = post_signed(served.url, ledger, body)
     assert answer.status_code == 200
     get_state(app).store.dispose()
     # (Acme's status names the verification as its account id, which, an id, stays clear.)

@@ -4,12 +4,9 @@ table) upgrade in place, their rows kept."""
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -17,9 +14,9 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from flask import Flask, request
 
-from acme_ledger import AcmeLedger
+from acme_ledger import AcmeLedger, post_signed
 from conftest import make_host_app
-from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, AcmeVerify, sign
+from example_provider import AcmeVerify
 from flask_wink import Wink
 from flask_wink.providers.smile_id import SmileID
 from flask_wink.providers.ucw import UniversalConnect
@@ -124,12 +121,8 @@ def test_a_provider_outside_the_package_writes_to_the_table_its_own_migration_cr
     ledger = AcmeLedger()
     app = acme_app(tmp_path, ledger, database_url)
     body = {"jobId": "j-1", "result": "approved", "user": "acme-1", "verification": "v-1"}
-    raw, timestamp = json.dumps(body).encode(), str(time.time())
     with serve(app) as served:
-        answer = httpx.post(served.url + "/wink/acme-ledger/webhooks", content=raw, headers={
-            "Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(raw, timestamp, ledger.secret),
-        })
+        answer = post_signed(served.url, ledger, body)
     assert answer.status_code == 200
     engine = sa.create_engine(database_url)
     try:

@@ -615,3 +615,14 @@ def test_noted_marks_and_owners_go_as_one_statement_each_and_all_commit(store):
     assert [op.row_id for op in gathered(noted)[:2]] == [1, 2]  # each kind in the order noted
     other = [*noted, lambda conn: None]
     assert gathered(other) == other  # anything else: all in order
+
+
+def test_events_read_back_carry_their_time_zone_on_every_database(store):
+    stored = add(store, "evt-tz", claimed_by="w")
+    store.mark_failed(stored.id, "boom", retry_at=utcnow(), wait=True)
+    [listed] = store.list_events()
+    for event in (listed, store.get_event(stored.id)):
+        assert event.received_at.tzinfo is not None
+        assert event.received_at.utcoffset().total_seconds() == 0
+        assert abs((utcnow() - event.received_at).total_seconds()) < 60  # comparable with aware times
+        assert event.next_attempt_at is not None and event.next_attempt_at.tzinfo is not None

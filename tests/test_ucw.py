@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from flask_wink import get_state
-from flask_wink.providers.ucw import CONNECTED, NOT_CONFIRMED, connection_key, stored_data, user_connections
+from flask_wink.providers.ucw import (
+    CONNECTED,
+    NOT_CONFIRMED,
+    connection_key,
+    institution_names,
+    stored_data,
+    user_connections,
+)
 from flask_wink.providers.ucw.client import UcwClient
 from flask_wink.providers.ucw.errors import UcwRefused, UcwServerError
 from flask_wink.providers.ucw.sandbox import create_sandbox_app
@@ -93,7 +100,9 @@ def test_a_confirmed_connection_is_stored_connected_with_its_data(ucw, tmp_path)
         assert document["customers"][0]["name"]["last"] == "Doe"
         assert document["transactions"] and document["institutionName"] == "MX Bank"
         listed = user_connections(state, widget["userId"])
+        names = institution_names(state, [widget["userId"], "nobody"])
     assert [c["status"] for c in listed] == [CONNECTED]
+    assert names == {key: listed[0]["institutionName"]} and names[key]
     # The user's own list never carries the connection id.
     mine = client.get("/wink/ucw/connections", headers=ADA).get_json()["connections"]
     assert mine[0]["key"] == key and member["connectionId"] not in json.dumps(mine)

@@ -5,11 +5,14 @@ by the core with no setting) create it when the provider is enabled. No core fil
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
-from example_provider import AcmeVerify
+from example_provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, AcmeVerify, sign
 from flask_wink.store import provider_metadata
 
 NAME = "acme_ledger"
@@ -36,3 +39,12 @@ class AcmeLedger(AcmeVerify):
             conn.execute(results.insert().values(
                 job_id=event.event_id, verification=str(event.payload["verification"]), result=event.name
             ))
+
+
+def post_signed(base_url: str, ledger: AcmeVerify, body: dict) -> httpx.Response:
+    """Deliver ``body`` to the served app at ``base_url`` as Acme signs its webhooks, now."""
+    raw, timestamp = json.dumps(body).encode(), str(time.time())
+    return httpx.post(base_url + "/wink/acme-ledger/webhooks", content=raw, headers={
+        "Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(raw, timestamp, ledger.secret),
+    })

@@ -695,12 +695,12 @@ def _event_from_row(row: Mapping[str, Any], keyring: Keyring | None = None) -> S
         app_user_id=row["app_user_id"],
         upstream_user_id=row["upstream_user_id"],
         payload=payload,
-        received_at=row["received_at"],
+        received_at=aware(row["received_at"]),
         state=row["state"],
         attempts=row["attempts"],
         error=reveal(keyring, row["error"]),
         payload_error=payload_error,
-        next_attempt_at=row.get("next_attempt_at"),
+        next_attempt_at=aware(row["next_attempt_at"]) if row.get("next_attempt_at") else None,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -165,6 +165,23 @@ def user_connections(app_or_state: Flask | WinkState | None, upstream_user_id: s
             "fetchedAt": iso(row["fetched_at"], "seconds") if row and row["fetched_at"] else None,
         })
     return found
+
+
+def institution_names(
+    app_or_state: Flask | WinkState | None, upstream_user_ids: Iterable[str]
+) -> dict[str, str]:
+    """The institution name UCW gave for each connection of these users, by key: one query for
+    them all (a page listing many users' banks)."""
+    wanted = sorted(set(upstream_user_ids))
+    if not wanted:
+        return {}
+    state = _state(app_or_state)
+    with state.store.begin() as conn:
+        rows = conn.execute(
+            sa.select(connections.c.account_id, connections.c.institution_name)
+            .where(connections.c.upstream_user_id.in_(wanted))
+        ).all()
+    return {key: name for key, name in rows if name}
 
 
 def stored_data(app_or_state: Flask | WinkState | None, key: str, upstream_user_id: str | None = None
