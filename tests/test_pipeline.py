@@ -49,6 +49,30 @@ def test_handled_event_is_marked_handled(make_app):
     assert stored_event(app, event["id"]).state == "handled"
 
 
+def test_in_request_mode_the_answer_comes_once_the_outcome_is_committed(make_app):
+    # The thread that commits writes nobody waits for is held off for the test's length: what
+    # the admin API reads right after the answer was committed by the request itself.
+    app = make_app()
+    with app.app_context():
+        writer = get_state().store.writer
+    writer.FLUSHER_DELAY = writer.NOTES_MAX_AGE = 60.0
+
+    def failing(sender, **kw):
+        raise RuntimeError("downstream is down")
+
+    client = app.test_client()
+    handled, failed = connected("a-1"), connected("a-2")
+    assert deliver(client, handled).status_code == 200
+    signals.account_connected.connect(failing)
+    try:
+        assert deliver(client, failed).status_code == 200
+    finally:
+        signals.account_connected.disconnect(failing)
+    listed = client.get("/wink/events?kind=webhook", headers=ADMIN).get_json()["events"]
+    states = {e["eventId"]: e["state"] for e in listed}
+    assert (states[handled["id"]], states[failed["id"]]) == ("handled", "failed")
+
+
 def test_failing_handler_marks_the_event_failed_and_retry_runs_it_again(make_app):
     app = make_app()
     calls = []

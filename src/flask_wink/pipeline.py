@@ -286,6 +286,9 @@ def start_handling(app: Flask, state: WinkState, event: StoredEvent) -> None:
     pool = state.handler_pool
     if pool is None:
         handle_event(app, state, event)
+        # The answer shows what the handlers did: their "handled" or "failed" mark, and what
+        # else they left to ride with a later group, is committed before it goes.
+        state.store.flush()
         return
     with state.handler_lock:
         state.handler_queue.append(event)
